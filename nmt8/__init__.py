@@ -1,0 +1,35 @@
+"""nmt8: 8-bit CPU decoding for attentional GRU translation models.
+
+A reference implementation of Quinn & Ballesteros (2018), "Pieces of Eight:
+8-bit Neural Machine Translation". The modules follow the paper:
+
+- ``model``, ``gru``, ``attention``: the fp32 model of Section 2;
+- ``beam``, ``translator``: beam search and the text pipeline;
+- ``quant``, ``kernels``: int8 quantization and the int8 products (Section 3);
+- ``timers``, ``measure``: the measurements of Section 4 and 5.
+"""
+
+from .beam import Hypothesis, beam_search, score_ids
+from .config import ModelConfig
+from .model import Model, load_model, random_model
+from .translator import Translator
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name):  # the int8 parts need the compiled kernels: load lazily
+    if name in ("quantize", "dequantize", "QuantizedMatrix"):
+        from . import quant
+
+        return getattr(quant, name)
+    if name in ("int8_matmul", "available_kernels", "default_kernel"):
+        from . import kernels
+
+        return getattr(kernels, name)
+    raise AttributeError(f"module 'nmt8' has no attribute {name!r}")
+
+
+__all__ = ["Hypothesis", "ModelConfig", "Model", "Translator", "beam_search",
+           "score_ids", "load_model", "random_model", "quantize", "dequantize",
+           "QuantizedMatrix", "int8_matmul", "available_kernels",
+           "default_kernel"]

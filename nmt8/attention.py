@@ -1,0 +1,37 @@
+"""MLP attention, eq. (5)-(6) (Bahdanau et al., 2014; Nematus ``gru_cond``).
+
+For encoder states ``h`` (S, 2H) with their precomputed projection
+``pctx = h W_c_att + b_att`` (the paper's ``w(h_i)``), and the intermediate
+decoder state ``s'`` of each hypothesis (the paper's ``u(s')``)::
+
+    alpha'_t = tanh(pctx + s' W_comb_att) U_att + c_tt     eq. (6), v = U_att
+    alpha_t  = softmax(alpha'_t)
+    H_t      = sum_i alpha_{t,i} h_i                        eq. (5)
+
+Does not: compute ``s' W_comb_att`` (the decoder fuses it with another product
+of ``s'``) or batch several sentences (one sentence at a time, as in the
+paper).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .ops import linear, softmax, tanh
+from .timers import TIMERS
+
+
+def attend(pctx: np.ndarray, s_proj: np.ndarray, h: np.ndarray, U_att,
+           c_tt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Context vectors H_t (P, 2H) and weights alpha (P, S).
+
+    pctx: (S, 2H); s_proj = s' W_comb_att: (P, 2H); h: (S, 2H);
+    U_att: (2H, 1) weight; c_tt: (1,).
+    """
+    P, S, C = s_proj.shape[0], pctx.shape[0], pctx.shape[1]
+    e = tanh(pctx[None, :, :] + s_proj[:, None, :])  # (P, S, 2H)
+    alpha_prime = linear(e.reshape(P * S, C), U_att, c_tt)  # (P*S, 1)
+    alpha = softmax(alpha_prime.reshape(P, S))  # (P, S)
+    with TIMERS.section("attention (weighted sum)"):
+        H_t = alpha @ h  # (P, 2H)
+    return H_t, alpha

@@ -1,0 +1,134 @@
+"""Beam search over one model or an ensemble (Section 3: P = k hypotheses).
+
+The k live hypotheses of a sentence are stacked as the rows of one narrow
+matrix, so every weight product of a step is (in x out) times P = k columns:
+the matrix-"narrow matrix" products the paper's int8 kernel is built for.
+Greedy search is beam size 1. An ensemble of K models (the paper's "En-De 2x")
+averages the K log-probability vectors at every step.
+
+Scores are sums of log-probabilities; with ``normalize`` they are divided by
+the hypothesis length (``</s>`` included) before the final ranking, as in
+Nematus.
+
+Does not: tokenise, or batch several sentences (one sentence at a time per
+core, as the paper measures).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .ops import log_softmax
+from .text import EOS
+from .timers import TIMERS
+
+
+@dataclasses.dataclass
+class Hypothesis:
+    ids: list[int]  # target ids, ending in </s> unless cut at max_len
+    logprob: float  # sum of log p(y_t | ...)
+    score: float  # logprob, divided by len(ids) when normalising
+    alignment: np.ndarray | None = None  # (len(ids), S) attention weights
+
+
+def default_max_len(src_len: int, ratio: float = 2.0) -> int:
+    """Longest output considered: ``ratio`` x source length, plus 10."""
+    return int(ratio * src_len) + 10
+
+
+def beam_search(models, src_ids, beam: int = 5, max_len: int | None = None,
+                normalize: bool = True, n_best: int = 1, min_len: int = 0,
+                alignment: bool = False) -> list[Hypothesis]:
+    """Translate one sentence of ids (without ``</s>``); best first.
+
+    models: a Model or a list of Models sharing the target vocabulary.
+    min_len: ``</s>`` is forbidden before this many steps (speed studies with
+    random models set it to max_len so every run decodes the same steps).
+    """
+    models = models if isinstance(models, (list, tuple)) else [models]
+    if beam < 1 or n_best < 1 or n_best > beam:
+        raise ValueError(f"need 1 <= n_best <= beam, got n_best={n_best}, beam={beam}")
+    src = list(src_ids) + [EOS]
+    if max_len is None:
+        max_len = default_max_len(len(src_ids))
+    encs = [m.encode(src) for m in models]
+    states = [e.s0 for e in encs]  # each (P, H), P = live hypotheses
+    y_prev = np.array([-1])
+    scores = np.zeros(1, np.float32)  # (P,)
+    history: list[list[int]] = [[]]
+    align_hist: list[list[np.ndarray]] = [[]]
+    finished: list[Hypothesis] = []
+    V = models[0].cfg.n_words
+
+    for t in range(max_len):
+        logp, new_states, alpha = 0.0, [], None
+        for m, enc, s in zip(models, encs, states):
+            logits, s_t, alpha_m = m.step(enc, s, y_prev)
+            logp = logp + log_softmax(logits)
+            new_states.append(s_t)
+            alpha = alpha_m if alpha is None else alpha + alpha_m
+        with TIMERS.section("beam bookkeeping"):
+            if len(models) > 1:
+                logp /= len(models)
+                alpha /= len(models)
+            if t < min_len:
+                logp[:, EOS] = -np.inf
+            cand = (scores[:, None] + logp).ravel()  # (P * V,)
+            k = beam - len(finished)
+            best = np.argpartition(-cand, k - 1)[:k] if k < cand.size else \
+                np.arange(cand.size)
+            best = best[np.argsort(-cand[best], kind="stable")]
+            rows, words = np.divmod(best, V)
+            keep_rows, keep_words, keep_scores = [], [], []
+            new_hist, new_align = [], []
+            for r, w, sc in zip(rows, words, cand[best]):
+                ids = history[r] + [int(w)]
+                al = align_hist[r] + [alpha[r]] if alignment else []
+                if w == EOS:
+                    finished.append(_hyp(ids, float(sc), normalize, al))
+                else:
+                    keep_rows.append(r)
+                    keep_words.append(w)
+                    keep_scores.append(sc)
+                    new_hist.append(ids)
+                    new_align.append(al)
+            if not keep_rows:
+                break
+            keep = np.array(keep_rows)
+            states = [s_t[keep] for s_t in new_states]
+            y_prev = np.array(keep_words)
+            scores = np.array(keep_scores, np.float32)
+            history, align_hist = new_hist, new_align
+    else:  # max_len reached: the live hypotheses end here, without </s>
+        for ids, sc, al in zip(history, scores, align_hist):
+            finished.append(_hyp(ids, float(sc), normalize, al))
+    finished.sort(key=lambda h: -h.score)
+    return finished[:n_best]
+
+
+def _hyp(ids, logprob, normalize, align) -> Hypothesis:
+    score = logprob / max(len(ids), 1) if normalize else logprob
+    return Hypothesis(ids=ids, logprob=logprob, score=score,
+                      alignment=np.stack(align) if align else None)
+
+
+def score_ids(models, src_ids, tgt_ids) -> np.ndarray:
+    """Forced decoding: log p(y_t | y_<t, x) of each given target id.
+
+    tgt_ids should end in ``</s>`` to score the end of the sentence too.
+    Returns (len(tgt_ids),) float32. Used by the golden-value check and to
+    explain where fp32 and int8 beams part ways.
+    """
+    models = models if isinstance(models, (list, tuple)) else [models]
+    src = list(src_ids) + [EOS]
+    out = np.zeros(len(tgt_ids), np.float32)
+    for m in models:
+        enc = m.encode(src)
+        s, y_prev = enc.s0, np.array([-1])
+        for t, y in enumerate(tgt_ids):
+            logits, s, _ = m.step(enc, s, y_prev)
+            out[t] += log_softmax(logits)[0, y]
+            y_prev = np.array([y])
+    return out / len(models)

@@ -1,0 +1,215 @@
+"""The ``nmt8`` command line: translate, evaluate, demo, bench, reproduce,
+train, data.
+
+Every subcommand is a thin argparse layer over a library function, so what
+the CLI does a notebook can do too.
+
+Does not: implement any of the work itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+DEMO_SENTENCES = [  # our own sentences, not corpus text
+    "Ein kleiner Junge spielt mit seinem Hund im Garten.",
+    "Zwei Frauen sitzen auf einer Bank und trinken Kaffee.",
+    "Ein Mann in einer roten Jacke fährt mit dem Fahrrad durch den Park.",
+    "Die Kinder laufen lachend über den nassen Sand am Meer.",
+]
+
+
+def _translator_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", action="append", default=None,
+                   help="model name or path; repeat for an ensemble (default: de-en)")
+    p.add_argument("--beam", type=int, default=5, help="beam size (default 5)")
+    p.add_argument("--precision", choices=["fp32", "int8"], default="fp32")
+    p.add_argument("--kernel", default="auto",
+                   help="int8 kernel: auto, ref, sse4, avx2, vnni, maddubs")
+    p.add_argument("--scheme", default="per_tensor",
+                   choices=["per_tensor", "per-tensor", "per_row", "per-row"])
+
+
+def _translator(a):
+    from .translator import Translator
+
+    return Translator(a.model or ["de-en"], precision=a.precision, beam=a.beam,
+                      kernel=a.kernel, scheme=a.scheme)
+
+
+def read_text_lines(raw: bytes, name: str = "<stdin>") -> list[str]:
+    """Split bytes into lines, decoding UTF-8 strictly; names a bad line."""
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    out = []
+    for n, line in enumerate(lines, 1):
+        try:
+            out.append(line.decode("utf-8").rstrip("\r"))
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{name}, line {n}: not valid UTF-8 ({err.reason} "
+                             f"at byte {err.start})") from None
+    return out
+
+
+def cmd_translate(a) -> int:
+    lines = read_text_lines(sys.stdin.buffer.read())
+    if a.jobs > 1:
+        from .parallel import translate_parallel
+
+        out = translate_parallel(lines, a.jobs, model_or_models=a.model or ["de-en"],
+                                 precision=a.precision, beam=a.beam,
+                                 kernel=a.kernel, scheme=a.scheme)
+    else:
+        out = _translator(a).translate(lines)
+    sys.stdout.write("".join(line + "\n" for line in out))
+    return 0
+
+
+def cmd_evaluate(a) -> int:
+    import sacrebleu
+
+    from . import data
+
+    if a.split:
+        src = data.read_lines(a.split, a.src_lang, a.data)
+        ref = data.read_lines(a.split, a.tgt_lang, a.data)
+    else:
+        if not (a.src or a.hyp) or not a.ref:
+            raise ValueError("give --split, or --ref with --src or --hyp")
+        ref = read_text_lines(open(a.ref, "rb").read(), a.ref)
+        src = read_text_lines(open(a.src, "rb").read(), a.src) if a.src else None
+    if a.hyp:
+        hyp = read_text_lines(open(a.hyp, "rb").read(), a.hyp)
+    else:
+        tr = _translator(a)
+        t0 = time.perf_counter()
+        hyp = tr.translate(src)
+        print(f"translated {len(src)} sentences in {time.perf_counter() - t0:.1f} s "
+              f"with {tr}", file=sys.stderr)
+    if len(hyp) != len(ref):
+        raise ValueError(f"{len(hyp)} hypotheses but {len(ref)} references")
+    bleu = sacrebleu.metrics.BLEU()
+    chrf = sacrebleu.metrics.CHRF()
+    b, c = bleu.corpus_score(hyp, [ref]), chrf.corpus_score(hyp, [ref])
+    print(f"{b}\n  {bleu.get_signature()}\n{c}\n  {chrf.get_signature()}")
+    if a.out:
+        with open(a.out, "w", encoding="utf-8") as fh:
+            fh.writelines(h + "\n" for h in hyp)
+    return 0
+
+
+def cmd_demo(a) -> int:
+    from .translator import Translator
+
+    systems = [Translator(a.model or ["de-en"], precision="fp32", beam=a.beam)]
+    try:
+        systems.append(Translator(a.model or ["de-en"], precision="int8",
+                                  beam=a.beam))
+    except ImportError as err:  # kernels not compiled
+        print(f"(int8 unavailable: {err})")
+    outputs = []
+    for tr in systems:
+        tr.translate(DEMO_SENTENCES[:1])  # warm-up
+        outputs.append((tr, tr.translate(DEMO_SENTENCES), list(tr.last_seconds)))
+    for i, src in enumerate(DEMO_SENTENCES):
+        print(f"\nDE    {src}")
+        for tr, hyp, secs in outputs:
+            print(f"{tr.precision:5s} {hyp[i]}   [{secs[i] * 1000:.0f} ms]")
+    print()
+    for tr, _, secs in outputs:
+        words = sum(len(s.split()) for s in DEMO_SENTENCES)
+        print(f"{tr}: {words / sum(secs):.1f} source words/s on one core")
+    return 0
+
+
+def cmd_data(a) -> int:
+    from . import data
+
+    if a.action == "download":
+        for f in data.download(a.out, base_url=a.url):
+            print(f)
+    else:  # check
+        for split in data.SPLITS:
+            for lang in (a.src_lang, a.tgt_lang):
+                n = len(data.read_lines(split, lang, a.data))
+                print(f"{data.corpus_file(split, lang, a.data)}: {n} lines")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="nmt8", description="8-bit CPU decoding for attentional GRU NMT "
+        "(Quinn & Ballesteros 2018).")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("translate", help="translate stdin to stdout, line by line")
+    _translator_args(p)
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (one per core)")
+    p.set_defaults(func=cmd_translate)
+
+    p = sub.add_parser("evaluate", help="BLEU and chrF (sacrebleu) of a system")
+    _translator_args(p)
+    p.add_argument("--split", help="a Multi30k split, e.g. test_2016_flickr")
+    p.add_argument("--data", help="Multi30k folder (default $NMT8_DATA)")
+    p.add_argument("--src-lang", default="de")
+    p.add_argument("--tgt-lang", default="en")
+    p.add_argument("--src", help="source file (one sentence per line)")
+    p.add_argument("--ref", help="reference file")
+    p.add_argument("--hyp", help="score these hypotheses instead of translating")
+    p.add_argument("--out", help="write the hypotheses here")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("demo", help="translate a few sentences, fp32 and int8")
+    p.add_argument("--model", action="append", default=None)
+    p.add_argument("--beam", type=int, default=5)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("data", help="download or check the Multi30k corpus")
+    p.add_argument("action", choices=["download", "check"])
+    p.add_argument("--out", default="data/multi30k", help="download folder")
+    p.add_argument("--url", default=None, help="base URL (default: GitHub)")
+    p.add_argument("--data", help="corpus folder to check (default $NMT8_DATA)")
+    p.add_argument("--src-lang", default="de")
+    p.add_argument("--tgt-lang", default="en")
+    p.set_defaults(func=cmd_data)
+
+    for name, help_ in (("bench", "benchmarks: `nmt8 bench kernels`"),
+                        ("reproduce", "regenerate the paper's tables"),
+                        ("train", "train a model (needs the [train] extra)")):
+        p = sub.add_parser(name, help=help_, add_help=False)
+        p.set_defaults(func=None)
+    return ap
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    ap = build_parser()
+    if argv and argv[0] in ("bench", "reproduce", "train"):
+        rest = argv[1:]
+        if argv[0] == "bench":
+            if not rest or rest[0] != "kernels":
+                ap.error("usage: nmt8 bench kernels [--json] [--quick] ...")
+            from .bench import main as run
+            rest = rest[1:]
+        elif argv[0] == "reproduce":
+            from .reproduce import main as run
+        else:
+            from .train import main as run
+        return run(rest) or 0
+    a = ap.parse_args(argv)
+    if getattr(a, "url", None) is None and getattr(a, "cmd", "") == "data":
+        from .data import BASE_URL
+
+        a.url = BASE_URL
+    try:
+        return a.func(a)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"nmt8 {a.cmd}: error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

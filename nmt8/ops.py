@@ -1,0 +1,114 @@
+"""The decoder's elementary operations, and the ONE weight-product function.
+
+Every product of an activation with a weight matrix in nmt8 goes through
+:func:`linear`. A weight is either a float32 ndarray of shape (in, out)
+(the 32-bit system of Section 2) or a :class:`nmt8.quant.QuantizedMatrix`
+(the 8-bit system of Section 3); switching precision is switching which of
+the two the model holds. tanh, sigmoid and softmax stay in float, as in the
+paper (Table 2 shows they cost < 7% after the int8 conversion).
+
+Each function reports its time to ``nmt8.timers.TIMERS`` when profiling is on.
+
+Does not: quantize (``nmt8.quant``) or implement kernels (``nmt8.kernels``).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .timers import TIMERS
+
+_clock = time.perf_counter
+
+
+def linear(X: np.ndarray, W, b: np.ndarray | None = None) -> np.ndarray:
+    """``X @ W + b`` for X (P, in); W fp32 (in, out) or a QuantizedMatrix."""
+    if TIMERS.enabled:
+        t0 = _clock()
+        Y = _linear(X, W, b)
+        if isinstance(W, np.ndarray):
+            kind = "matrix-vector" if X.shape[0] <= 16 else "matrix-matrix"
+            TIMERS.add(f"product fp32 ({kind})", _clock() - t0)
+        else:
+            TIMERS.add("product int8", _clock() - t0)
+        return Y
+    return _linear(X, W, b)
+
+
+def _linear(X, W, b):
+    if isinstance(W, np.ndarray):
+        Y = X @ W
+        if b is not None:
+            Y += b
+        return Y
+    return W.matmul(X, b)  # QuantizedMatrix bound to its kernel
+
+
+def tanh(x: np.ndarray) -> np.ndarray:
+    if TIMERS.enabled:
+        t0 = _clock()
+        y = np.tanh(x)
+        TIMERS.add("tanh", _clock() - t0)
+        return y
+    return np.tanh(x)
+
+
+def _sigmoid(x):
+    # one transcendental instead of exp + divide: sigma(x) = (1 + tanh(x/2)) / 2
+    y = np.tanh(x * 0.5)
+    y += 1.0
+    y *= 0.5
+    return y
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    if TIMERS.enabled:
+        t0 = _clock()
+        y = _sigmoid(x)
+        TIMERS.add("sigmoid", _clock() - t0)
+        return y
+    return _sigmoid(x)
+
+
+def _log_softmax(x):
+    z = x - x.max(axis=-1, keepdims=True)
+    z -= np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    return z
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    """Row-wise log-softmax, numerically stable."""
+    if TIMERS.enabled:
+        t0 = _clock()
+        y = _log_softmax(x)
+        TIMERS.add("softmax", _clock() - t0)
+        return y
+    return _log_softmax(x)
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    return np.exp(log_softmax(x))
+
+
+class Int8Weight:
+    """A quantized weight bound to the kernel that multiplies it.
+
+    ``linear(X, Int8Weight(quantize(W), "sse4"), b)`` approximates
+    ``X @ W + b`` with the int8 kernel of Section 3.
+    """
+
+    __slots__ = ("q", "kernel")
+
+    def __init__(self, q, kernel: str = "auto"):
+        self.q, self.kernel = q, kernel
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.q.in_features, self.q.out_features)
+
+    def matmul(self, X: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+        from .kernels import int8_matmul
+
+        return int8_matmul(self.q, X, kernel=self.kernel, bias=b)

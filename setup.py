@@ -1,0 +1,5 @@
+# Only here because cffi compiles its extension through setuptools'
+# ``cffi_modules`` hook; all metadata lives in pyproject.toml.
+from setuptools import setup
+
+setup(cffi_modules=["nmt8/_build_kernels.py:ffibuilder"])

@@ -1,0 +1,38 @@
+import os
+
+import numpy as np
+import pytest
+
+import nmt8
+from nmt8.model import MODELS_DIR
+
+SHIPPED = MODELS_DIR / "de-en"
+
+# our own sentences (never corpus text)
+GERMAN = [
+    "Ein Hund schläft neben dem Ofen.",
+    "Drei Musiker spielen auf einer Straße in der Altstadt.",
+    "Eine Katze beobachtet die Vögel im Baum.",
+]
+
+
+def pytest_configure(config):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(scope="session")
+def shipped():
+    if not (SHIPPED / "model.npz").exists():
+        pytest.fail(f"the shipped model is missing from {SHIPPED}")
+    return nmt8.load_model("de-en")
+
+
+@pytest.fixture(scope="session")
+def tiny():
+    """A tiny random model (fixed seed) with small vocabularies."""
+    return nmt8.random_model(emb=12, hidden=16, src_vocab=40, tgt_vocab=30, seed=3)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

@@ -1,0 +1,29 @@
+"""BPE (SentencePiece) round trip and the Nematus id convention."""
+
+import pytest
+
+from nmt8.text import BPE, EOS, UNK
+
+from .conftest import GERMAN, SHIPPED
+
+
+@pytest.fixture(scope="module")
+def bpe_de():
+    return BPE(SHIPPED / "bpe.de.model")
+
+
+@pytest.mark.parametrize("text", GERMAN + ["Größe, Maß und Übermut!"])
+def test_round_trip(bpe_de, text):
+    assert bpe_de.decode(bpe_de.encode(text)) == text
+
+
+def test_ids_and_eos(bpe_de):
+    assert bpe_de.id_to_piece(EOS) == "</s>"
+    assert bpe_de.id_to_piece(UNK) == "<unk>"
+    ids = bpe_de.encode(GERMAN[0])
+    assert bpe_de.decode(ids + [EOS, ids[0]]) == GERMAN[0]  # stops at </s>
+
+
+def test_missing_model(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        BPE(tmp_path / "nope.model")
