@@ -321,7 +321,7 @@ def train(tc: TrainConfig, progress: bool = True) -> Path:
             torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip_norm)
             opt.step()
             step += 1
-            tot_loss += float(loss)
+            tot_loss += float(loss.detach())
             tot_tok += ntok
             bar.set_postfix(loss=f"{tot_loss / tot_tok:.3f}")
         bleu = greedy_bleu(model, val_ids, tgt_va, tgt_bpe, torch)
