@@ -73,8 +73,10 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _log_softmax(x):
-    z = x - x.max(axis=-1, keepdims=True)
-    z -= np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    m = x.max(axis=-1, keepdims=True)
+    z = x - m
+    lse = np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    z -= lse
     return z
 
 

@@ -78,3 +78,15 @@ def test_alignment_shape(tiny):
 
 def test_empty_source_gives_empty_output(tiny):
     assert nmt8.Translator(tiny).translate_ids([[], [3]], max_len=4)[0] == []
+
+
+@pytest.mark.parametrize("P,V,k", [(1, 50, 5), (5, 50, 5), (7, 40, 3), (3, 4, 12),
+                                   (5, 1000, 1)])
+def test_top_k_matches_full_sort(rng, P, V, k):
+    from nmt8.beam import top_k
+
+    for _ in range(20):
+        cand = rng.normal(size=(P, V)).astype(np.float32)
+        cand[0, :3] = cand.max()  # ties are broken by index
+        expect = np.lexsort((np.arange(P * V), -cand.ravel()))[:k]
+        np.testing.assert_array_equal(top_k(cand, k), expect)
