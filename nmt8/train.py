@@ -65,6 +65,7 @@ class TrainConfig:
     threads: int = 1
     max_minutes: float | None = None
     export_dtype: str = "float16"
+    init: str | None = None  # continue from a saved state dict (best.pt)
 
 
 def _torch():
@@ -287,6 +288,8 @@ def train(tc: TrainConfig, progress: bool = True) -> Path:
     val_ids = [src_bpe.encode(s) for s in src_va]
 
     model = build_model(cfg, tc.dropout)
+    if tc.init:
+        model.load_state_dict(torch.load(tc.init))
     opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
     steps_per_epoch = math.ceil(len(pairs) / tc.batch_size)
     total = steps_per_epoch * tc.epochs
@@ -333,6 +336,7 @@ def train(tc: TrainConfig, progress: bool = True) -> Path:
             best = (bleu, {k: v.clone() for k, v in model.state_dict().items()},
                     epoch)
             torch.save(best[1], out / "best.pt")
+        torch.save(model.state_dict(), out / "last.pt")
         if tc.max_minutes and minutes * (epoch + 1) / epoch > tc.max_minutes:
             print(f"stopping: next epoch would pass {tc.max_minutes} min")
             break

@@ -1,0 +1,114 @@
+/*
+ * nmt8_kernels.h -- the 8-bit matrix multiply of Section 3 of Quinn &
+ * Ballesteros 2018, "Pieces of Eight: 8-bit Neural Machine Translation".
+ *
+ * This header is the single source of the C declarations: the cffi build
+ * script (nmt8/_build_kernels.py) reads it into ffibuilder.cdef, dropping
+ * the preprocessor lines other than "#define NAME <integer>".  Keep it to
+ * plain declarations that cffi can parse.
+ *
+ * The one operation, for a narrow matrix X of P rows (beam hypotheses):
+ *
+ *     acc[p,o] = sum_k Xq[p,k] * Wq[o,k]            exact, int32
+ *     Y[p,o]   = (float)acc[p,o] * (sx[p] * sw[o]) + b[o]
+ *
+ * Xq and Wq hold int8 values in [-127, 127].  Wq is stored transposed,
+ * row-major (N out rows, K in columns), so every output is one contiguous
+ * dot product.  sx[p] and sw[o] are the multipliers back to floats
+ * (max|row| / 127).  Every kernel is single-threaded.
+ */
+#ifndef NMT8_KERNELS_H
+#define NMT8_KERNELS_H
+
+#include <stdint.h>
+
+/* kernel ids: the variants of the one operation */
+#define NMT8_KERNEL_REF 0
+#define NMT8_KERNEL_SSE4 1
+#define NMT8_KERNEL_AVX2 2
+#define NMT8_KERNEL_VNNI 3
+#define NMT8_KERNEL_MADDUBS 4
+#define NMT8_NUM_KERNELS 5
+
+/* return codes */
+#define NMT8_OK 0
+#define NMT8_EUNSUPPORTED 1
+#define NMT8_ENOMEM 2
+#define NMT8_ENONFINITE 3
+#define NMT8_EBADARG 4
+
+/* the VNNI packed layout groups 16 output rows and 4 consecutive k */
+#define NMT8_VNNI_ROWS 16
+#define NMT8_VNNI_DEPTH 4
+
+/*
+ * A quantized weight matrix, as the kernels see it.  Python builds one per
+ * QuantizedMatrix and keeps the buffers alive.
+ *   Wq     (N, K) int8, row-major: the paper's transposed weights
+ *   Wp     VNNI layout (ceil(N/16), ceil(K/4), 16, 4) int8, zero padded,
+ *          64-byte aligned; NULL unless the vnni kernel is used
+ *   wsum   (N,) int32: 128 * sum_k Wq[o,k] (wrapping), the correction for
+ *          the +128 shift of X in the vnni and maddubs kernels
+ *   sw     (N,) float32: multiplier of output row o
+ */
+typedef struct {
+    const int8_t *Wq;
+    const int8_t *Wp;
+    const int32_t *wsum;
+    const float *sw;
+    int64_t N;
+    int64_t K;
+} nmt8_weights;
+
+/* 1 when this CPU (and OS) can run the kernel, else 0 */
+int nmt8_cpu_supports(int kernel);
+
+/*
+ * The kernels proper: raw int32 accumulators.  All share one signature;
+ * nmt8_accum_ref is the plain reference the others are checked against.
+ *   acc  (P, N) int32, row-major, output
+ *   Xq   (P, K) int8, row-major
+ * Return NMT8_OK, or an error code (nothing is written then).
+ */
+int nmt8_accum_ref(int32_t *acc, const nmt8_weights *w, const int8_t *Xq,
+                   int64_t P);
+int nmt8_accum_sse4(int32_t *acc, const nmt8_weights *w, const int8_t *Xq,
+                    int64_t P);
+int nmt8_accum_avx2(int32_t *acc, const nmt8_weights *w, const int8_t *Xq,
+                    int64_t P);
+int nmt8_accum_vnni(int32_t *acc, const nmt8_weights *w, const int8_t *Xq,
+                    int64_t P);
+int nmt8_accum_maddubs(int32_t *acc, const nmt8_weights *w,
+                       const int8_t *Xq, int64_t P);
+
+/* the three entry points; `kernel` is one of the NMT8_KERNEL_* ids */
+
+/* raw accumulators, acc (P, N) int32 */
+int nmt8_accumulate(int kernel, int32_t *acc, const nmt8_weights *w,
+                    const int8_t *Xq, int64_t P);
+
+/*
+ * pre-quantized X:  Y (P, N) float32;  Xq (P, K) int8;  sx (P,) float32;
+ * bias (N,) float32 or NULL
+ */
+int nmt8_matmul_q(int kernel, float *Y, const nmt8_weights *w,
+                  const int8_t *Xq, const float *sx, const float *bias,
+                  int64_t P);
+
+/*
+ * float X, quantized here row by row, then multiplied:
+ * Y (P, N) float32;  X (P, K) float32;  bias (N,) float32 or NULL.
+ * Returns NMT8_ENONFINITE when X holds a NaN or an inf.
+ */
+int nmt8_matmul_f32(int kernel, float *Y, const nmt8_weights *w,
+                    const float *X, const float *bias, int64_t P);
+
+/*
+ * activation quantization, per row:  sx[p] = max_k |X[p,k]| / 127,
+ * Xq[p,k] = clamp(rint(X[p,k] * (127 / max)), -127, 127); a zero row gets
+ * sx = 0 and Xq = 0.   Xq (P, K) int8;  sx (P,) float32;  X (P, K) float32.
+ */
+int nmt8_quantize_rows(int8_t *Xq, float *sx, const float *X, int64_t P,
+                       int64_t K);
+
+#endif /* NMT8_KERNELS_H */

@@ -1,0 +1,159 @@
+/*
+ * nmt8_vnni.c -- the kernel of Section 3 of Quinn & Ballesteros 2018 with
+ * AVX-512 VNNI, for CPUs newer than the paper's.
+ *
+ * vpdpbusd adds, in each of 16 int32 lanes, the products of 4 unsigned
+ * bytes with 4 signed bytes: exact, no intermediate saturation.  One
+ * operand must be unsigned, so X is shifted by +128 into [1, 255] and
+ *
+ *     sum_k (x_k + 128) * w_k  -  128 * sum_k w_k  =  sum_k x_k * w_k,
+ *
+ * with 128 * sum_k w_k precomputed per output row when the weights are
+ * quantized (w->wsum).  The int32 lanes wrap, but the true result fits,
+ * so the wrapped difference is exact.
+ *
+ * The weights are packed (w->Wp) so that one 64-byte load holds 4
+ * consecutive k of 16 consecutive output rows, which is exactly what one
+ * vpdpbusd wants against a broadcast 4-byte group of x:
+ *
+ *     Wp[b, g, i, j] = Wq[16 b + i, 4 g + j]     (zero padded)
+ *
+ * Each 64-byte weight line is loaded once per call and used for up to 8
+ * rows of X, with several output blocks in flight to hide the latency.
+ */
+#include <stdlib.h>
+
+#include "nmt8_internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <string.h>
+
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+
+enum {
+    BLK = NMT8_VNNI_ROWS,           /* output rows per vector */
+    DEP = NMT8_VNNI_DEPTH,          /* k per int32 lane */
+    VNNI_PT = 8,                    /* rows of X per weight load */
+    VNNI_NB = 4,                    /* most output blocks in flight */
+    PREFETCH = 512,                 /* bytes ahead within a block */
+    STACK_BYTES = 32768,
+};
+
+/*
+ * NB output blocks (16 rows each) against PT rows of X.
+ * acc (PT, N) view, row stride N, starting at output row 16 * b0;
+ * wp: packed block b0, blocks `bstride` bytes apart; wsum: int32 from
+ * row 16 * b0; xu (PT, 4 G) uint8, row stride 4 G; G = ceil(K / 4);
+ * nlast: valid rows (1..16) of the last block.
+ */
+VNNI NMT8_INLINE void vnni_tile(int32_t *acc, int64_t N, const int8_t *wp,
+                                int64_t bstride, const int32_t *wsum,
+                                const uint8_t *xu, int64_t G, int nlast,
+                                int NB, int PT)
+{
+    __m512i c[VNNI_NB][VNNI_PT];
+    for (int b = 0; b < NB; b++)
+        for (int p = 0; p < PT; p++)
+            c[b][p] = _mm512_setzero_si512();
+    for (int64_t g = 0; g < G; g++) {
+        __m512i wv[VNNI_NB];
+        for (int b = 0; b < NB; b++) {
+            const int8_t *line = wp + b * bstride + g * BLK * DEP;
+            _mm_prefetch((const char *)(line + PREFETCH), _MM_HINT_T0);
+            wv[b] = _mm512_loadu_si512((const void *)line);
+        }
+        for (int p = 0; p < PT; p++) {
+            int32_t x4;                              /* 4 bytes of x + 128 */
+            memcpy(&x4, xu + p * G * DEP + g * DEP, sizeof x4);
+            __m512i xb = _mm512_set1_epi32(x4);
+            for (int b = 0; b < NB; b++)
+                c[b][p] = _mm512_dpbusd_epi32(c[b][p], xb, wv[b]);
+        }
+    }
+    for (int b = 0; b < NB; b++) {
+        /* the masked load and store stay inside the N rows */
+        __mmask16 m = b == NB - 1 ? (__mmask16)((1u << nlast) - 1u)
+                                  : (__mmask16)0xffff;
+        __m512i corr = _mm512_maskz_loadu_epi32(m, wsum + b * BLK);
+        for (int p = 0; p < PT; p++)
+            _mm512_mask_storeu_epi32(acc + p * N + b * BLK, m,
+                                     _mm512_sub_epi32(c[b][p], corr));
+    }
+}
+
+/* number of blocks in flight for PT rows of X: keep ~8-16 accumulators */
+#define VNNI_NB_FOR(PT) ((PT) <= 2 ? 4 : 2)
+
+/*
+ * One chunk of PT (<= 8) rows of X against every output block.
+ * acc (PT, N) int32, row stride N; xu (PT, 4 G) uint8.
+ */
+VNNI NMT8_INLINE void vnni_chunk(int32_t *acc, const nmt8_weights *w,
+                                 const uint8_t *xu, int PT)
+{
+    const int64_t N = w->N, G = (w->K + DEP - 1) / DEP;
+    const int64_t nblk = (N + BLK - 1) / BLK, bstride = G * BLK * DEP;
+    const int nlast = (int)(N - (nblk - 1) * BLK);
+    const int NB = VNNI_NB_FOR(PT);
+    int64_t b = 0;
+    for (; b + NB <= nblk; b += NB)
+        vnni_tile(acc + b * BLK, N, w->Wp + b * bstride, bstride,
+                  w->wsum + b * BLK, xu, G, b + NB == nblk ? nlast : BLK,
+                  NB, PT);
+    for (; b < nblk; b++)
+        vnni_tile(acc + b * BLK, N, w->Wp + b * bstride, bstride,
+                  w->wsum + b * BLK, xu, G, b + 1 == nblk ? nlast : BLK,
+                  1, PT);
+}
+
+VNNI int nmt8_accum_vnni(int32_t *acc, const nmt8_weights *w,
+                         const int8_t *Xq, int64_t P)
+{
+    /*
+     * acc (P, N) int32 row-major; w->Wp packed (see top), w->wsum (N,)
+     * int32; Xq (P, K) int8 row-major.
+     */
+    if (w == NULL || w->Wp == NULL || w->wsum == NULL || w->N < 0
+        || w->K < 0 || P < 0)
+        return NMT8_EBADARG;
+    const int64_t N = w->N, K = w->K, K4 = (K + DEP - 1) / DEP * DEP;
+    if (N == 0 || P == 0)
+        return NMT8_OK;
+    /* x + 128 as uint8, (VNNI_PT, K4) */
+    uint8_t xu_stack[STACK_BYTES] __attribute__((aligned(64)));
+    const size_t nxu = (size_t)VNNI_PT * (size_t)K4;
+    uint8_t *xu = nxu <= STACK_BYTES ? xu_stack : malloc(nxu);
+    if (xu == NULL)
+        return NMT8_ENOMEM;
+    for (int64_t p0 = 0; p0 < P; p0 += VNNI_PT) {
+        const int PT = P - p0 < VNNI_PT ? (int)(P - p0) : VNNI_PT;
+        for (int p = 0; p < PT; p++)
+            nmt8_shift_u8(xu + p * K4, Xq + (p0 + p) * K, K, K4);
+        int32_t *a = acc + p0 * N;
+        switch (PT) {
+        case 1: vnni_chunk(a, w, xu, 1); break;
+        case 2: vnni_chunk(a, w, xu, 2); break;
+        case 3: vnni_chunk(a, w, xu, 3); break;
+        case 4: vnni_chunk(a, w, xu, 4); break;
+        case 5: vnni_chunk(a, w, xu, 5); break;
+        case 6: vnni_chunk(a, w, xu, 6); break;
+        case 7: vnni_chunk(a, w, xu, 7); break;
+        default: vnni_chunk(a, w, xu, 8); break;
+        }
+    }
+    if (xu != xu_stack)
+        free(xu);
+    return NMT8_OK;
+}
+
+#else /* not x86-64: only the portable reference exists */
+
+int nmt8_accum_vnni(int32_t *acc, const nmt8_weights *w, const int8_t *Xq,
+                    int64_t P)
+{
+    (void)acc; (void)w; (void)Xq; (void)P;
+    return NMT8_EUNSUPPORTED;
+}
+
+#endif

@@ -1,0 +1,312 @@
+"""Benchmarks of the int8 products of Section 3 of Quinn & Ballesteros 2018.
+
+For the matrix shapes of the paper's model (embedding 620, hidden 1000,
+fused GRU gates, vocabulary) and narrow X of P rows (beam sizes), times, in
+one process and interleaved round-robin so that every method sees the same
+machine state:
+
+- numpy float32 ``X @ W`` (OpenBLAS), the 32-bit baseline;
+- ``nmt8.kernels.int8_matmul`` with each available kernel, activation
+  quantization included (the real cost of a call);
+- PyTorch's dynamic int8 ``Linear`` (FBGEMM), when torch is installed.
+
+Everything runs on ONE thread, as the paper measures words per core second:
+BLAS is limited through threadpoolctl if installed, else through OpenBLAS'
+own ``*_set_num_threads`` found in the loaded libraries, and
+``OMP_NUM_THREADS`` etc. are set for anything loaded later; torch gets
+``torch.set_num_threads(1)``.
+
+The weights of one shape are all resident at once, so a matrix that fits
+in the last-level cache is timed from cache; the 500 x 30000 output layer
+(60 MB in float32) streams from memory.
+
+Does not: time the decoder (``nmt8.measure``), flush caches between calls,
+or assert anything about speed (tests assert, benchmarks measure).
+
+CLI: ``python -m nmt8.bench [--quick] [--json] [--kernels vnni,sse4]
+[--P 1,5]`` (also ``nmt8 bench kernels ...``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np
+
+PAPER_SHAPES = [(620, 3000), (1000, 3000), (2000, 1000), (2000, 3000),
+                (500, 30000)]   # (in, out)
+P_VALUES = (1, 2, 5, 8, 16)
+
+_clock = time.perf_counter
+
+
+# -------------------------------------------------------------- one thread
+
+def limit_blas_threads(n: int = 1) -> str:
+    """Limit the BLAS under numpy to ``n`` threads; says how it was done."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        pass
+    else:
+        threadpool_limits(n)
+        return "threadpoolctl"
+    if not os.path.exists("/proc/self/maps"):
+        return "environment only"
+    with open("/proc/self/maps") as f:
+        paths = {line.split()[-1] for line in f
+                 if "openblas" in line.lower() and "/" in line}
+    done = []
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for sym in ("openblas_set_num_threads", "openblas_set_num_threads64_",
+                    "scipy_openblas_set_num_threads64_",
+                    "scipy_openblas_set_num_threads"):
+            if hasattr(lib, sym):
+                getattr(lib, sym)(ctypes.c_int(n))
+                done.append(sym)
+                break
+    return ", ".join(done) or "environment only"
+
+
+# ---------------------------------------------------------------- methods
+
+def _torch_linear(W: np.ndarray):
+    """PyTorch's dynamic int8 Linear (FBGEMM) for W (in, out), one thread;
+    None if torch is missing."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    if "fbgemm" in torch.backends.quantized.supported_engines:
+        torch.backends.quantized.engine = "fbgemm"
+    lin = torch.nn.Linear(W.shape[0], W.shape[1], bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        qlin = torch.ao.quantization.quantize_dynamic(
+            torch.nn.Sequential(lin), {torch.nn.Linear}, dtype=torch.qint8)
+    qlin.eval()
+
+    def run(X):
+        with torch.inference_mode():
+            return qlin(torch.from_numpy(X))
+    return run
+
+
+def _methods(W, qW, X, kernels, torch_run):
+    """name -> zero-argument callable computing an approximation of X @ W."""
+    from .kernels import int8_matmul
+
+    m = {"numpy-fp32": lambda: X @ W}
+    for k in kernels:
+        m[f"int8-{k}"] = lambda k=k: int8_matmul(qW, X, kernel=k)
+    if torch_run is not None:
+        m["torch-fbgemm"] = lambda: torch_run(X)
+    return m
+
+
+def _time_interleaved(methods: dict, rounds: int, min_sample: float):
+    """Median seconds per call of each method, timed round-robin: each
+    round times every method once (``inner`` calls each), in a rotating
+    order.  Also returns the relative interquartile spread."""
+    names = list(methods)
+    inner = {}
+    for name, f in methods.items():          # warm up, calibrate
+        f()
+        t0 = _clock()
+        f()
+        dt = max(_clock() - t0, 1e-7)
+        inner[name] = max(1, min(1000, int(min_sample / dt)))
+    samples = {name: [] for name in names}
+    for r in range(rounds):
+        for i in range(len(names)):
+            name = names[(i + r) % len(names)]
+            f, n = methods[name], inner[name]
+            t0 = _clock()
+            for _ in range(n):
+                f()
+            samples[name].append((_clock() - t0) / n)
+    out = {}
+    for name, s in samples.items():
+        med = statistics.median(s)
+        q = np.percentile(s, [25, 75])
+        out[name] = (med, float((q[1] - q[0]) / med))
+    return out
+
+
+def bench_kernels(shapes=PAPER_SHAPES, P_values=P_VALUES, repeats: int = 31,
+                  kernels=None, include_torch: bool = True,
+                  progress: bool = True, min_sample: float = 2e-3,
+                  seed: int = 0) -> list[dict]:
+    """Time fp32 numpy, every int8 kernel and FBGEMM on each (in, out)
+    shape and each P; one thread.
+
+    ``repeats``: rounds of the round-robin (the median is reported).
+    ``kernels``: names to time (default: all this CPU runs).  Returns one
+    dict per (shape, P, method): ``in``, ``out``, ``P``, ``method``,
+    ``seconds`` (median per call), ``spread`` (interquartile range /
+    median), ``gops`` (2 P in out / seconds / 1e9), ``speedup`` (numpy
+    seconds / seconds).
+    """
+    from .kernels import available_kernels
+    from .quant import quantize
+
+    limit_blas_threads(1)
+    kernels = available_kernels() if kernels is None else list(kernels)
+    for k in kernels:
+        if k not in available_kernels():
+            raise ValueError(f"kernel {k!r} not available; "
+                             f"available: {available_kernels()}")
+    rng = np.random.default_rng(seed)
+    combos = [(s, P) for s in shapes for P in P_values]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(combos), desc="bench kernels", file=sys.stderr)
+    rows = []
+    for K, N in shapes:
+        W = (rng.standard_normal((K, N)) / np.sqrt(K)).astype(np.float32)
+        qW = quantize(W)
+        torch_run = _torch_linear(W) if include_torch else None
+        for P in P_values:
+            if bar is not None:
+                bar.set_postfix_str(f"{K}x{N} P={P}")
+            X = rng.standard_normal((P, K)).astype(np.float32)
+            timed = _time_interleaved(_methods(W, qW, X, kernels, torch_run),
+                                      repeats, min_sample)
+            base = timed["numpy-fp32"][0]
+            for method, (sec, spread) in timed.items():
+                rows.append({"in": K, "out": N, "P": P, "method": method,
+                             "seconds": sec, "spread": spread,
+                             "gops": 2 * P * K * N / sec / 1e9,
+                             "speedup": base / sec})
+            if bar is not None:
+                bar.update()
+        del torch_run
+    if bar is not None:
+        bar.close()
+    return rows
+
+
+def quantize_cost(W: np.ndarray, scheme: str = "per_tensor") -> dict:
+    """What quantizing W (in, out) at load costs: seconds to quantize,
+    seconds to pack for VNNI, and bytes in fp32 vs int8."""
+    from .quant import quantize
+
+    t0 = _clock()
+    qW = quantize(W, scheme=scheme)
+    t1 = _clock()
+    packed = qW.packed
+    t2 = _clock()
+    fp32 = int(np.asarray(W).size * 4)
+    return {"in": W.shape[0], "out": W.shape[1], "scheme": scheme,
+            "quantize_seconds": t1 - t0, "pack_seconds": t2 - t1,
+            "fp32_bytes": fp32, "int8_bytes": int(qW.Wq.nbytes),
+            "packed_bytes": int(packed.nbytes), "total_bytes": int(qW.nbytes),
+            "ratio": fp32 / qW.Wq.nbytes}
+
+
+# ---------------------------------------------------------------- reports
+
+def format_table(rows: list[dict]) -> str:
+    """Markdown table of ``bench_kernels`` rows."""
+    lines = ["| in x out | P | method | median us | GOPS | x numpy | spread |",
+             "|---|---:|---|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['in']}x{r['out']} | {r['P']} | {r['method']} | "
+                     f"{r['seconds'] * 1e6:.1f} | {r['gops']:.1f} | "
+                     f"{r['speedup']:.2f} | {r['spread'] * 100:.0f}% |")
+    return "\n".join(lines)
+
+
+def format_cost(costs: list[dict]) -> str:
+    lines = [("| in x out | quantize ms | pack ms | fp32 MB | int8 MB | "
+              "packed MB | fp32 / int8 |"),
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for c in costs:
+        lines.append(f"| {c['in']}x{c['out']} | {c['quantize_seconds'] * 1e3:.1f}"
+                     f" | {c['pack_seconds'] * 1e3:.1f} | {c['fp32_bytes'] / 1e6:.1f}"
+                     f" | {c['int8_bytes'] / 1e6:.1f} | {c['packed_bytes'] / 1e6:.1f}"
+                     f" | {c['ratio']:.2f} |")
+    return "\n".join(lines)
+
+
+def _machine() -> dict:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f
+                        if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"cpu": cpu, "load_average_1min": load, "cores": os.cpu_count()}
+
+
+def _ints(text):
+    return tuple(int(v) for v in text.split(","))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="nmt8 bench kernels",
+        description="time the int8 kernels against numpy fp32 and FBGEMM, "
+                    "on one thread")
+    ap.add_argument("--quick", action="store_true",
+                    help="P = 1,5 and few rounds: a smoke run, noisy")
+    ap.add_argument("--json", action="store_true", help="print JSON rows")
+    ap.add_argument("--kernels", help="comma-separated kernel names")
+    ap.add_argument("--P", type=_ints, help="comma-separated P values")
+    ap.add_argument("--shapes", help="comma-separated INxOUT, e.g. 1000x3000")
+    ap.add_argument("--repeats", type=int, help="round-robin rounds")
+    ap.add_argument("--no-torch", action="store_true", help="skip FBGEMM")
+    a = ap.parse_args(argv)
+    how = limit_blas_threads(1)
+    shapes = PAPER_SHAPES if not a.shapes else [
+        tuple(int(v) for v in s.split("x")) for s in a.shapes.split(",")]
+    P_values = a.P or ((1, 5) if a.quick else P_VALUES)
+    repeats = a.repeats or (7 if a.quick else 31)
+    kernels = a.kernels.split(",") if a.kernels else None
+    machine = _machine()
+    rows = bench_kernels(shapes, P_values, repeats=repeats, kernels=kernels,
+                         include_torch=not a.no_torch, progress=not a.json,
+                         min_sample=5e-4 if a.quick else 2e-3)
+    costs = [quantize_cost((np.random.default_rng(0).standard_normal(s) * 0.1)
+                           .astype(np.float32)) for s in shapes]
+    if a.json:
+        json.dump({"machine": machine, "blas_threads": how, "rows": rows,
+                   "quantize_cost": costs}, sys.stdout, indent=1)
+        print()
+        return 0
+    load = machine["load_average_1min"]
+    print(f"CPU: {machine['cpu']}, one thread (BLAS limited by {how}); "
+          f"load average {load if load is None else round(load, 2)} over "
+          f"{machine['cores']} cores")
+    if load is not None and load > 0.5:
+        print("NOTE: the machine is busy; these figures are noisy")
+    print()
+    print(format_table(rows))
+    print()
+    print(format_cost(costs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,347 @@
+"""The int8 matrix products of Section 3 of Quinn & Ballesteros 2018.
+
+A thin wrapper over the private compiled module ``nmt8._kernels`` (C in
+``csrc/``): it checks every argument, so the C code only ever sees valid,
+contiguous buffers of the right sizes, and turns C error codes into Python
+exceptions.  The products approximate ``X @ W (+ b)`` for a float32 X of
+P rows (beam hypotheses) and a weight matrix quantized by ``nmt8.quant``:
+
+    Y[p, o] = (sum_k Xq[p, k] * Wq[o, k]) * (sx[p] * step[o]) + b[o]
+
+with exact int32 sums and a float32 result, as in the paper ("the results
+being placed into a 32-bit floating point result").
+
+Kernels, all computing the same exact sums except ``maddubs``:
+
+- ``ref``: plain portable C, the reference the others are tested against;
+- ``sse4``: the paper's kernel, naive, 4 weight rows at a time, SSE4.1;
+- ``avx2``: the same at 256 bits;
+- ``vnni``: AVX-512 VNNI ``vpdpbusd`` on a packed weight layout;
+- ``maddubs``: AVX2 ``vpmaddubsw``, which saturates int16 pair sums and so
+  is NOT exact: a teaching variant, never chosen by ``"auto"``.
+
+``"auto"`` is the fastest this CPU runs (vnni > avx2 > sse4 > ref); the
+environment variable ``NMT8_KERNEL`` overrides it.  It is read by
+``default_kernel()``, whose answer ``"auto"`` then keeps (reading the
+environment costs more than a small product).  Every call runs on one
+thread (cffi releases the GIL during it).
+
+Does not: quantize weights (``nmt8.quant``), run on several threads, or
+produce int8 outputs (the paper keeps outputs in float32).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .quant import QuantizedMatrix
+
+try:
+    from ._kernels import ffi as _ffi
+    from ._kernels import lib as _lib
+except ImportError as err:  # pragma: no cover - depends on the build
+    raise ImportError(
+        "nmt8's C kernels are not compiled; run `pip install -e .` in the "
+        "repository (it builds nmt8/_kernels through cffi)") from err
+
+__all__ = [
+    "KERNELS",
+    "available_kernels",
+    "default_kernel",
+    "int8_accumulate",
+    "int8_matmul",
+    "int8_matmul_q",
+]
+
+KERNELS = ("ref", "sse4", "avx2", "vnni", "maddubs")
+_AUTO_ORDER = ("vnni", "avx2", "sse4", "ref")  # fastest first; not maddubs
+_ID = {name: getattr(_lib, "NMT8_KERNEL_" + name.upper()) for name in KERNELS}
+_VNNI = _ID["vnni"]
+
+_F32, _I8 = np.dtype(np.float32), np.dtype(np.int8)
+_FLOATS = _ffi.typeof("float[]")
+_INT8S = _ffi.typeof("int8_t[]")
+_INT32S = _ffi.typeof("int32_t[]")
+_NULL = _ffi.NULL
+
+
+def _cpu_supports(name: str) -> bool:
+    """Whether this CPU (and OS) can run kernel ``name``, asked of the C
+    library (``__builtin_cpu_supports``)."""
+    return bool(_lib.nmt8_cpu_supports(_ID[name]))
+
+
+_AVAILABLE = frozenset(k for k in KERNELS if _cpu_supports(k))
+
+
+def available_kernels() -> list[str]:
+    """The kernels this CPU supports, in the order of ``KERNELS``."""
+    return [k for k in KERNELS if k in _AVAILABLE]
+
+
+_auto: list[str | None] = [None]  # what "auto" resolves to, once known
+
+
+def default_kernel() -> str:
+    """The kernel ``"auto"`` means: ``$NMT8_KERNEL`` if set, else the
+    fastest available (vnni > avx2 > sse4 > ref).
+
+    Reads the environment at each call and updates what ``"auto"`` means
+    for the products (which otherwise resolve it once).
+    """
+    env = os.environ.get("NMT8_KERNEL", "")
+    if env and env != "auto":
+        _check_kernel(env, "NMT8_KERNEL=")
+        name = env
+    else:
+        name = next(k for k in _AUTO_ORDER if k in _AVAILABLE)
+    _auto[0] = name
+    return name
+
+
+def _check_kernel(name, what=""):
+    if name not in _ID:
+        raise ValueError(f"unknown kernel {what}{name!r}; choose from "
+                         f"{KERNELS} or 'auto'")
+    if name not in _AVAILABLE:
+        raise ValueError(f"kernel {what}{name!r} is not supported by this CPU; "
+                         f"available: {available_kernels()}")
+
+
+def _kernel_id(kernel) -> int:
+    if kernel == "auto":
+        kernel = _auto[0] or default_kernel()
+    if kernel not in _AVAILABLE:  # unknown names are not in it either
+        _check_kernel(kernel)
+    return _ID[kernel]
+
+
+# ---------------------------------------------------------------- weights
+
+class _Handle:
+    """The C view of a QuantizedMatrix: an ``nmt8_weights`` struct whose
+    pointers stay valid as long as ``keep`` holds their buffers."""
+
+    __slots__ = ("K", "N", "keep", "packed", "w")
+
+    def __init__(self, qW: QuantizedMatrix):
+        Wq, step, sums = qW.Wq, qW.step, qW.row_sums
+        N, K = Wq.shape
+        # QuantizedMatrix checked these at construction; the C code relies
+        # on them, so check again (once per matrix)
+        if not (Wq.dtype == _I8 and Wq.flags.c_contiguous
+                and step.dtype == _F32 and step.shape == (N,)
+                and step.flags.c_contiguous and sums.shape == (N,)):
+            raise ValueError(f"malformed QuantizedMatrix: {qW!r}")
+        # 128 * sum_k Wq[o, k], wrapping to int32 like the C sums do
+        wsum = (sums.astype(np.int64) * 128).astype(np.int32)   # (out,)
+        bufs = [_ffi.from_buffer(_INT8S, Wq),
+                _ffi.from_buffer(_FLOATS, step),
+                _ffi.from_buffer(_INT32S, wsum)]
+        self.w = w = _ffi.new("nmt8_weights *")
+        w.Wq, w.sw, w.wsum = bufs
+        w.Wp, w.N, w.K = _NULL, N, K
+        self.keep, self.N, self.K, self.packed = bufs, N, K, False
+
+    def add_packed(self, qW: QuantizedMatrix):
+        Wp = qW.packed
+        nb, G = -(-self.N // 16), -(-self.K // 4)
+        if Wp.dtype != _I8 or Wp.shape != (nb, G, 16, 4) \
+                or not Wp.flags.c_contiguous:
+            raise ValueError(f"malformed packed weights: {qW!r}")
+        buf = _ffi.from_buffer(_INT8S, Wp)
+        self.keep.append(buf)
+        self.w.Wp = buf
+        self.packed = True
+
+
+def _handle(qW, kid: int) -> _Handle:
+    """The cached C view of ``qW``, packed for VNNI if ``kid`` needs it."""
+    try:
+        h = qW.__dict__["_nmt8_handle"]
+    except (KeyError, AttributeError):
+        if not isinstance(qW, QuantizedMatrix):
+            raise TypeError("expected a QuantizedMatrix (see nmt8.quant."
+                             f"quantize), got {type(qW).__name__}") from None
+        h = qW.__dict__["_nmt8_handle"] = _Handle(qW)
+    if kid == _VNNI and not h.packed:
+        h.add_packed(qW)
+    return h
+
+
+# ------------------------------------------------------------- activations
+
+def _float_matrix(X) -> np.ndarray:
+    """X as a C-contiguous 2-D float32 array, or ValueError."""
+    if not isinstance(X, np.ndarray):
+        X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (P, in), got shape {X.shape}")
+    if X.dtype.kind != "f":
+        raise ValueError(f"X must be float32 (or float64), got {X.dtype}")
+    with np.errstate(over="ignore"):  # too large for float32: inf, refused
+        return np.ascontiguousarray(X, dtype=np.float32)
+
+
+def _int8_matrix(Xq, K: int) -> np.ndarray:
+    if not isinstance(Xq, np.ndarray) or Xq.dtype != _I8 or Xq.ndim != 2:
+        raise ValueError("Xq must be a 2-D int8 array")
+    if Xq.shape[1] != K:
+        raise ValueError(f"Xq has {Xq.shape[1]} columns, the matrix has "
+                         f"in_features={K}")
+    if Xq.size and Xq.min() < -127:
+        raise ValueError("Xq values must lie in [-127, 127]")
+    return np.ascontiguousarray(Xq)
+
+
+def _output(out, P: int, N: int) -> np.ndarray:
+    if out is None:
+        return np.empty((P, N), np.float32)
+    if not (isinstance(out, np.ndarray) and out.dtype == _F32
+            and out.shape == (P, N) and out.flags.c_contiguous
+            and out.flags.writeable):
+        raise ValueError(f"out must be a writeable C-contiguous ({P}, {N}) "
+                         "float32 array")
+    return out
+
+
+def _bias(bias, N: int):
+    if not (isinstance(bias, np.ndarray) and bias.dtype == _F32
+            and bias.shape == (N,)):
+        got = (f"{bias.dtype} {bias.shape}" if isinstance(bias, np.ndarray)
+               else type(bias).__name__)
+        raise ValueError(f"bias must be a float32 array of shape ({N},), "
+                         f"got {got}")
+    return _ffi.from_buffer(_FLOATS, np.ascontiguousarray(bias))
+
+
+def _raise(rc: int, what: str = "X"):
+    if rc == _lib.NMT8_ENONFINITE:
+        raise ValueError(f"{what} contains NaN or inf (after conversion to "
+                         "float32)")
+    if rc == _lib.NMT8_ENOMEM:
+        raise MemoryError("nmt8 kernel could not allocate its scratch buffer")
+    if rc == _lib.NMT8_EUNSUPPORTED:
+        raise ValueError("kernel not supported by this CPU; available: "
+                         f"{available_kernels()}")
+    raise ValueError(f"nmt8 kernel rejected its arguments (code {rc})")
+
+
+# ------------------------------------------------------------------ products
+
+def int8_matmul(qW: QuantizedMatrix, X: np.ndarray, kernel: str = "auto",
+                bias: np.ndarray | None = None,
+                out: np.ndarray | None = None) -> np.ndarray:
+    """Approximate ``X @ W + bias`` with the int8 kernel of Section 3.
+
+    qW: ``quantize(W)`` for W (in, out).  X: (P, in) float32 (float64 is
+    converted; any strides accepted, copied if not C-contiguous).  Each row
+    of X is quantized on the fly (``quant.quantize_activations``, in C).
+    bias: float32 (out,) or None.  out: optional float32 (P, out) array to
+    write into (it may overlap X, not bias).  kernel: a name of ``KERNELS``
+    or ``"auto"``.  Returns float32 (P, out).
+
+    Runs on one thread, and releases the GIL while in C.  Raises
+    ValueError for a bad shape or dtype, a NaN or inf in X, a bad bias or
+    out, an unknown kernel or one this CPU cannot run; TypeError if qW is
+    not a QuantizedMatrix.
+    """
+    kid = _kernel_id(kernel)
+    h = _handle(qW, kid)
+    if not (type(X) is np.ndarray and X.dtype is _F32 and X.ndim == 2
+            and X.flags.c_contiguous):
+        X = _float_matrix(X)
+    P, K = X.shape
+    if K != h.K:
+        raise ValueError(f"X has {K} columns, the matrix has "
+                         f"in_features={h.K}")
+    Y = _output(out, P, h.N)                                # (P, out)
+    if P == 0:
+        if bias is not None:
+            _bias(bias, h.N)
+        return Y
+    b = _NULL if bias is None else _bias(bias, h.N)
+    rc = _lib.nmt8_matmul_f32(kid, _ffi.from_buffer(_FLOATS, Y), h.w,
+                              _ffi.from_buffer(_FLOATS, X), b, P)
+    if rc:
+        _raise(rc)
+    return Y
+
+
+def int8_matmul_q(qW: QuantizedMatrix, Xq: np.ndarray, sx: np.ndarray,
+                  kernel: str = "auto", bias: np.ndarray | None = None,
+                  out: np.ndarray | None = None) -> np.ndarray:
+    """``int8_matmul`` for an X already quantized: Xq (P, in) int8 in
+    [-127, 127] and sx (P,) its float32 row multipliers (as returned by
+    ``quant.quantize_activations``).  Returns float32 (P, out)."""
+    kid = _kernel_id(kernel)
+    h = _handle(qW, kid)
+    Xq = _int8_matrix(Xq, h.K)
+    P = Xq.shape[0]
+    sx = np.asarray(sx)
+    if sx.shape != (P,) or sx.dtype.kind != "f":
+        raise ValueError(f"sx must be a float array of shape ({P},)")
+    sx = np.ascontiguousarray(sx, dtype=np.float32)
+    Y = _output(out, P, h.N)
+    b = _NULL if bias is None else _bias(bias, h.N)
+    if P == 0:
+        return Y
+    rc = _lib.nmt8_matmul_q(kid, _ffi.from_buffer(_FLOATS, Y), h.w,
+                            _ffi.from_buffer(_INT8S, Xq),
+                            _ffi.from_buffer(_FLOATS, sx), b, P)
+    if rc:
+        _raise(rc)
+    return Y
+
+
+def _as_quantized(Wq) -> QuantizedMatrix:
+    """A bare int8 (out, in) matrix as a QuantizedMatrix with unit scales."""
+    if isinstance(Wq, QuantizedMatrix):
+        return Wq
+    if not isinstance(Wq, np.ndarray) or Wq.dtype != _I8 or Wq.ndim != 2:
+        raise ValueError("Wq must be a QuantizedMatrix or a 2-D int8 array "
+                         "(out, in)")
+    Wq = np.ascontiguousarray(Wq)
+    N = Wq.shape[0]
+    return QuantizedMatrix(Wq=Wq, scale=np.ones(N, np.float32),
+                           step=np.ones(N, np.float32), scheme="per_row")
+
+
+def int8_accumulate(Wq, Xq: np.ndarray, kernel: str = "auto") -> np.ndarray:
+    """The raw int32 sums ``acc[p, o] = sum_k Xq[p, k] * Wq[o, k]``.
+
+    Wq: a QuantizedMatrix or an int8 (out, in) array; Xq: int8 (P, in);
+    values in [-127, 127].  Exact for every kernel but ``maddubs``.  For
+    tests and teaching: compare with an int64 numpy product.
+    """
+    qW = _as_quantized(Wq)
+    kid = _kernel_id(kernel)
+    h = _handle(qW, kid)
+    Xq = _int8_matrix(Xq, h.K)
+    P = Xq.shape[0]
+    acc = np.empty((P, h.N), np.int32)                       # (P, out)
+    if P == 0:
+        return acc
+    rc = _lib.nmt8_accumulate(kid, _ffi.from_buffer(_INT32S, acc), h.w,
+                              _ffi.from_buffer(_INT8S, Xq), P)
+    if rc:
+        _raise(rc)
+    return acc
+
+
+def _quantize_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The C activation quantizer alone, for tests: ``(Xq, sx)`` like
+    ``quant.quantize_activations(X)``, which must agree bit for bit."""
+    X = _float_matrix(X)
+    P, K = X.shape
+    Xq = np.empty((P, K), np.int8)                          # (P, in)
+    sx = np.empty(P, np.float32)                            # (P,)
+    if P:
+        rc = _lib.nmt8_quantize_rows(_ffi.from_buffer(_INT8S, Xq),
+                                     _ffi.from_buffer(_FLOATS, sx),
+                                     _ffi.from_buffer(_FLOATS, X), P, K)
+        if rc:
+            _raise(rc)
+    return Xq, sx

@@ -1,0 +1,443 @@
+"""Tests of nmt8.kernels: every exact kernel against an int64 numpy
+reference, bit for bit; the saturating maddubs kernel against a numpy
+emulation of vpmaddubsw; and the wrapper's argument checks."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nmt8 import kernels
+from nmt8.kernels import (
+    KERNELS,
+    available_kernels,
+    default_kernel,
+    int8_accumulate,
+    int8_matmul,
+    int8_matmul_q,
+)
+from nmt8.quant import MAX_IN_FEATURES, QuantizedMatrix, quantize, quantize_activations
+
+EXACT = [k for k in KERNELS if k != "maddubs"]
+SETTINGS = settings(max_examples=40, deadline=None)
+
+
+def need(kernel):
+    if kernel not in available_kernels():
+        pytest.skip(f"kernel {kernel!r} not supported by this CPU "
+                    f"(available: {available_kernels()})")
+
+
+# ------------------------------------------------------------ references
+
+def ref_acc(Wq, Xq):
+    """acc (P, out) as int64: the definition."""
+    return Xq.astype(np.int64) @ Wq.astype(np.int64).T
+
+
+def ref_float(acc, sx, sw, bias=None):
+    """The kernels' float epilogue, same float32 operations, same order:
+    (float)acc * (sx[p] * sw[o]) + b[o]."""
+    s = sx[:, None].astype(np.float32) * sw[None, :].astype(np.float32)
+    Y = acc.astype(np.float32) * s
+    return Y if bias is None else Y + bias
+
+
+def ref_maddubs(Wq, Xq):
+    """What vpmaddubsw computes: X shifted to uint8 (+128), pairs of
+    products (k = 2j, 2j + 1) summed and saturated to int16, then summed,
+    minus 128 * sum_k W."""
+    P, K = Xq.shape
+    Kp = K + K % 2
+    xu = np.zeros((P, Kp), np.int64)
+    w = np.zeros((Wq.shape[0], Kp), np.int64)
+    xu[:, :K], w[:, :K] = Xq.astype(np.int64) + 128, Wq
+    prod = xu[:, None, :] * w[None, :, :]                      # (P, out, Kp)
+    pairs = prod.reshape(P, w.shape[0], Kp // 2, 2).sum(-1)
+    pairs = np.clip(pairs, -32768, 32767)
+    return pairs.sum(-1) - 128 * w.sum(1)[None, :]
+
+
+def random_case(seed, P, K, N, dist="uniform"):
+    rng = np.random.default_rng(seed)
+    if dist == "uniform":
+        Wq = rng.integers(-127, 128, (N, K), dtype=np.int8)
+        Xq = rng.integers(-127, 128, (P, K), dtype=np.int8)
+    elif dist == "small":
+        Wq = rng.integers(-3, 4, (N, K), dtype=np.int8)
+        Xq = rng.integers(-3, 4, (P, K), dtype=np.int8)
+    else:  # extremes only
+        Wq = rng.choice(np.array([-127, 127], np.int8), (N, K))
+        Xq = rng.choice(np.array([-127, 127], np.int8), (P, K))
+    return Wq, Xq
+
+
+shapes = st.tuples(st.integers(0, 2**31 - 1),    # seed
+                   st.integers(1, 17),           # P
+                   st.integers(1, 300),          # K = in
+                   st.integers(1, 70))           # N = out
+dists = st.sampled_from(["uniform", "small", "extreme"])
+
+
+# ----------------------------------------------------------- exactness
+
+@pytest.mark.parametrize("kernel", EXACT)
+@SETTINGS
+@given(case=shapes, dist=dists)
+def test_accumulate_is_exact(kernel, case, dist):
+    need(kernel)
+    Wq, Xq = random_case(*case, dist=dist)
+    np.testing.assert_array_equal(int8_accumulate(Wq, Xq, kernel=kernel),
+                                  ref_acc(Wq, Xq))
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("K", [1, 3, 4, 15, 16, 17, 31, 32, 33, 47, 48, 49,
+                               63, 64, 65, 500, 620, 1000])
+def test_accumulate_exact_at_vector_edges(kernel, K):
+    """Inner sizes around the vector widths (16, 32, 64 bytes), out rows
+    around 4 and 16, P around the chunk sizes (4, 8)."""
+    need(kernel)
+    ref = ref_maddubs if kernel == "maddubs" else ref_acc
+    for P, N in [(1, 1), (2, 15), (5, 16), (8, 17), (9, 33), (17, 67)]:
+        Wq, Xq = random_case(K, P, K, N)
+        np.testing.assert_array_equal(int8_accumulate(Wq, Xq, kernel=kernel),
+                                      ref(Wq, Xq))
+
+
+@pytest.mark.parametrize("kernel", EXACT)
+@pytest.mark.parametrize("sign", [1, -1])
+def test_extremes_do_not_overflow(kernel, sign):
+    """+-127 everywhere at K = 4096: 127 * 127 * 4096 needs 26 bits; an
+    int16 intermediate would saturate."""
+    need(kernel)
+    K, N = 4096, 37
+    for P in (1, 5, 17):
+        Wq = np.full((N, K), 127, np.int8)
+        Wq[1::2] = -127
+        Xq = np.full((P, K), sign * 127, np.int8)
+        acc = int8_accumulate(Wq, Xq, kernel=kernel)
+        np.testing.assert_array_equal(acc, ref_acc(Wq, Xq))
+        assert acc[0, 0] == sign * 127 * 127 * K
+
+
+@pytest.mark.parametrize("kernel", EXACT)
+def test_largest_inner_size_is_exact(kernel):
+    """At K = MAX_IN_FEATURES the VNNI kernel's shifted sums (x + 128) * w
+    wrap around int32; the corrected result must still be exact."""
+    need(kernel)
+    K, N = MAX_IN_FEATURES, 18
+    Wq = np.full((N, K), 127, np.int8)
+    Wq[::3] = -127
+    Xq = np.full((2, K), 127, np.int8)
+    Xq[1] = -127
+    np.testing.assert_array_equal(int8_accumulate(Wq, Xq, kernel=kernel),
+                                  ref_acc(Wq, Xq))
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_zeros(kernel):
+    need(kernel)
+    Wq, Xq = random_case(0, 3, 77, 21)
+    zX, zW = np.zeros_like(Xq), np.zeros_like(Wq)
+    np.testing.assert_array_equal(int8_accumulate(Wq, zX, kernel=kernel), 0)
+    np.testing.assert_array_equal(int8_accumulate(zW, Xq, kernel=kernel), 0)
+    qW = quantize(np.random.default_rng(1).standard_normal((77, 21)))
+    b = np.arange(21, dtype=np.float32)
+    Y = int8_matmul(qW, np.zeros((4, 77), np.float32), kernel=kernel, bias=b)
+    np.testing.assert_array_equal(Y, np.broadcast_to(b, (4, 21)))
+
+
+@pytest.mark.parametrize("kernel", EXACT)
+@SETTINGS
+@given(case=shapes, bias=st.booleans(), scheme=st.sampled_from(
+    ["per_tensor", "per_row"]))
+def test_float_output_is_exact(kernel, case, bias, scheme):
+    """int8_matmul = quantize_activations (numpy) + exact sums + the same
+    float32 epilogue, bit for bit."""
+    need(kernel)
+    seed, P, K, N = case
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal((K, N)).astype(np.float32) * rng.uniform(0.01, 10, N)
+    X = rng.standard_normal((P, K)).astype(np.float32)
+    X[0, : K // 2] *= 100                    # rows of different ranges
+    b = rng.standard_normal(N).astype(np.float32) if bias else None
+    qW = quantize(W, scheme=scheme)
+    Xq, sx = quantize_activations(X)
+    expect = ref_float(ref_acc(qW.Wq, Xq), sx, qW.step, b)
+    np.testing.assert_array_equal(int8_matmul(qW, X, kernel=kernel, bias=b),
+                                  expect)
+    np.testing.assert_array_equal(
+        int8_matmul_q(qW, Xq, sx, kernel=kernel, bias=b), expect)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**31 - 1), P=st.integers(1, 9),
+       K=st.integers(1, 300))
+def test_c_quantizer_matches_numpy(seed, P, K):
+    rng = np.random.default_rng(seed)
+    X = (rng.standard_normal((P, K)) * 10.0 ** rng.integers(-30, 30, (P, 1)))
+    X = X.astype(np.float32)
+    X[0, 0] = 0.0
+    if P > 1:
+        X[1] = 0.0                           # an all-zero row
+    Xq, sx = kernels._quantize_rows(X)
+    Xq_np, sx_np = quantize_activations(X)
+    np.testing.assert_array_equal(Xq, Xq_np)
+    np.testing.assert_array_equal(sx, sx_np)
+
+
+def test_c_quantizer_rounds_half_to_even():
+    # max 127 makes the scale exactly 1, so x * scale = x
+    X = np.array([[127, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 126.5, -0.0] * 3],
+                 np.float32)
+    Xq, sx = kernels._quantize_rows(X)
+    assert sx[0] == np.float32(1.0)
+    np.testing.assert_array_equal(Xq[0, :9], [127, 0, 2, 2, 0, -2, -2, 126, 0])
+    np.testing.assert_array_equal(Xq, quantize_activations(X)[0])
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_all_kernels_run_on_the_paper_shapes(kernel):
+    need(kernel)
+    rng = np.random.default_rng(0)
+    for K, N in [(620, 3000), (1000, 3000)]:
+        qW = quantize(rng.standard_normal((K, N)).astype(np.float32))
+        X = rng.standard_normal((5, K)).astype(np.float32)
+        Y = int8_matmul(qW, X, kernel=kernel)
+        if kernel != "maddubs":
+            np.testing.assert_array_equal(Y, int8_matmul(qW, X, kernel="ref"))
+
+
+# -------------------------------------------------------------- maddubs
+
+@SETTINGS
+@given(case=shapes, dist=dists)
+def test_maddubs_is_the_saturating_instruction(case, dist):
+    need("maddubs")
+    Wq, Xq = random_case(*case, dist=dist)
+    np.testing.assert_array_equal(int8_accumulate(Wq, Xq, kernel="maddubs"),
+                                  ref_maddubs(Wq, Xq))
+
+
+def test_maddubs_saturates_on_adversarial_input():
+    """x = w = 127: each pair sum is 2 * 255 * 127 = 64770, clipped to
+    32767; the exact answer is 127 * 127 * K."""
+    need("maddubs")
+    K = 64
+    Wq = np.full((4, K), 127, np.int8)
+    Xq = np.full((1, K), 127, np.int8)
+    acc = int8_accumulate(Wq, Xq, kernel="maddubs")
+    exact = ref_acc(Wq, Xq)
+    assert exact[0, 0] == 127 * 127 * K
+    assert acc[0, 0] == 32767 * K // 2 - 128 * 127 * K     # much smaller
+    assert not np.array_equal(acc, exact)
+    np.testing.assert_array_equal(acc, ref_maddubs(Wq, Xq))
+
+
+@SETTINGS
+@given(case=shapes)
+def test_maddubs_is_exact_on_small_weights(case):
+    """|w| <= 64 keeps 2 * 255 * |w| < 32768: no saturation."""
+    need("maddubs")
+    seed, P, K, N = case
+    rng = np.random.default_rng(seed)
+    Wq = rng.integers(-64, 65, (N, K), dtype=np.int8)
+    Xq = rng.integers(-127, 128, (P, K), dtype=np.int8)
+    np.testing.assert_array_equal(int8_accumulate(Wq, Xq, kernel="maddubs"),
+                                  ref_acc(Wq, Xq))
+
+
+# ------------------------------------------------------ layouts and dtypes
+
+def unaligned(a):
+    """A copy of ``a`` whose data starts one byte past an aligned address."""
+    raw = np.zeros(a.nbytes + 1, np.uint8)[1:]
+    out = raw.view(a.dtype).reshape(a.shape)
+    out[...] = a
+    assert out.ctypes.data % 2 == 1
+    return out
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_unaligned_and_strided_inputs(kernel):
+    need(kernel)
+    rng = np.random.default_rng(3)
+    K, N, P = 133, 45, 5
+    qW = quantize(rng.standard_normal((K, N)).astype(np.float32))
+    X = rng.standard_normal((P, K)).astype(np.float32)
+    b = rng.standard_normal(N).astype(np.float32)
+    expect = int8_matmul(qW, X, kernel=kernel, bias=b)
+    wide = np.zeros((P, 2 * K), np.float32)
+    wide[:, ::2] = X
+    for Xv in (unaligned(X), np.asfortranarray(X), wide[:, ::2], X.astype(np.float64)):
+        np.testing.assert_array_equal(
+            int8_matmul(qW, Xv, kernel=kernel, bias=unaligned(b)), expect)
+    Wq, Xq = random_case(4, P, K, N)
+    expect = int8_accumulate(Wq, Xq, kernel=kernel)
+    np.testing.assert_array_equal(
+        int8_accumulate(unaligned(Wq), unaligned(Xq), kernel=kernel), expect)
+    np.testing.assert_array_equal(
+        int8_accumulate(Wq, np.asfortranarray(Xq), kernel=kernel), expect)
+
+
+def test_out_argument():
+    qW = quantize(np.random.default_rng(0).standard_normal((20, 7)))
+    X = np.ones((3, 20), np.float32)
+    out = np.full((3, 7), np.nan, np.float32)
+    assert int8_matmul(qW, X, out=out) is out
+    np.testing.assert_array_equal(out, int8_matmul(qW, X))
+    for bad in (np.empty((3, 8), np.float32), np.empty((3, 7)),
+                np.empty((7, 3), np.float32).T):
+        with pytest.raises(ValueError, match="out"):
+            int8_matmul(qW, X, out=bad)
+
+
+def test_empty_batch():
+    qW = quantize(np.random.default_rng(0).standard_normal((20, 7)))
+    for kernel in available_kernels():
+        Y = int8_matmul(qW, np.empty((0, 20), np.float32), kernel=kernel)
+        assert Y.shape == (0, 7) and Y.dtype == np.float32
+        acc = int8_accumulate(qW, np.empty((0, 20), np.int8), kernel=kernel)
+        assert acc.shape == (0, 7) and acc.dtype == np.int32
+    b = np.zeros(7, np.float32)
+    assert int8_matmul(qW, np.empty((0, 20), np.float32), bias=b).shape == (0, 7)
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (5, 0), (0, 0), (1, 1)])
+def test_degenerate_shapes(shape):
+    qW = quantize(np.ones(shape, np.float32))
+    b = np.arange(shape[1], dtype=np.float32)
+    for kernel in available_kernels():
+        Y = int8_matmul(qW, np.ones((3, shape[0]), np.float32), kernel, bias=b)
+        np.testing.assert_allclose(Y, np.broadcast_to(b + shape[0], Y.shape),
+                                   rtol=1e-6)
+        acc = int8_accumulate(qW, np.ones((2, shape[0]), np.int8), kernel)
+        np.testing.assert_array_equal(acc, 127 * shape[0])
+
+
+def test_quantized_output_approximates_float_product():
+    """Elementwise: |Y - X W| <= sum_k (sx/2 |w| + sw/2 |x| + sx sw / 4),
+    the rounding of both operands to half a step, plus float slack."""
+    rng = np.random.default_rng(5)
+    K, N, P = 300, 50, 5
+    W = rng.standard_normal((K, N)).astype(np.float32)
+    X = rng.standard_normal((P, K)).astype(np.float32)
+    for scheme in ("per_tensor", "per_row"):
+        qW = quantize(W, scheme=scheme)
+        Y = int8_matmul(qW, X)
+        exact = X.astype(np.float64) @ W
+        sx = np.abs(X).max(1)[:, None] / 127                   # (P, 1)
+        sw = (1 / qW.scale.astype(np.float64))[None, :]        # (1, N)
+        bound = (sx / 2 * np.abs(W).sum(0) + sw / 2 * np.abs(X).sum(1)[:, None]
+                 + K * sx * sw / 4)
+        assert (np.abs(Y - exact) <= bound * 1.001 + 1e-5).all()
+        rel = np.linalg.norm(Y - exact) / np.linalg.norm(exact)
+        assert rel < 0.02
+
+
+# ------------------------------------------------------ kernel selection
+
+def test_kernel_names():
+    assert KERNELS == ("ref", "sse4", "avx2", "vnni", "maddubs")
+    assert "ref" in available_kernels()
+    assert default_kernel() in available_kernels()
+    assert default_kernel() != "maddubs"
+
+
+def test_unsupported_kernel_raises(monkeypatch):
+    """A kernel the CPU lacks must raise ValueError, never reach the C code
+    (where it would be SIGILL)."""
+    monkeypatch.setattr(kernels, "_AVAILABLE", frozenset({"ref"}))
+    monkeypatch.setattr(kernels, "_auto", [None])
+    qW = quantize(np.ones((8, 4), np.float32))
+    X = np.ones((1, 8), np.float32)
+    assert available_kernels() == ["ref"]
+    assert default_kernel() == "ref"
+    for name in ("sse4", "avx2", "vnni", "maddubs"):
+        with pytest.raises(ValueError, match="not supported.*available"):
+            int8_matmul(qW, X, kernel=name)
+        with pytest.raises(ValueError, match="not supported"):
+            int8_accumulate(qW, np.ones((1, 8), np.int8), kernel=name)
+    np.testing.assert_array_equal(int8_matmul(qW, X), int8_matmul(qW, X, "ref"))
+
+
+def test_unknown_kernel_raises():
+    qW = quantize(np.ones((8, 4), np.float32))
+    with pytest.raises(ValueError, match="unknown kernel"):
+        int8_matmul(qW, np.ones((1, 8), np.float32), kernel="avx9")
+
+
+def test_environment_overrides_auto(monkeypatch):
+    monkeypatch.setattr(kernels, "_auto", [None])
+    monkeypatch.setenv("NMT8_KERNEL", "ref")
+    assert default_kernel() == "ref"
+    monkeypatch.setenv("NMT8_KERNEL", "no-such-kernel")
+    with pytest.raises(ValueError, match="NMT8_KERNEL"):
+        default_kernel()
+
+
+# ------------------------------------------------------------ bad inputs
+
+@pytest.fixture
+def qW():
+    return quantize(np.random.default_rng(0).standard_normal((16, 10)))
+
+
+@pytest.mark.parametrize("X, match", [
+    (np.ones((2, 16), np.int32), "float"),
+    (np.ones((2, 16), np.complex64), "float"),
+    (np.ones(16, np.float32), "2-D"),
+    (np.ones((1, 2, 16), np.float32), "2-D"),
+    (np.ones((2, 15), np.float32), "in_features"),
+    (np.ones((2, 17), np.float32), "in_features"),
+])
+def test_bad_X(qW, X, match):
+    with pytest.raises(ValueError, match=match):
+        int8_matmul(qW, X)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, 1e39])
+def test_nonfinite_X(qW, value):
+    X = np.ones((3, 16))
+    X[2, 7] = value
+    for kernel in available_kernels():
+        with pytest.raises(ValueError, match="NaN or inf"):
+            int8_matmul(qW, X, kernel=kernel)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        quantize_activations(X)
+
+
+@pytest.mark.parametrize("bias", [
+    np.ones(10), np.ones(9, np.float32), np.ones((1, 10), np.float32),
+    [1.0] * 10, np.ones(10, np.int32)])
+def test_bad_bias(qW, bias):
+    with pytest.raises(ValueError, match="bias"):
+        int8_matmul(qW, np.ones((2, 16), np.float32), bias=bias)
+
+
+def test_bad_weights_and_int8_inputs(qW):
+    with pytest.raises(TypeError, match="QuantizedMatrix"):
+        int8_matmul(np.ones((16, 10), np.float32), np.ones((1, 16), np.float32))
+    with pytest.raises(ValueError, match="127"):
+        int8_accumulate(qW, np.full((1, 16), -128, np.int8))
+    with pytest.raises(ValueError, match="127"):
+        int8_accumulate(np.full((3, 16), -128, np.int8), np.ones((1, 16), np.int8))
+    with pytest.raises(ValueError, match="int8"):
+        int8_accumulate(qW, np.ones((1, 16), np.int16))
+    with pytest.raises(ValueError, match="in_features"):
+        int8_accumulate(qW, np.ones((1, 15), np.int8))
+    with pytest.raises(ValueError, match="sx"):
+        int8_matmul_q(qW, np.ones((2, 16), np.int8), np.ones(3, np.float32))
+
+
+def test_handle_is_cached_and_packed_lazily():
+    qW = quantize(np.random.default_rng(0).standard_normal((40, 20)))
+    X = np.ones((1, 40), np.float32)
+    before = qW.nbytes
+    int8_matmul(qW, X, kernel="ref")
+    assert "packed" not in qW.__dict__ and qW.nbytes == before
+    if "vnni" in available_kernels():
+        int8_matmul(qW, X, kernel="vnni")
+        assert qW.nbytes > before
+    assert isinstance(qW, QuantizedMatrix)
