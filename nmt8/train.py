@@ -66,6 +66,7 @@ class TrainConfig:
     max_minutes: float | None = None
     export_dtype: str = "float16"
     init: str | None = None  # continue from a saved state dict (best.pt)
+    export_from: str | None = None  # only export this state dict, no training
 
 
 def _torch():
@@ -288,6 +289,10 @@ def train(tc: TrainConfig, progress: bool = True) -> Path:
     val_ids = [src_bpe.encode(s) for s in src_va]
 
     model = build_model(cfg, tc.dropout)
+    if tc.export_from:
+        model.load_state_dict(torch.load(tc.export_from))
+        export(model, cfg, out, tc, torch)
+        return out
     if tc.init:
         model.load_state_dict(torch.load(tc.init))
     opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
