@@ -165,7 +165,7 @@ class Model:
         if src_ids.min() < 0 or src_ids.max() >= self.cfg.n_words_src:
             raise ValueError(f"source id out of range [0, {self.cfg.n_words_src})")
         x = self.params["Wemb"][src_ids]  # (S, E)
-        x_proj = linear(x, self.W["enc_x"], self.b["enc_x"])  # (S, 6H)
+        x_proj = linear(x, self.W["enc_x"], self.b["enc_x"], mm=True)  # (S, 6H)
         S = len(src_ids)
         h = np.empty((S, 2 * H), np.float32)
         fwd = np.zeros((1, H), np.float32)
@@ -178,7 +178,7 @@ class Model:
             h[j, H:] = bwd[0]
         s0 = tanh(linear(h.mean(0, keepdims=True), self.W["ff_state"],
                          self.b["ff_state"]))  # (1, H)
-        pctx = linear(h, self.W["Wc_att"], self.b["Wc_att"])  # (S, 2H)
+        pctx = linear(h, self.W["Wc_att"], self.b["Wc_att"], mm=True)  # (S, 2H)
         return Encoded(h=h, pctx=pctx, s0=s0)
 
     # -- decoder, eq. (2)-(6) ------------------------------------------------
@@ -282,6 +282,6 @@ def random_model(emb: int = 620, hidden: int = 1000, src_vocab: int = 40000,
         if len(shape) == 1:
             params[name] = np.zeros(shape, np.float32)
         else:
-            scale = 1.0 / np.sqrt(shape[0])
+            scale = np.float32(1.0 / np.sqrt(shape[0]))  # keep float32
             params[name] = rng.standard_normal(shape, np.float32) * scale
     return Model(cfg, params, random=True)

@@ -1,0 +1,189 @@
+"""How the 32-bit and 8-bit outputs differ: Section 5, Tables 8 and 9.
+
+* :func:`word_diff` marks the words that differ between two outputs in
+  **bold** markdown on both sides, as the paper's Tables 8 and 9 do
+  ("Differences are in boldface");
+* :func:`flip` goes beyond the paper: for one source whose two outputs differ,
+  it finds the first target position t where they part and scores both
+  continuations under both systems (forced decoding, ``Translator.score``),
+  so a reader sees whether int8 changed the model's preference at step t
+  (a near tie tipped over) or the beam simply explored differently.
+
+Does not: translate (give it the outputs) or time anything (``nmt8.measure``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+
+import numpy as np
+
+from .text import EOS
+
+_MD_SPECIAL = "\\`*_|<>[]"
+
+
+def md_escape(word: str) -> str:
+    """Escape the characters markdown (and a markdown table) would eat."""
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in word)
+
+
+def word_diff(a: str, b: str, escape: bool = True) -> tuple[str, str]:
+    """Both sentences with the words that differ in ``**bold**``.
+
+    Words are whitespace-separated; a run of changed words becomes one bold
+    span (``**top of the party**``). Words kept by both stay plain.
+    """
+    wa, wb = a.split(), b.split()
+    fix = md_escape if escape else (lambda w: w)
+    out_a, out_b = [], []
+    sm = difflib.SequenceMatcher(None, wa, wb, autojunk=False)
+    for op, i1, i2, j1, j2 in sm.get_opcodes():
+        span_a = " ".join(fix(w) for w in wa[i1:i2])
+        span_b = " ".join(fix(w) for w in wb[j1:j2])
+        if op == "equal":
+            out_a.append(span_a)
+            out_b.append(span_b)
+            continue
+        if span_a:
+            out_a.append(f"**{span_a}**")
+        if span_b:
+            out_b.append(f"**{span_b}**")
+    return " ".join(out_a), " ".join(out_b)
+
+
+def changed_words(a: str, b: str) -> int:
+    """Words of ``a`` and ``b`` outside their longest common subsequence."""
+    wa, wb = a.split(), b.split()
+    same = sum(blk.size for blk in difflib.SequenceMatcher(
+        None, wa, wb, autojunk=False).get_matching_blocks())
+    return len(wa) + len(wb) - 2 * same
+
+
+def first_difference(a_ids, b_ids) -> int | None:
+    """First position where two id sequences differ (None if equal).
+
+    Both are read as ending in ``</s>``, so when one output is a prefix of
+    the other, the position is where the shorter one stops.
+    """
+    a, b = list(a_ids) + [EOS], list(b_ids) + [EOS]
+    if a == b:
+        return None
+    for t, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return t
+    return min(len(a), len(b))  # unreachable: both end in EOS
+
+
+@dataclasses.dataclass
+class Flip:
+    """Where and why two systems' beam decisions parted, for one sentence.
+
+    ``step[s]`` holds system s's log-probabilities at position t of the token
+    system A chose (``a``) and of the one system B chose (``b``), after the
+    shared prefix. ``seq[s]`` holds system s's final scores of both complete
+    outputs (``</s>`` included), normalised by length as the beam ranks them
+    when ``normalize``. A margin > 0 means that system prefers A's choice.
+    """
+
+    t: int  # first position where the outputs differ
+    prefix: list[int]  # the shared target prefix y_<t
+    a_token: int  # y_t of system A
+    b_token: int  # y_t of system B
+    step: dict  # system name -> {"a": logp, "b": logp, "margin": a - b}
+    seq: dict  # system name -> {"a": score, "b": score, "margin": a - b}
+    names: tuple[str, str]
+
+    def explain(self, tgt_bpe=None) -> str:
+        """One line per system: who prefers which token, and by how much."""
+        piece = (lambda i: repr(tgt_bpe.id_to_piece(i))) if tgt_bpe is not None \
+            else (lambda i: str(i))
+        na, nb = self.names
+        lines = [(f"outputs part at target position {self.t}: {na} chose "
+                  f"{piece(self.a_token)}, {nb} chose {piece(self.b_token)}")]
+        for s in self.names:
+            st, sq = self.step[s], self.seq[s]
+            lines.append(
+                f"{s}: step log p {st['a']:.3f} vs {st['b']:.3f} "
+                f"(margin {st['margin']:+.3f} for {na}'s token); whole output "
+                f"{sq['a']:.3f} vs {sq['b']:.3f} (margin {sq['margin']:+.3f})")
+        return "\n".join(lines + ["=> " + self.verdict()])
+
+    def verdict(self) -> str:
+        """In words: did the model's choice change, or the beam's ranking?"""
+        na, nb = self.names
+        sa, sb = self.step[na]["margin"], self.step[nb]["margin"]
+        if sa > 0 > sb:
+            out = ("each system prefers its own token at this step: "
+                   "quantization changed the model's choice")
+        elif sa > 0 and sb > 0:
+            out = (f"both prefer {na}'s token here; {nb}'s beam kept the other "
+                   "word and its ranking of whole outputs decided")
+        elif sa < 0 and sb < 0:
+            out = (f"both prefer {nb}'s token here; {na}'s beam kept the other "
+                   "word and its ranking of whole outputs decided")
+        else:
+            out = "each prefers the other's token here; whole outputs decided"
+        if self.seq[na]["margin"] < 0:
+            out += f"; {na} itself scores {nb}'s output higher (a search error)"
+        if self.seq[nb]["margin"] > 0:
+            out += f"; {nb} itself scores {na}'s output higher (a search error)"
+        return out
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def flip(sys_a, sys_b, src_ids, out_a, out_b,
+         names: tuple[str, str] = ("fp32", "int8")) -> Flip | None:
+    """Score both outputs under both systems at their first difference.
+
+    sys_a, sys_b: ``nmt8.Translator`` objects (anything with ``.score`` and
+    ``.normalize``); out_a, out_b: their outputs for ``src_ids`` (ids
+    without ``</s>``). Returns None when the outputs are identical.
+    """
+    t = first_difference(out_a, out_b)
+    if t is None:
+        return None
+    ya, yb = list(out_a) + [EOS], list(out_b) + [EOS]
+    step, seq = {}, {}
+    for name, system in zip(names, (sys_a, sys_b)):
+        la = np.asarray(system.score(src_ids, ya))  # (len(ya),) log p per token
+        lb = np.asarray(system.score(src_ids, yb))
+        norm_a = len(ya) if getattr(system, "normalize", True) else 1
+        norm_b = len(yb) if getattr(system, "normalize", True) else 1
+        sa, sb = float(la.sum()) / norm_a, float(lb.sum()) / norm_b
+        step[name] = {"a": float(la[t]), "b": float(lb[t]),
+                      "margin": float(la[t] - lb[t])}
+        seq[name] = {"a": sa, "b": sb, "margin": sa - sb}
+    return Flip(t=t, prefix=ya[:t], a_token=ya[t], b_token=yb[t], step=step,
+                seq=seq, names=tuple(names))
+
+
+def summarize_flips(flips) -> dict:
+    """What the flips of many sentences have in common.
+
+    * ``step_tie``: under both systems the two tokens at step t are within
+      0.5 nats of each other (the decision was a near tie);
+    * ``preference_changed``: at step t each system prefers its own token
+      (quantization moved the model's choice, not only the beam's path);
+    * ``a_prefers_own_output`` / ``b_prefers_own_output``: each system scores
+      its own complete output higher than the other's (no search error).
+    """
+    flips = [f for f in flips if f is not None]
+    if not flips:
+        return {"n": 0}
+    na, nb = flips[0].names
+    sm_a = np.array([f.step[na]["margin"] for f in flips])
+    sm_b = np.array([f.step[nb]["margin"] for f in flips])
+    return {
+        "n": len(flips),
+        "median_t": float(np.median([f.t for f in flips])),
+        "median_abs_step_margin": {na: float(np.median(np.abs(sm_a))),
+                                   nb: float(np.median(np.abs(sm_b)))},
+        "step_tie": int(np.sum((np.abs(sm_a) < 0.5) & (np.abs(sm_b) < 0.5))),
+        "preference_changed": int(np.sum((sm_a > 0) & (sm_b < 0))),
+        "a_prefers_own_output": int(sum(f.seq[na]["margin"] >= 0 for f in flips)),
+        "b_prefers_own_output": int(sum(f.seq[nb]["margin"] <= 0 for f in flips)),
+    }

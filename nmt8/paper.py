@@ -1,0 +1,122 @@
+"""The paper's own figures, Tables 1-9 of Quinn & Ballesteros (2018), as data.
+
+These are THEIR numbers: their C++/Eigen decoder, their Intel Xeon hardware
+(a 20-core Xeon 2690v2 for the SMT baselines of Section 3), their news-domain
+models of Table 4 (620-dim embeddings, 1000-dim states, 33k-64k vocabularies)
+and test sets. ``nmt8.reproduce`` prints them next to ours under
+:data:`LABEL`; no figure here was measured by nmt8.
+
+Does not: measure anything (``nmt8.measure``).
+"""
+
+from __future__ import annotations
+
+CITATION = ("Jerry Quinn and Miguel Ballesteros. 2018. Pieces of Eight: 8-bit "
+            "Neural Machine Translation. In Proceedings of NAACL-HLT 2018 "
+            "(Industry Papers).")
+LABEL = "Quinn & Ballesteros 2018, their hardware/models"
+
+# Table 1: profile before 8-bit conversion (share of time, percent)
+TABLE1 = {
+    "Eigen matrix vector product": 50.77,
+    "Eigen matrix multiply": 35.02,
+    "NMT decoder layer": 1.95,
+    "Eigen fast tanh": 1.68,
+    "NMT tanh wrapper": 1.35,
+}
+
+# Table 2: profile after 8-bit conversion (one routine for both product shapes)
+TABLE2 = {
+    "8-bit matrix multiply": 69.54,
+    "Eigen fast tanh": 6.37,
+    "NMT decoder layer": 2.06,
+    "NMT tanh wrapper": 0.95,
+}
+
+# Tables 1 and 2 under nmt8's timer categories, (32-bit %, 8-bit %); tanh is
+# "Eigen fast tanh" + "NMT tanh wrapper"; the rest of their profile is unlisted
+PROFILE_BY_CATEGORY = {
+    "product fp32 (matrix-vector)": (50.77, None),
+    "product fp32 (matrix-matrix)": (35.02, None),
+    "product int8": (None, 69.54),
+    "tanh": (round(1.68 + 1.35, 2), round(6.37 + 0.95, 2)),
+}
+
+# Table 3: running speed, words per core second (Section 3: 131 and 646 WPS)
+TABLE3 = {"Phrase-based": 170.0, "Syntax-based": 21.5, "NMT 32-bit": 6.5,
+          "NMT 8-bit": 32.3}
+TABLE3_WPS = {"Phrase-based": 3400.0, "Syntax-based": 430.0, "NMT 32-bit": 131.0,
+              "NMT 8-bit": 646.0}
+
+# Table 4: training sentences, source and target vocabulary sizes
+TABLE4 = [
+    {"lang": "En-Nl", "train": "17M", "src_vocab": 42112, "tgt_vocab": 33658},
+    {"lang": "Nl-En", "train": "17M", "src_vocab": 33658, "tgt_vocab": 42212},
+    {"lang": "Ru-En", "train": "31M", "src_vocab": 42388, "tgt_vocab": 42840},
+    {"lang": "En-De", "train": "31M", "src_vocab": 57867, "tgt_vocab": 63644},
+    {"lang": "De-En", "train": "31M", "src_vocab": 63644, "tgt_vocab": 57867},
+]
+MODEL_SIZE = {"dim_word": 620, "dim": 1000}  # "All models have 620 ... 1000"
+
+# Table 5: test sentences and average sentence length (words)
+TABLE5 = [
+    {"lang": "En-Nl", "sentences": 990, "src_len": 22.5, "tgt_len": 25.9},
+    {"lang": "Nl-En", "sentences": 990, "src_len": 25.9, "tgt_len": 22.5},
+    {"lang": "Ru-En", "sentences": 555, "src_len": 27.2, "tgt_len": 35.2},
+    {"lang": "En-De", "sentences": 168, "src_len": 51.8, "tgt_len": 46.0},
+    {"lang": "De-En", "sentences": 168, "src_len": 46.0, "tgt_len": 51.8},
+]
+
+# Table 6: BLEU and speed (WPCS, median of 9 runs), 32-bit vs 8-bit
+TABLE6 = [
+    {"lang": "En-Nl", "mode": "32-bit", "bleu": 31.2, "wpcs": 12.6},
+    {"lang": "En-Nl", "mode": "8-bit", "bleu": 31.2, "wpcs": 58.9},
+    {"lang": "Nl-En", "mode": "32-bit", "bleu": 36.1, "wpcs": 10.3},
+    {"lang": "Nl-En", "mode": "8-bit", "bleu": 36.3, "wpcs": 45.8},
+    {"lang": "Ru-En", "mode": "32-bit", "bleu": 24.5, "wpcs": 8.9},
+    {"lang": "Ru-En", "mode": "8-bit", "bleu": 24.3, "wpcs": 51.4},
+    {"lang": "De-En", "mode": "32-bit", "bleu": 32.6, "wpcs": 7.3},
+    {"lang": "De-En", "mode": "8-bit", "bleu": 32.2, "wpcs": 37.5},
+    {"lang": "En-De 2x", "mode": "32-bit", "bleu": 30.5, "wpcs": 7.1},
+    {"lang": "En-De 2x", "mode": "8-bit", "bleu": 30.6, "wpcs": 33.7},
+    {"lang": "En-De 1x", "mode": "32-bit", "bleu": 29.7, "wpcs": 15.9},
+    {"lang": "En-De 1x", "mode": "8-bit", "bleu": 29.7, "wpcs": 71.3},
+]
+
+# Table 7: human evaluation, 0-5 scale, 100 sentences (not reproducible here)
+TABLE7 = [
+    {"lang": "En-Nl", "32-bit": 4.02, "8-bit": 4.08},
+    {"lang": "Nl-En", "32-bit": 4.03, "8-bit": 4.03},
+    {"lang": "Ru-En", "32-bit": 4.10, "8-bit": 4.06},
+    {"lang": "En-De 2x", "32-bit": 4.05, "8-bit": 4.16},
+    {"lang": "En-De 1x", "32-bit": 3.84, "8-bit": 3.90},
+]
+
+# Tables 8 and 9: per-sentence times (ms, average of 10 runs) of the examples
+TABLE8_TIMES_MS = [(720, 180), (4440, 750), (6150, 1050)]  # De-En (32, 8-bit)
+TABLE9_TIMES_MS = [(730, 180), (1120, 290)]  # Nl-En
+
+# Section 5: "on a run of 166 sentences of De-En translation, only 51 were
+# identical between the two"
+IDENTICAL = {"identical": 51, "sentences": 166}
+
+# Section 4.1 / 7: "4-6x" speed-up of 8-bit over 32-bit decoding
+SPEEDUP_RANGE = (4.0, 6.0)
+
+
+def table6_speedups() -> dict[str, float]:
+    """8-bit / 32-bit WPCS of each Table 6 model (4.2x to 5.8x)."""
+    by = {(r["lang"], r["mode"]): r["wpcs"] for r in TABLE6}
+    langs = dict.fromkeys(r["lang"] for r in TABLE6)
+    return {lang: by[(lang, "8-bit")] / by[(lang, "32-bit")] for lang in langs}
+
+
+def as_dict() -> dict:
+    """Every table, for the JSON file of ``nmt8 reproduce``."""
+    return {"citation": CITATION, "label": LABEL, "table1": TABLE1,
+            "table2": TABLE2, "profile_by_category": PROFILE_BY_CATEGORY,
+            "table3_wpcs": TABLE3, "table3_wps": TABLE3_WPS,
+            "table4": TABLE4, "model_size": MODEL_SIZE, "table5": TABLE5,
+            "table6": TABLE6, "table6_speedups": table6_speedups(),
+            "table7": TABLE7, "table8_times_ms": TABLE8_TIMES_MS,
+            "table9_times_ms": TABLE9_TIMES_MS, "identical": IDENTICAL}

@@ -1,0 +1,323 @@
+"""The markdown report of ``nmt8 reproduce``: one section per table of the paper.
+
+:func:`render` turns the results dictionary of ``nmt8.reproduce.reproduce``
+(the same one saved as ``results.json``) into ``report.md``. The paper's own
+figures (``nmt8.paper``) sit in the same tables as ours, in rows labelled
+``nmt8.paper.LABEL``.
+
+Does not: measure anything; every number comes from the results.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from . import paper
+
+HEADINGS = (  # the section headings, in order (tests check them)
+    "Machine and versions",
+    "Tables 4 and 5: models and test data",
+    "Tables 1 and 2: profiles before and after 8-bit conversion",
+    "Table 3: running speed",
+    "Table 6: BLEU and speed",
+    "Table 7: human evaluation",
+    "Tables 8 and 9: 32-bit and 8-bit outputs compared",
+)
+THEIRS = f"*{paper.LABEL}*"
+
+
+def _table(headers, rows) -> str:
+    out = ["| " + " | ".join(headers) + " |",
+           "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(out) + "\n"
+
+
+def _f(x, nd=1) -> str:
+    return "-" if x is None else f"{x:,.{nd}f}"
+
+
+def _x(a, b) -> str:
+    return f"{a / b:.2f}x" if a and b else "-"
+
+
+def render(res: dict) -> str:
+    parts = [_head(res), _machine(res), _data(res), _profiles(res),
+             _speed(res), _quality(res), _human(), _differences(res)]
+    return "\n".join(parts)
+
+
+def _head(res) -> str:
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = ['# nmt8 reproduction of "Pieces of Eight" (Quinn & Ballesteros, 2018)',
+             "",
+             f"Command: `{res['command']}`  ",
+             (f"Finished {when}, in {res['seconds']['total']:.0f} s"
+              f"{' (--quick: fewer sentences and runs)' if res['quick'] else ''}."),
+             "",
+             f"Rows in *italics* are the paper's figures ({THEIRS}: a C++/Eigen "
+             "decoder on Intel Xeons, news-domain models of 620/1000 dimensions "
+             "and 33k-64k vocabularies). Every other figure was measured by this "
+             "run, on this machine. " + paper.CITATION, ""]
+    for note in res["notes"]:
+        lines.append(f"> Note: {note}")
+    return "\n".join(lines) + "\n"
+
+
+def _machine(res) -> str:
+    m = res["machine"]
+    busy = max(m["loadavg_start"][0], m.get("loadavg_end", [0])[0])
+    rows = [("CPU", m["cpu"]), ("cores used", m["cores"]),
+            ("ISA flags (int8-relevant)", ", ".join(m["isa_flags"]) or "-"),
+            ("int8 kernels available", ", ".join(m.get("kernels", [])) or "-"),
+            ("int8 kernel chosen (auto)", m.get("kernel", "-")),
+            ("fp32 products", f"numpy {m['numpy']} with {m['blas']}"),
+            ("Python", m["python"]), ("nmt8", m["nmt8"]),
+            ("PyTorch", m.get("torch") or "not installed"),
+            ("sacrebleu", m.get("sacrebleu")),
+            ("sentencepiece", m.get("sentencepiece")), ("OS", m["platform"]),
+            ("load average, start / end",
+             f"{m['loadavg_start'][0]:.2f} / {m.get('loadavg_end', [0])[0]:.2f}")]
+    text = f"## {HEADINGS[0]}\n\n" + _table(("", ""), rows)
+    if busy > 0.5:
+        text += ("\n> The load average shows other work on this machine during "
+                 "the run: speeds are lower and noisier than on a quiet one.\n")
+    text += ("\nEvery timing runs one sentence at a time with one BLAS/torch "
+             "thread per process, as the paper gives each core one sentence.\n")
+    return text
+
+
+def _data(res) -> str:
+    cfg = res["model"]
+    rows = [(cfg["label"], "-", cfg["n_words_src"], cfg["n_words"],
+             cfg["dim_word"], cfg["dim"])]
+    if res.get("ensemble"):
+        rows.append((res["ensemble"] + " (ensemble member)", "-", "", "", "", ""))
+    for w in res["workloads"]:
+        if w["paper_size"]:
+            E, H, Vs, Vt = res["settings"]["paper_size"]
+            rows.append((w["name"] + ", speed only", "-", Vs, Vt, E, H))
+    for r in paper.TABLE4:
+        rows.append((f"{THEIRS}: {r['lang']}", r["train"], r["src_vocab"],
+                     r["tgt_vocab"], 620, 1000))
+    text = (f"## {HEADINGS[1]}\n\n"
+            + _table(("model", "training sentences", "source vocabulary",
+                      "target vocabulary", "E", "H"), rows))
+    d = res["data"]
+    rows = []
+    if d["found"]:
+        rows.append((f"Multi30k {d['split']} (De-En)", d["sentences"],
+                     _f(d["src_len"]), _f(d["tgt_len"])))
+    for r in paper.TABLE5:
+        rows.append((f"{THEIRS}: {r['lang']}", r["sentences"], r["src_len"],
+                     r["tgt_len"]))
+    text += "\n" + _table(("test set", "sentences", "source length (words)",
+                           "target length (words)"), rows)
+    rows = [(w["name"], w["sentences"], w["words"],
+             w["steps"] if w["steps"] else "until </s>") for w in res["workloads"]]
+    text += ("\nSpeed workloads (WPCS counts source words). The paper-size model "
+             "has random weights: decoding speed depends on the shapes, not on "
+             "trained values, so it is measured on random source ids, one per "
+             "word of the same sentences, decoding a fixed "
+             f"round({res['settings']['tgt_ratio']} x words) steps.\n\n"
+             + _table(("workload", "sentences", "source words", "decoder steps"),
+                      rows))
+    return text
+
+
+def _profiles(res) -> str:
+    p = res["profile"]
+    text = (f"## {HEADINGS[2]}\n\nShare of decoding time by function, beam 5, "
+            "from nmt8's instrumented timers. \"everything else (Python)\" is the "
+            "total minus every timed function: the interpreter and the glue "
+            "between numpy calls, which a C++ decoder does not pay. The "
+            f"*Q&B 2018* columns are {THEIRS} (Tables 1 and 2).\n")
+    for k, (wname, by_prec) in enumerate(p["by_workload"].items()):
+        precs = list(by_prec)
+        cats = list(next(iter(by_prec.values()))["share"])
+        theirs = paper.PROFILE_BY_CATEGORY
+        rows = [(c, *(_f(by_prec[q]["share"][c]) for q in precs),
+                 *(_f(v, 2) for v in theirs.get(c, (None, None)))) for c in cats]
+        rows.append(("total seconds", *(_f(by_prec[q]["total_s"], 2) for q in precs),
+                     "", ""))
+        head = ("function", *[f"{q} %" for q in precs],
+                "*Q&B 2018 32-bit %*", "*Q&B 2018 8-bit %*")
+        text += (f"\n**{wname}**\n\n" + _table(head, rows)
+                 + f"\n![profile](profile_{k}.png)\n")
+    rows = [(f"{THEIRS}: {k}", v, "") for k, v in paper.TABLE1.items()]
+    rows += [(f"{THEIRS}: {k}", "", v) for k, v in paper.TABLE2.items()]
+    text += ("\nThe paper's Tables 1 (32-bit) and 2 (8-bit) as printed (their "
+             "tanh rows are summed in the columns above; their \"NMT decoder "
+             "layer\" has no timer of ours):\n\n"
+             + _table(("function", "32-bit %", "8-bit %"), rows))
+    cc = p["cross_check"]
+    text += (f"\nCross-check of the timers against cProfile ({cc['workload']}, "
+             "same sentences; cProfile charges every Python call, which moves "
+             "its shares toward \"rest\"):\n\n")
+    for prec in (k for k in cc if k != "workload"):
+        rows = [(r["category"], _f(r["timers"]), _f(r["cprofile"]))
+                for r in cc[prec]["rows"]]
+        text += f"\n{prec}:\n\n" + _table(("category", "timers %", "cProfile %"),
+                                          rows)
+    return text
+
+
+def _speed(res) -> str:
+    sp = res["speed"]
+    text = (f"## {HEADINGS[3]}\n\nWords per core second (WPCS = source words / "
+            f"(seconds x cores)), median of {res['settings']['runs']} runs, "
+            "one core, one sentence at a time.\n\n")
+    rows = []
+    for wname, by_beam in sp.items():
+        for beam, s in by_beam.items():
+            f32 = s.get("nmt8 fp32", {}).get("wpcs")
+            i8 = s.get("nmt8 int8", {}).get("wpcs")
+            rows.append((f"{wname}, {beam}", _f(f32), _f(i8), _x(i8, f32)))
+    t3 = paper.TABLE3
+    rows.append((f"{THEIRS}: NMT (Section 3)", t3["NMT 32-bit"], t3["NMT 8-bit"],
+                 _x(t3["NMT 8-bit"], t3["NMT 32-bit"])))
+    for k in ("Phrase-based", "Syntax-based"):
+        rows.append((f"{THEIRS}: {k} SMT", t3[k], "", ""))
+    text += _table(("system", "32-bit WPCS", "8-bit WPCS", "speed-up"), rows)
+
+    text += "\n### Every system, one core\n\n"
+    rows = []
+    for k, (wname, by_beam) in enumerate(sp.items()):
+        for beam, s in by_beam.items():
+            for name, r in s.items():
+                rows.append((wname, beam, name, _f(r["wps"]), _f(r["wpcs"]),
+                             _f(r["mean_latency_ms"], 0)))
+    text += (_table(("workload", "beam", "system", "WPS", "WPCS",
+                     "mean latency (ms/sentence)"), rows)
+             + "\nPyTorch runs the same network (nn.Linear layers built from the "
+             "same fused matrices; int8 is `torch.ao.quantization."
+             "quantize_dynamic`, FBGEMM) inside nmt8's own beam search, one "
+             "thread." + "".join(
+                 f" On {c['sentences']} sentences of {wname} its fp32 output is "
+                 f"identical to nmt8 fp32's in {c['identical']} (beam {c['beam']})."
+                 for wname, c in res.get("peer_check", {}).items()) + "\n\n"
+             + "".join(f"![speed](speed_{k}.png)\n" for k in range(len(sp))))
+    if res.get("targets"):
+        rows = [(t["target"], f"{t['value']:.2f}x", "yes" if t["met"] else "NO")
+                for t in res["targets"]]
+        text += ("\nTargets (paper-size workload; meant for a quiet machine):\n\n"
+                 + _table(("target", "measured", "met"), rows))
+
+    text += "\n### Multi-core throughput\n\n"
+    rows = []
+    for wname, by_sys in res["throughput"].items():
+        for name, r in by_sys.items():
+            for n, j in r["by_jobs"].items():
+                rows.append((wname, name, n, _f(j["wps"]), _f(j["wpcs"]),
+                             _f(j["efficiency"], 2)))
+    text += (f"One worker process per core, median of "
+             f"{res['settings']['throughput_runs']} runs, beam 5. Efficiency = "
+             "WPS(N) / (N x WPS(1)). The paper: \"total throughput is simply the "
+             "product of WPCS and the number of cores\".\n\n"
+             + _table(("workload", "system", "workers", "total WPS", "WPCS",
+                       "efficiency"), rows))
+    sw = res["beam_sweep"]
+    rows = [(name, *(_f(v) for v in by.values())) for name, by in sw["wpcs"].items()]
+    beams = list(next(iter(sw["wpcs"].values())))
+    text += (f"\n### Beam size\n\nWPCS by beam size, {sw['workload']}:\n\n"
+             + _table(("system", *[f"beam {b}" for b in beams]), rows)
+             + "\n![beam sweep](beam_sweep.png)\n")
+    return text
+
+
+def _quality(res) -> str:
+    text = f"## {HEADINGS[4]}\n\n"
+    q = res.get("quality")
+    sp = res["speed"]
+    first = next(iter(sp.values())) if sp else {}
+    b5 = first.get("beam 5", {})
+    rows = []
+    if q:
+        for name, r in q["systems"].items():
+            key = "nmt8 int8" if "int8" in name and "per-tensor" in name else \
+                "nmt8 fp32" if name == "fp32" else None
+            speed = b5.get(key, {}).get("wpcs") if key else None
+            rows.append((name, _f(r["bleu"]), _f(r["chrf"]), _f(speed),
+                         _f(r["wpcs_one_run"]), f"{r['identical_to_fp32']}"))
+        text += (f"Multi30k test_2016_flickr, {q['sentences']} sentences, beam 5. "
+                 "WPCS (speed runs) is the median of the speed section; "
+                 "WPCS (test set) is this single pass.\n\n")
+    else:
+        text += "> Skipped: no test data (see the note at the top).\n\n"
+    for r in paper.TABLE6:
+        rows.append((f"{THEIRS}: {r['lang']} {r['mode']}", r["bleu"], "-",
+                     r["wpcs"], "-", "-"))
+    text += _table(("system", "BLEU", "chrF", "WPCS (speed runs)",
+                    "WPCS (test set)", "identical to fp32"), rows)
+    if q:
+        sig = next(iter(q["systems"].values()))
+        text += (f"\nsacrebleu signatures: `{sig['bleu_signature']}`, "
+                 f"`{sig['chrf_signature']}`.\n")
+        if not res.get("ensemble"):
+            text += ("\nNo second model was given, so there is no 2-model "
+                     "ensemble row (the paper's \"En-De 2x\"); pass "
+                     "`--ensemble PATH`.\n")
+    text += ("\nNothing was tuned on the test set: beam 5, both scaling schemes "
+             "and the shown examples are fixed in advance.\n")
+    return text
+
+
+def _human() -> str:
+    rows = [(f"{THEIRS}: {r['lang']}", r["32-bit"], r["8-bit"])
+            for r in paper.TABLE7]
+    return (f"## {HEADINGS[5]}\n\nNot reproduced: the paper's human scores "
+            "(0-5, 100 sentences, one native speaker per language) need human "
+            "judges.\n\n" + _table(("language", "32-bit", "8-bit"), rows))
+
+
+def _differences(res) -> str:
+    text = f"## {HEADINGS[6]}\n\n"
+    d = res.get("differences")
+    if not d or "skipped" in d:
+        why = d["skipped"] if d else "no test data"
+        return text + f"> Skipped: {why}.\n"
+    a, b = d["systems"]
+    pi = paper.IDENTICAL
+    rows = [(f"ours, {a} vs {b}", d["identical"], d["sentences"])]
+    if d["sentences"] > pi["sentences"]:
+        rows.append((f"ours, first {pi['sentences']} sentences",
+                     d["identical_first_166"], pi["sentences"]))
+    rows.append((f"{THEIRS}: De-En", pi["identical"], pi["sentences"]))
+    text += _table(("run", "identical outputs", "sentences"), rows)
+    text += (f"\nFirst {len(d['examples'])} differing sentences in test-set "
+             f"order; differences in **bold**; times are the mean of "
+             f"{res['settings']['example_runs']} runs.\n\n")
+    for e in d["examples"]:
+        rows = [("Source", "", e["source"]),
+                (a, f"{e['time_ms'][a]:.0f} ms", e["marked"][a]),
+                (b, f"{e['time_ms'][b]:.0f} ms", e["marked"][b])]
+        text += (_table(("", "Time", f"sentence {e['index'] + 1}"), rows)
+                 + "\n```\n" + e["explain"] + "\n```\n\n")
+    rows = [(f"{THEIRS}: Table 8 sentence {i + 1}", f"{x} ms", f"{y} ms", _x(x, y))
+            for i, (x, y) in enumerate(paper.TABLE8_TIMES_MS)]
+    rows += [(f"{THEIRS}: Table 9 sentence {i + 1}", f"{x} ms", f"{y} ms", _x(x, y))
+             for i, (x, y) in enumerate(paper.TABLE9_TIMES_MS)]
+    text += _table(("example", "32-bit time", "8-bit time", "speed-up"), rows)
+    s = d["flip_summary"]
+    text += (f"\n### Where the beam decisions flip\n\nBeyond the paper. For each "
+             f"of {d['flip_sentences']} differing sentences we take the first "
+             f"target position t where the outputs part and score both "
+             f"continuations under both systems (forced decoding).\n\n")
+    if s.get("n"):
+        rows = [("sentences analysed", s["n"]),
+                ("median position t of the first difference", _f(s["median_t"])),
+                (f"median abs step margin under {a} (nats)",
+                 _f(s["median_abs_step_margin"][a], 3)),
+                (f"median abs step margin under {b} (nats)",
+                 _f(s["median_abs_step_margin"][b], 3)),
+                ("near ties (both abs margins < 0.5 nats)", s["step_tie"]),
+                ("each system prefers its own token at t", s["preference_changed"]),
+                (f"{a} scores its own output higher", s["a_prefers_own_output"]),
+                (f"{b} scores its own output higher", s["b_prefers_own_output"])]
+        text += _table(("", ""), rows)
+    if "attention.png" in res.get("plots", []):
+        text += ("\nAttention of the first example, both systems:\n\n"
+                 "![attention](attention.png)\n")
+    text += ("\n> The examples above are test-set sentences: keep generated "
+             "reports out of version control.\n")
+    return text
