@@ -7,8 +7,9 @@ Greedy search is beam size 1. An ensemble of K models (the paper's "En-De 2x")
 averages the K log-probability vectors at every step.
 
 Scores are sums of log-probabilities; with ``normalize`` they are divided by
-the hypothesis length (``</s>`` included) before the final ranking, as in
-Nematus.
+the hypothesis length (``</s>`` included) to the power ``length_alpha`` before
+the final ranking (1 is Nematus' normalisation; a model's options file may
+carry a value chosen on the validation set).
 
 Does not: tokenise, or batch several sentences (one sentence at a time per
 core, as the paper measures).
@@ -40,7 +41,8 @@ def default_max_len(src_len: int, ratio: float = 2.0) -> int:
 
 def beam_search(models, src_ids, beam: int = 5, max_len: int | None = None,
                 normalize: bool = True, n_best: int = 1, min_len: int = 0,
-                alignment: bool = False) -> list[Hypothesis]:
+                alignment: bool = False,
+                length_alpha: float = 1.0) -> list[Hypothesis]:
     """Translate one sentence of ids (without ``</s>``); best first.
 
     models: a Model or a list of Models sharing the target vocabulary.
@@ -84,7 +86,7 @@ def beam_search(models, src_ids, beam: int = 5, max_len: int | None = None,
                 ids = history[r] + [int(w)]
                 al = align_hist[r] + [alpha[r]] if alignment else []
                 if w == EOS:
-                    finished.append(_hyp(ids, float(sc), normalize, al))
+                    finished.append(_hyp(ids, float(sc), normalize and length_alpha, al))
                 else:
                     keep_rows.append(r)
                     keep_words.append(w)
@@ -100,7 +102,7 @@ def beam_search(models, src_ids, beam: int = 5, max_len: int | None = None,
             history, align_hist = new_hist, new_align
     else:  # max_len reached: the live hypotheses end here, without </s>
         for ids, sc, al in zip(history, scores, align_hist):
-            finished.append(_hyp(ids, float(sc), normalize, al))
+            finished.append(_hyp(ids, float(sc), normalize and length_alpha, al))
     finished.sort(key=lambda h: -h.score)
     return finished[:n_best]
 
@@ -127,8 +129,8 @@ def top_k(cand: np.ndarray, k: int) -> np.ndarray:
     return idx[order[:k]]
 
 
-def _hyp(ids, logprob, normalize, align) -> Hypothesis:
-    score = logprob / max(len(ids), 1) if normalize else logprob
+def _hyp(ids, logprob, alpha, align) -> Hypothesis:
+    score = logprob / max(len(ids), 1) ** alpha if alpha else logprob
     return Hypothesis(ids=ids, logprob=logprob, score=score,
                       alignment=np.stack(align) if align else None)
 

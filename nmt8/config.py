@@ -26,6 +26,7 @@ class ModelConfig:
     bpe_models: list[str] = dataclasses.field(default_factory=list)
     src_lang: str = "de"
     tgt_lang: str = "en"
+    length_alpha: float = 1.0  # beam length normalisation, chosen on val
 
     @classmethod
     def from_json(cls, path: str | Path) -> "ModelConfig":

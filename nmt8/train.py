@@ -66,7 +66,8 @@ class TrainConfig:
     max_minutes: float | None = None
     export_dtype: str = "float16"
     init: str | None = None  # continue from a saved state dict (best.pt)
-    export_from: str | None = None  # only export this state dict, no training
+    export_from: str | None = None  # only export this state dict (or the
+    # average of several, comma-separated: checkpoint averaging), no training
 
 
 def _torch():
@@ -290,7 +291,9 @@ def train(tc: TrainConfig, progress: bool = True) -> Path:
 
     model = build_model(cfg, tc.dropout)
     if tc.export_from:
-        model.load_state_dict(torch.load(tc.export_from))
+        states = [torch.load(f) for f in tc.export_from.split(",")]
+        model.load_state_dict({k: sum(s[k] for s in states) / len(states)
+                               for k in states[0]})
         export(model, cfg, out, tc, torch)
         return out
     if tc.init:

@@ -27,7 +27,8 @@ MAX_SRC_TOKENS = 1000  # longest source sentence, in subword units
 class Translator:
     def __init__(self, model_or_models="de-en", precision: str = "fp32",
                  beam: int = 5, kernel: str = "auto", scheme: str = "per_tensor",
-                 normalize: bool = True, max_len_ratio: float = 2.0):
+                 normalize: bool = True, max_len_ratio: float = 2.0,
+                 length_alpha: float | None = None):
         items = model_or_models if isinstance(model_or_models, (list, tuple)) \
             else [model_or_models]
         if not items:
@@ -51,6 +52,9 @@ class Translator:
                 raise ValueError("ensemble members must share their vocabularies")
         self.precision, self.kernel, self.scheme = precision, kernel, scheme
         self.beam, self.normalize, self.max_len_ratio = beam, normalize, max_len_ratio
+        # length normalisation exponent: the model's val-chosen value by default
+        self.length_alpha = (first.length_alpha if length_alpha is None
+                             else length_alpha)
         self.src_bpe = self.tgt_bpe = None
         m0 = self.models[0]
         if m0.path is not None and len(m0.cfg.bpe_models) == 2:
@@ -87,7 +91,8 @@ class Translator:
             t0 = time.perf_counter()
             hyps = beam_search(self.models, ids, beam=self.beam, max_len=ml,
                                normalize=self.normalize, n_best=n_best,
-                               min_len=min_len, alignment=alignment)
+                               min_len=min_len, alignment=alignment,
+                               length_alpha=self.length_alpha)
             self.last_seconds.append(time.perf_counter() - t0)
             if n_best == 1 and not alignment:
                 out.append([i for i in hyps[0].ids if i != EOS])

@@ -90,3 +90,13 @@ def test_top_k_matches_full_sort(rng, P, V, k):
         cand[0, :3] = cand.max()  # ties are broken by index
         expect = np.lexsort((np.arange(P * V), -cand.ravel()))[:k]
         np.testing.assert_array_equal(top_k(cand, k), expect)
+
+
+def test_length_alpha_zero_ranks_by_raw_logprob(tiny):
+    hyps = nmt8.beam_search(tiny, [5, 6, 7], beam=4, max_len=8, n_best=4,
+                            length_alpha=0.0)
+    assert [h.score for h in hyps] == [h.logprob for h in hyps]
+    half = nmt8.beam_search(tiny, [5, 6, 7], beam=4, max_len=8, n_best=4,
+                            length_alpha=0.5)
+    for h in half:
+        assert h.score == pytest.approx(h.logprob / len(h.ids) ** 0.5)
