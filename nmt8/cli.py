@@ -30,13 +30,16 @@ def _translator_args(p: argparse.ArgumentParser) -> None:
                    help="int8 kernel: auto, ref, sse4, avx2, vnni, maddubs")
     p.add_argument("--scheme", default="per_tensor",
                    choices=["per_tensor", "per-tensor", "per_row", "per-row"])
+    p.add_argument("--length-alpha", type=float, default=None,
+                   help="length normalisation exponent (default: the model's)")
 
 
 def _translator(a):
     from .translator import Translator
 
     return Translator(a.model or ["de-en"], precision=a.precision, beam=a.beam,
-                      kernel=a.kernel, scheme=a.scheme)
+                      kernel=a.kernel, scheme=a.scheme,
+                      length_alpha=a.length_alpha)
 
 
 def read_text_lines(raw: bytes, name: str = "<stdin>") -> list[str]:
@@ -61,7 +64,8 @@ def cmd_translate(a) -> int:
 
         out = translate_parallel(lines, a.jobs, model_or_models=a.model or ["de-en"],
                                  precision=a.precision, beam=a.beam,
-                                 kernel=a.kernel, scheme=a.scheme)
+                                 kernel=a.kernel, scheme=a.scheme,
+                                 length_alpha=a.length_alpha)
     else:
         out = _translator(a).translate(lines)
     sys.stdout.write("".join(line + "\n" for line in out))
