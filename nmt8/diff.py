@@ -140,7 +140,7 @@ def flip(sys_a, sys_b, src_ids, out_a, out_b,
     """Score both outputs under both systems at their first difference.
 
     sys_a, sys_b: ``nmt8.Translator`` objects (anything with ``.score`` and
-    ``.normalize``); out_a, out_b: their outputs for ``src_ids`` (ids
+    ``.normalize``, ``.length_alpha``); out_a, out_b: their outputs for ``src_ids`` (ids
     without ``</s>``). Returns None when the outputs are identical.
     """
     t = first_difference(out_a, out_b)
@@ -151,8 +151,11 @@ def flip(sys_a, sys_b, src_ids, out_a, out_b,
     for name, system in zip(names, (sys_a, sys_b)):
         la = np.asarray(system.score(src_ids, ya))  # (len(ya),) log p per token
         lb = np.asarray(system.score(src_ids, yb))
-        norm_a = len(ya) if getattr(system, "normalize", True) else 1
-        norm_b = len(yb) if getattr(system, "normalize", True) else 1
+        # normalise exactly as the beam ranks: length ** length_alpha
+        alpha = getattr(system, "length_alpha", 1.0)
+        if not getattr(system, "normalize", True):
+            alpha = 0.0
+        norm_a, norm_b = len(ya) ** alpha, len(yb) ** alpha
         sa, sb = float(la.sum()) / norm_a, float(lb.sum()) / norm_b
         step[name] = {"a": float(la[t]), "b": float(lb[t]),
                       "margin": float(la[t] - lb[t])}
