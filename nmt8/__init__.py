@@ -29,7 +29,19 @@ def __getattr__(name):  # the int8 parts need the compiled kernels: load lazily
     raise AttributeError(f"module 'nmt8' has no attribute {name!r}")
 
 
-__all__ = ["Hypothesis", "ModelConfig", "Model", "Translator", "beam_search",
-           "score_ids", "load_model", "random_model", "quantize", "dequantize",
-           "QuantizedMatrix", "int8_matmul", "available_kernels",
-           "default_kernel"]
+__all__ = [
+    "Hypothesis",
+    "Model",
+    "ModelConfig",
+    "QuantizedMatrix",
+    "Translator",
+    "available_kernels",
+    "beam_search",
+    "default_kernel",
+    "dequantize",
+    "int8_matmul",
+    "load_model",
+    "quantize",
+    "random_model",
+    "score_ids",
+]

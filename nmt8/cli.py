@@ -57,6 +57,11 @@ def read_text_lines(raw: bytes, name: str = "<stdin>") -> list[str]:
     return out
 
 
+def read_file_lines(path: str) -> list[str]:
+    with open(path, "rb") as fh:
+        return read_text_lines(fh.read(), path)
+
+
 def cmd_translate(a) -> int:
     lines = read_text_lines(sys.stdin.buffer.read())
     if a.jobs > 1:
@@ -83,10 +88,10 @@ def cmd_evaluate(a) -> int:
     else:
         if not (a.src or a.hyp) or not a.ref:
             raise ValueError("give --split, or --ref with --src or --hyp")
-        ref = read_text_lines(open(a.ref, "rb").read(), a.ref)
-        src = read_text_lines(open(a.src, "rb").read(), a.src) if a.src else None
+        ref = read_file_lines(a.ref)
+        src = read_file_lines(a.src) if a.src else None
     if a.hyp:
-        hyp = read_text_lines(open(a.hyp, "rb").read(), a.hyp)
+        hyp = read_file_lines(a.hyp)
     else:
         tr = _translator(a)
         t0 = time.perf_counter()

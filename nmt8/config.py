@@ -29,7 +29,7 @@ class ModelConfig:
     length_alpha: float = 1.0  # beam length normalisation, chosen on val
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "ModelConfig":
+    def from_json(cls, path: str | Path) -> ModelConfig:
         path = Path(path)
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))

@@ -102,7 +102,7 @@ class Model:
 
     # -- precision ---------------------------------------------------------
     def prepare(self, precision: str = "fp32", kernel: str = "auto",
-                scheme: str = "per_tensor") -> "Model":
+                scheme: str = "per_tensor") -> Model:
         """Build the fused weight matrices in fp32 or int8 (in place)."""
         if precision not in ("fp32", "int8"):
             raise ValueError(f"precision must be 'fp32' or 'int8', got {precision!r}")
@@ -149,7 +149,7 @@ class Model:
         return self
 
     def copy(self, precision: str = "fp32", kernel: str = "auto",
-             scheme: str = "per_tensor") -> "Model":
+             scheme: str = "per_tensor") -> Model:
         """A second view of the same parameters in another precision."""
         m = Model.__new__(Model)
         m.cfg, m.params, m.path, m.random = self.cfg, self.params, self.path, self.random

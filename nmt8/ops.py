@@ -107,7 +107,7 @@ class Int8Weight:
     ``X @ W + b`` with the int8 kernel of Section 3.
     """
 
-    __slots__ = ("q", "kernel")
+    __slots__ = ("kernel", "q")
 
     def __init__(self, q, kernel: str = "auto"):
         self.q, self.kernel = q, kernel

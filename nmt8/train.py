@@ -83,7 +83,7 @@ def _torch():
 def build_model(cfg: ModelConfig, dropout: float = 0.0):
     """The PyTorch twin of ``nmt8.model.Model`` with Nematus parameter names."""
     torch = _torch()
-    nn, F = torch.nn, torch.nn.functional
+    nn = torch.nn
     E, H, C = cfg.dim_word, cfg.dim, 2 * cfg.dim
 
     class Seq2Seq(nn.Module):

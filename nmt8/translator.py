@@ -83,7 +83,7 @@ class Translator:
         for ids in sentences:
             ids = list(ids)
             if not ids:
-                out.append([] if n_best == 1 and not alignment else [])
+                out.append([])  # empty source: empty output, no decoding
                 self.last_seconds.append(0.0)
                 continue
             ml = max_len or default_max_len(len(ids), self.max_len_ratio)
@@ -118,7 +118,7 @@ class Translator:
         out = []
         for n, line in enumerate(lines, 1):
             if not isinstance(line, str):
-                raise ValueError(f"line {n}: expected str, got {type(line).__name__}")
+                raise TypeError(f"line {n}: expected str, got {type(line).__name__}")
             ids = self.src_bpe.encode(line.strip()) if line.strip() else []
             if len(ids) > MAX_SRC_TOKENS:
                 raise ValueError(f"line {n}: {len(ids)} subword units, more than "

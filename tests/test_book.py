@@ -117,7 +117,7 @@ def site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("book")
     proc = subprocess.run(
         [str(exe), "build", str(BOOK), "-W", "--keep-going", "--path-output",
-         str(out)], capture_output=True, text=True, timeout=600)
+         str(out)], check=False, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr)[-4000:]
         pytest.fail(f"jupyter-book build book -W failed:\n{tail}")
@@ -143,7 +143,7 @@ def chromium() -> str:
 
 def run_chromium(exe: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
     cmd = [exe, *CHROME_FLAGS, f"--user-data-dir={profile}", *args]
-    return subprocess.run(cmd, capture_output=True, timeout=120)
+    return subprocess.run(cmd, check=False, capture_output=True, timeout=120)
 
 
 class _Page(html.parser.HTMLParser):

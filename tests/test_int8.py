@@ -8,20 +8,23 @@ from nmt8.kernels import available_kernels
 
 from .conftest import GERMAN
 
-EXACT = [k for k in ("ref", "sse4", "avx2", "vnni")]
+EXACT = ("ref", "sse4", "avx2", "vnni")
 
 
-def test_all_exact_kernels_available_here():
-    # on the x86-64 CI machine every exact variant must run, not be skipped
+def test_portable_and_paper_kernels_available():
+    # ref builds everywhere; on x86-64 the paper's SSE4.1 kernel must run too,
+    # so the kernel comparisons below never shrink to one variant unnoticed
     import platform
 
+    assert "ref" in available_kernels()
     if platform.machine() in ("x86_64", "AMD64"):
-        assert set(EXACT) <= set(available_kernels()) or "vnni" not in EXACT
+        assert {"sse4", "avx2"} <= set(available_kernels())
 
 
 @pytest.mark.parametrize("scheme", ["per_tensor", "per_row"])
 def test_every_kernel_gives_the_same_translation(shipped, scheme):
     kernels = [k for k in EXACT if k in available_kernels()]
+    assert len(kernels) >= 2 or platform_is_portable()
     outs = {}
     for k in kernels:
         tr = nmt8.Translator(shipped, precision="int8", kernel=k, scheme=scheme, beam=3)
@@ -29,6 +32,12 @@ def test_every_kernel_gives_the_same_translation(shipped, scheme):
     first = outs[kernels[0]]
     assert all(o == first for o in outs.values()), outs
     assert all(first)
+
+
+def platform_is_portable():
+    import platform
+
+    return platform.machine() not in ("x86_64", "AMD64")
 
 
 def test_every_kernel_gives_identical_logits(tiny):
@@ -51,7 +60,7 @@ def test_int8_step_approximates_fp32(shipped):
     for prec in ("fp32", "int8"):
         m = shipped.copy(prec)
         enc = m.encode(ids)
-        logits, s, _ = m.step(enc, enc.s0, np.array([-1]))
+        logits, _, _ = m.step(enc, enc.s0, np.array([-1]))
         out[prec] = logits
     err = np.abs(out["int8"] - out["fp32"]).max() / np.abs(out["fp32"]).max()
     assert err < 0.05
