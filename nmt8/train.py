@@ -55,11 +55,13 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 80
     lr: float = 1e-3
-    warmup_steps: int = 400
+    warmup_steps: int = 200
     min_lr: float = 5e-5
     dropout: float = 0.3
     label_smoothing: float = 0.1
-    clip_norm: float = 1.0
+    clip_norm: float = 5.0
+    emb_std: float = 1.0  # N(0, emb_std) embeddings (Nematus: 0.01, which
+    # starves the GRUs of input signal early on and learns far slower here)
     max_len: int = 80
     seed: int = 1234
     threads: int = 1
@@ -80,7 +82,7 @@ def _torch():
     return torch
 
 
-def build_model(cfg: ModelConfig, dropout: float = 0.0):
+def build_model(cfg: ModelConfig, dropout: float = 0.0, emb_std: float = 1.0):
     """The PyTorch twin of ``nmt8.model.Model`` with Nematus parameter names."""
     torch = _torch()
     nn = torch.nn
@@ -89,8 +91,8 @@ def build_model(cfg: ModelConfig, dropout: float = 0.0):
     class Seq2Seq(nn.Module):
         def __init__(self):
             super().__init__()
-            self.Wemb = nn.Parameter(torch.randn(cfg.n_words_src, E) * 0.01)
-            self.Wemb_dec = nn.Parameter(torch.randn(cfg.n_words, E) * 0.01)
+            self.Wemb = nn.Parameter(torch.randn(cfg.n_words_src, E) * emb_std)
+            self.Wemb_dec = nn.Parameter(torch.randn(cfg.n_words, E) * emb_std)
             self.enc = nn.GRU(E, H, batch_first=True, bidirectional=True)
             for sfx in ("", "_reverse"):  # nematus has no bias inside r*(.)
                 b_hh = getattr(self.enc, f"bias_hh_l0{sfx}")
@@ -140,14 +142,26 @@ def build_model(cfg: ModelConfig, dropout: float = 0.0):
             s0 = torch.tanh(mean @ self.p["ff_state_W"] + self.p["ff_state_b"])
             return h, mask, s0
 
-        def step(self, s_prev, y_emb, h, pctx, mask):
-            """One conditional-GRU step (eq. 3-6): returns s_t, H_t, alpha."""
+        def embed_inputs(self, y_emb):
+            """The GRU ``r`` input products ``E[y] W + b`` and ``E[y] Wx + bx``.
+
+            They do not depend on the state, so training computes them for all
+            target positions at once (one large product instead of T small ones).
+            """
             p = self.p
-            g = torch.sigmoid(s_prev @ p["decoder_U"] + y_emb @ p["decoder_W"]
-                              + p["decoder_b"])
+            return (y_emb @ p["decoder_W"] + p["decoder_b"],
+                    y_emb @ p["decoder_Wx"] + p["decoder_bx"])
+
+        def step(self, s_prev, y_in, h, pctx, mask):
+            """One conditional-GRU step (eq. 3-6): returns s_t, H_t, alpha.
+
+            ``y_in`` is ``embed_inputs(E[y_{t-1}])`` for this step.
+            """
+            p = self.p
+            x_gates, x_cand = y_in
+            g = torch.sigmoid(s_prev @ p["decoder_U"] + x_gates)
             r1, u1 = g.chunk(2, dim=-1)
-            s_tilde = torch.tanh((s_prev @ p["decoder_Ux"]) * r1
-                                 + y_emb @ p["decoder_Wx"] + p["decoder_bx"])
+            s_tilde = torch.tanh((s_prev @ p["decoder_Ux"]) * r1 + x_cand)
             s1 = u1 * s_prev + (1 - u1) * s_tilde  # s'_t (eq. 3)
             e = torch.tanh(pctx + (s1 @ p["decoder_W_comb_att"])[:, None])
             e = (e @ p["decoder_U_att"])[..., 0] + p["decoder_c_tt"]  # (B, S)
@@ -179,9 +193,11 @@ def build_model(cfg: ModelConfig, dropout: float = 0.0):
             h, mask, s = self.encode(src, src_len)
             pctx = h @ self.p["decoder_Wc_att"] + self.p["decoder_b_att"]
             y_emb = self.prev_embeddings(tgt)
+            x_gates, x_cand = self.embed_inputs(y_emb)
             states, ctxs = [], []
             for t in range(tgt.shape[1]):
-                s, H_t, _ = self.step(s, y_emb[:, t], h, pctx, mask)
+                s, H_t, _ = self.step(s, (x_gates[:, t], x_cand[:, t]), h,
+                                      pctx, mask)
                 states.append(s)
                 ctxs.append(H_t)
             return self.readout(torch.stack(states, 1), y_emb,
@@ -194,7 +210,7 @@ def build_model(cfg: ModelConfig, dropout: float = 0.0):
             y_emb = h.new_zeros(src.shape[0], E)
             out, done = [], torch.zeros(src.shape[0], dtype=torch.bool)
             for _ in range(max_len):
-                s, H_t, _ = self.step(s, y_emb, h, pctx, mask)
+                s, H_t, _ = self.step(s, self.embed_inputs(y_emb), h, pctx, mask)
                 y = self.readout(s, y_emb, H_t).argmax(-1)
                 out.append(y)
                 done |= y == EOS
@@ -289,7 +305,7 @@ def train(tc: TrainConfig, progress: bool = True) -> Path:
     pairs = [p for p in pairs if len(p[0]) <= tc.max_len and len(p[1]) <= tc.max_len]
     val_ids = [src_bpe.encode(s) for s in src_va]
 
-    model = build_model(cfg, tc.dropout)
+    model = build_model(cfg, tc.dropout, tc.emb_std)
     if tc.export_from:
         states = [torch.load(f) for f in tc.export_from.split(",")]
         model.load_state_dict({k: sum(s[k] for s in states) / len(states)
