@@ -361,6 +361,8 @@ def train(tc: TrainConfig, progress: bool = True) -> Path:
                     epoch)
             torch.save(best[1], out / "best.pt")
         torch.save(model.state_dict(), out / "last.pt")
+        # every epoch's weights, for checkpoint averaging (--export-from)
+        torch.save(model.state_dict(), out / f"epoch{epoch}.pt")
         if tc.max_minutes and minutes * (epoch + 1) / epoch > tc.max_minutes:
             print(f"stopping: next epoch would pass {tc.max_minutes} min")
             break
@@ -388,11 +390,20 @@ def export(model, cfg: ModelConfig, out: Path, tc: TrainConfig, torch):
     params = {k: v.astype(tc.export_dtype) for k, v in params.items()}
     np.savez(out / "model.npz", **params)
     cfg.to_json(out / "model.npz.json")
-    # round the torch weights to what was stored
+    # round the torch weights to what was stored, then score in float64: the
+    # golden values are then the exact log-probs of the shipped weights, and
+    # the numpy engine's float32 error is measured against them alone
     with torch.no_grad():
+        H = cfg.dim
+        for sfx in ("", "_reverse"):  # Nematus keeps one bias: b_ih + b_hh
+            b_ih = getattr(model.enc, f"bias_ih_l0{sfx}")
+            b_hh = getattr(model.enc, f"bias_hh_l0{sfx}")
+            b_ih[:2 * H] += b_hh[:2 * H]
+            b_hh[:2 * H] = 0
         for prm in model.parameters():
             prm.copy_(prm.to(getattr(torch, tc.export_dtype)).float())
-    write_golden(model, out, torch)
+    write_golden(model.double(), out, torch)
+    model.float()
 
 
 def write_golden(model, out: Path, torch):
