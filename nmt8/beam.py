@@ -65,10 +65,14 @@ def beam_search(models, src_ids, beam: int = 5, max_len: int | None = None,
     V = models[0].cfg.n_words
 
     for t in range(max_len):
-        logp, new_states, alpha = 0.0, [], None
+        logp, new_states, alpha = None, [], None
         for m, enc, s in zip(models, encs, states):
             logits, s_t, alpha_m = m.step(enc, s, y_prev)
-            logp = logp + log_softmax(logits)
+            lp = log_softmax(logits, out=logits)  # the logits are ours
+            if logp is None:
+                logp = lp
+            else:
+                logp += lp
             new_states.append(s_t)
             alpha = alpha_m if alpha is None else alpha + alpha_m
         with TIMERS.section("beam bookkeeping"):
@@ -77,7 +81,8 @@ def beam_search(models, src_ids, beam: int = 5, max_len: int | None = None,
                 alpha /= len(models)
             if t < min_len:
                 logp[:, EOS] = -np.inf
-            cand = scores[:, None] + logp  # (P, V)
+            logp += scores[:, None]
+            cand = logp  # (P, V): scores of every one-word extension
             best = top_k(cand, beam - len(finished))
             rows, words = np.divmod(best, V)
             keep_rows, keep_words, keep_scores = [], [], []
