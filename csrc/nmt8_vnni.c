@@ -31,7 +31,6 @@
 
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
-
 enum {
     BLK = NMT8_VNNI_ROWS,           /* output rows per vector */
     DEP = NMT8_VNNI_DEPTH,          /* k per int32 lane */
@@ -151,18 +150,16 @@ VNNI int nmt8_accum_vnni(int32_t *acc, const nmt8_weights *w,
         for (int p = 0; p < PT; p++)
             nmt8_shift_u8(xu + p * K4, Xq + (p0 + p) * K, K, K4);
         int32_t *a = acc + p0 * N;
-#define CHUNK(pt) vnni_chunk(a, w, xu, pt)
         switch (PT) {
-        case 1: CHUNK(1); break;
-        case 2: CHUNK(2); break;
-        case 3: CHUNK(3); break;
-        case 4: CHUNK(4); break;
-        case 5: CHUNK(5); break;
-        case 6: CHUNK(6); break;
-        case 7: CHUNK(7); break;
-        default: CHUNK(8); break;
+        case 1: vnni_chunk(a, w, xu, 1); break;
+        case 2: vnni_chunk(a, w, xu, 2); break;
+        case 3: vnni_chunk(a, w, xu, 3); break;
+        case 4: vnni_chunk(a, w, xu, 4); break;
+        case 5: vnni_chunk(a, w, xu, 5); break;
+        case 6: vnni_chunk(a, w, xu, 6); break;
+        case 7: vnni_chunk(a, w, xu, 7); break;
+        default: vnni_chunk(a, w, xu, 8); break;
         }
-#undef CHUNK
     }
     if (xu != xu_stack)
         free(xu);
