@@ -4,6 +4,8 @@
   ``WPCS = source words / (seconds x cores)`` (Section 3);
 * "the reported speed is the median of 9 runs" (Section 4.1):
   :func:`median_of` and :func:`speed`, one sentence at a time on one core;
+  :func:`speeds` times several systems with their runs interleaved, so
+  their ratios are measured side by side;
 * multi-core throughput, one worker process per core (:func:`throughput`),
   with the scaling efficiency ``WPS_N / (N x WPS_1)``;
 * the profiles of Tables 1 and 2 from ``nmt8.timers.TIMERS``
@@ -124,34 +126,58 @@ def speed(translator, src_ids, words: int, runs: int = 9, max_lens=None,
     words: source words of the whole set (what WPCS counts).
     max_lens: one step count per sentence (random models decode exactly that
     many steps), or None to decode until ``</s>``.
-    warmup: translate the first sentence once, untimed, before the runs.
+    warmup: translate the first sentence once, untimed, before each run.
     Returns seconds (median run), runs, wps, wpcs and per-sentence latency
     (the median over runs of each sentence's time, as Tables 8/9 report).
+    """
+    return speeds({desc: translator}, src_ids, words, runs, max_lens, warmup,
+                  progress, desc)[desc]
+
+
+def speeds(translators: dict, src_ids, words: int, runs: int = 9,
+           max_lens=None, warmup: bool = True, progress: bool = False,
+           desc: str = "speed") -> dict:
+    """:func:`speed` of several systems, their runs interleaved.
+
+    Run r times every system in turn (the order rotates by one each run), so
+    a slow minute on a shared machine costs every system alike and the
+    *ratios* of their medians hold still from one invocation to the next;
+    timing one system's 9 runs after another's lets drift land on one side.
+    Returns ``{label: speed result}`` for ``translators = {label: system}``.
     """
     from tqdm.auto import tqdm
 
     if not src_ids:
         raise ValueError("need at least one sentence to time")
+    if not translators:
+        raise ValueError("need at least one system to time")
     max_lens = list(max_lens) if max_lens is not None else [None] * len(src_ids)
-    per_sentence = [[] for _ in src_ids]
+    labels = list(translators)
+    per_sentence = {k: [[] for _ in src_ids] for k in labels}
+    all_runs = {k: [] for k in labels}
 
     with single_threaded():
-        if warmup:
-            translator.translate_ids(src_ids[:1], max_len=max_lens[0])
-        all_runs = []
-        for _ in tqdm(range(runs), desc=desc, disable=not progress, leave=False):
-            t0 = time.perf_counter()
-            for i, (ids, ml) in enumerate(zip(src_ids, max_lens)):
-                translator.translate_ids([ids], max_len=ml)
-                per_sentence[i].append(translator.last_seconds[0])
-            all_runs.append(time.perf_counter() - t0)
-    seconds = statistics.median(all_runs)
-    latency = [statistics.median(s) for s in per_sentence]
-    return {"sentences": len(src_ids), "words": words, "runs": all_runs,
-            "seconds": seconds, "wps": wps(words, seconds),
-            "wpcs": wpcs(words, seconds, 1), "cores": 1,
-            "latency_s": latency,
-            "mean_latency_ms": 1000 * statistics.fmean(latency)}
+        for r in tqdm(range(runs), desc=desc, disable=not progress, leave=False):
+            for label in labels[r % len(labels):] + labels[:r % len(labels)]:
+                tr = translators[label]
+                if warmup:  # its weights back in cache after the others ran
+                    tr.translate_ids(src_ids[:1], max_len=max_lens[0])
+                t0 = time.perf_counter()
+                for i, (ids, ml) in enumerate(zip(src_ids, max_lens)):
+                    tr.translate_ids([ids], max_len=ml)
+                    per_sentence[label][i].append(tr.last_seconds[0])
+                all_runs[label].append(time.perf_counter() - t0)
+    out = {}
+    for label in labels:
+        seconds = statistics.median(all_runs[label])
+        latency = [statistics.median(s) for s in per_sentence[label]]
+        out[label] = {"sentences": len(src_ids), "words": words,
+                      "runs": all_runs[label], "seconds": seconds,
+                      "wps": wps(words, seconds),
+                      "wpcs": wpcs(words, seconds, 1), "cores": 1,
+                      "latency_s": latency,
+                      "mean_latency_ms": 1000 * statistics.fmean(latency)}
+    return out
 
 
 def throughput(translator_kwargs: dict, src_ids, words: int, jobs=(1, 2),

@@ -250,7 +250,8 @@ def profiles(loads, settings: Settings, progress=True) -> dict:
 # -- 2. speed -------------------------------------------------------------------------
 def speeds(loads, settings: Settings, progress=True) -> dict:
     """WPS, WPCS and latency, median of ``runs``, each workload x beam x
-    system (nmt8 fp32/int8, PyTorch fp32/int8)."""
+    system (nmt8 fp32/int8, PyTorch fp32/int8); the systems of one workload
+    and beam are timed with their runs interleaved (``measure.speeds``)."""
     out = {}
     peer = settings.peer and _has_torch()
     for w in loads:
@@ -259,13 +260,14 @@ def speeds(loads, settings: Settings, progress=True) -> dict:
             if peer:
                 systems += [("PyTorch fp32", "torch-fp32"),
                             ("PyTorch int8", "torch-int8")]
-            for label, prec in systems:
-                tr = _system(w.model, prec, beam)
-                r = measure.speed(tr, w.src_ids, w.words, settings.runs,
-                                  w.max_lens, progress=progress,
-                                  desc=f"{label} beam {beam}")
+            res = measure.speeds({label: _system(w.model, prec, beam)
+                                  for label, prec in systems},
+                                 w.src_ids, w.words, settings.runs, w.max_lens,
+                                 progress=progress,
+                                 desc=f"{w.name} beam {beam}")
+            for r in res.values():
                 r.pop("latency_s")
-                out.setdefault(w.name, {}).setdefault(f"beam {beam}", {})[label] = r
+            out.setdefault(w.name, {})[f"beam {beam}"] = res
     return out
 
 

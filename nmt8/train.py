@@ -57,7 +57,9 @@ class TrainConfig:
     lr: float = 1e-3
     warmup_steps: int = 200
     min_lr: float = 5e-5
-    dropout: float = 0.3
+    dropout: float = 0.3  # on embeddings and the readout layer
+    dropout_hidden: float = 0.0  # on the annotations h and on s_t, H_t
+    # where they enter the readout (not inside the recurrences)
     label_smoothing: float = 0.1
     clip_norm: float = 5.0
     emb_std: float = 1.0  # N(0, emb_std) embeddings (Nematus: 0.01, which
@@ -82,7 +84,8 @@ def _torch():
     return torch
 
 
-def build_model(cfg: ModelConfig, dropout: float = 0.0, emb_std: float = 1.0):
+def build_model(cfg: ModelConfig, dropout: float = 0.0, emb_std: float = 1.0,
+                dropout_hidden: float = 0.0):
     """The PyTorch twin of ``nmt8.model.Model`` with Nematus parameter names."""
     torch = _torch()
     nn = torch.nn
@@ -128,6 +131,7 @@ def build_model(cfg: ModelConfig, dropout: float = 0.0, emb_std: float = 1.0):
                     nn.init.xavier_uniform_(w)
                 self.p[name] = nn.Parameter(w)
             self.drop = nn.Dropout(dropout)
+            self.drop_h = nn.Dropout(dropout_hidden)
 
         def encode(self, src, src_len):
             """h (B, S, 2H) = [forward; backward] states (eq. 1), mask, s_0."""
@@ -137,6 +141,7 @@ def build_model(cfg: ModelConfig, dropout: float = 0.0, emb_std: float = 1.0):
             h, _ = self.enc(packed)
             h, _ = nn.utils.rnn.pad_packed_sequence(
                 h, batch_first=True, total_length=src.shape[1])
+            h = self.drop_h(h)
             mask = (torch.arange(src.shape[1])[None] < src_len[:, None]).float()
             mean = (h * mask[..., None]).sum(1) / src_len[:, None].float()
             s0 = torch.tanh(mean @ self.p["ff_state_W"] + self.p["ff_state_b"])
@@ -200,8 +205,8 @@ def build_model(cfg: ModelConfig, dropout: float = 0.0, emb_std: float = 1.0):
                                       pctx, mask)
                 states.append(s)
                 ctxs.append(H_t)
-            return self.readout(torch.stack(states, 1), y_emb,
-                                torch.stack(ctxs, 1))  # (B, T, V)
+            return self.readout(self.drop_h(torch.stack(states, 1)), y_emb,
+                                self.drop_h(torch.stack(ctxs, 1)))  # (B, T, V)
 
         @torch.no_grad()
         def greedy(self, src, src_len, max_len):
@@ -305,7 +310,7 @@ def train(tc: TrainConfig, progress: bool = True) -> Path:
     pairs = [p for p in pairs if len(p[0]) <= tc.max_len and len(p[1]) <= tc.max_len]
     val_ids = [src_bpe.encode(s) for s in src_va]
 
-    model = build_model(cfg, tc.dropout, tc.emb_std)
+    model = build_model(cfg, tc.dropout, tc.emb_std, tc.dropout_hidden)
     if tc.export_from:
         states = [torch.load(f) for f in tc.export_from.split(",")]
         model.load_state_dict({k: sum(s[k] for s in states) / len(states)

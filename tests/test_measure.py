@@ -78,9 +78,33 @@ def test_speed_is_median_of_runs(monkeypatch):
     assert r["runs"] == [4.0, 2.0, 8.0]
     assert r["seconds"] == 4.0
     assert r["wps"] == r["wpcs"] == 2.5
-    assert len(tr.calls) == 1 + 3 * 2  # warm-up, then one sentence at a time
+    assert len(tr.calls) == 3 * (1 + 2)  # each run: warm-up, then one at a time
     assert tr.calls[1] == ([[5, 6]], 3) and tr.calls[2] == ([[7]], 2)
     assert r["mean_latency_ms"] == 250.0
+
+
+def test_speeds_interleave_runs_and_rotate_order(monkeypatch):
+    # two systems, 2 runs each: run 1 times a then b, run 2 times b then a
+    monkeypatch.setattr(measure.time, "perf_counter",
+                        FakeClock([1.0, 10.0, 20.0, 2.0]))
+    order = []
+
+    class Named(FakeTranslator):
+        def __init__(self, name):
+            super().__init__()
+            self.name = name
+
+        def translate_ids(self, sentences, max_len=None):
+            order.append(self.name)
+            return super().translate_ids(sentences, max_len)
+
+    r = measure.speeds({"a": Named("a"), "b": Named("b")}, [[5], [6]],
+                       words=4, runs=2)
+    assert order == ["a"] * 3 + ["b"] * 3 + ["b"] * 3 + ["a"] * 3
+    assert r["a"]["runs"] == [1.0, 2.0] and r["b"]["runs"] == [10.0, 20.0]
+    assert r["a"]["seconds"] == 1.5 and r["b"]["wpcs"] == 4 / 15.0
+    with pytest.raises(ValueError):
+        measure.speeds({}, [[5]], words=1)
 
 
 def test_single_threaded_restores():

@@ -20,7 +20,7 @@ def trained(tmp_path_factory):
     data = write_corpus(root / "data")
     tc = TrainConfig(data=str(data), out=str(root / "run"), dim_word=8, dim=8,
                      vocab_size=60, epochs=2, batch_size=16, warmup_steps=2,
-                     seed=7, threads=1)
+                     seed=7, threads=1, dropout_hidden=0.2)
     return train(tc, progress=False)
 
 
@@ -43,3 +43,20 @@ def test_exported_model_translates(trained):
     tr = nmt8.Translator(trained, beam=2)
     out = tr.translate(["Ein Hund läuft im Park.", ""])
     assert len(out) == 2 and out[1] == "" and isinstance(out[0], str)
+
+
+def test_hidden_dropout_only_while_training():
+    from nmt8.config import ModelConfig
+    from nmt8.train import build_model
+
+    cfg = ModelConfig(dim_word=6, dim=5, n_words_src=11, n_words=13)
+    torch.manual_seed(0)
+    a = build_model(cfg, dropout=0.0, dropout_hidden=0.0)
+    b = build_model(cfg, dropout=0.0, dropout_hidden=0.5)
+    b.load_state_dict(a.state_dict())
+    src, slen = torch.tensor([[3, 4, 5, 0]]), torch.tensor([4])
+    tgt = torch.tensor([[6, 7, 0]])
+    a.eval(), b.eval()
+    assert torch.equal(a(src, slen, tgt), b(src, slen, tgt))
+    b.train()
+    assert not torch.equal(a(src, slen, tgt), b(src, slen, tgt))
