@@ -32,7 +32,7 @@
 enum {
     SSE4_ROWS = 4,          /* weight rows at a time, as in the paper */
     SSE4_PT = 4,            /* rows of X per weight load */
-    PREFETCH_BYTES = 8192,  /* software prefetch about this far ahead */
+    PREFETCH_BYTES = 16384,  /* software prefetch about this far ahead */
     XW_STACK = 8192,        /* int16 of widened X kept on the stack */
 };
 
@@ -117,18 +117,20 @@ SSE4 NMT8_INLINE void sse4_rows4(int32_t *acc, int64_t N,
             a[r][p] = _mm_setzero_si128();
     int64_t k = 0;
     /*
-     * fetch 4 rows of a later group early: one 64-byte line per 16-byte
-     * step, going down the 4 rows before moving right
+     * fetch a later group of 4 rows (4 K contiguous bytes) into L2, one
+     * 64-byte line per 16-byte step: K / 16 steps cover its 4 K / 64 lines,
+     * and the last line is fetched after the loop
      */
     const char *pf = (const char *)next;
-    int i = 0;
     for (; k + 16 <= K; k += 16) {
         if (next) {
-            _mm_prefetch(pf, _MM_HINT_T0);
-            pf += ++i & 3 ? K : 64 - 3 * K;
+            _mm_prefetch(pf, _MM_HINT_T1);
+            pf += 64;
         }
         sse4_step(a, wr, xw, K, k, PT);
     }
+    if (next)
+        _mm_prefetch((const char *)next + SSE4_ROWS * K - 1, _MM_HINT_T1);
     int scalar_tail = 0;
     if (k < K && K >= 16) {
         /* the last 16 bytes of each row, with x zeroed where already done */

@@ -16,22 +16,27 @@ own ``*_set_num_threads`` found in the loaded libraries, and
 ``OMP_NUM_THREADS`` etc. are set for anything loaded later; torch gets
 ``torch.set_num_threads(1)``.
 
-The weights of one shape are all resident at once, so a matrix that fits
-in the last-level cache is timed from cache; the 500 x 30000 output layer
-(60 MB in float32) streams from memory.
+By default the weights of one shape are all resident at once, so a matrix
+that fits in the last-level cache is timed from cache; the 500 x 30000
+output layer (60 MB in float32) streams from memory. With ``--stream``
+every method cycles through enough copies of its weights that every call
+reads them from memory, as a paper-size decoder step does; both figures
+are worth knowing, and the report says which one it is.
 
 Does not: time the decoder (``nmt8.measure``), flush caches between calls,
 or assert anything about speed (tests assert, benchmarks measure).
 
-CLI: ``python -m nmt8.bench [--quick] [--json] [--kernels vnni,sse4]
-[--P 1,5]`` (also ``nmt8 bench kernels ...``).
+CLI: ``python -m nmt8.bench [--quick] [--json] [--stream]
+[--kernels vnni,sse4] [--P 1,5]`` (also ``nmt8 bench kernels ...``).
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
+import itertools
 import json
+import math
 import os
 import platform
 import statistics
@@ -47,6 +52,7 @@ import numpy as np
 PAPER_SHAPES = [(620, 3000), (1000, 3000), (2000, 1000), (2000, 3000),
                 (500, 30000)]   # (in, out)
 P_VALUES = (1, 2, 5, 8, 16)
+STREAM_BYTES = 128e6  # --stream: int8 copies of each matrix fill this much
 
 _clock = time.perf_counter
 
@@ -110,16 +116,38 @@ def _torch_linear(W: np.ndarray):
     return run
 
 
-def _methods(W, qW, X, kernels, torch_run):
-    """name -> zero-argument callable computing an approximation of X @ W."""
+def _cycle(items):
+    """A zero-argument callable returning items[0], items[1], ... round."""
+    it = itertools.cycle(items)
+    return lambda: next(it)
+
+
+def _methods(Ws, qWs, X, kernels, torch_runs):
+    """name -> zero-argument callable computing an approximation of X @ W.
+
+    Ws, qWs, torch_runs: one or more copies of the same weights; each call
+    uses the next copy, so with enough copies every call reads its weights
+    from memory instead of from cache."""
     from .kernels import int8_matmul
 
-    m = {"numpy-fp32": lambda: X @ W}
+    W, qW = _cycle(Ws), _cycle(qWs)
+    m = {"numpy-fp32": lambda: X @ W()}
     for k in kernels:
-        m[f"int8-{k}"] = lambda k=k: int8_matmul(qW, X, kernel=k)
-    if torch_run is not None:
-        m["torch-fbgemm"] = lambda: torch_run(X)
+        m[f"int8-{k}"] = lambda k=k: int8_matmul(qW(), X, kernel=k)
+    if torch_runs:
+        run = _cycle(torch_runs)
+        m["torch-fbgemm"] = lambda: run()(X)
     return m
+
+
+def copies_to_stream(nbytes: int, stream_bytes: float | None = None) -> int:
+    """How many copies of an ``nbytes`` matrix, used in turn, make every
+    call read it from memory: enough to fill ``stream_bytes`` (default
+    ``STREAM_BYTES``, 4x a 32 MB last-level cache), as the weights of a
+    paper-size decoder step do."""
+    if stream_bytes is None:
+        stream_bytes = STREAM_BYTES
+    return max(1, math.ceil(stream_bytes / max(1, nbytes)))
 
 
 def _time_interleaved(methods: dict, rounds: int, min_sample: float):
@@ -154,7 +182,7 @@ def _time_interleaved(methods: dict, rounds: int, min_sample: float):
 def bench_kernels(shapes=PAPER_SHAPES, P_values=P_VALUES, repeats: int = 31,
                   kernels=None, include_torch: bool = True,
                   progress: bool = True, min_sample: float = 2e-3,
-                  seed: int = 0) -> list[dict]:
+                  seed: int = 0, stream: bool = False) -> list[dict]:
     """Time fp32 numpy, every int8 kernel and FBGEMM on each (in, out)
     shape and each P; one thread.
 
@@ -163,7 +191,13 @@ def bench_kernels(shapes=PAPER_SHAPES, P_values=P_VALUES, repeats: int = 31,
     dict per (shape, P, method): ``in``, ``out``, ``P``, ``method``,
     ``seconds`` (median per call), ``spread`` (interquartile range /
     median), ``gops`` (2 P in out / seconds / 1e9), ``speedup`` (numpy
-    seconds / seconds).
+    seconds / seconds), ``weights`` ("cached" or "stream") and ``copies``.
+
+    ``stream``: give every method enough copies of the weights (used in
+    turn, :func:`copies_to_stream`) that no call finds them in cache, as
+    in decoding with a paper-size model (43 MB of int8 weights per step,
+    172 MB in fp32). Without it, a matrix that fits in the last-level cache
+    is timed from cache, numpy's fp32 copy included.
     """
     from .kernels import available_kernels
     from .quant import quantize
@@ -183,23 +217,32 @@ def bench_kernels(shapes=PAPER_SHAPES, P_values=P_VALUES, repeats: int = 31,
     rows = []
     for K, N in shapes:
         W = (rng.standard_normal((K, N)) / np.sqrt(K)).astype(np.float32)
-        qW = quantize(W)
-        torch_run = _torch_linear(W) if include_torch else None
+        copies = copies_to_stream(K * N) if stream else 1
+        Ws = [W] + [W.copy() for _ in range(copies - 1)]
+        qWs = [quantize(w) for w in Ws]
+        torch_runs = [_torch_linear(w) for w in Ws] if include_torch else []
+        if None in torch_runs:  # no torch here
+            torch_runs = []
         for P in P_values:
             if bar is not None:
                 bar.set_postfix_str(f"{K}x{N} P={P}")
             X = rng.standard_normal((P, K)).astype(np.float32)
-            timed = _time_interleaved(_methods(W, qW, X, kernels, torch_run),
-                                      repeats, min_sample)
+            methods = _methods(Ws, qWs, X, kernels, torch_runs)
+            for f in methods.values():  # the first call on each copy does
+                for _ in range(copies):  # one-off work (C view, VNNI packing)
+                    f()
+            timed = _time_interleaved(methods, repeats, min_sample)
             base = timed["numpy-fp32"][0]
             for method, (sec, spread) in timed.items():
                 rows.append({"in": K, "out": N, "P": P, "method": method,
                              "seconds": sec, "spread": spread,
                              "gops": 2 * P * K * N / sec / 1e9,
-                             "speedup": base / sec})
+                             "speedup": base / sec,
+                             "weights": "stream" if stream else "cached",
+                             "copies": copies})
             if bar is not None:
                 bar.update()
-        del torch_run
+        del Ws, qWs, torch_runs
     if bar is not None:
         bar.close()
     return rows
@@ -277,6 +320,10 @@ def main(argv=None) -> int:
     ap.add_argument("--shapes", help="comma-separated INxOUT, e.g. 1000x3000")
     ap.add_argument("--repeats", type=int, help="round-robin rounds")
     ap.add_argument("--no-torch", action="store_true", help="skip FBGEMM")
+    ap.add_argument("--stream", action="store_true",
+                    help="cycle through copies of the weights so every call "
+                         "reads them from memory (as decoding a paper-size "
+                         "model does), not from cache")
     a = ap.parse_args(argv)
     how = limit_blas_threads(1)
     shapes = PAPER_SHAPES if not a.shapes else [
@@ -287,11 +334,13 @@ def main(argv=None) -> int:
     machine = _machine()
     rows = bench_kernels(shapes, P_values, repeats=repeats, kernels=kernels,
                          include_torch=not a.no_torch, progress=not a.json,
-                         min_sample=5e-4 if a.quick else 2e-3)
+                         min_sample=5e-4 if a.quick else 2e-3,
+                         stream=a.stream)
     costs = [quantize_cost((np.random.default_rng(0).standard_normal(s) * 0.1)
                            .astype(np.float32)) for s in shapes]
     if a.json:
-        json.dump({"machine": machine, "blas_threads": how, "rows": rows,
+        json.dump({"machine": machine, "blas_threads": how,
+                   "weights": "stream" if a.stream else "cached", "rows": rows,
                    "quantize_cost": costs}, sys.stdout, indent=1)
         print()
         return 0
@@ -301,6 +350,10 @@ def main(argv=None) -> int:
           f"{machine['cores']} cores")
     if load is not None and load > 0.5:
         print("NOTE: the machine is busy; these figures are noisy")
+    print("weights: " + ("streamed from memory (--stream: every call uses "
+                         "another copy)" if a.stream else
+                         "cached (a matrix that fits in cache is timed from "
+                         "cache; --stream for decoding-like traffic)"))
     print()
     print(format_table(rows))
     print()
