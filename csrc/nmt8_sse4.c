@@ -15,7 +15,9 @@
  *   inner loop widens only weights: pmovsxbw is the bottleneck here (one
  *   per cycle on the machine we measured), and this removes a fifth of
  *   them at P = 1 (5-8% faster on the paper's shapes);
- * - a software prefetch fetches the rows a few groups ahead;
+ * - a software prefetch fetches the rows a few groups ahead into L2
+ *   (T1: into L1, as first written, this kernel read weights streaming
+ *   from memory at about 10 GB/s, half what T1 gets);
  * - when K is not a multiple of 16, the rest of each row is read as the
  *   row's last 16 bytes, with the part of x already counted masked to
  *   zero: exact, and no scalar loop (a scalar loop remains for K < 16).
