@@ -16,8 +16,9 @@
  *   per cycle on the machine we measured), and this removes a fifth of
  *   them at P = 1 (5-8% faster on the paper's shapes);
  * - a software prefetch fetches the rows a few groups ahead into L2
- *   (T1: into L1, as first written, this kernel read weights streaming
- *   from memory at about 10 GB/s, half what T1 gets);
+ *   (T1); as first written, into L1 and row by row, it read weights
+ *   streaming from memory at 10-12 GB/s, now 16-24 GB/s (bench kernels
+ *   --stream, P = 1);
  * - when K is not a multiple of 16, the rest of each row is read as the
  *   row's last 16 bytes, with the part of x already counted masked to
  *   zero: exact, and no scalar loop (a scalar loop remains for K < 16).
