@@ -166,7 +166,11 @@ def _speed(res) -> str:
     sp = res["speed"]
     text = (f"## {HEADINGS[3]}\n\nWords per core second (WPCS = source words / "
             f"(seconds x cores)), median of {res['settings']['runs']} runs, "
-            "one core, one sentence at a time.\n\n")
+            "one core, one sentence at a time; all systems of one workload "
+            "and beam are "
+            "timed with their runs interleaved (fp32, int8, PyTorch fp32, "
+            "PyTorch int8, then again in a rotated order), so machine "
+            "noise reaches all of them alike.\n\n")
     rows = []
     for wname, by_beam in sp.items():
         for beam, s in by_beam.items():
