@@ -60,6 +60,10 @@ def test_reproduce_writes_every_section(toy):
     assert q["sentences"] == len(PAIRS)
     assert "fp32" in q["systems"] and q["systems"]["fp32"]["bleu_signature"]
     assert "2x fp32" in q["systems"] and "2x fp32" in report
+    # the speed runs time single models: ensemble rows show no speed-run WPCS
+    row = next(line for line in report.splitlines()
+               if line.startswith("| 2x int8 per-tensor |"))
+    assert row.split("|")[4].strip() == "-"
     d = saved["differences"]
     if "skipped" not in d:
         assert d["sentences"] == len(PAIRS)
