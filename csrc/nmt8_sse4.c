@@ -35,7 +35,7 @@
 enum {
     SSE4_ROWS = 4,          /* weight rows at a time, as in the paper */
     SSE4_PT = 4,            /* rows of X per weight load */
-    PREFETCH_BYTES = 16384,  /* software prefetch about this far ahead */
+    PREFETCH_BYTES = 16384, /* software prefetch about this far ahead */
     XW_STACK = 8192,        /* int16 of widened X kept on the stack */
 };
 

@@ -51,9 +51,10 @@ enum {
  * Prefetch.  For PT <= 2 the loop is so short that any bookkeeping shows:
  * each block's own stream is fetched PREFETCH bytes ahead into L2 and
  * PREFETCH_L1 bytes ahead into L1 (T0 alone, 512 bytes ahead, read
- * weights streaming from memory 20-30% slower: bench kernels --stream).  For PT >= 3
- * there is room for more: the NB blocks of a tile are contiguous, and so
- * is the next tile, so while this tile is computed its successor (the
+ * weights streaming from memory 8-19% slower at P = 1 on the paper's
+ * shapes: bench kernels --stream).  For PT >= 3 there is room for more:
+ * the NB blocks of a tile are contiguous, and so is the next tile, so
+ * while this tile is computed its successor (the
  * pf_bytes bytes from pf) is prefetched line by line, NB lines per step,
  * and a whole tile is always on its way from memory (measured on the
  * paper's decoder step at P = 5: about 20% faster than the per-block
