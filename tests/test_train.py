@@ -60,3 +60,44 @@ def test_hidden_dropout_only_while_training():
     assert torch.equal(a(src, slen, tgt), b(src, slen, tgt))
     b.train()
     assert not torch.equal(a(src, slen, tgt), b(src, slen, tgt))
+
+
+def test_batches_cover_every_pair_once_with_little_padding():
+    import random
+
+    from nmt8.train import _batches
+
+    rng = random.Random(0)
+    pairs = [([1] * rng.randint(1, 30), [2] * rng.randint(1, 30))
+             for _ in range(1000)]
+    a = _batches(pairs, 16, random.Random(1), pool=10)
+    b = _batches(pairs, 16, random.Random(2), pool=10)
+    for chunks in (a, b):
+        assert sorted(i for c in chunks for i in c) == list(range(1000))
+        assert all(1 <= len(c) <= 16 for c in chunks)
+        padded = sum(len(c) * max(len(pairs[i][1]) for i in c) for c in chunks)
+        assert padded < 1.2 * sum(len(t) for _, t in pairs)  # random: ~1.8x
+    assert sorted(map(sorted, a)) != sorted(map(sorted, b))  # new batches
+
+
+@pytest.mark.parametrize("scale", [1.0, 16.0])
+def test_embedding_learning_rate_scale(scale):
+    from nmt8.config import ModelConfig
+    from nmt8.train import TrainConfig, build_model, make_optimizer
+
+    cfg = ModelConfig(dim_word=6, dim=5, n_words_src=11, n_words=13)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    opt = make_optimizer(model, TrainConfig(lr=1e-3, emb_lr_scale=scale), torch)
+    for g in opt.param_groups:
+        g["lr"] = 1e-3 * g["scale"]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    src, slen = torch.tensor([[3, 4, 5, 0]]), torch.tensor([4])
+    model(src, slen, torch.tensor([[6, 7, 0]])).sum().backward()
+    opt.step()
+    after = model.state_dict()
+    # Adam's first step moves every weight with a gradient by lr (sign(g))
+    moved = (after["Wemb"] - before["Wemb"]).abs()[[3, 4, 5]]
+    np.testing.assert_allclose(moved.numpy(), 1e-3 * scale, rtol=1e-3)
+    other = (after["p.ff_logit_W"] - before["p.ff_logit_W"]).abs().max()
+    assert abs(float(other) - 1e-3) < 1e-6
