@@ -8,7 +8,8 @@ conversion. The paper trains in Theano with Adam and picks the checkpoint by
 dev-set BLEU; so do we (on Multi30k val, never on test).
 
 Beyond the paper: dropout, label smoothing, learning-rate warm-up and cosine
-decay, gradient clipping (Multi30k is small).
+decay, gradient clipping (Multi30k is small), and a larger learning rate for
+the embeddings (``emb_lr_scale``).
 
 Does not: decode with beam search (validation uses batched greedy search; the
 reported BLEU comes from ``nmt8.Translator``).
@@ -69,7 +70,7 @@ class TrainConfig:
     # N(0, 1) embeddings at lr 1e-3 changed by only ~7% in 10 epochs
     # (measured): they stayed nearly random. sqrt(E) = 16 moves them as fast,
     # relative to their size, as N(0, 1/E) embeddings would move at lr.
-    # 1.0 trains as nmt8 did before (the model card's earlier runs).
+    # 1.0 gives the optimiser of the model card's earlier runs.
     pool: int = 50  # batches drawn per length-sorting pool (see _batches)
     max_len: int = 80
     seed: int = 1234
@@ -265,10 +266,10 @@ def _batches(pairs, batch_size, rng, pool=50):
 
     Shuffle, cut into pools of ``pool`` batches, sort each pool by target then
     source length, and cut it into batches; then shuffle the batches. On
-    Multi30k, with pools of 50 batches of 80, targets are padded by 1.03x and
-    sources by 1.28x (sorting the whole corpus by
-    source length only, as before, padded them by 1.42x; the decoder's
-    time grows with the longest target in a batch).
+    Multi30k, with pools of 50 batches of 80, targets are padded by 1.03x
+    and sources by 1.28x. Sorting the whole corpus by source length, as
+    nmt8 did before, padded targets by 1.42x, and the decoder's time grows
+    with the longest target in a batch.
     """
     order = list(range(len(pairs)))
     rng.shuffle(order)
