@@ -286,13 +286,18 @@ def _batches(pairs, batch_size, rng, pool=50):
 def make_optimizer(model, tc: TrainConfig, torch):
     """Adam; the embeddings' learning rate is ``tc.emb_lr_scale`` times lr.
 
-    Each parameter group carries its ``scale``; the schedule sets
-    ``lr = lr_at(step) * scale`` on every group.
+    Each parameter group carries its ``scale``; ``set_lr`` applies it.
     """
     emb = [model.Wemb, model.Wemb_dec]
     rest = [q for q in model.parameters() if all(q is not e for e in emb)]
     return torch.optim.Adam([{"params": rest, "scale": 1.0},
                              {"params": emb, "scale": tc.emb_lr_scale}], lr=tc.lr)
+
+
+def set_lr(opt, lr: float) -> None:
+    """The schedule's lr for this step, times each group's ``scale``."""
+    for g in opt.param_groups:
+        g["lr"] = lr * g["scale"]
 
 
 def greedy_bleu(model, src_ids, refs, tgt_bpe, torch, batch_size=100):
@@ -381,8 +386,7 @@ def train(tc: TrainConfig, progress: bool = True) -> Path:
                 ignore_index=-100, label_smoothing=tc.label_smoothing,
                 reduction="sum")
             ntok = int(tlen.sum())
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step) * g["scale"]
+            set_lr(opt, lr_at(step))
             opt.zero_grad()
             (loss / ntok).backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip_norm)

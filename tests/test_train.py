@@ -83,14 +83,13 @@ def test_batches_cover_every_pair_once_with_little_padding():
 @pytest.mark.parametrize("scale", [1.0, 16.0])
 def test_embedding_learning_rate_scale(scale):
     from nmt8.config import ModelConfig
-    from nmt8.train import TrainConfig, build_model, make_optimizer
+    from nmt8.train import TrainConfig, build_model, make_optimizer, set_lr
 
     cfg = ModelConfig(dim_word=6, dim=5, n_words_src=11, n_words=13)
     torch.manual_seed(0)
     model = build_model(cfg)
     opt = make_optimizer(model, TrainConfig(lr=1e-3, emb_lr_scale=scale), torch)
-    for g in opt.param_groups:
-        g["lr"] = 1e-3 * g["scale"]
+    set_lr(opt, 1e-3)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     src, slen = torch.tensor([[3, 4, 5, 0]]), torch.tensor([4])
     model(src, slen, torch.tensor([[6, 7, 0]])).sum().backward()
