@@ -23,7 +23,7 @@ def __getattr__(name):  # the int8 parts need the compiled kernels: load lazily
 
         return getattr(quant, name)
     if name in ("int8_matmul", "available_kernels", "default_kernel"):
-        from . import kernels
+        from .quant import kernels
 
         return getattr(kernels, name)
     raise AttributeError(f"module 'nmt8' has no attribute {name!r}")

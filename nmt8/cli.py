@@ -201,10 +201,10 @@ def main(argv=None) -> int:
         if argv[0] == "bench":
             if not rest or rest[0] != "kernels":
                 ap.error("usage: nmt8 bench kernels [--json] [--quick] ...")
-            from .bench import main as run
+            from .lab.bench import main as run
             rest = rest[1:]
         elif argv[0] == "reproduce":
-            from .reproduce import main as run
+            from .lab.reproduce import main as run
         else:
             from .train import main as run
         return run(rest) or 0

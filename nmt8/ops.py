@@ -9,7 +9,7 @@ paper (Table 2 shows they cost < 7% after the int8 conversion).
 
 Each function reports its time to ``nmt8.timers.TIMERS`` when profiling is on.
 
-Does not: quantize (``nmt8.quant``) or implement kernels (``nmt8.kernels``).
+Does not: quantize (``nmt8.quant``) or implement kernels (``nmt8.quant.kernels``).
 """
 
 from __future__ import annotations
@@ -121,6 +121,6 @@ class Int8Weight:
         return (self.q.in_features, self.q.out_features)
 
     def matmul(self, X: np.ndarray, b: np.ndarray | None) -> np.ndarray:
-        from .kernels import int8_matmul
+        from .quant.kernels import int8_matmul
 
         return int8_matmul(self.q, X, kernel=self.kernel, bias=b)

@@ -2,7 +2,7 @@
 
 This is how the paper deploys its decoder (Section 3: "each CPU core
 translates a single sentence at a time") and how ``nmt8 translate --jobs N``
-and the multi-core throughput of ``nmt8.measure`` run. Workers are separate
+and the multi-core throughput of ``nmt8.lab.measure`` run. Workers are separate
 processes (started with ``spawn``) with one BLAS thread each, so N workers use
 N cores and no more. Results come back in input order.
 
@@ -55,7 +55,7 @@ def _init(translator_kwargs):
     # an exception here would make the pool restart the worker forever, so
     # keep it and raise it for the first sentence instead
     global _translator, _init_error
-    from .measure import single_threaded
+    from .lab.measure import single_threaded
 
     single_threaded().__enter__()  # for the life of the worker
     try:

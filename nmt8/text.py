@@ -7,7 +7,7 @@ vocabulary written beside each model maps piece -> id like a Nematus
 dictionary.
 
 Does not: translate, or score (BLEU/chrF come from sacrebleu, see
-``nmt8.measure``).
+``nmt8.lab.measure``).
 """
 
 from __future__ import annotations

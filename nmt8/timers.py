@@ -4,7 +4,7 @@ Every hot operation of the decoder (weight products, tanh, sigmoid, softmax,
 attention, beam bookkeeping) reports its time to ``TIMERS`` when profiling is
 on. When it is off the cost is one attribute check per call.
 
-Does not: sample the Python stack (``nmt8.measure`` cross-checks these timers
+Does not: sample the Python stack (``nmt8.lab.measure`` cross-checks these timers
 against cProfile once).
 """
 

@@ -35,7 +35,7 @@ class Translator:
             raise ValueError("need at least one model")
         scheme = scheme.replace("-", "_")
         if precision == "int8":
-            from .kernels import available_kernels, default_kernel
+            from .quant.kernels import available_kernels, default_kernel
 
             if kernel == "auto":
                 kernel = default_kernel()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nmt8 import bench
+from nmt8.lab import bench
 from nmt8.quant import quantize
 
 

@@ -1,11 +1,11 @@
-"""nmt8.diff: the bold word diff of Tables 8/9 and where beam decisions flip."""
+"""nmt8.lab.diff: the bold word diff of Tables 8/9 and where beam decisions flip."""
 
 import numpy as np
 import pytest
 
 import nmt8
-from nmt8 import diff
-from nmt8.reproduce import toy_model
+from nmt8.lab import diff
+from nmt8.lab.reproduce import toy_model
 from nmt8.text import EOS
 
 

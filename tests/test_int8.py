@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nmt8
-from nmt8.kernels import available_kernels
+from nmt8.quant.kernels import available_kernels
 
 from .conftest import GERMAN
 
@@ -77,7 +77,7 @@ def test_int8_weights_are_quantized_from_the_fp32_params(tiny):
 
 
 def test_unavailable_kernel_is_a_clear_error(tiny, monkeypatch):
-    import nmt8.kernels as K
+    import nmt8.quant.kernels as K
 
     monkeypatch.setattr(K, "available_kernels", lambda: ["ref"])
     with pytest.raises(ValueError, match="not available"):

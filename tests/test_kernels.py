@@ -1,4 +1,4 @@
-"""Tests of nmt8.kernels: every exact kernel against an int64 numpy
+"""Tests of nmt8.quant.kernels: every exact kernel against an int64 numpy
 reference, bit for bit; the saturating maddubs kernel against a numpy
 emulation of vpmaddubsw; and the wrapper's argument checks."""
 
@@ -7,8 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nmt8 import kernels
-from nmt8.kernels import (
+from nmt8.quant import (
+    MAX_IN_FEATURES,
+    QuantizedMatrix,
+    kernels,
+    quantize,
+    quantize_activations,
+)
+from nmt8.quant.kernels import (
     KERNELS,
     available_kernels,
     default_kernel,
@@ -16,7 +22,6 @@ from nmt8.kernels import (
     int8_matmul,
     int8_matmul_q,
 )
-from nmt8.quant import MAX_IN_FEATURES, QuantizedMatrix, quantize, quantize_activations
 
 EXACT = [k for k in KERNELS if k != "maddubs"]
 SETTINGS = settings(max_examples=40, deadline=None)

@@ -1,4 +1,4 @@
-"""nmt8.measure, nmt8.parallel, nmt8.peer and nmt8.paper: arithmetic and wiring.
+"""nmt8.lab.measure, nmt8.parallel, nmt8.lab.peer and nmt8.lab.paper: arithmetic and wiring.
 
 Tests assert; they never time anything against a threshold.
 """
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import nmt8
-from nmt8 import measure, paper
+from nmt8.lab import measure, paper
+from nmt8.lab.reproduce import toy_model
 from nmt8.parallel import WorkerPool, translate_parallel
-from nmt8.reproduce import toy_model
 
 
 class FakeClock:
@@ -187,7 +187,7 @@ def test_worker_pool_reports_a_bad_model(tmp_path):
 
 def test_peer_matches_nmt8_fp32(toy):
     pytest.importorskip("torch")
-    from nmt8.peer import PeerTranslator, TorchModel
+    from nmt8.lab.peer import PeerTranslator, TorchModel
 
     src = _src(3)
     ours = nmt8.Translator(toy, beam=3).translate_ids(src, max_len=5)

@@ -1,10 +1,10 @@
-"""nmt8.plot: every helper draws headless and returns its Axes."""
+"""nmt8.lab.plot: every helper draws headless and returns its Axes."""
 
 import matplotlib
 import numpy as np
 import pytest
 
-from nmt8 import plot
+from nmt8.lab import plot
 
 matplotlib.use("Agg")
 

@@ -1,4 +1,4 @@
-"""nmt8.reproduce end to end on a toy model: every section, key and figure.
+"""nmt8.lab.reproduce end to end on a toy model: every section, key and figure.
 
 Runs with our own sentences (never corpus text) written in the Multi30k
 layout, and once without any data, so no test needs the corpus.
@@ -9,8 +9,8 @@ import json
 import pytest
 
 from nmt8 import random_model
-from nmt8 import reproduce as rp
-from nmt8.report import HEADINGS
+from nmt8.lab import reproduce as rp
+from nmt8.lab.report import HEADINGS
 
 PAIRS = [  # our own sentences
     ("Ein Hund läuft über eine grüne Wiese.", "A dog runs across a green meadow."),

@@ -1,6 +1,6 @@
-"""cffi build script for ``nmt8._kernels``, the C kernels of Section 3.
+"""cffi build script for ``nmt8.quant._kernels``, the C kernels of Section 3.
 
-setup.py runs it through ``cffi_modules=["nmt8/_build_kernels.py:ffibuilder"]``,
+setup.py runs it through ``cffi_modules=["nmt8/quant/_build.py:ffibuilder"]``,
 so ``pip install -e .`` compiles it (again after every change to ``csrc/``).
 
 The declarations come from ``csrc/nmt8_kernels.h``, the single source of
@@ -22,7 +22,7 @@ import sys
 from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(HERE))
 CSRC = "csrc"
 HEADER = os.path.join(CSRC, "nmt8_kernels.h")
 SOURCES = [
@@ -62,7 +62,7 @@ with open(os.path.join(ROOT, HEADER), encoding="utf-8") as f:
 ffibuilder = FFI()
 ffibuilder.cdef(cdef_source(_HEADER_TEXT))
 ffibuilder.set_source(
-    "nmt8._kernels",
+    "nmt8.quant._kernels",
     '#include "nmt8_kernels.h"',
     sources=[_relative(s) for s in SOURCES],
     include_dirs=[_relative(CSRC)],

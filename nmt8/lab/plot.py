@@ -3,7 +3,7 @@
 Every helper draws on ``ax`` when given one, else on a new figure, and
 returns the Axes (``ax.figure`` is its Figure). Nothing here calls
 ``show()`` or picks a backend, so the helpers run headless (Agg) as well as
-in a notebook. ``nmt8.reproduce`` builds its figures with :func:`figure`,
+in a notebook. ``nmt8.lab.reproduce`` builds its figures with :func:`figure`,
 which needs no display and leaves pyplot's state alone.
 
 * :func:`profile` - Tables 1/2: share of decoding time by function;
@@ -11,7 +11,7 @@ which needs no display and leaves pyplot's state alone.
 * :func:`beam_sweep` - WPCS against beam size;
 * :func:`attention` - the attention weights alpha of eq. (6) as a heatmap.
 
-Does not: measure (``nmt8.measure``) or format tables (``nmt8.reproduce``).
+Does not: measure (``nmt8.lab.measure``) or format tables (``nmt8.lab.reproduce``).
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 These are THEIR numbers: their C++/Eigen decoder, their Intel Xeon hardware
 (a 20-core Xeon 2690v2 for the SMT baselines of Section 3), their news-domain
 models of Table 4 (620-dim embeddings, 1000-dim states, 33k-64k vocabularies)
-and test sets. ``nmt8.reproduce`` prints them next to ours under
+and test sets. ``nmt8.lab.reproduce`` prints them next to ours under
 :data:`LABEL`; no figure here was measured by nmt8.
 
-Does not: measure anything (``nmt8.measure``).
+Does not: measure anything (``nmt8.lab.measure``).
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@
 Every timing runs with one BLAS thread (:func:`single_threaded`): the paper
 gives each core one sentence, so a second thread would be a second core.
 
-Does not: choose sentences or write reports (``nmt8.reproduce``), or decode
-(``nmt8.translator``; the PyTorch peer is ``nmt8.peer``).
+Does not: choose sentences or write reports (``nmt8.lab.reproduce``), or decode
+(``nmt8.translator``; the PyTorch peer is ``nmt8.lab.peer``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import statistics
 import sys
 import time
 
-from .timers import CATEGORIES, TIMERS
+from ..timers import CATEGORIES, TIMERS
 
 OTHER = "everything else (Python)"
 
@@ -122,7 +122,7 @@ def speed(translator, src_ids, words: int, runs: int = 9, max_lens=None,
     """Median-of-``runs`` speed of translating ``src_ids`` one at a time.
 
     translator: anything with ``translate_ids([ids], max_len=...)`` and
-    ``last_seconds`` (``nmt8.Translator``, ``nmt8.peer.PeerTranslator``).
+    ``last_seconds`` (``nmt8.Translator``, ``nmt8.lab.peer.PeerTranslator``).
     words: source words of the whole set (what WPCS counts).
     max_lens: one step count per sentence (random models decode exactly that
     many steps), or None to decode until ``</s>``.
@@ -194,7 +194,7 @@ def throughput(translator_kwargs: dict, src_ids, words: int, jobs=(1, 2),
     """
     from tqdm.auto import tqdm
 
-    from .parallel import WorkerPool
+    from ..parallel import WorkerPool
 
     out = {"words": words, "sentences": len(src_ids), "by_jobs": {}}
     size = max(jobs)

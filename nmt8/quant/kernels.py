@@ -1,6 +1,6 @@
 """The int8 matrix products of Section 3 of Quinn & Ballesteros 2018.
 
-A thin wrapper over the private compiled module ``nmt8._kernels`` (C in
+A thin wrapper over the private compiled module ``nmt8.quant._kernels`` (C in
 ``csrc/``): it checks every argument, so the C code only ever sees valid,
 contiguous buffers of the right sizes, and turns C error codes into Python
 exceptions.  The products approximate ``X @ W (+ b)`` for a float32 X of
@@ -36,7 +36,7 @@ import os
 
 import numpy as np
 
-from .quant import QuantizedMatrix
+from .int8 import QuantizedMatrix
 
 try:
     from ._kernels import ffi as _ffi
@@ -44,7 +44,7 @@ try:
 except ImportError as err:  # pragma: no cover - depends on the build
     raise ImportError(
         "nmt8's C kernels are not compiled; run `pip install -e .` in the "
-        "repository (it builds nmt8/_kernels through cffi)") from err
+        "repository (it builds nmt8/quant/_kernels through cffi)") from err
 
 __all__ = [
     "KERNELS",

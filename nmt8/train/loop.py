@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ModelConfig
-from .text import BPE, EOS, train_bpe
+from ..config import ModelConfig
+from ..text import BPE, EOS, train_bpe
 
 # Our own sentences (never corpus text): the golden-value check of the export.
 GOLDEN_PAIRS = [
@@ -321,7 +321,7 @@ def train(tc: TrainConfig, progress: bool = True) -> Path:
     torch = _torch()
     from tqdm.auto import tqdm
 
-    from . import data
+    from .. import data
 
     torch.set_num_threads(tc.threads)
     torch.manual_seed(tc.seed)

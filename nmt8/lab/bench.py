@@ -6,7 +6,7 @@ one process and interleaved round-robin so that every method sees the same
 machine state:
 
 - numpy float32 ``X @ W`` (OpenBLAS), the 32-bit baseline;
-- ``nmt8.kernels.int8_matmul`` with each available kernel, activation
+- ``nmt8.quant.kernels.int8_matmul`` with each available kernel, activation
   quantization included (the real cost of a call);
 - PyTorch's dynamic int8 ``Linear`` (FBGEMM), when torch is installed.
 
@@ -23,10 +23,10 @@ every method cycles through enough copies of its weights that every call
 reads them from memory, as a paper-size decoder step does; both figures
 are worth knowing, and the report says which one it is.
 
-Does not: time the decoder (``nmt8.measure``), flush caches between calls,
+Does not: time the decoder (``nmt8.lab.measure``), flush caches between calls,
 or assert anything about speed (tests assert, benchmarks measure).
 
-CLI: ``python -m nmt8.bench [--quick] [--json] [--stream]
+CLI: ``python -m nmt8.lab.bench [--quick] [--json] [--stream]
 [--kernels vnni,sse4] [--P 1,5]`` (also ``nmt8 bench kernels ...``).
 """
 
@@ -128,7 +128,7 @@ def _methods(Ws, qWs, X, kernels, torch_runs):
     Ws, qWs, torch_runs: one or more copies of the same weights; each call
     uses the next copy, so with enough copies every call reads its weights
     from memory instead of from cache."""
-    from .kernels import int8_matmul
+    from ..quant.kernels import int8_matmul
 
     W, qW = _cycle(Ws), _cycle(qWs)
     m = {"numpy-fp32": lambda: X @ W()}
@@ -199,8 +199,8 @@ def bench_kernels(shapes=PAPER_SHAPES, P_values=P_VALUES, repeats: int = 31,
     172 MB in fp32). Without it, a matrix that fits in the last-level cache
     is timed from cache, numpy's fp32 copy included.
     """
-    from .kernels import available_kernels
-    from .quant import quantize
+    from ..quant import quantize
+    from ..quant.kernels import available_kernels
 
     limit_blas_threads(1)
     kernels = available_kernels() if kernels is None else list(kernels)
@@ -251,7 +251,7 @@ def bench_kernels(shapes=PAPER_SHAPES, P_values=P_VALUES, repeats: int = 31,
 def quantize_cost(W: np.ndarray, scheme: str = "per_tensor") -> dict:
     """What quantizing W (in, out) at load costs: seconds to quantize,
     seconds to pack for VNNI, and bytes in fp32 vs int8."""
-    from .quant import quantize
+    from ..quant import quantize
 
     t0 = _clock()
     qW = quantize(W, scheme=scheme)

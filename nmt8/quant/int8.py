@@ -19,7 +19,7 @@ Weights are stored the way the paper's kernel reads them: transposed,
 ``quantize`` takes ``W`` in the orientation of the fp32 product ``X @ W``,
 (in, out), and ``dequantize`` gives it back in that orientation.
 
-Does not: multiply (``nmt8.kernels``), quantize biases (they stay float32
+Does not: multiply (``nmt8.quant.kernels``), quantize biases (they stay float32
 and are added to the float32 result, as the paper keeps the product's
 output in float), use zero points, or calibrate activation ranges
 offline.
@@ -62,7 +62,7 @@ def _scheme(scheme: str) -> str:
 
 @dataclass(frozen=True, eq=False)
 class QuantizedMatrix:
-    """An int8 weight matrix with its scales, ready for ``nmt8.kernels``.
+    """An int8 weight matrix with its scales, ready for ``nmt8.quant.kernels``.
 
     Fields (all arrays read-only when made by :func:`quantize`):
 

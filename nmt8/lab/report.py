@@ -1,9 +1,9 @@
 """The markdown report of ``nmt8 reproduce``: one section per table of the paper.
 
-:func:`render` turns the results dictionary of ``nmt8.reproduce.reproduce``
+:func:`render` turns the results dictionary of ``nmt8.lab.reproduce.reproduce``
 (the same one saved as ``results.json``) into ``report.md``. The paper's own
-figures (``nmt8.paper``) sit in the same tables as ours, in rows labelled
-``nmt8.paper.LABEL``.
+figures (``nmt8.lab.paper``) sit in the same tables as ours, in rows labelled
+``nmt8.lab.paper.LABEL``.
 
 Does not: measure anything; every number comes from the results.
 """

@@ -38,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..model import Model, load_model, random_model
 from . import diff, measure, paper, plot
-from .model import Model, load_model, random_model
 
 ISA_FLAGS = ("sse4_1", "sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw",
              "avx512_vnni", "avx_vnni", "amx_int8")
@@ -115,7 +115,7 @@ def _float32(m: Model) -> Model:
 
 def int8_available() -> bool:
     try:
-        import nmt8.kernels  # noqa: F401
+        import nmt8.quant.kernels  # noqa: F401
     except ImportError:
         return False
     return True
@@ -132,7 +132,7 @@ def _tqdm(it, progress, **kw):
 
 
 def _translator(models, precision="fp32", beam=5, scheme="per_tensor"):
-    from .translator import Translator
+    from ..translator import Translator
 
     return Translator(models, precision=precision, beam=beam, scheme=scheme)
 
@@ -140,8 +140,8 @@ def _translator(models, precision="fp32", beam=5, scheme="per_tensor"):
 # -- machine -----------------------------------------------------------------------
 def machine_info() -> dict:
     """CPU, cores, ISA flags, kernel, BLAS and library versions."""
-    from . import __version__
-    from .parallel import cores
+    from .. import __version__
+    from ..parallel import cores
 
     cpu, flags = platform.processor() or platform.machine(), set()
     try:
@@ -162,7 +162,7 @@ def machine_info() -> dict:
     fns = measure._blas_thread_functions()
     info["blas"] = "OpenBLAS (one thread)" if fns else "unknown BLAS"
     if int8_available():
-        from .kernels import available_kernels, default_kernel
+        from ..quant.kernels import available_kernels, default_kernel
 
         info["kernels"] = available_kernels()
         info["kernel"] = default_kernel()
@@ -177,7 +177,7 @@ def machine_info() -> dict:
 # -- sentences -----------------------------------------------------------------------
 def load_test(data=None, limit=None):
     """(German sources, English references) of test_2016_flickr, or None."""
-    from .data import DataMissing, read_lines
+    from ..data import DataMissing, read_lines
 
     try:
         src = read_lines("test_2016_flickr", "de", data, limit)
@@ -190,7 +190,7 @@ def load_test(data=None, limit=None):
 def speed_sentences(test_src, n: int) -> list[str]:
     """n test sources picked with a fixed seed (our own sentences if none)."""
     if not test_src:
-        from .train import GOLDEN_PAIRS
+        from ..train import GOLDEN_PAIRS
 
         own = [de for de, _ in GOLDEN_PAIRS]
         return [own[i % len(own)] for i in range(n)]
@@ -298,7 +298,7 @@ def beam_sweep(w: Workload, settings: Settings, progress=True) -> dict:
 
 def throughputs(loads, settings: Settings, progress=True) -> dict:
     """Total WPS with 1 and N worker processes (one per core), beam 5."""
-    from .parallel import cores
+    from ..parallel import cores
 
     n = settings.jobs or cores()
     jobs = (1, n) if n > 1 else (1,)
@@ -584,8 +584,8 @@ def toy_model(folder, pairs=None, vocab_size: int = 60, emb: int = 8,
     with matching vocabularies whose ``path`` points there. Its translations
     are nonsense; every code path runs.
     """
-    from .text import train_bpe
-    from .train import GOLDEN_PAIRS
+    from ..text import train_bpe
+    from ..train import GOLDEN_PAIRS
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -613,7 +613,7 @@ def write_multi30k(folder, pairs, splits=("val", "test_2016_flickr")) -> Path:
 
 
 def _data_stats(data, test) -> dict:
-    from .data import data_dir
+    from ..data import data_dir
 
     if test is None:
         return {"found": False}
@@ -643,7 +643,7 @@ def _call_repr(out_dir, quick, data, model, ensemble) -> str:
     args += [f"data={show(data)}"] if data else []
     args += [f"model={show(model)}"]
     args += [f"ensemble={show(ensemble)}"] if ensemble is not None else []
-    return f"nmt8.reproduce.reproduce({', '.join(args)})"
+    return f"nmt8.lab.reproduce.reproduce({', '.join(args)})"
 
 
 def main(argv=None) -> int:
@@ -676,5 +676,5 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":  # python -m nmt8.reproduce --out DIR [--quick]
+if __name__ == "__main__":  # python -m nmt8.lab.reproduce --out DIR [--quick]
     sys.exit(main())

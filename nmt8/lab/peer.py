@@ -9,7 +9,7 @@ per tensor at load, activations quantized on the fly at each call).
 :class:`TorchModel` has the ``encode``/``step`` interface of
 ``nmt8.model.Model``, so the search itself is nmt8's own
 ``nmt8.beam.beam_search``: both systems run identical bookkeeping and only
-the network differs. Run it with one torch thread (``nmt8.measure`` does).
+the network differs. Run it with one torch thread (``nmt8.lab.measure`` does).
 
 Does not: train (``nmt8.train``) or batch sentences.
 """
@@ -22,9 +22,9 @@ import warnings
 
 import numpy as np
 
-from .beam import beam_search, default_max_len
-from .model import Model
-from .text import EOS
+from ..beam import beam_search, default_max_len
+from ..model import Model
+from ..text import EOS
 
 
 @dataclasses.dataclass

@@ -9,7 +9,7 @@
   so a reader sees whether int8 changed the model's preference at step t
   (a near tie tipped over) or the beam simply explored differently.
 
-Does not: translate (give it the outputs) or time anything (``nmt8.measure``).
+Does not: translate (give it the outputs) or time anything (``nmt8.lab.measure``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import difflib
 
 import numpy as np
 
-from .text import EOS
+from ..text import EOS
 
 _MD_SPECIAL = "\\`*_|<>[]"
 
