@@ -13,12 +13,7 @@ import argparse
 import sys
 import time
 
-DEMO_SENTENCES = [  # our own sentences, not corpus text
-    "Ein kleiner Junge spielt mit seinem Hund im Garten.",
-    "Zwei Frauen sitzen auf einer Bank und trinken Kaffee.",
-    "Ein Mann in einer roten Jacke fährt mit dem Fahrrad durch den Park.",
-    "Die Kinder laufen lachend über den nassen Sand am Meer.",
-]
+from .testing import DEMO_SENTENCES
 
 
 def _translator_args(p: argparse.ArgumentParser) -> None:

@@ -65,7 +65,7 @@ def test_hidden_dropout_only_while_training():
 def test_batches_cover_every_pair_once_with_little_padding():
     import random
 
-    from nmt8.train import _batches
+    from nmt8.train.loop import _batches
 
     rng = random.Random(0)
     pairs = [([1] * rng.randint(1, 30), [2] * rng.randint(1, 30))

@@ -190,7 +190,7 @@ def load_test(data=None, limit=None):
 def speed_sentences(test_src, n: int) -> list[str]:
     """n test sources picked with a fixed seed (our own sentences if none)."""
     if not test_src:
-        from ..train import GOLDEN_PAIRS
+        from ..testing import GOLDEN_PAIRS
 
         own = [de for de, _ in GOLDEN_PAIRS]
         return [own[i % len(own)] for i in range(n)]
@@ -580,12 +580,12 @@ def toy_model(folder, pairs=None, vocab_size: int = 60, emb: int = 8,
     """A tiny random model that reads and writes text.
 
     Trains two small BPE models on ``pairs`` (German, English; default: our own
-    ``nmt8.train.GOLDEN_PAIRS``) into ``folder`` and returns a random model
+    ``nmt8.testing.GOLDEN_PAIRS``) into ``folder`` and returns a random model
     with matching vocabularies whose ``path`` points there. Its translations
     are nonsense; every code path runs.
     """
+    from ..testing import GOLDEN_PAIRS
     from ..text import train_bpe
-    from ..train import GOLDEN_PAIRS
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

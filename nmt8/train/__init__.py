@@ -8,9 +8,7 @@ Does not: decode with beam search (``nmt8.translator``).
 """
 
 from .loop import (
-    GOLDEN_PAIRS,
     TrainConfig,
-    _batches,
     build_model,
     export,
     greedy_bleu,
@@ -22,7 +20,6 @@ from .loop import (
 )
 
 __all__ = [
-    "GOLDEN_PAIRS",
     "TrainConfig",
     "build_model",
     "export",

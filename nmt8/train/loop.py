@@ -27,21 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from ..config import ModelConfig
+from ..testing import GOLDEN_PAIRS
 from ..text import BPE, EOS, train_bpe
-
-# Our own sentences (never corpus text): the golden-value check of the export.
-GOLDEN_PAIRS = [
-    ("Ein Hund läuft über eine grüne Wiese.",
-     "A dog runs across a green meadow."),
-    ("Zwei Kinder spielen am Strand mit einem roten Ball.",
-     "Two children play with a red ball on the beach."),
-    ("Eine Frau in einem blauen Kleid liest ein Buch.",
-     "A woman in a blue dress is reading a book."),
-    ("Der alte Mann verkauft Obst auf dem Markt.",
-     "The old man sells fruit at the market."),
-    ("Ein Radfahrer fährt bei Regen durch die Stadt.",
-     "A cyclist rides through the city in the rain."),
-]
 
 
 @dataclasses.dataclass
