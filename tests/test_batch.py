@@ -67,7 +67,7 @@ def test_int8_ensemble_batches_are_invariant(tiny_models):
 def test_options_reach_every_sentence(tiny_models):
     m = tiny_models[0].copy("int8")
     srcs = _sources(np.random.default_rng(6), 7, 40)
-    kw = dict(beam=3, min_len=4, normalize=False, alignment=True)
+    kw = {"beam": 3, "min_len": 4, "normalize": False, "alignment": True}
     lens = [3, 0, 9, 1, 5, 2, 6]
     got = beam_search_batch(m, srcs, max_lens=lens, **kw)
     for s, ml, g in zip(srcs, lens, got):
