@@ -1,23 +1,28 @@
 """Training the Section 2 model in PyTorch (the optional ``[train]`` extra).
 
-``loop`` holds the PyTorch model, the training loop and the export to the
-Nematus ``.npz`` format that ``nmt8.load_model`` reads. Importing this
-package does not import PyTorch; the functions that need it do.
+* ``model``: the network (bi-GRU encoder, conditional GRU decoder, MLP
+  attention, readout, greedy search), its parameters made from
+  ``param_shapes`` under their Nematus names;
+* ``loop``: ``TrainConfig``, batches, optimiser, schedule, the epoch loop,
+  greedy validation BLEU and ``nmt8 train``;
+* ``export``: the Nematus ``.npz`` + options JSON, checkpoint averaging and
+  the golden values the numpy engine is tested against.
+
+Importing this package does not import PyTorch; the functions that need it do.
 
 Does not: decode with beam search (``nmt8.translator``).
 """
 
+from .export import export, write_golden
 from .loop import (
     TrainConfig,
-    build_model,
-    export,
     greedy_bleu,
     main,
     make_optimizer,
     set_lr,
     train,
-    write_golden,
 )
+from .model import build_model
 
 __all__ = [
     "TrainConfig",

@@ -1,18 +1,18 @@
 """Training the Section 2 model in PyTorch (the optional ``[train]`` extra).
 
-The network is exactly the one ``nmt8.model`` decodes in numpy: a bi-GRU
-encoder (eq. 1), ``s_0 = tanh(mean_i(h_i) W + b)``, the conditional GRU of
-Nematus (GRU ``r``, MLP attention, GRU ``q``; eq. 3-6) and the readout ``g``
-(eq. 2). Parameters carry the Nematus names, so export is a rename, not a
-conversion. The paper trains in Theano with Adam and picks the checkpoint by
-dev-set BLEU; so do we (on Multi30k val, never on test).
+The paper trains in Theano with Adam and picks the checkpoint by dev-set
+BLEU; so do we (greedy BLEU on Multi30k val, never on test). This module
+holds the training settings (``TrainConfig``), the mini-batches drawn from
+length-sorted pools, the optimiser, the learning-rate schedule, the epoch
+loop and ``main`` behind ``nmt8 train``.
 
 Beyond the paper: dropout, label smoothing, learning-rate warm-up and cosine
 decay, gradient clipping (Multi30k is small), and a larger learning rate for
 the embeddings (``emb_lr_scale``).
 
-Does not: decode with beam search (validation uses batched greedy search; the
-reported BLEU comes from ``nmt8.Translator``).
+Does not: define the network (``nmt8.train.model``), write the Nematus files
+(``nmt8.train.export``) or decode with beam search (the reported BLEU comes
+from ``nmt8.Translator``).
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ import dataclasses
 import json
 import math
 import random
+import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from ..config import ModelConfig
-from ..testing import GOLDEN_PAIRS
 from ..text import BPE, EOS, train_bpe
+from .export import export, export_checkpoints, golden_pairs
+from .model import _torch, build_model, pad
 
 
 @dataclasses.dataclass
@@ -67,185 +67,6 @@ class TrainConfig:
     init: str | None = None  # continue from a saved state dict (best.pt)
     export_from: str | None = None  # only export this state dict (or the
     # average of several, comma-separated: checkpoint averaging), no training
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError as err:  # pragma: no cover - depends on the extra
-        raise SystemExit(
-            "nmt8 train needs PyTorch: pip install 'nmt8[train]' "
-            "(here: pip install torch==2.13.0)") from err
-    return torch
-
-
-def build_model(cfg: ModelConfig, dropout: float = 0.0, emb_std: float = 1.0,
-                dropout_hidden: float = 0.0):
-    """The PyTorch twin of ``nmt8.model.Model`` with Nematus parameter names."""
-    torch = _torch()
-    nn = torch.nn
-    E, H, C = cfg.dim_word, cfg.dim, 2 * cfg.dim
-
-    class Seq2Seq(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.Wemb = nn.Parameter(torch.randn(cfg.n_words_src, E) * emb_std)
-            self.Wemb_dec = nn.Parameter(torch.randn(cfg.n_words, E) * emb_std)
-            self.enc = nn.GRU(E, H, batch_first=True, bidirectional=True)
-            for sfx in ("", "_reverse"):  # nematus has no bias inside r*(.)
-                b_hh = getattr(self.enc, f"bias_hh_l0{sfx}")
-                b_hh.data[2 * H:] = 0
-                keep = torch.ones(3 * H)
-                keep[2 * H:] = 0
-                b_hh.register_hook(lambda g, keep=keep: g * keep)
-            shapes = {
-                "ff_state_W": (C, H), "ff_state_b": (H,),
-                "decoder_W": (E, 2 * H), "decoder_b": (2 * H,),
-                "decoder_U": (H, 2 * H), "decoder_Wx": (E, H),
-                "decoder_bx": (H,), "decoder_Ux": (H, H),
-                "decoder_W_comb_att": (H, C), "decoder_Wc_att": (C, C),
-                "decoder_b_att": (C,), "decoder_U_att": (C, 1),
-                "decoder_c_tt": (1,),
-                "decoder_U_nl": (H, 2 * H), "decoder_b_nl": (2 * H,),
-                "decoder_Ux_nl": (H, H), "decoder_bx_nl": (H,),
-                "decoder_Wc": (C, 2 * H), "decoder_Wcx": (C, H),
-                "ff_logit_lstm_W": (H, E), "ff_logit_lstm_b": (E,),
-                "ff_logit_prev_W": (E, E), "ff_logit_prev_b": (E,),
-                "ff_logit_ctx_W": (C, E), "ff_logit_ctx_b": (E,),
-                "ff_logit_W": (E, cfg.n_words), "ff_logit_b": (cfg.n_words,),
-            }
-            self.p = nn.ParameterDict()
-            for name, shape in shapes.items():
-                w = torch.empty(shape)
-                if len(shape) == 1:
-                    nn.init.zeros_(w)
-                elif name.endswith(("_U", "_Ux", "_U_nl", "_Ux_nl")):
-                    for j in range(0, shape[1], shape[0]):  # orthogonal blocks
-                        nn.init.orthogonal_(w[:, j:j + shape[0]])
-                else:
-                    nn.init.xavier_uniform_(w)
-                self.p[name] = nn.Parameter(w)
-            self.drop = nn.Dropout(dropout)
-            self.drop_h = nn.Dropout(dropout_hidden)
-
-        def encode(self, src, src_len):
-            """h (B, S, 2H) = [forward; backward] states (eq. 1), mask, s_0."""
-            x = self.drop(self.Wemb[src])  # (B, S, E)
-            packed = nn.utils.rnn.pack_padded_sequence(
-                x, src_len.cpu(), batch_first=True, enforce_sorted=False)
-            h, _ = self.enc(packed)
-            h, _ = nn.utils.rnn.pad_packed_sequence(
-                h, batch_first=True, total_length=src.shape[1])
-            h = self.drop_h(h)
-            mask = (torch.arange(src.shape[1])[None] < src_len[:, None]).float()
-            mean = (h * mask[..., None]).sum(1) / src_len[:, None].float()
-            s0 = torch.tanh(mean @ self.p["ff_state_W"] + self.p["ff_state_b"])
-            return h, mask, s0
-
-        def embed_inputs(self, y_emb):
-            """The GRU ``r`` input products ``E[y] W + b`` and ``E[y] Wx + bx``.
-
-            They do not depend on the state, so training computes them for all
-            target positions at once (one large product instead of T small ones).
-            """
-            p = self.p
-            return (y_emb @ p["decoder_W"] + p["decoder_b"],
-                    y_emb @ p["decoder_Wx"] + p["decoder_bx"])
-
-        def step(self, s_prev, y_in, h, pctx, mask):
-            """One conditional-GRU step (eq. 3-6): returns s_t, H_t, alpha.
-
-            ``y_in`` is ``embed_inputs(E[y_{t-1}])`` for this step.
-            """
-            p = self.p
-            x_gates, x_cand = y_in
-            g = torch.sigmoid(s_prev @ p["decoder_U"] + x_gates)
-            r1, u1 = g.chunk(2, dim=-1)
-            s_tilde = torch.tanh((s_prev @ p["decoder_Ux"]) * r1 + x_cand)
-            s1 = u1 * s_prev + (1 - u1) * s_tilde  # s'_t (eq. 3)
-            e = torch.tanh(pctx + (s1 @ p["decoder_W_comb_att"])[:, None])
-            e = (e @ p["decoder_U_att"])[..., 0] + p["decoder_c_tt"]  # (B, S)
-            alpha = torch.softmax(e.masked_fill(mask == 0, -1e9), dim=-1)
-            H_t = (alpha[..., None] * h).sum(1)  # (B, 2H), eq. 5
-            g = torch.sigmoid(s1 @ p["decoder_U_nl"] + p["decoder_b_nl"]
-                              + H_t @ p["decoder_Wc"])
-            r2, u2 = g.chunk(2, dim=-1)
-            s_tilde = torch.tanh((s1 @ p["decoder_Ux_nl"] + p["decoder_bx_nl"])
-                                 * r2 + H_t @ p["decoder_Wcx"])
-            s_t = u2 * s1 + (1 - u2) * s_tilde  # eq. 4
-            return s_t, H_t, alpha
-
-        def readout(self, s_t, y_emb, H_t):
-            """Logits of g (eq. 2): tanh(s W1 + E[y] W2 + H W3) W_o + b_o."""
-            p = self.p
-            t = torch.tanh(s_t @ p["ff_logit_lstm_W"] + p["ff_logit_lstm_b"]
-                           + y_emb @ p["ff_logit_prev_W"] + p["ff_logit_prev_b"]
-                           + H_t @ p["ff_logit_ctx_W"] + p["ff_logit_ctx_b"])
-            return self.drop(t) @ p["ff_logit_W"] + p["ff_logit_b"]
-
-        def prev_embeddings(self, tgt):
-            """E[y_{t-1}] with a zero vector at t=0, as in Nematus."""
-            emb = self.Wemb_dec[tgt[:, :-1]]
-            zero = emb.new_zeros(tgt.shape[0], 1, E)
-            return self.drop(torch.cat([zero, emb], dim=1))  # (B, T, E)
-
-        def forward(self, src, src_len, tgt):
-            h, mask, s = self.encode(src, src_len)
-            pctx = h @ self.p["decoder_Wc_att"] + self.p["decoder_b_att"]
-            y_emb = self.prev_embeddings(tgt)
-            x_gates, x_cand = self.embed_inputs(y_emb)
-            states, ctxs = [], []
-            for t in range(tgt.shape[1]):
-                s, H_t, _ = self.step(s, (x_gates[:, t], x_cand[:, t]), h,
-                                      pctx, mask)
-                states.append(s)
-                ctxs.append(H_t)
-            return self.readout(self.drop_h(torch.stack(states, 1)), y_emb,
-                                self.drop_h(torch.stack(ctxs, 1)))  # (B, T, V)
-
-        @torch.no_grad()
-        def greedy(self, src, src_len, max_len):
-            h, mask, s = self.encode(src, src_len)
-            pctx = h @ self.p["decoder_Wc_att"] + self.p["decoder_b_att"]
-            y_emb = h.new_zeros(src.shape[0], E)
-            out, done = [], torch.zeros(src.shape[0], dtype=torch.bool)
-            for _ in range(max_len):
-                s, H_t, _ = self.step(s, self.embed_inputs(y_emb), h, pctx, mask)
-                y = self.readout(s, y_emb, H_t).argmax(-1)
-                out.append(y)
-                done |= y == EOS
-                if done.all():
-                    break
-                y_emb = self.Wemb_dec[y]
-            return torch.stack(out, 1)
-
-        def nematus_params(self) -> dict[str, np.ndarray]:
-            """All weights under their Nematus names and (in, out) shapes."""
-            out = {"Wemb": self.Wemb, "Wemb_dec": self.Wemb_dec}
-            out.update(self.p.items())
-            for sfx, pre in (("", "encoder"), ("_reverse", "encoder_r")):
-                w_ih = getattr(self.enc, f"weight_ih_l0{sfx}")  # (3H, E)
-                w_hh = getattr(self.enc, f"weight_hh_l0{sfx}")  # (3H, H)
-                b = (getattr(self.enc, f"bias_ih_l0{sfx}")
-                     + getattr(self.enc, f"bias_hh_l0{sfx}"))
-                out[f"{pre}_W"] = w_ih[:2 * H].T
-                out[f"{pre}_Wx"] = w_ih[2 * H:].T
-                out[f"{pre}_U"] = w_hh[:2 * H].T
-                out[f"{pre}_Ux"] = w_hh[2 * H:].T
-                out[f"{pre}_b"] = b[:2 * H]
-                out[f"{pre}_bx"] = getattr(self.enc, f"bias_ih_l0{sfx}")[2 * H:]
-            return {k: v.detach().cpu().numpy().astype(np.float32)
-                    for k, v in out.items()}
-
-    return Seq2Seq()
-
-
-def _pad(seqs, torch):
-    lens = torch.tensor([len(s) for s in seqs])
-    out = torch.zeros(len(seqs), int(lens.max()), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        out[i, :len(s)] = torch.tensor(s)
-    return out, lens
 
 
 def _batches(pairs, batch_size, rng, pool=50):
@@ -287,7 +108,16 @@ def set_lr(opt, lr: float) -> None:
         g["lr"] = lr * g["scale"]
 
 
+def lr_at(step: int, tc: TrainConfig, total: int) -> float:
+    """Linear warm-up over ``tc.warmup_steps``, then cosine decay to min_lr."""
+    if step < tc.warmup_steps:
+        return tc.lr * (step + 1) / tc.warmup_steps
+    frac = (step - tc.warmup_steps) / max(1, total - tc.warmup_steps)
+    return tc.min_lr + 0.5 * (tc.lr - tc.min_lr) * (1 + math.cos(math.pi * frac))
+
+
 def greedy_bleu(model, src_ids, refs, tgt_bpe, torch, batch_size=100):
+    """Corpus BLEU (sacrebleu) of batched greedy translations of ``src_ids``."""
     import sacrebleu
 
     model.eval()
@@ -295,7 +125,7 @@ def greedy_bleu(model, src_ids, refs, tgt_bpe, torch, batch_size=100):
     order = sorted(range(len(src_ids)), key=lambda i: len(src_ids[i]))
     for k in range(0, len(order), batch_size):
         idx = order[k:k + batch_size]
-        src, lens = _pad([src_ids[i] + [EOS] for i in idx], torch)
+        src, lens = pad([src_ids[i] + [EOS] for i in idx], torch)
         out = model.greedy(src, lens, max_len=int(lens.max()) * 2 + 10)
         for i, row in zip(idx, out.tolist()):
             hyps[i] = tgt_bpe.decode(row)
@@ -303,8 +133,54 @@ def greedy_bleu(model, src_ids, refs, tgt_bpe, torch, batch_size=100):
     return sacrebleu.corpus_bleu(hyps, [refs]).score
 
 
+def model_config(tc: TrainConfig, src_bpe: BPE, tgt_bpe: BPE) -> ModelConfig:
+    """The options written beside the weights (``model.npz.json``)."""
+    return ModelConfig(dim_word=tc.dim_word, dim=tc.dim,
+                       n_words_src=len(src_bpe), n_words=len(tgt_bpe),
+                       dictionaries=[f"bpe.{tc.src_lang}.json",
+                                     f"bpe.{tc.tgt_lang}.json"],
+                       bpe_models=[f"bpe.{tc.src_lang}.model",
+                                   f"bpe.{tc.tgt_lang}.model"],
+                       src_lang=tc.src_lang, tgt_lang=tc.tgt_lang)
+
+
+def _epoch(model, opt, pairs, bar, tc, step, total, torch):
+    """One pass over the batches of ``bar`` (a tqdm of index lists).
+
+    Returns (summed loss, target tokens, global step).
+    """
+    tot_loss = tot_tok = 0.0
+    for idx in bar:
+        src, slen = pad([pairs[i][0] for i in idx], torch)
+        tgt, tlen = pad([pairs[i][1] for i in idx], torch)
+        logits = model(src, slen, tgt)  # (B, T, V)
+        target = tgt.masked_fill(
+            torch.arange(tgt.shape[1])[None] >= tlen[:, None], -100)
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+            ignore_index=-100, label_smoothing=tc.label_smoothing,
+            reduction="sum")
+        ntok = int(tlen.sum())
+        set_lr(opt, lr_at(step, tc, total))
+        opt.zero_grad()
+        (loss / ntok).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip_norm)
+        opt.step()
+        step += 1
+        tot_loss += float(loss.detach())
+        tot_tok += ntok
+        bar.set_postfix(loss=f"{tot_loss / tot_tok:.3f}")
+    return tot_loss, tot_tok, step
+
+
 def train(tc: TrainConfig, progress: bool = True) -> Path:
-    """Train, pick the best epoch by val BLEU, export a Nematus-format model."""
+    """Train, pick the best epoch by val BLEU, export a Nematus-format model.
+
+    With ``tc.export_from`` set, only export (see ``export_checkpoints``).
+    """
+    golden_pairs(tc.src_lang, tc.tgt_lang)  # fail now, not after training
+    if tc.export_from:
+        return export_checkpoints(tc)
     torch = _torch()
     from tqdm.auto import tqdm
 
@@ -325,63 +201,25 @@ def train(tc: TrainConfig, progress: bool = True) -> Path:
         bpes.append(BPE(f) if f.exists()
                     else train_bpe(lines, out / f"bpe.{lang}", tc.vocab_size))
     src_bpe, tgt_bpe = bpes
-    cfg = ModelConfig(dim_word=tc.dim_word, dim=tc.dim,
-                      n_words_src=len(src_bpe), n_words=len(tgt_bpe),
-                      dictionaries=[f"bpe.{tc.src_lang}.json",
-                                    f"bpe.{tc.tgt_lang}.json"],
-                      bpe_models=[f"bpe.{tc.src_lang}.model",
-                                  f"bpe.{tc.tgt_lang}.model"],
-                      src_lang=tc.src_lang, tgt_lang=tc.tgt_lang)
+    cfg = model_config(tc, src_bpe, tgt_bpe)
     pairs = [(src_bpe.encode(s) + [EOS], tgt_bpe.encode(t) + [EOS])
              for s, t in zip(src_tr, tgt_tr)]
     pairs = [p for p in pairs if len(p[0]) <= tc.max_len and len(p[1]) <= tc.max_len]
     val_ids = [src_bpe.encode(s) for s in src_va]
 
     model = build_model(cfg, tc.dropout, tc.emb_std, tc.dropout_hidden)
-    if tc.export_from:
-        states = [torch.load(f) for f in tc.export_from.split(",")]
-        model.load_state_dict({k: sum(s[k] for s in states) / len(states)
-                               for k in states[0]})
-        export(model, cfg, out, tc, torch)
-        return out
     if tc.init:
         model.load_state_dict(torch.load(tc.init))
     opt = make_optimizer(model, tc, torch)
-    steps_per_epoch = math.ceil(len(pairs) / tc.batch_size)
-    total = steps_per_epoch * tc.epochs
-
-    def lr_at(step):
-        if step < tc.warmup_steps:
-            return tc.lr * (step + 1) / tc.warmup_steps
-        frac = (step - tc.warmup_steps) / max(1, total - tc.warmup_steps)
-        return tc.min_lr + 0.5 * (tc.lr - tc.min_lr) * (1 + math.cos(math.pi * frac))
+    total = math.ceil(len(pairs) / tc.batch_size) * tc.epochs
 
     log, best, step, t0 = [], (-1.0, None, 0), 0, time.time()
     for epoch in range(1, tc.epochs + 1):
         model.train()
-        bar = tqdm(_batches(pairs, tc.batch_size, rng, tc.pool), disable=not progress,
-                   desc=f"epoch {epoch}", mininterval=10)
-        tot_loss = tot_tok = 0.0
-        for idx in bar:
-            src, slen = _pad([pairs[i][0] for i in idx], torch)
-            tgt, tlen = _pad([pairs[i][1] for i in idx], torch)
-            logits = model(src, slen, tgt)
-            target = tgt.masked_fill(
-                torch.arange(tgt.shape[1])[None] >= tlen[:, None], -100)
-            loss = torch.nn.functional.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
-                ignore_index=-100, label_smoothing=tc.label_smoothing,
-                reduction="sum")
-            ntok = int(tlen.sum())
-            set_lr(opt, lr_at(step))
-            opt.zero_grad()
-            (loss / ntok).backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip_norm)
-            opt.step()
-            step += 1
-            tot_loss += float(loss.detach())
-            tot_tok += ntok
-            bar.set_postfix(loss=f"{tot_loss / tot_tok:.3f}")
+        bar = tqdm(_batches(pairs, tc.batch_size, rng, tc.pool),
+                   disable=not progress, desc=f"epoch {epoch}", mininterval=10)
+        tot_loss, tot_tok, step = _epoch(model, opt, pairs, bar, tc, step,
+                                         total, torch)
         bleu = greedy_bleu(model, val_ids, tgt_va, tgt_bpe, torch)
         minutes = (time.time() - t0) / 60
         log.append({"epoch": epoch, "step": step, "train_loss": tot_loss / tot_tok,
@@ -409,52 +247,6 @@ def train(tc: TrainConfig, progress: bool = True) -> Path:
     return out
 
 
-def export(model, cfg: ModelConfig, out: Path, tc: TrainConfig, torch):
-    """Write model.npz (+ .json options) and golden log-probabilities.
-
-    Weights are stored as ``tc.export_dtype`` (float16 keeps the shipped model
-    under its size budget); the torch model is rounded the same way first, so
-    the golden values are those of exactly the weights we ship.
-    """
-    model.eval()
-    params = model.nematus_params()
-    params = {k: v.astype(tc.export_dtype) for k, v in params.items()}
-    np.savez(out / "model.npz", **params)
-    cfg.to_json(out / "model.npz.json")
-    # round the torch weights to what was stored, then score in float64: the
-    # golden values are then the exact log-probs of the shipped weights, and
-    # the numpy engine's float32 error is measured against them alone
-    with torch.no_grad():
-        H = cfg.dim
-        for sfx in ("", "_reverse"):  # Nematus keeps one bias: b_ih + b_hh
-            b_ih = getattr(model.enc, f"bias_ih_l0{sfx}")
-            b_hh = getattr(model.enc, f"bias_hh_l0{sfx}")
-            b_ih[:2 * H] += b_hh[:2 * H]
-            b_hh[:2 * H] = 0
-        for prm in model.parameters():
-            prm.copy_(prm.to(getattr(torch, tc.export_dtype)).float())
-    write_golden(model.double(), out, torch)
-    model.float()
-
-
-def write_golden(model, out: Path, torch):
-    src_bpe = BPE(out / f"bpe.{json.loads((out / 'model.npz.json').read_text())['src_lang']}.model")
-    cfg = ModelConfig.from_json(out / "model.npz.json")
-    tgt_bpe = BPE(out / f"bpe.{cfg.tgt_lang}.model")
-    golden = []
-    with torch.no_grad():
-        for src_text, tgt_text in GOLDEN_PAIRS:
-            s = src_bpe.encode(src_text) + [EOS]
-            t = tgt_bpe.encode(tgt_text) + [EOS]
-            src, slen = _pad([s], torch)
-            tgt, _ = _pad([t], torch)
-            logp = torch.log_softmax(model(src, slen, tgt), -1)[0]
-            lp = logp[torch.arange(len(t)), tgt[0]]
-            golden.append({"src": src_text, "tgt": tgt_text, "src_ids": s,
-                           "tgt_ids": t, "logprobs": lp.tolist()})
-    (out / "golden.json").write_text(json.dumps(golden, indent=1) + "\n")
-
-
 def main(argv=None):
     import argparse
 
@@ -468,7 +260,12 @@ def main(argv=None):
                         default=f.default)
     args = ap.parse_args(argv)
     tc = TrainConfig(**vars(args))
-    print(train(tc))
+    try:
+        print(train(tc))
+    except (ValueError, FileNotFoundError) as err:
+        print(f"nmt8 train: error: {err}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
