@@ -257,3 +257,39 @@ def beam_search_batch(models, srcs, beam: int = 5, max_lens=None,
             y_prev = np.concatenate(words_all)
         t += 1
     return [s.best(n_best) for s in searches]
+
+
+def plan(lengths, batch_size: int, window: int | None = None) -> list[list[int]]:
+    """Cut sentences into batches of similar length, as Marian's maxi-batch.
+
+    Each window of ``window`` consecutive sentences (default 16 x
+    batch_size) is sorted by length and cut into batches of ``batch_size``;
+    returns the batches as lists of indices into ``lengths``. Empty sources
+    (length 0) are left out: they need no decoding.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) \
+            or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    window = window or 16 * batch_size
+    out = []
+    for w0 in range(0, len(lengths), window):
+        idx = [i for i in range(w0, min(w0 + window, len(lengths)))
+               if lengths[i] > 0]
+        idx.sort(key=lambda i: lengths[i])
+        out += [idx[i:i + batch_size] for i in range(0, len(idx), batch_size)]
+    return out
+
+
+def translate_ids(models, sentences, batch_size: int, window: int | None = None,
+                  max_lens=None, **search) -> list[list]:
+    """Beam search over many sentences of ids, ``batch_size`` at a time;
+    results (n_best Hypothesis lists) in input order, ``[]`` for an empty
+    source. ``search``: the keywords of :func:`beam_search_batch`."""
+    sentences = [list(s) for s in sentences]
+    out: list[list] = [[] for _ in sentences]
+    for idx in plan([len(s) for s in sentences], batch_size, window):
+        ml = None if max_lens is None else [max_lens[i] for i in idx]
+        for i, hyps in zip(idx, beam_search_batch(
+                models, [sentences[i] for i in idx], max_lens=ml, **search)):
+            out[i] = hyps
+    return out

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import nmt8
-from nmt8.batch import beam_search_batch, encode_batch
+from nmt8.batch import beam_search_batch, encode_batch, plan, translate_ids
 from nmt8.beam import beam_search
 
 
@@ -112,3 +112,26 @@ def test_every_pair_of_lengths_in_one_batch(tiny_models):
         got = beam_search_batch(m, srcs, beam=2)
         for s, g in zip(srcs, got):
             assert _same(beam_search(m, s, beam=2), g)
+
+
+def test_plan_sorts_each_window_and_keeps_every_sentence():
+    lengths = [5, 0, 3, 9, 1, 1, 7, 2, 0, 4]
+    batches = plan(lengths, 2, window=5)
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == [i for i, n in enumerate(lengths) if n > 0]
+    assert all(len(b) <= 2 for b in batches)
+    # sorted within a window, windows in input order
+    assert flat[:4] == [4, 2, 0, 3] and set(flat[4:]) == {5, 6, 7, 9}
+    with pytest.raises(ValueError, match="batch_size"):
+        plan(lengths, 0)
+    with pytest.raises(ValueError, match="batch_size"):
+        plan(lengths, True)
+
+
+def test_translate_ids_keeps_input_order_and_empty_sources(tiny_models):
+    m = tiny_models[0].copy("int8")
+    srcs = _sources(np.random.default_rng(11), 25, 40)
+    srcs[3] = []
+    got = translate_ids(m, srcs, batch_size=4, window=8, beam=3)
+    for s, g in zip(srcs, got):
+        assert g == [] if not s else _same(beam_search(m, s, beam=3), g)
