@@ -197,7 +197,7 @@ def test_export_from_averages_checkpoints_without_the_corpus(
         np.testing.assert_allclose(got, g["logprobs"], atol=1e-4)
 
 
-@pytest.mark.parametrize("case", ["no_bpe", "wrong_dim", "missing_pt"])
+@pytest.mark.parametrize("case", ["no_bpe", "wrong_dim", "missing_pt", "empty"])
 def test_export_from_errors_are_one_clear_message(trained_en_de, tmp_path,
                                                   case, capsys):
     from nmt8.train import main
@@ -205,16 +205,15 @@ def test_export_from_errors_are_one_clear_message(trained_en_de, tmp_path,
     if case != "no_bpe":
         for f in ("bpe.en.model", "bpe.de.model"):
             shutil.copy(trained_en_de / f, tmp_path / f)
-    pt = trained_en_de / "epoch1.pt"
-    if case == "missing_pt":
-        pt = tmp_path / "nope.pt"
+    pt = {"missing_pt": tmp_path / "nope.pt", "empty": ","}.get(
+        case, trained_en_de / "epoch1.pt")
     dim = "7" if case == "wrong_dim" else "6"
     args = ["--export-from", str(pt), "--out", str(tmp_path), "--src-lang",
             "en", "--tgt-lang", "de", "--dim-word", "8", "--dim", dim]
     assert main(args) == 1
     err = capsys.readouterr().err
     expect = {"no_bpe": "bpe.en.model", "wrong_dim": "--dim",
-              "missing_pt": "nope.pt"}[case]
+              "missing_pt": "nope.pt", "empty": "no checkpoint"}[case]
     assert err.startswith("nmt8 train: error:") and expect in err
     assert not (tmp_path / "model.npz").exists()
 
@@ -227,3 +226,14 @@ def test_languages_without_golden_sentences_fail_before_training(tmp_path):
     with pytest.raises(ValueError, match="'fr'/'en'"):
         train(tc, progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_schedule_warms_up_then_decays_to_min_lr():
+    from nmt8.train import TrainConfig
+    from nmt8.train.loop import lr_at
+
+    tc = TrainConfig(lr=1e-3, min_lr=1e-5, warmup_steps=10)
+    assert lr_at(0, tc, 110) == pytest.approx(1e-4)
+    assert lr_at(9, tc, 110) == pytest.approx(1e-3)  # peak after warm-up
+    assert lr_at(60, tc, 110) == pytest.approx((1e-3 + 1e-5) / 2)  # cosine half
+    assert lr_at(110, tc, 110) == pytest.approx(1e-5)

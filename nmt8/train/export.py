@@ -47,6 +47,8 @@ def average_states(paths: list[str | Path], model, torch) -> dict:
     Each must hold exactly ``model``'s keys and shapes (same --dim-word,
     --dim and BPE models); otherwise a ValueError names the first mismatch.
     """
+    if not paths:
+        raise ValueError("--export-from: no checkpoint given")
     want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     states = []
     for path in paths:
