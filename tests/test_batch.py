@@ -135,3 +135,4 @@ def test_translate_ids_keeps_input_order_and_empty_sources(tiny_models):
     got = translate_ids(m, srcs, batch_size=4, window=8, beam=3)
     for s, g in zip(srcs, got):
         assert g == [] if not s else _same(beam_search(m, s, beam=3), g)
+
