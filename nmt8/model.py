@@ -10,7 +10,8 @@
 * readout ``g`` of eq. (2): ``t = tanh(s_t W1 + E[y_{t-1}] W2 + H_t W3)``,
   logits ``t W_o + b_o``.
 
-Parameters carry the Nematus (Theano) ``.npz`` names and (in, out) shapes:
+Parameters carry the Nematus (Theano) ``.npz`` names and (in, out) shapes
+(``nmt8.params`` lists them and reads model files):
 
 =====================  =========================================  ==========
 paper symbol           Nematus name                               shape
@@ -41,7 +42,6 @@ Does not: search (``nmt8.beam``), tokenise (``nmt8.text``) or train
 from __future__ import annotations
 
 import dataclasses
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -50,31 +50,10 @@ from .attention import attend
 from .config import ModelConfig
 from .gru import gru_gates, gru_step
 from .ops import Int8Weight, linear, tanh
+from .params import MODELS_DIR, options_path, param_shapes, read_params, resolve
 
-MODELS_DIR = Path(__file__).parent / "models"
-
-
-def param_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
-    """Every parameter nmt8 reads, with the shape ``cfg`` implies."""
-    E, H, C = cfg.dim_word, cfg.dim, 2 * cfg.dim
-    shapes = {"Wemb": (cfg.n_words_src, E), "Wemb_dec": (cfg.n_words, E),
-              "ff_state_W": (C, H), "ff_state_b": (H,)}
-    for pre in ("encoder", "encoder_r", "decoder"):
-        shapes.update({f"{pre}_W": (E, 2 * H), f"{pre}_b": (2 * H,),
-                       f"{pre}_U": (H, 2 * H), f"{pre}_Wx": (E, H),
-                       f"{pre}_bx": (H,), f"{pre}_Ux": (H, H)})
-    shapes.update({
-        "decoder_U_nl": (H, 2 * H), "decoder_b_nl": (2 * H,),
-        "decoder_Ux_nl": (H, H), "decoder_bx_nl": (H,),
-        "decoder_Wc": (C, 2 * H), "decoder_Wcx": (C, H),
-        "decoder_W_comb_att": (H, C), "decoder_Wc_att": (C, C),
-        "decoder_b_att": (C,), "decoder_U_att": (C, 1), "decoder_c_tt": (1,),
-        "ff_logit_lstm_W": (H, E), "ff_logit_lstm_b": (E,),
-        "ff_logit_prev_W": (E, E), "ff_logit_prev_b": (E,),
-        "ff_logit_ctx_W": (C, E), "ff_logit_ctx_b": (E,),
-        "ff_logit_W": (E, cfg.n_words), "ff_logit_b": (cfg.n_words,),
-    })
-    return shapes
+__all__ = ["MODELS_DIR", "Encoded", "Model", "load_model", "param_shapes",
+           "random_model"]  # MODELS_DIR, param_shapes: re-exported from params
 
 
 @dataclasses.dataclass
@@ -152,7 +131,8 @@ class Model:
              scheme: str = "per_tensor") -> Model:
         """A second view of the same parameters in another precision."""
         m = Model.__new__(Model)
-        m.cfg, m.params, m.path, m.random = self.cfg, self.params, self.path, self.random
+        m.cfg, m.params = self.cfg, self.params
+        m.path, m.random = self.path, self.random
         return m.prepare(precision, kernel, scheme)
 
     # -- encoder, eq. (1) ---------------------------------------------------
@@ -218,53 +198,17 @@ class Model:
 
 
 # -- loading -------------------------------------------------------------------
-def _resolve(name_or_path) -> Path:
-    p = Path(name_or_path)
-    if p.suffix == ".npz" and p.exists():
-        return p
-    if p.is_dir():
-        return p / "model.npz"
-    packaged = MODELS_DIR / str(name_or_path) / "model.npz"
-    if packaged.exists():
-        return packaged
-    known = sorted(d.name for d in MODELS_DIR.iterdir()) if MODELS_DIR.exists() else []
-    raise FileNotFoundError(
-        f"model {str(name_or_path)!r} not found: give a model.npz, a folder "
-        f"holding one, or a shipped model name {known}")
-
-
 def load_model(name_or_path="de-en") -> Model:
     """Load a Nematus-format model: ``model.npz`` + ``model.npz.json``.
 
-    Any float dtype is read and converted to float32. A missing, truncated or
-    mismatched file raises ValueError naming the file and the tensor.
+    The options are checked first, then every tensor's header (name, shape,
+    float dtype, size), then the data (NaN/inf refused); any float dtype is
+    converted to float32. A bad file raises one ValueError naming the file and
+    the option or tensor (``nmt8.params``, ``nmt8.config``).
     """
-    npz = _resolve(name_or_path)
-    cfg = ModelConfig.from_json(npz.parent / (npz.name + ".json"))
-    shapes = param_shapes(cfg)
-    params = {}
-    try:
-        with np.load(npz, allow_pickle=False) as f:
-            for name, shape in shapes.items():
-                if name not in f.files:
-                    raise ValueError(f"{npz}: tensor {name!r} is missing")
-                a = f[name]
-                if a.shape != shape:
-                    raise ValueError(f"{npz}: tensor {name!r} has shape {a.shape}, "
-                                     f"the options imply {shape}")
-                if not np.issubdtype(a.dtype, np.floating):
-                    raise ValueError(f"{npz}: tensor {name!r} has dtype {a.dtype}")
-                a = a.astype(np.float32)
-                if not np.isfinite(a).all():
-                    raise ValueError(f"{npz}: tensor {name!r} holds NaN/inf")
-                params[name] = a
-    except (OSError, zipfile.BadZipFile, EOFError) as err:
-        raise ValueError(f"{npz}: cannot read model file ({err})") from err
-    except ValueError as err:
-        if str(npz) in str(err):
-            raise
-        raise ValueError(f"{npz}: corrupt model file ({err})") from err
-    return Model(cfg, params, path=npz)
+    npz = resolve(name_or_path)
+    cfg = ModelConfig.from_json(options_path(npz))
+    return Model(cfg, read_params(npz, param_shapes(cfg)), path=npz)
 
 
 def random_model(emb: int = 620, hidden: int = 1000, src_vocab: int = 40000,

@@ -27,7 +27,13 @@ class BPE:
         self.path = Path(model_file)
         if not self.path.exists():
             raise FileNotFoundError(f"BPE model {self.path} not found")
-        self.sp = spm.SentencePieceProcessor(model_file=str(self.path))
+        if not self.path.is_file() or self.path.stat().st_size == 0:
+            raise ValueError(f"BPE model {self.path} is empty or not a file")
+        try:
+            self.sp = spm.SentencePieceProcessor(model_file=str(self.path))
+        except (RuntimeError, OSError) as err:  # sentencepiece's parse errors
+            raise ValueError(f"BPE model {self.path} is not a SentencePiece "
+                             f"model ({err})") from None
         if self.sp.eos_id() != EOS or self.sp.unk_id() != UNK:
             raise ValueError(f"{self.path}: expected </s>=0 and <unk>=1 ids")
 

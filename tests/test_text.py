@@ -27,3 +27,16 @@ def test_ids_and_eos(bpe_de):
 def test_missing_model(tmp_path):
     with pytest.raises(FileNotFoundError):
         BPE(tmp_path / "nope.model")
+
+
+@pytest.mark.parametrize("content", [b"", bytes(range(256)) * 4, b"\x0a\x05hello"])
+def test_corrupt_model_is_one_value_error(tmp_path, content):
+    p = tmp_path / "bpe.de.model"
+    p.write_bytes(content)
+    with pytest.raises(ValueError, match=r"bpe\.de\.model"):
+        BPE(p)
+
+
+def test_directory_is_not_a_model(tmp_path):
+    with pytest.raises(ValueError, match="not a file"):
+        BPE(tmp_path)
