@@ -29,6 +29,7 @@ from numpy.lib import format as npy
 from .config import ModelConfig
 
 MODELS_DIR = Path(__file__).parent / "models"
+_CHUNK = 1 << 24  # bytes read from a zip member at a time
 
 
 def param_groups(cfg: ModelConfig) -> dict[str, dict[str, tuple[int, ...]]]:
@@ -141,8 +142,8 @@ def _data(zf, info, header_len, shape, fortran, dtype, where) -> np.ndarray:
     with zf.open(info) as fh:
         fh.read(header_len)
         got = 0
-        while got < len(buf):
-            n = fh.readinto(buf[got:])
+        while got < len(buf):  # in chunks: no second full-size buffer
+            n = fh.readinto(buf[got:got + _CHUNK])
             if not n:
                 raise ValueError(f"{where} is truncated")
             got += n
