@@ -8,7 +8,7 @@
  *            (rows of X per weight load, prefetch, masked last chunk).
  *   maddubs  a teaching variant, NOT exact: vpmaddubsw multiplies unsigned
  *            by signed bytes, so X is shifted by +128 into [1, 255] and
- *            128 * sum_k W[o,k] is subtracted at the end.  The instruction
+ *            w->wsum = 128 * sum_k W[o,k] is subtracted at the end.  The instruction
  *            SATURATES each pair sum (x0+128)*w0 + (x1+128)*w1 to int16,
  *            and 255 * 127 * 2 = 64770 does not fit: large values of
  *            matching sign are silently clipped.  The kernel reproduces
@@ -57,8 +57,8 @@ AVX2 NMT8_INLINE void store_rows(int32_t *acc, __m128i s, int nrows)
  * L2: each call fetches the next 64-byte line, so the 2 calls per 32 bytes
  * of k cover the group, and prefetch_last fetches its last line.  `at`
  * NULL: no prefetch (N < 4).  Into L2 (T1), not L1: when weights stream
- * from memory, T0 prefetches of this many lines left the kernels at about
- * 10 GB/s; with T1 they reach 2-4x numpy at P = 1 (bench kernels --stream).
+ * from memory, T0 prefetches of this many lines were markedly slower
+ * (bench kernels --stream measures both on your machine).
  */
 typedef struct {
     const char *at, *last;
@@ -84,12 +84,6 @@ AVX2 NMT8_INLINE void prefetch_last(const prefetcher *pf)
     if (pf->last != NULL)
         _mm_prefetch(pf->last, _MM_HINT_T1);
 }
-
-/* TAIL_MASK + r: 16 bytes whose last r are 0xff (0 < r < 16) */
-static const int8_t TAIL_MASK[32] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-};
 
 /* 16 int8 at ptr (& mask) widened to 16 int16 */
 AVX2 NMT8_INLINE __m256i widen16(const int8_t *ptr, __m128i mask)
@@ -157,7 +151,7 @@ AVX2 NMT8_INLINE void avx2_rows4(int32_t *acc, int64_t N,
     int scalar_tail = 0;
     if (k < K && K >= 16) {
         /* the last 16 bytes of each row, with x zeroed where already done */
-        __m128i mask = _mm_loadu_si128((const __m128i *)(TAIL_MASK + (K - k)));
+        __m128i mask = _mm_loadu_si128((const __m128i *)(NMT8_TAIL_MASK + (K - k)));
         for (int p = 0; p < PT; p++)
             xw[p] = widen16(x + p * K + K - 16, mask);
         avx2_half(a, wr, K - 16, xw, PT);
@@ -190,7 +184,7 @@ AVX2 NMT8_INLINE void maddubs_rows4(int32_t *acc, int64_t N,
 {
     prefetcher pf = prefetch_group(next, K);
     const __m256i ones = _mm256_set1_epi16(1);
-    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    const __m256i flip = _mm256_set1_epi8((char)NMT8_SHIFT_BYTE);
     __m256i a[AVX2_ROWS][AVX2_PT];
     for (int r = 0; r < AVX2_ROWS; r++)
         for (int p = 0; p < PT; p++)
@@ -276,12 +270,9 @@ AVX2 NMT8_INLINE void avx2_all(int32_t *acc, const nmt8_weights *w,
         int64_t left = P - p0;
         int32_t *a = acc + p0 * w->N;
         const int8_t *x = Xq + p0 * w->K;
-        switch (left < AVX2_PT ? (int)left : AVX2_PT) {
-        case 1: avx2_chunk(a, w, x, 1, saturating); break;
-        case 2: avx2_chunk(a, w, x, 2, saturating); break;
-        case 3: avx2_chunk(a, w, x, 3, saturating); break;
-        default: avx2_chunk(a, w, x, 4, saturating); break;
-        }
+#define AVX2_CHUNK(PT) avx2_chunk(a, w, x, PT, saturating)
+        NMT8_ROWS_UPTO4(left < AVX2_PT ? (int)left : AVX2_PT, AVX2_CHUNK)
+#undef AVX2_CHUNK
     }
 }
 
@@ -292,7 +283,7 @@ AVX2 int nmt8_accum_avx2(int32_t *acc, const nmt8_weights *w,
      * acc (P, N) int32 row-major; w->Wq (N, K) int8 row-major;
      * Xq (P, K) int8 row-major.  Exact.
      */
-    if (w == NULL || w->Wq == NULL || w->N < 0 || w->K < 0 || P < 0)
+    if (nmt8_bad_args(w, P, 0))
         return NMT8_EBADARG;
     avx2_all(acc, w, Xq, P, 0);
     return NMT8_OK;
@@ -305,8 +296,7 @@ AVX2 int nmt8_accum_maddubs(int32_t *acc, const nmt8_weights *w,
      * acc (P, N) int32 row-major; w->Wq (N, K) int8 row-major;
      * w->wsum (N,) int32; Xq (P, K) int8 row-major.  Saturates (see top).
      */
-    if (w == NULL || w->Wq == NULL || w->wsum == NULL || w->N < 0
-        || w->K < 0 || P < 0)
+    if (nmt8_bad_args(w, P, NMT8_NEED_WSUM))
         return NMT8_EBADARG;
     avx2_all(acc, w, Xq, P, 1);
     return NMT8_OK;

@@ -1,11 +1,15 @@
 /*
  * nmt8_internal.h -- helpers shared by the kernel files of Section 3 of
- * Quinn & Ballesteros 2018.  Not part of the cffi interface (the build
- * script reads only nmt8_kernels.h).
+ * Quinn & Ballesteros 2018: argument checks, the tail mask, the switch
+ * from a run-time count of rows of X to a compile-time one, the +128 shift
+ * and the VNNI tile.  Not part of the cffi interface (the build script
+ * reads only nmt8_kernels.h).
  */
 #ifndef NMT8_INTERNAL_H
 #define NMT8_INTERNAL_H
 
+#include <stdalign.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "nmt8_kernels.h"
@@ -26,6 +30,76 @@
 #define NMT8_SCALAR
 #endif
 
+/* ------------------------------------------------------ argument checks */
+
+/* p is aligned for type T (NULL counts as aligned) */
+#define NMT8_ALIGNED(p, T) (((uintptr_t)(p) & (alignof(T) - 1)) == 0)
+
+/* what a kernel needs beyond Wq and the sizes */
+enum { NMT8_NEED_WSUM = 1, NMT8_NEED_WP = 2 };
+
+/* nonzero when w or P cannot be used by a kernel that needs `needs` */
+static inline int nmt8_bad_args(const nmt8_weights *w, int64_t P,
+                                int needs)
+{
+    if (w == NULL || w->Wq == NULL || w->N < 0 || w->K < 0 || P < 0)
+        return 1;
+    if ((needs & NMT8_NEED_WSUM)
+        && (w->wsum == NULL || !NMT8_ALIGNED(w->wsum, int32_t)))
+        return 1;
+    if ((needs & NMT8_NEED_WP) && w->Wp == NULL)
+        return 1;
+    return 0;
+}
+
+/* ------------------------------------------------------------ tail mask */
+
+/*
+ * NMT8_TAIL_MASK + r: 16 bytes whose last r are 0xff (0 < r < 16).  A row
+ * whose K is not a multiple of 16 ends with a load of its last 16 bytes,
+ * x masked to zero where those bytes were already counted.
+ */
+extern const int8_t NMT8_TAIL_MASK[32];
+
+/* ----------------------------------------------------------- rows of X */
+
+/*
+ * Call BODY(PT) with PT a compile-time constant equal to n (1 <= n <= 4,
+ * or <= 8), so that the kernels' per-row arrays live in registers.
+ */
+#define NMT8_ROWS_UPTO4(n, BODY)                                        \
+    switch (n) {                                                        \
+    case 1: BODY(1); break;                                             \
+    case 2: BODY(2); break;                                             \
+    case 3: BODY(3); break;                                             \
+    default: BODY(4); break;                                            \
+    }
+
+#define NMT8_ROWS_UPTO8(n, BODY)                                        \
+    switch (n) {                                                        \
+    case 1: BODY(1); break;                                             \
+    case 2: BODY(2); break;                                             \
+    case 3: BODY(3); break;                                             \
+    case 4: BODY(4); break;                                             \
+    case 5: BODY(5); break;                                             \
+    case 6: BODY(6); break;                                             \
+    case 7: BODY(7); break;                                             \
+    default: BODY(8); break;                                            \
+    }
+
+/* ------------------------------------------------------------- +128 shift */
+
+/* x + NMT8_X_SHIFT as uint8, for x an int8 in [-127, 127]: flip the sign bit */
+#define NMT8_SHIFT_BYTE 0x80u
+
+/*
+ * xu[k] = Xq[k] + 128 as uint8 for k < K, and 128 (i.e. x = 0) for
+ * K <= k < K4.  xu (K4,) uint8; Xq (K,) int8.
+ */
+void nmt8_shift_u8(uint8_t *xu, const int8_t *Xq, int64_t K, int64_t K4);
+
+/* ----------------------------------------------------------- scalar tails */
+
 /* sum_k w[k] * x[k] over n elements; w (n,) int8, x (n,) int8 */
 int32_t nmt8_dot_tail(const int8_t *w, const int8_t *x, int64_t n);
 
@@ -36,10 +110,12 @@ int32_t nmt8_dot_tail(const int8_t *w, const int8_t *x, int64_t n);
  */
 int32_t nmt8_maddubs_tail(const int8_t *w, const int8_t *x, int64_t n);
 
-/*
- * xu[k] = Xq[k] + 128 as uint8 for k < K, and 128 (i.e. x = 0) for
- * K <= k < K4.  xu (K4,) uint8; Xq (K,) int8.
- */
-void nmt8_shift_u8(uint8_t *xu, const int8_t *Xq, int64_t K, int64_t K4);
+/* ----------------------------------------------------------- VNNI tile */
+
+/* bytes of one packed VNNI vector: 16 output rows x 4 k */
+#define NMT8_VNNI_LINE (NMT8_VNNI_ROWS * NMT8_VNNI_DEPTH)
+
+/* ceil(a / b) for a >= 0, b > 0 */
+#define NMT8_CEIL_DIV(a, b) (((a) + (b) - 1) / (b))
 
 #endif /* NMT8_INTERNAL_H */

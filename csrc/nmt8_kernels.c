@@ -19,12 +19,27 @@
 #include <immintrin.h>
 #endif
 
+const int8_t NMT8_TAIL_MASK[32] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+
 /* ---------------------------------------------------------------- dispatch */
 
-int nmt8_cpu_supports(int kernel)
-{
+typedef int (*accum_fn)(int32_t *, const nmt8_weights *, const int8_t *,
+                        int64_t);
+
 #if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();
+
+/* every kernel, by id: what nmt8_accumulate(id, ...) runs when it can */
+static const accum_fn ACCUM[NMT8_NUM_KERNELS] = {
+    nmt8_accum_ref, nmt8_accum_sse4, nmt8_accum_avx2, nmt8_accum_vnni,
+    nmt8_accum_maddubs,
+};
+
+/* the CPU question, asked once per kernel by dispatch_init */
+static int cpu_has(int kernel)
+{
     switch (kernel) {
     case NMT8_KERNEL_REF:
         return 1;
@@ -42,33 +57,37 @@ int nmt8_cpu_supports(int kernel)
     default:
         return 0;
     }
-#else
-    return kernel == NMT8_KERNEL_REF;
-#endif
 }
 
-typedef int (*accum_fn)(int32_t *, const nmt8_weights *, const int8_t *,
-                        int64_t);
+/*
+ * The kernels this CPU runs, by id (NULL: it cannot), filled once when
+ * the library is loaded, before any call can read it.
+ */
+static accum_fn DISPATCH[NMT8_NUM_KERNELS];
 
-static const accum_fn ACCUM[NMT8_NUM_KERNELS] = {
-    nmt8_accum_ref, nmt8_accum_sse4, nmt8_accum_avx2, nmt8_accum_vnni,
-    nmt8_accum_maddubs,
-};
+__attribute__((constructor)) static void dispatch_init(void)
+{
+    __builtin_cpu_init();       /* needed in a constructor, says gcc */
+    for (int k = 0; k < NMT8_NUM_KERNELS; k++)
+        DISPATCH[k] = cpu_has(k) ? ACCUM[k] : NULL;
+}
+
+#else /* no run-time CPU detection: the portable reference only */
+
+static const accum_fn DISPATCH[NMT8_NUM_KERNELS] = {nmt8_accum_ref};
+
+#endif
+
+int nmt8_cpu_supports(int kernel)
+{
+    return kernel >= 0 && kernel < NMT8_NUM_KERNELS
+        && DISPATCH[kernel] != NULL;
+}
 
 /* the kernel for an id, or NULL when unknown or unsupported on this CPU */
 static accum_fn pick(int kernel)
 {
-    if (kernel < 0 || kernel >= NMT8_NUM_KERNELS)
-        return NULL;
-    if (!nmt8_cpu_supports(kernel))
-        return NULL;
-    return ACCUM[kernel];
-}
-
-static int bad_weights(const nmt8_weights *w, int64_t P)
-{
-    return w == NULL || w->Wq == NULL || w->sw == NULL || w->N < 0
-        || w->K < 0 || P < 0;
+    return nmt8_cpu_supports(kernel) ? DISPATCH[kernel] : NULL;
 }
 
 /* ----------------------------------------------------------- scalar tails */
@@ -95,9 +114,9 @@ NMT8_SCALAR int32_t nmt8_maddubs_tail(const int8_t *w, const int8_t *x,
 #pragma clang loop vectorize(disable)
 #endif
     for (int64_t k = 0; k < n; k += 2) {
-        int32_t t = ((int32_t)x[k] + 128) * (int32_t)w[k];
+        int32_t t = ((int32_t)x[k] + NMT8_X_SHIFT) * (int32_t)w[k];
         if (k + 1 < n)
-            t += ((int32_t)x[k + 1] + 128) * (int32_t)w[k + 1];
+            t += ((int32_t)x[k + 1] + NMT8_X_SHIFT) * (int32_t)w[k + 1];
         /* the int16 saturation of the pair sum, as (v)pmaddubsw does */
         if (t > 32767)
             t = 32767;
@@ -112,9 +131,9 @@ void nmt8_shift_u8(uint8_t *xu, const int8_t *Xq, int64_t K, int64_t K4)
 {
     /* xu (K4,) uint8; Xq (K,) int8 */
     for (int64_t k = 0; k < K; k++)
-        xu[k] = (uint8_t)((uint8_t)Xq[k] ^ 0x80u);
+        xu[k] = (uint8_t)((uint8_t)Xq[k] ^ NMT8_SHIFT_BYTE);
     for (int64_t k = K; k < K4; k++)
-        xu[k] = 0x80u;
+        xu[k] = NMT8_X_SHIFT;
 }
 
 /* ------------------------------------------------------- reference kernel */
@@ -127,7 +146,7 @@ int nmt8_accum_ref(int32_t *acc, const nmt8_weights *w, const int8_t *Xq,
      * Xq (P, K) int8 row-major.  The plain triple loop: the definition
      * every other kernel is checked against.
      */
-    if (bad_weights(w, P))
+    if (nmt8_bad_args(w, P, 0))
         return NMT8_EBADARG;
     const int64_t N = w->N, K = w->K;
     for (int64_t o = 0; o < N; o++) {
@@ -147,6 +166,32 @@ int nmt8_accum_ref(int32_t *acc, const nmt8_weights *w, const int8_t *Xq,
 
 #if defined(__x86_64__)
 
+/* max_k |x[k]| into *m; returns nonzero if x holds a NaN.  x (K,) float32 */
+static int row_absmax(float *m, const float *x, int64_t K)
+{
+    const __m128 absmask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
+    __m128 vmax = _mm_setzero_ps(), vnan = _mm_setzero_ps();
+    int64_t k = 0;
+    for (; k + 4 <= K; k += 4) {
+        __m128 v = _mm_loadu_ps(x + k);
+        vmax = _mm_max_ps(vmax, _mm_and_ps(v, absmask));
+        vnan = _mm_or_ps(vnan, _mm_cmpunord_ps(v, v));
+    }
+    float lanes[4];
+    _mm_storeu_ps(lanes, vmax);
+    float a_max = lanes[0];
+    for (int i = 1; i < 4; i++)
+        a_max = lanes[i] > a_max ? lanes[i] : a_max;
+    int nan = _mm_movemask_ps(vnan);
+    for (; k < K; k++) {
+        float a = fabsf(x[k]);
+        nan |= x[k] != x[k];
+        a_max = a > a_max ? a : a_max;
+    }
+    *m = a_max;
+    return nan;
+}
+
 /* q (16,) int8 = clamp(rint(x * s), -127, 127) for x (16,) float32 */
 static inline void quantize16(int8_t *q, const float *x, __m128 s)
 {
@@ -161,39 +206,12 @@ static inline void quantize16(int8_t *q, const float *x, __m128 s)
     _mm_storeu_si128((__m128i *)q, _mm_packs_epi16(h0, h1));
 }
 
-static int quantize_row(int8_t *q, float *sx, const float *x, int64_t K)
+/* q (K,) int8 = clamp(rint(x * s), -127, 127); x (K,) float32 */
+static void scale_row(int8_t *q, const float *x, float s, int64_t K)
 {
-    /* q (K,) int8; sx scalar; x (K,) float32 */
-    const __m128 absmask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
-    __m128 vmax = _mm_setzero_ps(), vnan = _mm_setzero_ps();
-    int64_t k = 0;
-    for (; k + 4 <= K; k += 4) {
-        __m128 v = _mm_loadu_ps(x + k);
-        vmax = _mm_max_ps(vmax, _mm_and_ps(v, absmask));
-        vnan = _mm_or_ps(vnan, _mm_cmpunord_ps(v, v));
-    }
-    float lanes[4];
-    _mm_storeu_ps(lanes, vmax);
-    float m = lanes[0];
-    for (int i = 1; i < 4; i++)
-        m = lanes[i] > m ? lanes[i] : m;
-    int nan = _mm_movemask_ps(vnan);
-    for (; k < K; k++) {
-        float a = fabsf(x[k]);
-        nan |= x[k] != x[k];
-        m = a > m ? a : m;
-    }
-    if (nan || m > FLT_MAX)
-        return NMT8_ENONFINITE;
-    if (m == 0.0f) {
-        memset(q, 0, (size_t)K);
-        *sx = 0.0f;
-        return NMT8_OK;
-    }
-    const float s = 127.0f / m;     /* the paper's scale */
-    *sx = m / 127.0f;               /* the multiplier back to floats */
     const __m128 vs = _mm_set1_ps(s);
-    for (k = 0; k + 16 <= K; k += 16)
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16)
         quantize16(q + k, x + k, vs);
     if (k < K) {
         /* same instructions on a zero-padded copy: same rounding */
@@ -203,49 +221,80 @@ static int quantize_row(int8_t *q, float *sx, const float *x, int64_t K)
         quantize16(qt, xt, vs);
         memcpy(q + k, qt, (size_t)(K - k));
     }
-    return NMT8_OK;
 }
 
 #else /* portable */
 
-static int quantize_row(int8_t *q, float *sx, const float *x, int64_t K)
+static int row_absmax(float *m, const float *x, int64_t K)
 {
-    /* q (K,) int8; sx scalar; x (K,) float32 */
-    float m = 0.0f;
+    float a_max = 0.0f;
     int nan = 0;
     for (int64_t k = 0; k < K; k++) {
         float a = fabsf(x[k]);
         nan |= x[k] != x[k];
-        m = a > m ? a : m;
+        a_max = a > a_max ? a : a_max;
     }
-    if (nan || m > FLT_MAX)
-        return NMT8_ENONFINITE;
-    if (m == 0.0f) {
-        memset(q, 0, (size_t)K);
-        *sx = 0.0f;
-        return NMT8_OK;
-    }
-    const float s = 127.0f / m;
-    *sx = m / 127.0f;
+    *m = a_max;
+    return nan;
+}
+
+static void scale_row(int8_t *q, const float *x, float s, int64_t K)
+{
     for (int64_t k = 0; k < K; k++) {
         float r = rintf(x[k] * s);  /* nearest even in the default mode */
         r = r > 127.0f ? 127.0f : r;
         r = r < -127.0f ? -127.0f : r;
         q[k] = (int8_t)r;
     }
-    return NMT8_OK;
 }
 
 #endif
 
-int nmt8_quantize_rows(int8_t *Xq, float *sx, const float *X, int64_t P,
+/*
+ * A row whose scale 127 / m overflows float32 (m < 127 / FLT_MAX, e.g.
+ * denormal): the same rounding, in double, where the scale is finite.
+ * q (K,) int8; x (K,) float32.
+ */
+static void scale_row_tiny(int8_t *q, const float *x, float m, int64_t K)
+{
+    const double s = 127.0 / (double)m;
+    for (int64_t k = 0; k < K; k++) {
+        double r = rint((double)x[k] * s);
+        r = r > 127.0 ? 127.0 : r;
+        r = r < -127.0 ? -127.0 : r;
+        q[k] = (int8_t)r;
+    }
+}
+
+static int quantize_row(int8_t *q, float *x_step, const float *x, int64_t K)
+{
+    /* q (K,) int8; x_step scalar; x (K,) float32 */
+    float m;
+    if (row_absmax(&m, x, K) || m > FLT_MAX)
+        return NMT8_ENONFINITE;
+    if (m == 0.0f) {
+        memset(q, 0, (size_t)K);
+        *x_step = 0.0f;
+        return NMT8_OK;
+    }
+    const float scale = 127.0f / m;     /* the paper's scale */
+    *x_step = m / 127.0f;               /* its inverse, the step */
+    if (scale > FLT_MAX)
+        scale_row_tiny(q, x, m, K);
+    else
+        scale_row(q, x, scale, K);
+    return NMT8_OK;
+}
+
+int nmt8_quantize_rows(int8_t *Xq, float *x_step, const float *X, int64_t P,
                        int64_t K)
 {
-    /* Xq (P, K) int8 row-major; sx (P,) float32; X (P, K) float32 */
-    if (P < 0 || K < 0)
+    /* Xq (P, K) int8 row-major; x_step (P,) float32; X (P, K) float32 */
+    if (P < 0 || K < 0 || !NMT8_ALIGNED(x_step, float)
+        || !NMT8_ALIGNED(X, float))
         return NMT8_EBADARG;
     for (int64_t p = 0; p < P; p++) {
-        int rc = quantize_row(Xq + p * K, sx + p, X + p * K, K);
+        int rc = quantize_row(Xq + p * K, x_step + p, X + p * K, K);
         if (rc != NMT8_OK)
             return rc;
     }
@@ -255,35 +304,68 @@ int nmt8_quantize_rows(int8_t *Xq, float *sx, const float *X, int64_t P,
 /* --------------------------------------------------------------- epilogue */
 
 /*
- * Y[p,o] = (float)acc[p,o] * (sx[p] * sw[o]) + bias[o], in that order, so
- * numpy can reproduce it bit for bit.  Y (P, N) float32 and acc (P, N)
- * int32 may be the same memory (the kernels accumulate into Y); sx (P,);
- * sw (N,); bias (N,) or NULL.
+ * One output element, first as the kernel's int32 sum, then as the float
+ * result: the entry points accumulate into Y and convert in place, and
+ * the union is what makes reading an int32 from memory written as float
+ * (and back) defined C.
  */
-static void epilogue(float *Y, const int32_t *acc, const float *sx,
-                     const float *sw, const float *bias, int64_t P,
-                     int64_t N)
+typedef union {
+    int32_t i;
+    float f;
+} acc_or_y;
+
+/* nonzero when b (N,) float32 holds a NaN or an inf: exponent all ones */
+static int any_nonfinite(const float *b, int64_t N)
+{
+    uint32_t bad = 0;
+    for (int64_t o = 0; o < N; o++) {
+        uint32_t bits;
+        memcpy(&bits, b + o, sizeof bits);
+        bad |= (uint32_t)((bits & 0x7f800000u) == 0x7f800000u);
+    }
+    return bad != 0;
+}
+
+/*
+ * Y[p,o].f = (float)Y[p,o].i * (x_step[p] * w_step[o]) + bias[o], in that
+ * order, so numpy can reproduce it bit for bit.  Only where the product
+ * of the steps is subnormal (0 < x_step * w_step < FLT_MIN: tiny weights
+ * or activations), where it would keep few bits, the order is
+ * ((float)Y[p,o].i * x_step[p]) * w_step[o] instead.
+ * Y (P, N); x_step (P,); w_step (N,); bias (N,) or NULL.
+ */
+static void epilogue(acc_or_y *Y, const float *x_step, const float *w_step,
+                     const float *bias, int64_t P, int64_t N)
 {
     for (int64_t p = 0; p < P; p++) {
-        float *y = Y + p * N;
-        const int32_t *a = acc + p * N;
-        const float sp = sx[p];
+        acc_or_y *y = Y + p * N;
+        const float sp = x_step[p];
         int64_t o = 0;
 #if defined(__x86_64__)
         /* explicit SSE2: in place, where auto-vectorisation would give up */
-        const __m128 vsp = _mm_set1_ps(sp);
+        const __m128 vsp = _mm_set1_ps(sp), zero = _mm_setzero_ps();
+        const __m128 normal = _mm_set1_ps(FLT_MIN);
         for (; o + 4 <= N; o += 4) {
-            __m128 s = _mm_mul_ps(vsp, _mm_loadu_ps(sw + o));
-            __m128 v = _mm_cvtepi32_ps(_mm_loadu_si128((const __m128i *)(a + o)));
-            v = _mm_mul_ps(v, s);
+            const __m128 sw = _mm_loadu_ps(w_step + o);
+            const __m128 s = _mm_mul_ps(vsp, sw);
+            const __m128 a = _mm_cvtepi32_ps(
+                _mm_loadu_si128((const __m128i *)(y + o)));
+            __m128 v = _mm_mul_ps(a, s);
+            const __m128 sub = _mm_and_ps(_mm_cmpgt_ps(s, zero),
+                                          _mm_cmplt_ps(s, normal));
+            if (_mm_movemask_ps(sub)) {             /* rare: tiny steps */
+                __m128 alt = _mm_mul_ps(_mm_mul_ps(a, vsp), sw);
+                v = _mm_or_ps(_mm_and_ps(sub, alt), _mm_andnot_ps(sub, v));
+            }
             if (bias)
                 v = _mm_add_ps(v, _mm_loadu_ps(bias + o));
-            _mm_storeu_ps(y + o, v);
+            _mm_storeu_ps(&y[o].f, v);
         }
 #endif
         for (; o < N; o++) {
-            float v = (float)a[o] * (sp * sw[o]);
-            y[o] = bias ? v + bias[o] : v;
+            const float a = (float)y[o].i, s = sp * w_step[o];
+            float v = s > 0.0f && s < FLT_MIN ? (a * sp) * w_step[o] : a * s;
+            y[o].f = bias ? v + bias[o] : v;
         }
     }
 }
@@ -297,21 +379,42 @@ int nmt8_accumulate(int kernel, int32_t *acc, const nmt8_weights *w,
     accum_fn f = pick(kernel);
     if (f == NULL)
         return NMT8_EUNSUPPORTED;
+    if (!NMT8_ALIGNED(acc, int32_t))
+        return NMT8_EBADARG;
     return f(acc, w, Xq, P);
 }
 
+/* the checks both float entry points share, before anything is written */
+static int check_float_args(const nmt8_weights *w, const float *Y,
+                            const float *bias, int64_t P)
+{
+    if (nmt8_bad_args(w, P, 0) || w->w_step == NULL
+        || !NMT8_ALIGNED(w->w_step, float) || !NMT8_ALIGNED(Y, float)
+        || !NMT8_ALIGNED(bias, float))
+        return NMT8_EBADARG;
+    if (bias && any_nonfinite(bias, w->N))
+        return NMT8_ENONFINITE_BIAS;
+    return NMT8_OK;
+}
+
 int nmt8_matmul_q(int kernel, float *Y, const nmt8_weights *w,
-                  const int8_t *Xq, const float *sx, const float *bias,
+                  const int8_t *Xq, const float *x_step, const float *bias,
                   int64_t P)
 {
-    /* Y (P, N) float32; Xq (P, K) int8; sx (P,) float32; bias (N,) */
+    /* Y (P, N) float32; Xq (P, K) int8; x_step (P,) float32; bias (N,) */
     accum_fn f = pick(kernel);
     if (f == NULL)
         return NMT8_EUNSUPPORTED;
-    int rc = f((int32_t *)Y, w, Xq, P);     /* accumulate in place */
+    int rc = check_float_args(w, Y, bias, P);
     if (rc != NMT8_OK)
         return rc;
-    epilogue(Y, (const int32_t *)Y, sx, w->sw, bias, P, w->N);
+    if (!NMT8_ALIGNED(x_step, float))
+        return NMT8_EBADARG;
+    acc_or_y *Yu = (acc_or_y *)Y;
+    rc = f(&Yu->i, w, Xq, P);               /* accumulate in place */
+    if (rc != NMT8_OK)
+        return rc;
+    epilogue(Yu, x_step, w->w_step, bias, P, w->N);
     return NMT8_OK;
 }
 
@@ -321,29 +424,32 @@ int nmt8_matmul_f32(int kernel, float *Y, const nmt8_weights *w,
     /* Y (P, N) float32; X (P, K) float32; bias (N,) float32 or NULL */
     enum { STACK_BYTES = 16384, STACK_ROWS = 64 };
     int8_t xq_stack[STACK_BYTES];               /* (P, K) when it fits */
-    float sx_stack[STACK_ROWS];                 /* (P,) when it fits */
+    float step_stack[STACK_ROWS];               /* (P,) when it fits */
     accum_fn f = pick(kernel);
     if (f == NULL)
         return NMT8_EUNSUPPORTED;
-    if (bad_weights(w, P))
-        return NMT8_EBADARG;
+    int rc = check_float_args(w, Y, bias, P);
+    if (rc != NMT8_OK)
+        return rc;
     const size_t nq = (size_t)P * (size_t)w->K;
     int8_t *Xq = nq <= STACK_BYTES ? xq_stack : malloc(nq);
-    float *sx = P <= STACK_ROWS ? sx_stack : malloc((size_t)P * sizeof(float));
-    int rc = NMT8_ENOMEM;
-    if (Xq == NULL || sx == NULL)
+    float *x_step = P <= STACK_ROWS ? step_stack
+                                    : malloc((size_t)P * sizeof(float));
+    acc_or_y *Yu = (acc_or_y *)Y;
+    rc = NMT8_ENOMEM;
+    if (Xq == NULL || x_step == NULL)
         goto done;
-    rc = nmt8_quantize_rows(Xq, sx, X, P, w->K);
+    rc = nmt8_quantize_rows(Xq, x_step, X, P, w->K);
     if (rc != NMT8_OK)
         goto done;
-    rc = f((int32_t *)Y, w, Xq, P);         /* accumulate in place */
+    rc = f(&Yu->i, w, Xq, P);               /* accumulate in place */
     if (rc != NMT8_OK)
         goto done;
-    epilogue(Y, (const int32_t *)Y, sx, w->sw, bias, P, w->N);
+    epilogue(Yu, x_step, w->w_step, bias, P, w->N);
 done:
     if (Xq != xq_stack)
         free(Xq);
-    if (sx != sx_stack)
-        free(sx);
+    if (x_step != step_stack)
+        free(x_step);
     return rc;
 }

@@ -3,19 +3,30 @@
  * Ballesteros 2018, "Pieces of Eight: 8-bit Neural Machine Translation".
  *
  * This header is the single source of the C declarations: the cffi build
- * script (nmt8/_build_kernels.py) reads it into ffibuilder.cdef, dropping
+ * script (nmt8/quant/_build.py) reads it into ffibuilder.cdef, dropping
  * the preprocessor lines other than "#define NAME <integer>".  Keep it to
  * plain declarations that cffi can parse.
  *
  * The one operation, for a narrow matrix X of P rows (beam hypotheses):
  *
- *     acc[p,o] = sum_k Xq[p,k] * Wq[o,k]            exact, int32
- *     Y[p,o]   = (float)acc[p,o] * (sx[p] * sw[o]) + b[o]
+ *     acc[p,o] = sum_k Xq[p,k] * Wq[o,k]                  exact, int32
+ *     Y[p,o]   = (float)acc[p,o] * (x_step[p] * w_step[o]) + b[o]
+ *
+ * in float32, in that order (or ((float)acc * x_step) * w_step where the
+ * product of the steps is subnormal, from tiny weights or activations).
  *
  * Xq and Wq hold int8 values in [-127, 127].  Wq is stored transposed,
  * row-major (N out rows, K in columns), so every output is one contiguous
- * dot product.  sx[p] and sw[o] are the multipliers back to floats
- * (max|row| / 127).  Every kernel is single-threaded.
+ * dot product.
+ *
+ * Naming, as in nmt8.quant: a "scale" takes floats to int8 (127 / max|row|,
+ * Xq = rint(X * scale)); a "step" takes int8 back to floats (max|row| / 127,
+ * X ~ Xq * step).  The kernels only ever need steps.
+ *
+ * Buffers: every pointer is aligned for its type (float and int32 on 4
+ * bytes; int8 on any byte); a misaligned float or int32 buffer is refused
+ * with NMT8_EBADARG.  Every kernel is single-threaded and reentrant: two
+ * threads may share one nmt8_weights.
  */
 #ifndef NMT8_KERNELS_H
 #define NMT8_KERNELS_H
@@ -36,26 +47,38 @@
 #define NMT8_ENOMEM 2
 #define NMT8_ENONFINITE 3
 #define NMT8_EBADARG 4
+#define NMT8_ENONFINITE_BIAS 5
 
-/* the VNNI packed layout groups 16 output rows and 4 consecutive k */
+/*
+ * The vnni and maddubs kernels need an unsigned operand: they multiply
+ * X + NMT8_X_SHIFT (in [1, 255]) and subtract NMT8_X_SHIFT * sum_k Wq[o,k].
+ */
+#define NMT8_X_SHIFT 128
+
+/*
+ * The VNNI packed layout: blocks of NMT8_VNNI_ROWS output rows by
+ * NMT8_VNNI_DEPTH consecutive k, one 64-byte vector each, the whole array
+ * starting on an NMT8_VNNI_ALIGN-byte boundary.
+ */
 #define NMT8_VNNI_ROWS 16
 #define NMT8_VNNI_DEPTH 4
+#define NMT8_VNNI_ALIGN 64
 
 /*
  * A quantized weight matrix, as the kernels see it.  Python builds one per
  * QuantizedMatrix and keeps the buffers alive.
- *   Wq     (N, K) int8, row-major: the paper's transposed weights
- *   Wp     VNNI layout (ceil(N/16), ceil(K/4), 16, 4) int8, zero padded,
- *          64-byte aligned; NULL unless the vnni kernel is used
- *   wsum   (N,) int32: 128 * sum_k Wq[o,k] (wrapping), the correction for
- *          the +128 shift of X in the vnni and maddubs kernels
- *   sw     (N,) float32: multiplier of output row o
+ *   Wq      (N, K) int8, row-major: the paper's transposed weights
+ *   Wp      VNNI layout (ceil(N/16), ceil(K/4), 16, 4) int8, zero padded,
+ *           NMT8_VNNI_ALIGN-byte aligned; NULL unless the vnni kernel is used
+ *   wsum    (N,) int32: NMT8_X_SHIFT * sum_k Wq[o,k] (wrapping), the
+ *           correction for the shift of X in the vnni and maddubs kernels
+ *   w_step  (N,) float32: the step of output row o
  */
 typedef struct {
     const int8_t *Wq;
     const int8_t *Wp;
     const int32_t *wsum;
-    const float *sw;
+    const float *w_step;
     int64_t N;
     int64_t K;
 } nmt8_weights;
@@ -66,6 +89,7 @@ int nmt8_cpu_supports(int kernel);
 /*
  * The kernels proper: raw int32 accumulators.  All share one signature;
  * nmt8_accum_ref is the plain reference the others are checked against.
+ * Call them through nmt8_accumulate, which checks the CPU first.
  *   acc  (P, N) int32, row-major, output
  *   Xq   (P, K) int8, row-major
  * Return NMT8_OK, or an error code (nothing is written then).
@@ -88,27 +112,32 @@ int nmt8_accumulate(int kernel, int32_t *acc, const nmt8_weights *w,
                     const int8_t *Xq, int64_t P);
 
 /*
- * pre-quantized X:  Y (P, N) float32;  Xq (P, K) int8;  sx (P,) float32;
- * bias (N,) float32 or NULL
+ * pre-quantized X:  Y (P, N) float32;  Xq (P, K) int8;  x_step (P,)
+ * float32;  bias (N,) float32 or NULL.  Returns NMT8_ENONFINITE_BIAS when
+ * the bias holds a NaN or an inf.
  */
 int nmt8_matmul_q(int kernel, float *Y, const nmt8_weights *w,
-                  const int8_t *Xq, const float *sx, const float *bias,
+                  const int8_t *Xq, const float *x_step, const float *bias,
                   int64_t P);
 
 /*
  * float X, quantized here row by row, then multiplied:
  * Y (P, N) float32;  X (P, K) float32;  bias (N,) float32 or NULL.
- * Returns NMT8_ENONFINITE when X holds a NaN or an inf.
+ * Y may overlap X (all of X is quantized before Y is written).
+ * Returns NMT8_ENONFINITE when X holds a NaN or an inf,
+ * NMT8_ENONFINITE_BIAS when the bias does.
  */
 int nmt8_matmul_f32(int kernel, float *Y, const nmt8_weights *w,
                     const float *X, const float *bias, int64_t P);
 
 /*
- * activation quantization, per row:  sx[p] = max_k |X[p,k]| / 127,
+ * activation quantization, per row: x_step[p] = max_k |X[p,k]| / 127 and
  * Xq[p,k] = clamp(rint(X[p,k] * (127 / max)), -127, 127); a zero row gets
- * sx = 0 and Xq = 0.   Xq (P, K) int8;  sx (P,) float32;  X (P, K) float32.
+ * x_step = 0 and Xq = 0; a row whose scale 127 / max overflows float32
+ * (max < 127 / FLT_MAX) is scaled in double instead.
+ * Xq (P, K) int8;  x_step (P,) float32;  X (P, K) float32.
  */
-int nmt8_quantize_rows(int8_t *Xq, float *sx, const float *X, int64_t P,
-                       int64_t K);
+int nmt8_quantize_rows(int8_t *Xq, float *x_step, const float *X,
+                       int64_t P, int64_t K);
 
 #endif /* NMT8_KERNELS_H */

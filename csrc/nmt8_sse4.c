@@ -12,24 +12,20 @@
  *   hypotheses), so the weights stream from memory once per call rather
  *   than once per row of X;
  * - each row of X is widened to int16 once per call (into xw), so the
- *   inner loop widens only weights: this removes a fifth of the pmovsxbw
- *   at P = 1 (5-8% faster on the paper's shapes);
+ *   inner loop widens only weights: a fifth fewer pmovsxbw at P = 1;
  * - a software prefetch fetches the rows a few groups ahead into L2
- *   (T1); as first written, into L1 and row by row, it read weights
- *   streaming from memory at 10-12 GB/s, now 16-24 GB/s (bench kernels
- *   --stream, P = 1);
+ *   (T1), as one contiguous stretch per group: fetched into L1 row by
+ *   row instead, the end of every row was left to a demand miss and
+ *   weights streaming from memory arrived markedly slower (bench kernels
+ *   --stream measures it on your machine);
  * - when K is not a multiple of 16, the rest of each row is read as the
  *   row's last 16 bytes, with the part of x already counted masked to
  *   zero: exact, and no scalar loop (a scalar loop remains for K < 16).
  *
- * What limits it: at P = 1 the loop does about 27 G multiply-adds per
- * second on the machine we measured (AMD Zen 4), the same with weights in
- * L2 (620x1000) or in L3 (620x3000).  In a stand-alone test, variants
- * with half the pmaddwd (wrong sums), or with no pmovsxbw at all (the
- * SSSE3 pabsb/psignb/pmaddubsw form, exact for [-127, 127]), ran no
- * faster: no single instruction is the bottleneck; the 128-bit loop's
- * instruction count is.  That caps it near 2x numpy at P = 1 when numpy
- * reads its fp32 weights from L3.
+ * What limits it: at P = 1 no single instruction is the bottleneck (in a
+ * stand-alone test, variants with half the pmaddwd, or with no pmovsxbw
+ * at all, ran no faster); the 128-bit loop's instruction count is, with
+ * weights in L2 or L3 alike.
  */
 #include <stdlib.h>
 
@@ -45,12 +41,6 @@ enum {
     SSE4_PT = 4,            /* rows of X per weight load */
     PREFETCH_BYTES = 16384, /* software prefetch about this far ahead */
     XW_STACK = 8192,        /* int16 of widened X kept on the stack */
-};
-
-/* TAIL_MASK + r: 16 bytes whose last r are 0xff (0 < r < 16) */
-static const int8_t TAIL_MASK[32] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
 };
 
 /* 8 int8 at ptr widened to 8 int16: one pmovsxbw from memory */
@@ -146,7 +136,7 @@ SSE4 NMT8_INLINE void sse4_rows4(int32_t *acc, int64_t N,
     if (k < K && K >= 16) {
         /* the last 16 bytes of each row, with x zeroed where already done */
         __m128i xl[SSE4_PT], xh[SSE4_PT];
-        __m128i mask = _mm_loadu_si128((const __m128i *)(TAIL_MASK + (K - k)));
+        __m128i mask = _mm_loadu_si128((const __m128i *)(NMT8_TAIL_MASK + (K - k)));
         sse4_load_x_masked(xl, xh, x, K, K - 16, mask, PT);
         sse4_madd(a, wr, K - 16, xl, xh, PT);
     } else if (k < K) {
@@ -209,7 +199,7 @@ SSE4 int nmt8_accum_sse4(int32_t *acc, const nmt8_weights *w,
      * acc (P, N) int32 row-major; w->Wq (N, K) int8 row-major;
      * Xq (P, K) int8 row-major.  X is taken 4 rows at a time.
      */
-    if (w == NULL || w->Wq == NULL || w->N < 0 || w->K < 0 || P < 0)
+    if (nmt8_bad_args(w, P, 0))
         return NMT8_EBADARG;
     const int64_t N = w->N, K = w->K;
     int16_t xw_stack[XW_STACK];
@@ -221,12 +211,9 @@ SSE4 int nmt8_accum_sse4(int32_t *acc, const nmt8_weights *w,
         int64_t left = P - p0;
         int32_t *a = acc + p0 * N;
         const int8_t *x = Xq + p0 * K;
-        switch (left < SSE4_PT ? (int)left : SSE4_PT) {
-        case 1: sse4_chunk(a, w->Wq, x, xw, N, K, 1); break;
-        case 2: sse4_chunk(a, w->Wq, x, xw, N, K, 2); break;
-        case 3: sse4_chunk(a, w->Wq, x, xw, N, K, 3); break;
-        default: sse4_chunk(a, w->Wq, x, xw, N, K, 4); break;
-        }
+#define SSE4_CHUNK(PT) sse4_chunk(a, w->Wq, x, xw, N, K, PT)
+        NMT8_ROWS_UPTO4(left < SSE4_PT ? (int)left : SSE4_PT, SSE4_CHUNK)
+#undef SSE4_CHUNK
     }
     if (xw != xw_stack)
         free(xw);

@@ -20,6 +20,8 @@
  *
  * Each 64-byte weight line is loaded once per call and used for up to 8
  * rows of X, with several output blocks in flight to hide the latency.
+ * The tile sizes (16, 4) are NMT8_VNNI_ROWS and NMT8_VNNI_DEPTH of
+ * nmt8_kernels.h, which the Python packing reads too.
  */
 #include <stdlib.h>
 
@@ -34,6 +36,7 @@
 enum {
     BLK = NMT8_VNNI_ROWS,           /* output rows per vector */
     DEP = NMT8_VNNI_DEPTH,          /* k per int32 lane */
+    LINE = NMT8_VNNI_LINE,          /* bytes per vector: BLK * DEP */
     VNNI_PT = 8,                    /* rows of X per weight load */
     VNNI_NB = 4,                    /* most output blocks in flight */
     PREFETCH = 2048,                /* bytes ahead within a block, P <= 2 */
@@ -44,27 +47,26 @@ enum {
 /*
  * NB output blocks (16 rows each) against PT rows of X.
  * acc (PT, N) view, row stride N, starting at output row 16 * b0;
- * wp: packed block b0, blocks `bstride` bytes apart; wsum: int32 from
- * row 16 * b0; xu (PT, 4 G) uint8, row stride 4 G; G = ceil(K / 4);
- * nlast: valid rows (1..16) of the last block.
+ * wp: packed block b0, blocks `bstride` bytes apart; wend: one past the
+ * end of the whole packed array; wsum: int32 from row 16 * b0;
+ * xu (PT, 4 G) uint8, row stride 4 G; G = ceil(K / 4); nlast: valid rows
+ * (1..16) of the last block.
  *
  * Prefetch.  For PT <= 2 the loop is so short that any bookkeeping shows:
  * each block's own stream is fetched PREFETCH bytes ahead into L2 and
- * PREFETCH_L1 bytes ahead into L1 (T0 alone, 512 bytes ahead, read
- * weights streaming from memory 8-19% slower at P = 1 on the paper's
- * shapes: bench kernels --stream).  For PT >= 3 there is room for more:
- * the NB blocks of a tile are contiguous, and so is the next tile, so
- * while this tile is computed its successor (the
- * pf_bytes bytes from pf) is prefetched line by line, NB lines per step,
- * and a whole tile is always on its way from memory (measured on the
- * paper's decoder step at P = 5: about 20% faster than the per-block
- * prefetch).
+ * PREFETCH_L1 bytes ahead into L1, never past wend (T0 alone, fewer bytes
+ * ahead, read weights streaming from memory more slowly: bench kernels
+ * --stream).  For PT >= 3 there is room for more: the NB blocks of a
+ * tile are contiguous, and so is the next tile, so while this tile is
+ * computed its successor (the pf_bytes bytes from pf) is prefetched line
+ * by line, NB lines per step, and a whole tile is always on its way from
+ * memory.
  */
 VNNI NMT8_INLINE void vnni_tile(int32_t *acc, int64_t N, const int8_t *wp,
-                                int64_t bstride, const int32_t *wsum,
-                                const uint8_t *xu, int64_t G, int nlast,
-                                const int8_t *pf, int64_t pf_bytes,
-                                int NB, int PT)
+                                int64_t bstride, const int8_t *wend,
+                                const int32_t *wsum, const uint8_t *xu,
+                                int64_t G, int nlast, const int8_t *pf,
+                                int64_t pf_bytes, int NB, int PT)
 {
     __m512i c[VNNI_NB][VNNI_PT];
     for (int b = 0; b < NB; b++)
@@ -74,14 +76,19 @@ VNNI NMT8_INLINE void vnni_tile(int32_t *acc, int64_t N, const int8_t *wp,
     for (int64_t g = 0; g < G; g++) {
         __m512i wv[VNNI_NB];
         for (int b = 0; b < NB; b++) {
-            const int8_t *line = wp + b * bstride + g * BLK * DEP;
+            const int8_t *line = wp + b * bstride + g * LINE;
             if (PT <= 2) {
-                _mm_prefetch((const char *)(line + PREFETCH), _MM_HINT_T1);
-                _mm_prefetch((const char *)(line + PREFETCH_L1), _MM_HINT_T0);
+                /* bytes left from this line: ahead only while inside */
+                const int64_t left = wend - line;
+                if (left > PREFETCH)
+                    _mm_prefetch((const char *)(line + PREFETCH), _MM_HINT_T1);
+                if (left > PREFETCH_L1)
+                    _mm_prefetch((const char *)(line + PREFETCH_L1),
+                                 _MM_HINT_T0);
             } else {
                 if (pf_off < pf_bytes)
                     _mm_prefetch((const char *)(pf + pf_off), _MM_HINT_T0);
-                pf_off += BLK * DEP;
+                pf_off += LINE;
             }
             wv[b] = _mm512_loadu_si512((const void *)line);
         }
@@ -114,18 +121,19 @@ VNNI NMT8_INLINE void vnni_tile(int32_t *acc, int64_t N, const int8_t *wp,
 VNNI NMT8_INLINE void vnni_chunk(int32_t *acc, const nmt8_weights *w,
                                  const uint8_t *xu, int PT)
 {
-    const int64_t N = w->N, G = (w->K + DEP - 1) / DEP;
-    const int64_t nblk = (N + BLK - 1) / BLK, bstride = G * BLK * DEP;
+    const int64_t N = w->N, G = NMT8_CEIL_DIV(w->K, DEP);
+    const int64_t nblk = NMT8_CEIL_DIV(N, BLK), bstride = G * LINE;
+    const int8_t *wend = w->Wp + nblk * bstride;
     const int nlast = (int)(N - (nblk - 1) * BLK);
     const int NB = VNNI_NB_FOR(PT);
     int64_t b = 0;
     for (; b + NB <= nblk; b += NB)
-        vnni_tile(acc + b * BLK, N, w->Wp + b * bstride, bstride,
+        vnni_tile(acc + b * BLK, N, w->Wp + b * bstride, bstride, wend,
                   w->wsum + b * BLK, xu, G, b + NB == nblk ? nlast : BLK,
                   w->Wp + (b + NB) * bstride, (nblk - b - NB) * bstride,
                   NB, PT);
     for (; b < nblk; b++)
-        vnni_tile(acc + b * BLK, N, w->Wp + b * bstride, bstride,
+        vnni_tile(acc + b * BLK, N, w->Wp + b * bstride, bstride, wend,
                   w->wsum + b * BLK, xu, G, b + 1 == nblk ? nlast : BLK,
                   w->Wp + (b + 1) * bstride, (nblk - b - 1) * bstride,
                   1, PT);
@@ -138,10 +146,9 @@ VNNI int nmt8_accum_vnni(int32_t *acc, const nmt8_weights *w,
      * acc (P, N) int32 row-major; w->Wp packed (see top), w->wsum (N,)
      * int32; Xq (P, K) int8 row-major.
      */
-    if (w == NULL || w->Wp == NULL || w->wsum == NULL || w->N < 0
-        || w->K < 0 || P < 0)
+    if (nmt8_bad_args(w, P, NMT8_NEED_WSUM | NMT8_NEED_WP))
         return NMT8_EBADARG;
-    const int64_t N = w->N, K = w->K, K4 = (K + DEP - 1) / DEP * DEP;
+    const int64_t N = w->N, K = w->K, K4 = NMT8_CEIL_DIV(K, DEP) * DEP;
     if (N == 0 || P == 0)
         return NMT8_OK;
     /* x + 128 as uint8, (VNNI_PT, K4) */
@@ -155,16 +162,9 @@ VNNI int nmt8_accum_vnni(int32_t *acc, const nmt8_weights *w,
         for (int p = 0; p < PT; p++)
             nmt8_shift_u8(xu + p * K4, Xq + (p0 + p) * K, K, K4);
         int32_t *a = acc + p0 * N;
-        switch (PT) {
-        case 1: vnni_chunk(a, w, xu, 1); break;
-        case 2: vnni_chunk(a, w, xu, 2); break;
-        case 3: vnni_chunk(a, w, xu, 3); break;
-        case 4: vnni_chunk(a, w, xu, 4); break;
-        case 5: vnni_chunk(a, w, xu, 5); break;
-        case 6: vnni_chunk(a, w, xu, 6); break;
-        case 7: vnni_chunk(a, w, xu, 7); break;
-        default: vnni_chunk(a, w, xu, 8); break;
-        }
+#define VNNI_CHUNK(PT) vnni_chunk(a, w, xu, PT)
+        NMT8_ROWS_UPTO8(PT, VNNI_CHUNK)
+#undef VNNI_CHUNK
     }
     if (xu != xu_stack)
         free(xu);

@@ -432,7 +432,7 @@ def test_bad_weights_and_int8_inputs(qW):
         int8_accumulate(qW, np.ones((1, 16), np.int16))
     with pytest.raises(ValueError, match="in_features"):
         int8_accumulate(qW, np.ones((1, 15), np.int8))
-    with pytest.raises(ValueError, match="sx"):
+    with pytest.raises(ValueError, match="x_step"):
         int8_matmul_q(qW, np.ones((2, 16), np.int8), np.ones(3, np.float32))
 
 

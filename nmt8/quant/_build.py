@@ -6,13 +6,21 @@ so ``pip install -e .`` compiles it (again after every change to ``csrc/``).
 The declarations come from ``csrc/nmt8_kernels.h``, the single source of
 the C interface: it is read into ``ffibuilder.cdef`` without its
 preprocessor lines, except ``#define NAME <integer>`` which cffi
-understands.
+understands (so Python reads constants such as ``NMT8_VNNI_ROWS`` from the
+library rather than repeating them).
 
 Compiler flags: ``-O3`` and nothing ISA-specific.  The SSE4, AVX2 and
 AVX-512 VNNI kernels carry ``__attribute__((target(...)))`` and are picked at
 run time, so one build runs on any x86-64.  ``-ffp-contract=off`` stops gcc
 fusing the epilogue's multiply and add into an FMA, which would change the
-rounding that the tests reproduce in numpy.
+rounding that the tests reproduce in numpy.  The code is valid under strict
+aliasing (int32 sums become floats in place through a union).
+
+``make_builder`` builds the same module under another name and with other
+flags: ``tests/test_sanitizers.py`` compiles it with AddressSanitizer and
+UndefinedBehaviorSanitizer.
+
+Does not: choose a kernel (``nmt8.quant.kernels`` does, at run time).
 """
 
 import os
@@ -30,6 +38,7 @@ SOURCES = [
     for name in ("nmt8_kernels.c", "nmt8_sse4.c", "nmt8_avx2.c", "nmt8_vnni.c")
 ]
 DEPENDS = SOURCES + [HEADER, os.path.join(CSRC, "nmt8_internal.h")]
+MODULE = "nmt8.quant._kernels"
 
 _DEFINE = re.compile(r"^\s*#\s*define\s+\w+\s+-?\d+\s*$")
 
@@ -45,28 +54,49 @@ def cdef_source(header_text):
     return "\n".join(lines)
 
 
-def _compile_args():
+def compile_args():
+    """The compiler flags of the shipped build."""
     if sys.platform == "win32":
         return ["/O2", "/fp:precise"]
-    return ["-O3", "-std=gnu11", "-ffp-contract=off", "-fno-strict-aliasing"]
+    return ["-O3", "-std=gnu11", "-ffp-contract=off"]
 
 
-def _relative(path):
+def _relative(path, root):
     # setuptools wants source paths relative to the project root
-    return os.path.relpath(os.path.join(ROOT, path), os.getcwd())
+    return os.path.relpath(os.path.join(ROOT, path), root)
 
 
-with open(os.path.join(ROOT, HEADER), encoding="utf-8") as f:
-    _HEADER_TEXT = f.read()
+def make_builder(module=MODULE, extra_compile_args=None,
+                 extra_link_args=(), absolute=False):
+    """An ``FFI`` that builds the kernels as ``module``.
 
-ffibuilder = FFI()
-ffibuilder.cdef(cdef_source(_HEADER_TEXT))
-ffibuilder.set_source(
-    "nmt8.quant._kernels",
-    '#include "nmt8_kernels.h"',
-    sources=[_relative(s) for s in SOURCES],
-    include_dirs=[_relative(CSRC)],
-    depends=[_relative(s) for s in DEPENDS],
-    extra_compile_args=_compile_args(),
-    libraries=[] if sys.platform == "win32" else ["m"],
-)
+    ``extra_compile_args`` replaces :func:`compile_args` when given;
+    ``absolute``: source paths absolute rather than relative to the current
+    directory (for builds outside the repository, e.g. into a temporary
+    folder).
+    """
+    with open(os.path.join(ROOT, HEADER), encoding="utf-8") as f:
+        header_text = f.read()
+    if absolute:
+        def where(path):
+            return os.path.join(ROOT, path)
+    else:
+        def where(path):
+            return _relative(path, os.getcwd())
+    builder = FFI()
+    builder.cdef(cdef_source(header_text))
+    builder.set_source(
+        module,
+        '#include "nmt8_kernels.h"',
+        sources=[where(s) for s in SOURCES],
+        include_dirs=[where(CSRC)],
+        depends=[where(s) for s in DEPENDS],
+        extra_compile_args=(compile_args() if extra_compile_args is None
+                            else list(extra_compile_args)),
+        extra_link_args=list(extra_link_args),
+        libraries=[] if sys.platform == "win32" else ["m"],
+    )
+    return builder
+
+
+ffibuilder = make_builder()

@@ -6,10 +6,12 @@ contiguous buffers of the right sizes, and turns C error codes into Python
 exceptions.  The products approximate ``X @ W (+ b)`` for a float32 X of
 P rows (beam hypotheses) and a weight matrix quantized by ``nmt8.quant``:
 
-    Y[p, o] = (sum_k Xq[p, k] * Wq[o, k]) * (sx[p] * step[o]) + b[o]
+    Y[p, o] = (sum_k Xq[p, k] * Wq[o, k]) * (x_step[p] * step[o]) + b[o]
 
 with exact int32 sums and a float32 result, as in the paper ("the results
-being placed into a 32-bit floating point result").
+being placed into a 32-bit floating point result").  ``step`` and
+``x_step`` are steps (max / 127, int8 back to floats), as everywhere in
+``nmt8.quant``.
 
 Kernels, all computing the same exact sums except ``maddubs``:
 
@@ -23,16 +25,24 @@ Kernels, all computing the same exact sums except ``maddubs``:
 ``"auto"`` is the fastest this CPU runs (vnni > avx2 > sse4 > ref); the
 environment variable ``NMT8_KERNEL`` overrides it.  It is read by
 ``default_kernel()``, whose answer ``"auto"`` then keeps (reading the
-environment costs more than a small product).  Every call runs on one
-thread (cffi releases the GIL during it).
+environment costs more than a small product).  The C library asks the
+CPU once, when it is loaded, which kernels it can run.
 
-Does not: quantize weights (``nmt8.quant``), run on several threads, or
-produce int8 outputs (the paper keeps outputs in float32).
+Every call runs on one thread (cffi releases the GIL during it); several
+threads may use one QuantizedMatrix at once.  The C view of a matrix (its
+``nmt8_weights`` struct) is cached here, beside the matrix rather than in
+it, so matrices and the models holding them pickle and copy.
+
+Does not: quantize weights (``nmt8.quant``), pack them for VNNI
+(``nmt8.quant.vnni``), run one product on several threads, or produce int8
+outputs (the paper keeps outputs in float32).
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 
 import numpy as np
 
@@ -102,6 +112,9 @@ def default_kernel() -> str:
 
 
 def _check_kernel(name, what=""):
+    if not isinstance(name, str):
+        raise TypeError(f"kernel {what}must be a string, one of {KERNELS} or "
+                        f"'auto'; got {type(name).__name__} {name!r}")
     if name not in _ID:
         raise ValueError(f"unknown kernel {what}{name!r}; choose from "
                          f"{KERNELS} or 'auto'")
@@ -111,6 +124,8 @@ def _check_kernel(name, what=""):
 
 
 def _kernel_id(kernel) -> int:
+    if kernel.__class__ is not str:   # a list is unhashable: check first
+        _check_kernel(kernel)
     if kernel == "auto":
         kernel = _auto[0] or default_kernel()
     if kernel not in _AVAILABLE:  # unknown names are not in it either
@@ -133,22 +148,24 @@ class _Handle:
         # on them, so check again (once per matrix)
         if not (Wq.dtype == _I8 and Wq.flags.c_contiguous
                 and step.dtype == _F32 and step.shape == (N,)
-                and step.flags.c_contiguous and sums.shape == (N,)):
+                and step.flags.c_contiguous and step.flags.aligned
+                and sums.shape == (N,)):
             raise ValueError(f"malformed QuantizedMatrix: {qW!r}")
         # 128 * sum_k Wq[o, k], wrapping to int32 like the C sums do
-        wsum = (sums.astype(np.int64) * 128).astype(np.int32)   # (out,)
+        wsum = (sums.astype(np.int64) * _lib.NMT8_X_SHIFT).astype(np.int32)
         bufs = [_ffi.from_buffer(_INT8S, Wq),
                 _ffi.from_buffer(_FLOATS, step),
-                _ffi.from_buffer(_INT32S, wsum)]
+                _ffi.from_buffer(_INT32S, wsum)]                  # (out,)
         self.w = w = _ffi.new("nmt8_weights *")
-        w.Wq, w.sw, w.wsum = bufs
+        w.Wq, w.w_step, w.wsum = bufs
         w.Wp, w.N, w.K = _NULL, N, K
         self.keep, self.N, self.K, self.packed = bufs, N, K, False
 
     def add_packed(self, qW: QuantizedMatrix):
+        from .vnni import packed_shape
+
         Wp = qW.packed
-        nb, G = -(-self.N // 16), -(-self.K // 4)
-        if Wp.dtype != _I8 or Wp.shape != (nb, G, 16, 4) \
+        if Wp.dtype != _I8 or Wp.shape != packed_shape(self.N, self.K) \
                 or not Wp.flags.c_contiguous:
             raise ValueError(f"malformed packed weights: {qW!r}")
         buf = _ffi.from_buffer(_INT8S, Wp)
@@ -157,24 +174,38 @@ class _Handle:
         self.packed = True
 
 
+# the C view of each live QuantizedMatrix, dropped with the matrix; kept
+# out of the matrix itself, which therefore pickles and deep-copies
+_HANDLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_HANDLES_LOCK = threading.Lock()
+
+
 def _handle(qW, kid: int) -> _Handle:
     """The cached C view of ``qW``, packed for VNNI if ``kid`` needs it."""
     try:
-        h = qW.__dict__["_nmt8_handle"]
-    except (KeyError, AttributeError):
+        h = _HANDLES[qW]
+    except (KeyError, TypeError):
         if not isinstance(qW, QuantizedMatrix):
             raise TypeError("expected a QuantizedMatrix (see nmt8.quant."
-                             f"quantize), got {type(qW).__name__}") from None
-        h = qW.__dict__["_nmt8_handle"] = _Handle(qW)
+                            f"quantize), got {type(qW).__name__}") from None
+        with _HANDLES_LOCK:   # one handle per matrix, even from two threads
+            h = _HANDLES.get(qW)
+            if h is None:
+                h = _HANDLES[qW] = _Handle(qW)
     if kid == _VNNI and not h.packed:
-        h.add_packed(qW)
+        with _HANDLES_LOCK:
+            if not h.packed:
+                h.add_packed(qW)
     return h
 
 
 # ------------------------------------------------------------- activations
+# The C code reads float32 only from 4-byte aligned memory: a misaligned
+# array (a view one byte into a buffer, say) is copied first, and a
+# misaligned ``out`` is written through an aligned temporary.
 
 def _float_matrix(X) -> np.ndarray:
-    """X as a C-contiguous 2-D float32 array, or ValueError."""
+    """X as an aligned C-contiguous 2-D float32 array, or ValueError."""
     if not isinstance(X, np.ndarray):
         X = np.asarray(X)
     if X.ndim != 2:
@@ -182,7 +213,8 @@ def _float_matrix(X) -> np.ndarray:
     if X.dtype.kind != "f":
         raise ValueError(f"X must be float32 (or float64), got {X.dtype}")
     with np.errstate(over="ignore"):  # too large for float32: inf, refused
-        return np.ascontiguousarray(X, dtype=np.float32)
+        X = np.ascontiguousarray(X, dtype=np.float32)
+    return X if X.flags.aligned else X.copy()
 
 
 def _int8_matrix(Xq, K: int) -> np.ndarray:
@@ -197,6 +229,8 @@ def _int8_matrix(Xq, K: int) -> np.ndarray:
 
 
 def _output(out, P: int, N: int) -> np.ndarray:
+    """Where the C code writes: ``out``, or a new (P, N) float32 array when
+    out is None or misaligned (the caller then copies it into out)."""
     if out is None:
         return np.empty((P, N), np.float32)
     if not (isinstance(out, np.ndarray) and out.dtype == _F32
@@ -204,7 +238,7 @@ def _output(out, P: int, N: int) -> np.ndarray:
             and out.flags.writeable):
         raise ValueError(f"out must be a writeable C-contiguous ({P}, {N}) "
                          "float32 array")
-    return out
+    return out if out.flags.aligned else np.empty((P, N), np.float32)
 
 
 def _bias(bias, N: int):
@@ -214,13 +248,25 @@ def _bias(bias, N: int):
                else type(bias).__name__)
         raise ValueError(f"bias must be a float32 array of shape ({N},), "
                          f"got {got}")
-    return _ffi.from_buffer(_FLOATS, np.ascontiguousarray(bias))
+    bias = np.ascontiguousarray(bias)
+    return _ffi.from_buffer(_FLOATS, bias if bias.flags.aligned
+                            else bias.copy())
+
+
+def _no_rows(bias, N: int):
+    """The checks a call with P = 0 still makes (C is not called then)."""
+    if bias is not None:
+        _bias(bias, N)
+        if not np.isfinite(bias).all():
+            _raise(_lib.NMT8_ENONFINITE_BIAS)
 
 
 def _raise(rc: int, what: str = "X"):
     if rc == _lib.NMT8_ENONFINITE:
         raise ValueError(f"{what} contains NaN or inf (after conversion to "
                          "float32)")
+    if rc == _lib.NMT8_ENONFINITE_BIAS:
+        raise ValueError("bias contains NaN or inf")
     if rc == _lib.NMT8_ENOMEM:
         raise MemoryError("nmt8 kernel could not allocate its scratch buffer")
     if rc == _lib.NMT8_EUNSUPPORTED:
@@ -244,14 +290,14 @@ def int8_matmul(qW: QuantizedMatrix, X: np.ndarray, kernel: str = "auto",
     or ``"auto"``.  Returns float32 (P, out).
 
     Runs on one thread, and releases the GIL while in C.  Raises
-    ValueError for a bad shape or dtype, a NaN or inf in X, a bad bias or
-    out, an unknown kernel or one this CPU cannot run; TypeError if qW is
-    not a QuantizedMatrix.
+    ValueError for a bad shape or dtype, a NaN or inf in X or in the bias,
+    a bad out, an unknown kernel or one this CPU cannot run; TypeError if
+    qW is not a QuantizedMatrix or kernel not a string.
     """
     kid = _kernel_id(kernel)
     h = _handle(qW, kid)
     if not (type(X) is np.ndarray and X.dtype is _F32 and X.ndim == 2
-            and X.flags.c_contiguous):
+            and X.flags.c_contiguous and X.flags.aligned):
         X = _float_matrix(X)
     P, K = X.shape
     if K != h.K:
@@ -259,40 +305,46 @@ def int8_matmul(qW: QuantizedMatrix, X: np.ndarray, kernel: str = "auto",
                          f"in_features={h.K}")
     Y = _output(out, P, h.N)                                # (P, out)
     if P == 0:
-        if bias is not None:
-            _bias(bias, h.N)
+        _no_rows(bias, h.N)
         return Y
     b = _NULL if bias is None else _bias(bias, h.N)
     rc = _lib.nmt8_matmul_f32(kid, _ffi.from_buffer(_FLOATS, Y), h.w,
                               _ffi.from_buffer(_FLOATS, X), b, P)
     if rc:
         _raise(rc)
+    if out is not None and Y is not out:
+        out[...] = Y                                        # misaligned out
+        return out
     return Y
 
 
-def int8_matmul_q(qW: QuantizedMatrix, Xq: np.ndarray, sx: np.ndarray,
+def int8_matmul_q(qW: QuantizedMatrix, Xq: np.ndarray, x_step: np.ndarray,
                   kernel: str = "auto", bias: np.ndarray | None = None,
                   out: np.ndarray | None = None) -> np.ndarray:
     """``int8_matmul`` for an X already quantized: Xq (P, in) int8 in
-    [-127, 127] and sx (P,) its float32 row multipliers (as returned by
+    [-127, 127] and x_step (P,) the float step of each row (as returned by
     ``quant.quantize_activations``).  Returns float32 (P, out)."""
     kid = _kernel_id(kernel)
     h = _handle(qW, kid)
     Xq = _int8_matrix(Xq, h.K)
     P = Xq.shape[0]
-    sx = np.asarray(sx)
-    if sx.shape != (P,) or sx.dtype.kind != "f":
-        raise ValueError(f"sx must be a float array of shape ({P},)")
-    sx = np.ascontiguousarray(sx, dtype=np.float32)
-    Y = _output(out, P, h.N)
-    b = _NULL if bias is None else _bias(bias, h.N)
+    x_step = np.asarray(x_step)
+    if x_step.shape != (P,) or x_step.dtype.kind != "f":
+        raise ValueError(f"x_step must be a float array of shape ({P},)")
+    x_step = np.array(x_step, np.float32)                   # (P,) aligned
+    Y = _output(out, P, h.N)                                # (P, out)
     if P == 0:
+        _no_rows(bias, h.N)
         return Y
+    b = _NULL if bias is None else _bias(bias, h.N)
     rc = _lib.nmt8_matmul_q(kid, _ffi.from_buffer(_FLOATS, Y), h.w,
                             _ffi.from_buffer(_INT8S, Xq),
-                            _ffi.from_buffer(_FLOATS, sx), b, P)
+                            _ffi.from_buffer(_FLOATS, x_step), b, P)
     if rc:
         _raise(rc)
+    if out is not None and Y is not out:
+        out[...] = Y                                        # misaligned out
+        return out
     return Y
 
 
@@ -303,7 +355,6 @@ def _as_quantized(Wq) -> QuantizedMatrix:
     if not isinstance(Wq, np.ndarray) or Wq.dtype != _I8 or Wq.ndim != 2:
         raise ValueError("Wq must be a QuantizedMatrix or a 2-D int8 array "
                          "(out, in)")
-    Wq = np.ascontiguousarray(Wq)
     N = Wq.shape[0]
     return QuantizedMatrix(Wq=Wq, scale=np.ones(N, np.float32),
                            step=np.ones(N, np.float32), scheme="per_row")
@@ -332,16 +383,16 @@ def int8_accumulate(Wq, Xq: np.ndarray, kernel: str = "auto") -> np.ndarray:
 
 
 def _quantize_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The C activation quantizer alone, for tests: ``(Xq, sx)`` like
+    """The C activation quantizer alone, for tests: ``(Xq, x_step)`` like
     ``quant.quantize_activations(X)``, which must agree bit for bit."""
     X = _float_matrix(X)
     P, K = X.shape
     Xq = np.empty((P, K), np.int8)                          # (P, in)
-    sx = np.empty(P, np.float32)                            # (P,)
+    x_step = np.empty(P, np.float32)                        # (P,)
     if P:
         rc = _lib.nmt8_quantize_rows(_ffi.from_buffer(_INT8S, Xq),
-                                     _ffi.from_buffer(_FLOATS, sx),
+                                     _ffi.from_buffer(_FLOATS, x_step),
                                      _ffi.from_buffer(_FLOATS, X), P, K)
         if rc:
             _raise(rc)
-    return Xq, sx
+    return Xq, x_step
