@@ -1,9 +1,10 @@
 """Explanatory diagrams for the on-ramp chapters (matplotlib, headless).
 
 Pictures of ideas rather than of measurements; ``nmt8.lab.plot`` draws the
-measurements. Every helper draws on ``ax`` when given one, else on a new
-detached figure (``nmt8.lab.plot.figure``), and returns the Axes, so they run
-without a display and leave pyplot's state alone.
+measurements. As there, every helper draws on ``ax`` when given one (e.g. a
+detached ``nmt8.lab.plot.figure()``), else on a new pyplot figure that a
+notebook displays, and returns the Axes; nothing calls ``show()`` or picks
+a backend, so they run headless (Agg) too.
 
 * :func:`architecture` - the bi-GRU encoder, attention and decoder of
   Section 2, eq. (1)-(6), for given source and target tokens;
@@ -23,13 +24,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .plot import FP32_COLOR, INT8_COLOR, figure
+from .plot import FP32_COLOR, INT8_COLOR
+from .plot import _axes as _new_axes
 
 ENC_COLOR, DEC_COLOR, ATT_COLOR = "#DCE6F2", "#FBE3D6", "#E2F0D9"
 
 
 def _axes(ax, width, height):
-    return ax if ax is not None else figure(width, height)
+    return _new_axes(ax, width, height)  # a pyplot figure: notebooks show it
 
 
 def _box(ax, x, y, text, color, w=0.8, h=0.55, fontsize=7):
@@ -72,7 +74,7 @@ def architecture(src_tokens, tgt_tokens, alpha=None, step: int | None = None,
                              f"{len(src)} tokens")
     S, T = len(src), len(tgt)
     x_dec = [S + 1.5 + t * 1.2 for t in range(T)]  # decoder columns
-    ax = _axes(ax, 1.2 + 0.9 * (S + 1.2 * T + 1.5), 5.2)
+    ax = _axes(ax, 1.5 + 0.75 * (S + 1.2 * T + 1.5), 4.6)
     for i, tok in enumerate(src):
         ax.text(i, -0.1, tok, ha="center", va="top", fontsize=7, rotation=30)
         _box(ax, i, 0.6, f"$x_{{{i + 1}}}$", "white")
@@ -112,8 +114,8 @@ def architecture(src_tokens, tgt_tokens, alpha=None, step: int | None = None,
         w = float(weights[i])
         _arrow(ax, i, 4.15, x_dec[step] - 0.4, 2.7, color="green",
                lw=0.3 + 4.0 * w, alpha=0.25 + 0.75 * min(w * 2, 1.0))
-    ax.text((S - 1 + x_dec[step]) / 2, 4.55, r"attention $\alpha$", ha="center",
-            fontsize=8, color="green")
+    ax.text(S - 0.4, 4.5, r"attention $\alpha$", ha="left", fontsize=8,
+            color="green")
     ax.set_xlim(-2.2, x_dec[-1] + 1.6)
     ax.set_ylim(-1.2, 6.0)
     ax.set_axis_off()
