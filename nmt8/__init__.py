@@ -5,14 +5,17 @@ A reference implementation of Quinn & Ballesteros (2018), "Pieces of Eight:
 
 - ``model``, ``gru``, ``attention``: the fp32 model of Section 2;
 - ``beam``, ``translator``: beam search and the text pipeline;
-- ``quant``, ``kernels``: int8 quantization and the int8 products (Section 3);
-- ``timers``, ``measure``: the measurements of Section 4 and 5.
+- ``quant`` (``quant.int8``, ``quant.kernels``): int8 quantization and the
+  int8 products (Section 3);
+- ``threads``, ``parallel``: one thread per sentence, one process per core;
+- ``timers``, ``lab.measure``: the measurements of Sections 4 and 5.
 """
 
 from .beam import Hypothesis, beam_search, score_ids
 from .config import ModelConfig
 from .model import Model, load_model, random_model
-from .translator import Translator
+from .threads import blas_threads
+from .translator import Timed, Translator
 
 __version__ = "0.1.0"
 
@@ -34,9 +37,11 @@ __all__ = [
     "Model",
     "ModelConfig",
     "QuantizedMatrix",
+    "Timed",
     "Translator",
     "available_kernels",
     "beam_search",
+    "blas_threads",
     "default_kernel",
     "dequantize",
     "int8_matmul",

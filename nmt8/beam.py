@@ -7,9 +7,15 @@ Greedy search is beam size 1. An ensemble of K models (the paper's "En-De 2x")
 averages the K log-probability vectors at every step.
 
 Scores are sums of log-probabilities; with ``normalize`` they are divided by
-the hypothesis length (``</s>`` included) to the power ``length_alpha`` before
-the final ranking (1 is Nematus' normalisation; a model's options file may
-carry a value chosen on the validation set).
+the hypothesis length (``</s>`` included) to the power ``length_exponent``
+before the final ranking (1 is Nematus' normalisation; a model's options file
+may carry a value chosen on the validation set). It is not called ``alpha``:
+that is the attention weights of eq. (5)-(6).
+
+The beam is at most ``MAX_BEAM`` = 64 hypotheses: every step costs beam x V
+scores and keeps beam histories, so a beam of 1000 takes minutes a sentence
+and one of 100000 tens of GB, while the paper uses 5 (and BLEU stops growing
+long before 64).
 
 Does not: tokenise, or batch several sentences (one sentence at a time per
 core, as the paper measures).
@@ -18,12 +24,16 @@ core, as the paper measures).
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 
 import numpy as np
 
 from .ops import log_softmax
 from .text import EOS
 from .timers import TIMERS
+
+MAX_BEAM = 64  # largest beam accepted (see the module docstring)
 
 
 @dataclasses.dataclass
@@ -34,6 +44,25 @@ class Hypothesis:
     alignment: np.ndarray | None = None  # (len(ids), S) attention weights
 
 
+def check_beam(beam) -> int:
+    """``beam`` as an int in 1..MAX_BEAM, or a clear TypeError/ValueError."""
+    if isinstance(beam, bool) or not isinstance(beam, numbers.Integral):
+        raise TypeError(f"beam must be an int, got {type(beam).__name__} {beam!r}")
+    if not 1 <= beam <= MAX_BEAM:
+        raise ValueError(f"beam must be between 1 and {MAX_BEAM}, got {beam}")
+    return int(beam)
+
+
+def check_length_exponent(x) -> float:
+    """The length normalisation exponent as a finite float >= 0, or an error."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError("length_exponent must be a number, got "
+                        f"{type(x).__name__} {x!r}")
+    if not (math.isfinite(x) and x >= 0):
+        raise ValueError(f"length_exponent must be finite and >= 0, got {x}")
+    return float(x)
+
+
 def default_max_len(src_len: int, ratio: float = 2.0) -> int:
     """Longest output considered: ``ratio`` x source length, plus 10."""
     return int(ratio * src_len) + 10
@@ -42,7 +71,7 @@ def default_max_len(src_len: int, ratio: float = 2.0) -> int:
 def beam_search(models, src_ids, beam: int = 5, max_len: int | None = None,
                 normalize: bool = True, n_best: int = 1, min_len: int = 0,
                 alignment: bool = False,
-                length_alpha: float = 1.0) -> list[Hypothesis]:
+                length_exponent: float = 1.0) -> list[Hypothesis]:
     """Translate one sentence of ids (without ``</s>``); best first.
 
     models: a Model or a list of Models sharing the target vocabulary.
@@ -50,7 +79,10 @@ def beam_search(models, src_ids, beam: int = 5, max_len: int | None = None,
     random models set it to max_len so every run decodes the same steps).
     """
     models = models if isinstance(models, (list, tuple)) else [models]
-    if beam < 1 or n_best < 1 or n_best > beam:
+    beam = check_beam(beam)
+    # the exponent the final ranking uses; 0: raw log-probabilities
+    lx = check_length_exponent(length_exponent) if normalize else 0.0
+    if n_best < 1 or n_best > beam:
         raise ValueError(f"need 1 <= n_best <= beam, got n_best={n_best}, beam={beam}")
     src = list(src_ids) + [EOS]
     if max_len is None:
@@ -91,7 +123,7 @@ def beam_search(models, src_ids, beam: int = 5, max_len: int | None = None,
                 ids = history[r] + [int(w)]
                 al = align_hist[r] + [alpha[r]] if alignment else []
                 if w == EOS:
-                    finished.append(_hyp(ids, float(sc), normalize and length_alpha, al))
+                    finished.append(_hyp(ids, float(sc), lx, al))
                 else:
                     keep_rows.append(r)
                     keep_words.append(w)
@@ -107,7 +139,7 @@ def beam_search(models, src_ids, beam: int = 5, max_len: int | None = None,
             history, align_hist = new_hist, new_align
     else:  # max_len reached: the live hypotheses end here, without </s>
         for ids, sc, al in zip(history, scores, align_hist):
-            finished.append(_hyp(ids, float(sc), normalize and length_alpha, al))
+            finished.append(_hyp(ids, float(sc), lx, al))
     finished.sort(key=lambda h: -h.score)
     return finished[:n_best]
 
@@ -134,8 +166,9 @@ def top_k(cand: np.ndarray, k: int) -> np.ndarray:
     return idx[order[:k]]
 
 
-def _hyp(ids, logprob, alpha, align) -> Hypothesis:
-    score = logprob / max(len(ids), 1) ** alpha if alpha else logprob
+def _hyp(ids, logprob, length_exponent, align) -> Hypothesis:
+    score = logprob / max(len(ids), 1) ** length_exponent if length_exponent \
+        else logprob
     return Hypothesis(ids=ids, logprob=logprob, score=score,
                       alignment=np.stack(align) if align else None)
 

@@ -10,42 +10,89 @@ Does not: implement any of the work itself.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 
+from .beam import MAX_BEAM, check_beam, check_length_exponent
+from .parallel import check_jobs
 from .testing import DEMO_SENTENCES
+
+
+def _checked(check, kind=int):
+    """An argparse type: ``kind(text)`` then the library's own check, so the
+    CLI and the library reject the same values with the same words."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'an int' if kind is int else 'a number'}, "
+                f"got {text!r}") from None
+        try:
+            return check(value)
+        except (TypeError, ValueError) as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    return parse
 
 
 def _translator_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", action="append", default=None,
                    help="model name or path; repeat for an ensemble (default: de-en)")
-    p.add_argument("--beam", type=int, default=5, help="beam size (default 5)")
+    p.add_argument("--beam", type=_checked(check_beam), default=None,
+                   help=f"beam size, 1 to {MAX_BEAM} (default 5)")
     p.add_argument("--precision", choices=["fp32", "int8"], default="fp32")
-    p.add_argument("--kernel", default="auto",
-                   help="int8 kernel: auto, ref, sse4, avx2, vnni, maddubs")
-    p.add_argument("--scheme", default="per_tensor",
-                   choices=["per_tensor", "per-tensor", "per_row", "per-row"])
-    p.add_argument("--length-alpha", type=float, default=None,
-                   help="length normalisation exponent (default: the model's)")
+    p.add_argument("--kernel", default=None,
+                   help="int8 only: auto (default), ref, sse4, avx2, vnni, maddubs")
+    p.add_argument("--scheme", default=None,
+                   choices=["per_tensor", "per-tensor", "per_row", "per-row"],
+                   help="int8 only: how weights are quantized (default per_tensor)")
+    exponent = _checked(check_length_exponent, float)
+    p.add_argument("--length-exponent", type=exponent, default=None,
+                   help="length normalisation exponent, finite and >= 0 "
+                        "(default: the model's)")
+    p.add_argument("--length-alpha", dest="length_exponent", type=exponent,
+                   help=argparse.SUPPRESS)  # the old name, kept working
+
+
+def _translator_kwargs(a) -> dict:
+    """Translator arguments the user gave (the library's defaults otherwise)."""
+    if a.precision != "int8":
+        given = [f"--{k}" for k in ("kernel", "scheme") if getattr(a, k)]
+        if given:
+            verb = "apply" if len(given) > 1 else "applies"
+            raise ValueError(f"{' and '.join(given)} {verb} to --precision int8 "
+                             f"only, not {a.precision}")
+    kw = {"model_or_models": a.model or ["de-en"], "precision": a.precision}
+    for k in ("beam", "kernel", "scheme", "length_exponent"):
+        if getattr(a, k) is not None:
+            kw[k] = getattr(a, k)
+    return kw
 
 
 def _translator(a):
-    from .translator import Translator
+    from .parallel import make_translator
 
-    return Translator(a.model or ["de-en"], precision=a.precision, beam=a.beam,
-                      kernel=a.kernel, scheme=a.scheme,
-                      length_alpha=a.length_alpha)
+    return make_translator(**_translator_kwargs(a))
+
+
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 def read_text_lines(raw: bytes, name: str = "<stdin>") -> list[str]:
-    """Split bytes into lines, decoding UTF-8 strictly; names a bad line."""
-    lines = raw.split(b"\n")
+    """Split bytes into lines, decoding UTF-8 strictly; names a bad line.
+
+    A line ends at ``\\n``, ``\\r\\n`` or a lone ``\\r`` (old Mac files), so
+    the number of lines out is the number of line ends in (one more when
+    the last line has none). No other character ends a line.
+    """
+    lines = _LINE_END.split(raw)
     if lines and lines[-1] == b"":
         lines.pop()
     out = []
     for n, line in enumerate(lines, 1):
         try:
-            out.append(line.decode("utf-8").rstrip("\r"))
+            out.append(line.decode("utf-8"))
         except UnicodeDecodeError as err:
             raise ValueError(f"{name}, line {n}: not valid UTF-8 ({err.reason} "
                              f"at byte {err.start})") from None
@@ -58,14 +105,12 @@ def read_file_lines(path: str) -> list[str]:
 
 
 def cmd_translate(a) -> int:
+    kw = _translator_kwargs(a)  # checked before reading stdin
     lines = read_text_lines(sys.stdin.buffer.read())
     if a.jobs > 1:
         from .parallel import translate_parallel
 
-        out = translate_parallel(lines, a.jobs, model_or_models=a.model or ["de-en"],
-                                 precision=a.precision, beam=a.beam,
-                                 kernel=a.kernel, scheme=a.scheme,
-                                 length_alpha=a.length_alpha)
+        out = translate_parallel(lines, a.jobs, **kw)
     else:
         out = _translator(a).translate(lines)
     sys.stdout.write("".join(line + "\n" for line in out))
@@ -106,26 +151,46 @@ def cmd_evaluate(a) -> int:
 
 
 def cmd_demo(a) -> int:
+    """fp32 and int8 side by side on our own sentences, one thread, with the
+    speed-up and the number of identical outputs on the last line."""
+    from statistics import median
+
+    from .threads import blas_threads, describe
     from .translator import Translator
 
-    systems = [Translator(a.model or ["de-en"], precision="fp32", beam=a.beam)]
+    models, runs = a.model or ["de-en"], 3
+    systems = [Translator(models, precision="fp32", beam=a.beam)]
+    missing = None
     try:
-        systems.append(Translator(a.model or ["de-en"], precision="int8",
-                                  beam=a.beam))
+        systems.append(Translator(models, precision="int8", beam=a.beam))
     except ImportError as err:  # kernels not compiled
-        print(f"(int8 unavailable: {err})")
-    outputs = []
-    for tr in systems:
-        tr.translate(DEMO_SENTENCES[:1])  # warm-up
-        outputs.append((tr, tr.translate(DEMO_SENTENCES), list(tr.last_seconds)))
+        missing = err
+    timed = [[] for _ in systems]
+    with blas_threads(1):
+        print(f"one sentence at a time, one thread ({describe()}); "
+              f"median of {runs} interleaved runs")
+        for tr in systems:
+            tr.translate(DEMO_SENTENCES[:1])  # warm-up
+        for _ in range(runs):
+            for tr, res in zip(systems, timed):
+                res.append(tr.translate(DEMO_SENTENCES, with_seconds=True))
+    texts = [res[0].outputs for res in timed]
+    secs = [[median(r.seconds[i] for r in res) for i in range(len(DEMO_SENTENCES))]
+            for res in timed]  # per system, per sentence
     for i, src in enumerate(DEMO_SENTENCES):
         print(f"\nDE    {src}")
-        for tr, hyp, secs in outputs:
-            print(f"{tr.precision:5s} {hyp[i]}   [{secs[i] * 1000:.0f} ms]")
+        for tr, hyp, sec in zip(systems, texts, secs):
+            print(f"{tr.precision:5s} {hyp[i]}   [{sec[i] * 1000:.0f} ms]")
     print()
-    for tr, _, secs in outputs:
-        words = sum(len(s.split()) for s in DEMO_SENTENCES)
-        print(f"{tr}: {words / sum(secs):.1f} source words/s on one core")
+    words = sum(len(s.split()) for s in DEMO_SENTENCES)
+    for tr, sec in zip(systems, secs):
+        print(f"{tr}: {words / sum(sec):.1f} source words/s on one core")
+    if missing is not None:
+        print(f"int8 unavailable ({missing}): no speed-up to show")
+    else:
+        same = sum(x == y for x, y in zip(*texts))
+        print(f"int8 is {sum(secs[0]) / sum(secs[1]):.2f}x as fast as fp32; "
+              f"{same} of {len(DEMO_SENTENCES)} outputs identical")
     return 0
 
 
@@ -151,7 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("translate", help="translate stdin to stdout, line by line")
     _translator_args(p)
-    p.add_argument("--jobs", type=int, default=1, help="worker processes (one per core)")
+    p.add_argument("--jobs", type=_checked(check_jobs), default=1,
+                   help="worker processes, one per core (default 1)")
     p.set_defaults(func=cmd_translate)
 
     p = sub.add_parser("evaluate", help="BLEU and chrF (sacrebleu) of a system")
@@ -168,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="translate a few sentences, fp32 and int8")
     p.add_argument("--model", action="append", default=None)
-    p.add_argument("--beam", type=int, default=5)
+    p.add_argument("--beam", type=_checked(check_beam), default=5,
+                   help=f"beam size, 1 to {MAX_BEAM} (default 5)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("data", help="download or check the Multi30k corpus")

@@ -3,8 +3,16 @@
 This is how the paper deploys its decoder (Section 3: "each CPU core
 translates a single sentence at a time") and how ``nmt8 translate --jobs N``
 and the multi-core throughput of ``nmt8.lab.measure`` run. Workers are separate
-processes (started with ``spawn``) with one BLAS thread each, so N workers use
-N cores and no more. Results come back in input order.
+processes (started with ``spawn``), each with its own ``nmt8.Translator``,
+which decodes with one BLAS thread (its ``blas_threads`` default), so N
+workers use N cores and no more. Results come back in input order.
+
+A model may be a name, a path, a ``Model`` (pickled to every worker) or a
+picklable zero-argument callable that builds it inside the worker.
+
+:func:`translate_parallel` checks everything before a worker starts: it
+builds one Translator here and tokenizes every line, so a bad setting or a
+bad line is named at once, as with one job; the workers get subword ids.
 
 Does not: batch sentences inside a worker, or share memory between workers
 (each loads its own copy of the model, as separate cores of a server would).
@@ -12,11 +20,12 @@ Does not: batch sentences inside a worker, or share memory between workers
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing as mp
+import numbers
 import os
 
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+from .model import Model
+from .translator import Timed, Translator
 
 _translator = None  # the worker process's own Translator
 _init_error = None  # why it could not be built (raised at the first sentence)
@@ -30,18 +39,26 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def _resolve(item):
-    from .model import Model
+def check_jobs(jobs) -> int:
+    """``jobs`` as an int >= 1 (None: one per core), or a clear error."""
+    if jobs is None:
+        return cores()
+    if isinstance(jobs, bool) or not isinstance(jobs, numbers.Integral):
+        raise TypeError(f"jobs must be an int >= 1, got {type(jobs).__name__} "
+                        f"{jobs!r}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    return int(jobs)
 
+
+def _resolve(item):
     if callable(item) and not isinstance(item, Model):
         return item()  # e.g. functools.partial(random_model, ...)
     return item
 
 
-def make_translator(**translator_kwargs):
+def make_translator(**translator_kwargs) -> Translator:
     """``nmt8.Translator(**translator_kwargs)``, building callable models."""
-    from .translator import Translator
-
     kw = dict(translator_kwargs)
     models = kw.pop("model_or_models", "de-en")
     if isinstance(models, (list, tuple)):
@@ -55,16 +72,13 @@ def _init(translator_kwargs):
     # an exception here would make the pool restart the worker forever, so
     # keep it and raise it for the first sentence instead
     global _translator, _init_error
-    from .lab.measure import single_threaded
-
-    single_threaded().__enter__()  # for the life of the worker
     try:
         _translator = make_translator(**translator_kwargs)
     except Exception as err:  # noqa: BLE001 - re-raised in _ready()
         _init_error = err
 
 
-def _ready():
+def _ready() -> Translator:
     if _init_error is not None:
         raise _init_error
     return _translator
@@ -81,23 +95,14 @@ def _translate_line(item):
 
 def _translate_ids(item):
     ids, max_len = item
+    (out,), (seconds,) = _ready().translate_ids([ids], max_len=max_len,
+                                                with_seconds=True)
+    return out, seconds
+
+
+def _translate_to_text(ids):
     tr = _ready()
-    out = tr.translate_ids([ids], max_len=max_len)[0]
-    return out, tr.last_seconds[0]
-
-
-@contextlib.contextmanager
-def _one_thread_env():
-    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
-    os.environ.update({k: "1" for k in _THREAD_VARS})
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    return tr.detokenize(tr.translate_ids([ids])[0])
 
 
 class WorkerPool:
@@ -105,24 +110,26 @@ class WorkerPool:
 
     ``with WorkerPool(2, model_or_models="de-en", precision="int8") as pool:
     pool.translate(lines)``. Keyword arguments are those of
-    ``nmt8.Translator``; a model may also be a picklable zero-argument
-    callable that builds it inside the worker.
+    ``nmt8.Translator``; see the module docstring for the models.
     """
 
     def __init__(self, jobs: int | None = None, **translator_kwargs):
-        self.jobs = jobs or cores()
-        if self.jobs < 1:
-            raise ValueError(f"jobs must be >= 1, got {jobs}")
-        with _one_thread_env():
-            self.pool = mp.get_context("spawn").Pool(
-                self.jobs, initializer=_init, initargs=(translator_kwargs,))
+        self.jobs = check_jobs(jobs)
+        self.pool = mp.get_context("spawn").Pool(
+            self.jobs, initializer=_init, initargs=(translator_kwargs,))
 
     def translate(self, lines, chunksize: int = 1) -> list[str]:
+        """Text of each line; a bad line is named by a worker."""
         return self.pool.map(_translate_line, list(enumerate(lines, 1)),
                              chunksize=chunksize)
 
+    def translate_tokenized(self, src_ids, chunksize: int = 1) -> list[str]:
+        """Text of each source id list (checked by ``Translator.tokenize``)."""
+        return self.pool.map(_translate_to_text, [list(s) for s in src_ids],
+                             chunksize=chunksize)
+
     def translate_ids(self, sentences, max_lens=None, concurrent: bool = True):
-        """(outputs, per-sentence decode seconds), in input order.
+        """``Timed(outputs, per-sentence decode seconds)``, in input order.
 
         With ``concurrent=False`` the sentences go out one at a time, so one
         worker is busy at any moment (a one-core measurement).
@@ -134,7 +141,7 @@ class WorkerPool:
             res = self.pool.map(_translate_ids, items, chunksize=1)
         else:
             res = [self.pool.apply(_translate_ids, (it,)) for it in items]
-        return [r[0] for r in res], [r[1] for r in res]
+        return Timed([r[0] for r in res], [r[1] for r in res])
 
     def close(self):
         self.pool.close()
@@ -156,16 +163,15 @@ def translate_parallel(lines, jobs: int | None = None,
     """Translate ``lines`` with one worker process per core; order preserved.
 
     ``jobs`` defaults to the number of cores; with one job (or one line) the
-    lines are translated in this process. Empty lines stay empty.
+    lines are translated in this process. Empty lines stay empty. Every
+    line is tokenized (and so checked) here before any worker starts.
     """
-    lines = list(lines)
-    jobs = jobs or cores()
-    if jobs <= 1 or len(lines) <= 1:
-        return make_translator(**translator_kwargs).translate(lines)
-    # validate every line here, so a bad one is named before workers start
-    for n, line in enumerate(lines, 1):
-        if not isinstance(line, str):
-            raise TypeError(f"line {n}: expected str, got {type(line).__name__}")
-    chunk = max(1, len(lines) // (8 * jobs))
-    with WorkerPool(min(jobs, len(lines)), **translator_kwargs) as pool:
-        return pool.translate(lines, chunksize=chunk)
+    jobs = check_jobs(jobs)
+    tr = make_translator(**translator_kwargs)
+    src = tr.tokenize(lines)  # names a bad line before any work
+    if jobs <= 1 or len(src) <= 1:
+        return [tr.detokenize(out) for out in tr.translate_ids(src)]
+    del tr  # the workers hold their own copies
+    chunk = max(1, len(src) // (8 * jobs))
+    with WorkerPool(min(jobs, len(src)), **translator_kwargs) as pool:
+        return pool.translate_tokenized(src, chunksize=chunk)

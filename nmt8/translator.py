@@ -3,65 +3,153 @@
 ``Translator(model_or_models, precision="fp32"|"int8", beam=5, ...)`` is the
 public entry point. Several models make an ensemble. With ``precision="int8"``
 every weight product runs through the int8 kernel (``kernel=``) with weights
-quantized at load (``scheme=``) from the same fp32 parameters.
+quantized at load (``scheme=``) from the same fp32 parameters; ``kernel`` and
+``scheme`` belong to int8 only, and fp32 rejects a choice of either.
+
+Decoding runs with ``blas_threads=1`` BLAS thread by default (one sentence
+per core, as the paper measures; ``nmt8.threads``): on a machine with other
+work a second thread per sentence only thrashes. Give another number to
+allow more, or None to leave the process's thread limits alone.
+
+``translate_ids(..., with_seconds=True)`` returns the outputs together with
+each sentence's decode time (a :class:`Timed`), so two threads sharing one
+Translator each get their own times.
 
 Bad input never loses lines: empty lines come back empty; a non-string, an
 over-long line (more than ``MAX_SRC_TOKENS`` subword units) raises ValueError
-naming the line before anything is translated.
+naming the line before anything is translated. Every setting is checked when
+the Translator is made: beam 1..``MAX_BEAM``, a finite length exponent >= 0,
+``0 < max_len_ratio <= MAX_LEN_RATIO``.
 
-Does not: read files or decode bytes (``nmt8.cli`` does, naming bad lines).
+Does not: read files or decode bytes (``nmt8.cli`` does, naming bad lines),
+or run several processes (``nmt8.parallel``).
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+import threading
 import time
+import warnings
 from pathlib import Path
+from typing import NamedTuple
 
-from .beam import beam_search, default_max_len, score_ids
+from .beam import (
+    MAX_BEAM,
+    beam_search,
+    check_beam,
+    check_length_exponent,
+    default_max_len,
+    score_ids,
+)
 from .model import Model, load_model
 from .text import BPE, EOS
+from .threads import DEFAULT_BLAS_THREADS, blas_threads, check_threads
 
 MAX_SRC_TOKENS = 1000  # longest source sentence, in subword units
+MAX_LEN_RATIO = 10.0  # longest output: ratio x source length + 10 steps
+SCHEMES = ("per_tensor", "per_row")
+
+__all__ = ["MAX_BEAM", "MAX_LEN_RATIO", "MAX_SRC_TOKENS", "Timed", "Translator"]
+
+
+class Timed(NamedTuple):
+    """Outputs and the decode seconds of each sentence, in the same order."""
+
+    outputs: list
+    seconds: list[float]
+
+
+def _int8_options(kernel, scheme) -> tuple[str, str]:
+    """The kernel (``"auto"`` resolved) and scheme, checked."""
+    from .quant.kernels import KERNELS, available_kernels, default_kernel
+
+    kernel = "auto" if kernel is None else kernel
+    if kernel != "auto" and kernel not in KERNELS:
+        raise ValueError(f"unknown kernel {kernel!r}; choices: "
+                         f"{', '.join(('auto',) + tuple(KERNELS))}")
+    if kernel == "auto":
+        kernel = default_kernel()
+    if kernel not in available_kernels():
+        raise ValueError(f"kernel {kernel!r} is not available on this CPU; "
+                         f"available: {', '.join(available_kernels())}")
+    scheme = "per_tensor" if scheme is None else str(scheme).replace("-", "_")
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown scheme {scheme!r}; choices: {', '.join(SCHEMES)}")
+    return kernel, scheme
+
+
+def _check_fp32_options(kernel, scheme) -> None:
+    # the int8 defaults change nothing and are accepted; any real choice is
+    # an error rather than silently ignored
+    if kernel not in (None, "auto"):
+        raise ValueError(f"kernel={kernel!r} applies to precision='int8' only")
+    if scheme not in (None, "per_tensor", "per-tensor"):
+        raise ValueError(f"scheme={scheme!r} applies to precision='int8' only")
+
+
+def _check_ratio(r) -> float:
+    if isinstance(r, bool) or not isinstance(r, numbers.Real):
+        raise TypeError(f"max_len_ratio must be a number, got {type(r).__name__}")
+    if not (math.isfinite(r) and 0 < r <= MAX_LEN_RATIO):
+        raise ValueError(f"max_len_ratio must be in (0, {MAX_LEN_RATIO}], got {r}")
+    return float(r)
 
 
 class Translator:
+    """Translate lines (or id lists) with one model or an ensemble.
+
+    precision: "fp32" or "int8"; kernel (int8 only): "auto" or a name of
+    ``nmt8.quant.kernels.KERNELS``; scheme (int8 only): "per_tensor" or
+    "per_row"; beam: 1..``MAX_BEAM``; length_exponent: the length
+    normalisation exponent (default: the model's, chosen on val);
+    blas_threads: BLAS threads while decoding (default 1; None: leave as is).
+    """
+
     def __init__(self, model_or_models="de-en", precision: str = "fp32",
-                 beam: int = 5, kernel: str = "auto", scheme: str = "per_tensor",
-                 normalize: bool = True, max_len_ratio: float = 2.0,
-                 length_alpha: float | None = None):
+                 beam: int = 5, kernel: str | None = None,
+                 scheme: str | None = None, normalize: bool = True,
+                 max_len_ratio: float = 2.0,
+                 length_exponent: float | None = None,
+                 blas_threads: int | None = DEFAULT_BLAS_THREADS):
         items = model_or_models if isinstance(model_or_models, (list, tuple)) \
             else [model_or_models]
         if not items:
             raise ValueError("need at least one model")
-        scheme = scheme.replace("-", "_")
         if precision == "int8":
-            from .quant.kernels import available_kernels, default_kernel
-
-            if kernel == "auto":
-                kernel = default_kernel()
-            if kernel not in available_kernels():
-                raise ValueError(f"kernel {kernel!r} is not available on this "
-                                 f"CPU; available: {available_kernels()}")
+            kernel, scheme = _int8_options(kernel, scheme)
+        elif precision == "fp32":
+            _check_fp32_options(kernel, scheme)
+            kernel = scheme = None
+        else:
+            raise ValueError(f"precision must be 'fp32' or 'int8', got {precision!r}")
+        self.beam = check_beam(beam)
+        self.max_len_ratio = _check_ratio(max_len_ratio)
+        self.normalize = bool(normalize)
+        self.blas_threads = check_threads(blas_threads)
+        if length_exponent is not None:
+            length_exponent = check_length_exponent(length_exponent)
         self.models: list[Model] = []
         for item in items:
             m = item if isinstance(item, Model) else load_model(item)
-            self.models.append(m.copy(precision, kernel, scheme))
+            self.models.append(m.copy(precision, kernel or "auto",
+                                      scheme or "per_tensor"))
         first = self.models[0].cfg
         for m in self.models[1:]:
             if (m.cfg.n_words, m.cfg.n_words_src) != (first.n_words, first.n_words_src):
                 raise ValueError("ensemble members must share their vocabularies")
         self.precision, self.kernel, self.scheme = precision, kernel, scheme
-        self.beam, self.normalize, self.max_len_ratio = beam, normalize, max_len_ratio
         # length normalisation exponent: the model's val-chosen value by default
-        self.length_alpha = (first.length_alpha if length_alpha is None
-                             else length_alpha)
+        self.length_exponent = (first.length_exponent if length_exponent is None
+                                else length_exponent)
         self.src_bpe = self.tgt_bpe = None
         m0 = self.models[0]
         if m0.path is not None and len(m0.cfg.bpe_models) == 2:
             folder = Path(m0.path).parent
             self.src_bpe = BPE(folder / m0.cfg.bpe_models[0])
             self.tgt_bpe = BPE(folder / m0.cfg.bpe_models[1])
-        self.last_seconds: list[float] = []  # per-sentence decode time
+        self._local = threading.local()  # the deprecated last_seconds
 
     def __repr__(self) -> str:
         kern = f", kernel={self.kernel!r}, scheme={self.scheme!r}" \
@@ -69,40 +157,74 @@ class Translator:
         return (f"Translator({len(self.models)} model(s), precision="
                 f"{self.precision!r}, beam={self.beam}{kern})")
 
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_local")  # thread-local: not picklable, not worth keeping
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._local = threading.local()
+
+    @property
+    def length_alpha(self) -> float:
+        """Deprecated name of ``length_exponent`` (still read by
+        ``nmt8.lab.diff.flip``)."""
+        return self.length_exponent
+
+    @property
+    def last_seconds(self) -> list[float]:
+        """Deprecated: per-sentence seconds of this thread's last
+        ``translate_ids`` call. Use ``translate_ids(..., with_seconds=True)``."""
+        warnings.warn("Translator.last_seconds is deprecated: use "
+                      "translate_ids(..., with_seconds=True)",
+                      DeprecationWarning, stacklevel=2)
+        return list(getattr(self._local, "seconds", []))
+
     # -- ids -----------------------------------------------------------------
     def translate_ids(self, sentences, max_len: int | None = None,
-                      n_best: int = 1, alignment: bool = False):
+                      n_best: int = 1, alignment: bool = False,
+                      with_seconds: bool = False):
         """Decode lists of source ids (without ``</s>``).
 
         Returns one id list per sentence (without ``</s>``), or, with
         ``n_best > 1`` or ``alignment``, the list of Hypothesis objects.
-        With ``max_len`` set on a random model, decoding runs exactly
-        ``max_len`` steps (``</s>`` is forbidden before), for speed studies.
+        With ``with_seconds``, a :class:`Timed` ``(outputs, seconds)`` with
+        each sentence's decode time. With ``max_len`` set on a random model,
+        decoding runs exactly ``max_len`` steps (``</s>`` is forbidden
+        before), for speed studies.
         """
-        out, self.last_seconds = [], []
-        for ids in sentences:
-            ids = list(ids)
-            if not ids:
-                out.append([])  # empty source: empty output, no decoding
-                self.last_seconds.append(0.0)
-                continue
-            ml = max_len or default_max_len(len(ids), self.max_len_ratio)
-            min_len = max_len if (max_len and self.models[0].random) else 0
-            t0 = time.perf_counter()
-            hyps = beam_search(self.models, ids, beam=self.beam, max_len=ml,
-                               normalize=self.normalize, n_best=n_best,
-                               min_len=min_len, alignment=alignment,
-                               length_alpha=self.length_alpha)
-            self.last_seconds.append(time.perf_counter() - t0)
-            if n_best == 1 and not alignment:
-                out.append([i for i in hyps[0].ids if i != EOS])
-            else:
-                out.append(hyps)
-        return out
+        if max_len is not None and (isinstance(max_len, bool) or not
+                                    isinstance(max_len, numbers.Integral)
+                                    or max_len < 1):
+            raise ValueError(f"max_len must be an int >= 1 or None, got {max_len!r}")
+        out, seconds = [], []
+        with blas_threads(self.blas_threads):
+            for ids in sentences:
+                ids = list(ids)
+                if not ids:
+                    out.append([])  # empty source: empty output, no decoding
+                    seconds.append(0.0)
+                    continue
+                ml = max_len or default_max_len(len(ids), self.max_len_ratio)
+                min_len = max_len if (max_len and self.models[0].random) else 0
+                t0 = time.perf_counter()
+                hyps = beam_search(self.models, ids, beam=self.beam, max_len=ml,
+                                   normalize=self.normalize, n_best=n_best,
+                                   min_len=min_len, alignment=alignment,
+                                   length_exponent=self.length_exponent)
+                seconds.append(time.perf_counter() - t0)
+                if n_best == 1 and not alignment:
+                    out.append([i for i in hyps[0].ids if i != EOS])
+                else:
+                    out.append(hyps)
+        self._local.seconds = seconds
+        return Timed(out, seconds) if with_seconds else out
 
     def score(self, src_ids, tgt_ids):
         """Per-token log-probabilities of a forced target (ensemble average)."""
-        return score_ids(self.models, src_ids, tgt_ids)
+        with blas_threads(self.blas_threads):
+            return score_ids(self.models, src_ids, tgt_ids)
 
     # -- text ----------------------------------------------------------------
     def _need_bpe(self):
@@ -110,8 +232,11 @@ class Translator:
             raise ValueError("this model has no BPE models (a random model?): "
                              "use translate_ids()")
 
-    def encode(self, lines) -> list[list[int]]:
-        """Subword ids of each line; validates every line before returning."""
+    def tokenize(self, lines) -> list[list[int]]:
+        """Source subword ids of each line; validates every line first.
+
+        (Not ``Model.encode``, which computes the annotations of eq. (1).)
+        """
         self._need_bpe()
         if isinstance(lines, str):
             raise TypeError("translate() takes a list of strings, not one string")
@@ -126,15 +251,25 @@ class Translator:
             out.append(ids)
         return out
 
-    def translate(self, lines) -> list[str]:
-        """Translate each line; empty lines stay empty; order preserved."""
-        src = self.encode(lines)
-        return [self.tgt_bpe.decode(ids) for ids in self.translate_ids(src)]
+    def detokenize(self, ids) -> str:
+        """Target text of one id list."""
+        self._need_bpe()
+        return self.tgt_bpe.decode(ids)
+
+    def translate(self, lines, with_seconds: bool = False):
+        """Translate each line; empty lines stay empty; order preserved.
+
+        With ``with_seconds``, a :class:`Timed` ``(texts, seconds)``.
+        """
+        outs, seconds = self.translate_ids(self.tokenize(lines), with_seconds=True)
+        texts = [self.tgt_bpe.decode(ids) for ids in outs]
+        return Timed(texts, seconds) if with_seconds else texts
 
     def nbest(self, line: str, n: int = 5) -> list[tuple[str, float]]:
         """The n best translations of one line with their scores."""
-        (ids,) = self.encode([line])
+        (ids,) = self.tokenize([line])
         if not ids:
             return [("", 0.0)]
         (hyps,) = self.translate_ids([ids], n_best=n)
         return [(self.tgt_bpe.decode(h.ids), h.score) for h in hyps]
+

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import nmt8
+from nmt8.beam import MAX_BEAM
 from nmt8.ops import log_softmax
 from nmt8.text import EOS
 
@@ -92,11 +93,34 @@ def test_top_k_matches_full_sort(rng, P, V, k):
         np.testing.assert_array_equal(top_k(cand, k), expect)
 
 
-def test_length_alpha_zero_ranks_by_raw_logprob(tiny):
+def test_length_exponent_zero_ranks_by_raw_logprob(tiny):
     hyps = nmt8.beam_search(tiny, [5, 6, 7], beam=4, max_len=8, n_best=4,
-                            length_alpha=0.0)
+                            length_exponent=0.0)
     assert [h.score for h in hyps] == [h.logprob for h in hyps]
     half = nmt8.beam_search(tiny, [5, 6, 7], beam=4, max_len=8, n_best=4,
-                            length_alpha=0.5)
+                            length_exponent=0.5)
     for h in half:
         assert h.score == pytest.approx(h.logprob / len(h.ids) ** 0.5)
+
+
+@pytest.mark.parametrize("beam,error", [
+    (MAX_BEAM + 1, ValueError), (100_000, ValueError), (-1, ValueError),
+    ("5", TypeError), (2.5, TypeError), (True, TypeError), (None, TypeError)])
+def test_beam_is_checked_before_decoding(tiny, monkeypatch, beam, error):
+    # a beam of 100000 once ran until it held 21.7 GB: refuse it up front
+    monkeypatch.setattr(tiny, "encode", lambda *a: pytest.fail("decoded"))
+    with pytest.raises(error, match="beam"):
+        nmt8.beam_search(tiny, [3], beam=beam)
+
+
+def test_max_beam_is_accepted(tiny):
+    (h,) = nmt8.beam_search(tiny, [3, 4], beam=MAX_BEAM, max_len=3)
+    assert 1 <= len(h.ids) <= 3
+
+
+@pytest.mark.parametrize("x,error", [(float("nan"), ValueError),
+                                     (float("inf"), ValueError),
+                                     (-0.5, ValueError), ("1", TypeError)])
+def test_bad_length_exponent(tiny, x, error):
+    with pytest.raises(error, match="length_exponent"):
+        nmt8.beam_search(tiny, [3], beam=2, length_exponent=x)

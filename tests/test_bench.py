@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from nmt8.lab import bench
 from nmt8.quant import quantize
@@ -34,6 +35,27 @@ def test_bench_kernels_rows(monkeypatch, stream):
     for r in rows:
         assert r["seconds"] > 0 and r["weights"] == ("stream" if stream else "cached")
         assert r["copies"] == (3 if stream else 1)  # ceil(1000 / 480)
-        if r["method"] == "numpy-fp32":
-            assert r["speedup"] == 1.0
     assert "| 24x20 | 1 | int8-ref |" in bench.format_table(rows)
+
+
+def test_bench_times_on_one_thread_and_restores(monkeypatch):
+    seen, timed = [], bench._time_interleaved
+
+    def spying(*args, **kw):
+        seen.append(blas_counts())
+        return timed(*args, **kw)
+
+    monkeypatch.setattr(bench, "_time_interleaved", spying)
+    np.ones((2, 2)) @ np.ones((2, 2))
+    with threadpool_limits(2):
+        bench.bench_kernels(shapes=[(8, 8)], P_values=(1,), repeats=1,
+                            kernels=["ref"], include_torch=False,
+                            progress=False, min_sample=1e-6)
+        assert blas_counts() == {2}
+    assert seen == [{1}]
+
+
+def blas_counts() -> set[int]:
+    counts = {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+    assert counts, "no BLAS library found under numpy: nothing would be tested"
+    return counts

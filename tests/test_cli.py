@@ -1,6 +1,8 @@
 """The command line and bad input: nothing is lost, errors name the line."""
 
 import gzip
+import io
+import re
 import subprocess
 import sys
 
@@ -47,6 +49,141 @@ def test_read_text_lines_crlf_and_trailing():
     assert cli.read_text_lines(b"a\r\nb\n\nc") == ["a", "b", "", "c"]
     with pytest.raises(ValueError, match="f.txt, line 3"):
         cli.read_text_lines(b"a\nb\n\x80\n", "f.txt")
+
+
+@pytest.mark.parametrize("raw,lines", [
+    (b"a\rb\rc\r", ["a", "b", "c"]),  # old Mac files: one line each
+    (b"a\r\rb", ["a", "", "b"]),  # an empty line between two CRs
+    (b"a\r\n\rb\n", ["a", "", "b"]),  # CRLF is one line end, CR another
+    (b"a\n\r\nb", ["a", "", "b"]),
+    (b"\r", [""]), (b"", []), (b"a", ["a"]),
+    ("ä\x0bö\x0c\u2028ü\r".encode(), ["ä\x0bö\x0c\u2028ü"]),  # only CR/LF end lines
+])
+def test_read_text_lines_cr_only(raw, lines):
+    assert cli.read_text_lines(raw) == lines
+
+
+def test_cr_only_bad_utf8_is_named_by_line():
+    with pytest.raises(ValueError, match="f.txt, line 3: not valid UTF-8"):
+        cli.read_text_lines(b"a\rb\r\xff\rd", "f.txt")
+
+
+def test_cr_only_input_keeps_its_line_count():
+    r = run(["translate", "--beam", "1"], "\r".join(GERMAN).encode() + b"\r")
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.decode().split("\n")) == len(GERMAN) + 1
+
+
+def main_in_process(args, monkeypatch, capsys, stdin=b""):
+    """cli.main(args) here, fast; (exit status, stdout, stderr)."""
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+    try:
+        status = cli.main(args)
+    except SystemExit as exit_:  # argparse's errors
+        status = exit_.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--beam", "100000"], "beam must be between 1 and 64, got 100000"),
+    (["--beam", "1000"], "beam must be between 1 and 64"),
+    (["--beam", "2.5"], "--beam: expected an int, got '2.5'"),
+    (["--beam", "0"], "beam must be between 1 and 64, got 0"),
+    (["--jobs", "0"], "jobs must be >= 1, got 0"),
+    (["--jobs", "-3"], "jobs must be >= 1, got -3"),
+    (["--length-alpha", "nan"], "finite and >= 0, got nan"),
+    (["--length-exponent", "-1"], "finite and >= 0, got -1.0"),
+    (["--length-exponent", "inf"], "finite and >= 0, got inf"),
+])
+def test_bad_numbers_are_usage_errors(monkeypatch, capsys, args, message):
+    status, out, err = main_in_process(["translate", *args], monkeypatch, capsys)
+    assert status == 2 and out == ""
+    assert message in err and "usage:" in err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--kernel", "avx2"], "--kernel applies to --precision int8 only"),
+    (["--kernel", "auto"], "--kernel applies to --precision int8 only"),
+    (["--scheme", "per_row"], "--scheme applies to --precision int8 only"),
+    (["--kernel", "ref", "--scheme", "per-row"], "--kernel and --scheme apply"),
+    (["--precision", "int8", "--kernel", "foo"],
+     "unknown kernel 'foo'; choices: auto, ref, sse4, avx2, vnni, maddubs"),
+])
+def test_kernel_and_scheme_errors(monkeypatch, capsys, args, message):
+    status, out, err = main_in_process(["translate", "--model", "/nonexistent",
+                                        *args], monkeypatch, capsys, b"Hallo\n")
+    assert status == 1 and out == ""
+    assert message in err and "/nonexistent" not in err  # checked before loading
+
+
+class Recorder:
+    def __init__(self, **kw):
+        self.kw = kw
+
+    def translate(self, lines):
+        return [f"<{line}>" for line in lines]
+
+
+@pytest.mark.parametrize("args,expect", [
+    ([], {}),
+    (["--precision", "int8"], {"precision": "int8"}),
+    (["--precision", "int8", "--kernel", "ref", "--beam", "3"],
+     {"precision": "int8", "kernel": "ref", "beam": 3}),
+    (["--length-alpha", "0.5"], {"length_exponent": 0.5}),  # the old name
+])
+def test_only_the_options_given_reach_the_translator(monkeypatch, capsys, args,
+                                                     expect):
+    from nmt8 import parallel
+
+    made = []
+    monkeypatch.setattr(parallel, "make_translator",
+                        lambda **kw: made.append(kw) or Recorder(**kw))
+    status, out, _ = main_in_process(["translate", *args], monkeypatch, capsys,
+                                     b"a\n")
+    assert status == 0 and out == "<a>\n"
+    assert made == [{"model_or_models": ["de-en"], "precision": "fp32",
+                     **expect}]
+
+
+def test_length_alpha_is_a_hidden_alias():
+    p = cli.build_parser()
+    text = p._subparsers._group_actions[0].choices["translate"].format_help()
+    assert "--length-exponent" in text and "--length-alpha" not in text
+
+
+def test_jobs_names_a_bad_line_before_workers_start(monkeypatch, capsys):
+    from nmt8 import parallel
+
+    monkeypatch.setattr(parallel, "WorkerPool",
+                        lambda *a, **kw: pytest.fail("workers started"))
+    text = "\n".join([GERMAN[0], "Hund " * 1200] + GERMAN * 10) + "\n"
+    status, out, err = main_in_process(["translate", "--jobs", "2"], monkeypatch,
+                                       capsys, text.encode())
+    assert status == 1 and out == ""
+    assert "line 2:" in err and "limit" in err
+
+
+def test_demo_is_single_threaded_and_sums_up(monkeypatch, capsys):
+    from threadpoolctl import threadpool_info
+
+    from nmt8.model import Model
+
+    seen, step = [], Model.step
+
+    def spying(self, *args, **kw):
+        seen.append({p["num_threads"] for p in threadpool_info()
+                     if p["user_api"] == "blas"})
+        return step(self, *args, **kw)
+
+    monkeypatch.setattr(Model, "step", spying)
+    status, out, _ = main_in_process(["demo", "--beam", "1"], monkeypatch, capsys)
+    assert status == 0
+    lines = out.strip().splitlines()
+    assert "one thread" in lines[0]
+    assert re.fullmatch(r"int8 is \d+\.\d\dx as fast as fp32; [0-4] of 4 "
+                        r"outputs identical", lines[-1]), lines[-1]
+    assert seen and all(s == {1} for s in seen)
 
 
 def test_too_long_line_is_rejected_naming_it(shipped):

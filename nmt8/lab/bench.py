@@ -11,10 +11,9 @@ machine state:
 - PyTorch's dynamic int8 ``Linear`` (FBGEMM), when torch is installed.
 
 Everything runs on ONE thread, as the paper measures words per core second:
-BLAS is limited through threadpoolctl if installed, else through OpenBLAS'
-own ``*_set_num_threads`` found in the loaded libraries, and
-``OMP_NUM_THREADS`` etc. are set for anything loaded later; torch gets
-``torch.set_num_threads(1)``.
+``nmt8.threads.blas_threads(1)`` limits BLAS, OpenMP and torch while the
+timing runs, and restores them after. Importing this module changes nothing
+(no environment variables).
 
 By default the weights of one shape are all resident at once, so a matrix
 that fits in the last-level cache is timed from cache; the 500 x 30000
@@ -33,7 +32,6 @@ CLI: ``python -m nmt8.lab.bench [--quick] [--json] [--stream]
 from __future__ import annotations
 
 import argparse
-import ctypes
 import itertools
 import json
 import math
@@ -44,10 +42,9 @@ import sys
 import time
 import warnings
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-
 import numpy as np
+
+from ..threads import blas_threads, describe
 
 PAPER_SHAPES = [(620, 3000), (1000, 3000), (2000, 1000), (2000, 3000),
                 (500, 30000)]   # (in, out)
@@ -57,48 +54,22 @@ STREAM_BYTES = 128e6  # --stream: int8 copies of each matrix fill this much
 _clock = time.perf_counter
 
 
-# -------------------------------------------------------------- one thread
-
-def limit_blas_threads(n: int = 1) -> str:
-    """Limit the BLAS under numpy to ``n`` threads; says how it was done."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        pass
-    else:
-        threadpool_limits(n)
-        return "threadpoolctl"
-    if not os.path.exists("/proc/self/maps"):
-        return "environment only"
-    with open("/proc/self/maps") as f:
-        paths = {line.split()[-1] for line in f
-                 if "openblas" in line.lower() and "/" in line}
-    done = []
-    for path in sorted(paths):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for sym in ("openblas_set_num_threads", "openblas_set_num_threads64_",
-                    "scipy_openblas_set_num_threads64_",
-                    "scipy_openblas_set_num_threads"):
-            if hasattr(lib, sym):
-                getattr(lib, sym)(ctypes.c_int(n))
-                done.append(sym)
-                break
-    return ", ".join(done) or "environment only"
-
-
 # ---------------------------------------------------------------- methods
 
-def _torch_linear(W: np.ndarray):
-    """PyTorch's dynamic int8 Linear (FBGEMM) for W (in, out), one thread;
-    None if torch is missing."""
+def _torch():
     try:
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(1)
+    return torch
+
+
+def _torch_linear(W: np.ndarray):
+    """PyTorch's dynamic int8 Linear (FBGEMM) for W (in, out); None if torch
+    is missing. (Its threads are limited with the others by blas_threads.)"""
+    torch = _torch()
+    if torch is None:
+        return None
     if "fbgemm" in torch.backends.quantized.supported_engines:
         torch.backends.quantized.engine = "fbgemm"
     lin = torch.nn.Linear(W.shape[0], W.shape[1], bias=False)
@@ -199,15 +170,24 @@ def bench_kernels(shapes=PAPER_SHAPES, P_values=P_VALUES, repeats: int = 31,
     172 MB in fp32). Without it, a matrix that fits in the last-level cache
     is timed from cache, numpy's fp32 copy included.
     """
-    from ..quant import quantize
     from ..quant.kernels import available_kernels
 
-    limit_blas_threads(1)
     kernels = available_kernels() if kernels is None else list(kernels)
     for k in kernels:
         if k not in available_kernels():
             raise ValueError(f"kernel {k!r} not available; "
                              f"available: {available_kernels()}")
+    if include_torch:
+        _torch()  # loaded before the limit, so blas_threads limits it too
+    with blas_threads(1):
+        return _bench(shapes, P_values, repeats, kernels, include_torch,
+                      progress, min_sample, seed, stream)
+
+
+def _bench(shapes, P_values, repeats, kernels, include_torch, progress,
+           min_sample, seed, stream) -> list[dict]:
+    from ..quant import quantize
+
     rng = np.random.default_rng(seed)
     combos = [(s, P) for s in shapes for P in P_values]
     bar = None
@@ -325,19 +305,22 @@ def main(argv=None) -> int:
                          "reads them from memory (as decoding a paper-size "
                          "model does), not from cache")
     a = ap.parse_args(argv)
-    how = limit_blas_threads(1)
     shapes = PAPER_SHAPES if not a.shapes else [
         tuple(int(v) for v in s.split("x")) for s in a.shapes.split(",")]
     P_values = a.P or ((1, 5) if a.quick else P_VALUES)
     repeats = a.repeats or (7 if a.quick else 31)
     kernels = a.kernels.split(",") if a.kernels else None
     machine = _machine()
-    rows = bench_kernels(shapes, P_values, repeats=repeats, kernels=kernels,
-                         include_torch=not a.no_torch, progress=not a.json,
-                         min_sample=5e-4 if a.quick else 2e-3,
-                         stream=a.stream)
-    costs = [quantize_cost((np.random.default_rng(0).standard_normal(s) * 0.1)
-                           .astype(np.float32)) for s in shapes]
+    if not a.no_torch:
+        _torch()  # loaded before the limit, so blas_threads limits it too
+    with blas_threads(1):
+        how = describe()
+        rows = bench_kernels(shapes, P_values, repeats=repeats, kernels=kernels,
+                             include_torch=not a.no_torch, progress=not a.json,
+                             min_sample=5e-4 if a.quick else 2e-3,
+                             stream=a.stream)
+        costs = [quantize_cost((np.random.default_rng(0).standard_normal(s)
+                                * 0.1).astype(np.float32)) for s in shapes]
     if a.json:
         json.dump({"machine": machine, "blas_threads": how,
                    "weights": "stream" if a.stream else "cached", "rows": rows,
@@ -345,7 +328,7 @@ def main(argv=None) -> int:
         print()
         return 0
     load = machine["load_average_1min"]
-    print(f"CPU: {machine['cpu']}, one thread (BLAS limited by {how}); "
+    print(f"CPU: {machine['cpu']}, one thread (while timing: {how}); "
           f"load average {load if load is None else round(load, 2)} over "
           f"{machine['cores']} cores")
     if load is not None and load > 0.5:

@@ -13,8 +13,9 @@
   (:func:`cross_check`);
 * BLEU and chrF with sacrebleu (:func:`quality`), as in Table 6.
 
-Every timing runs with one BLAS thread (:func:`single_threaded`): the paper
-gives each core one sentence, so a second thread would be a second core.
+Every timing runs with one BLAS thread (``nmt8.threads.blas_threads(1)``):
+the paper gives each core one sentence, so a second thread would be a second
+core.
 
 Does not: choose sentences or write reports (``nmt8.lab.reproduce``), or decode
 (``nmt8.translator``; the PyTorch peer is ``nmt8.lab.peer``).
@@ -22,14 +23,14 @@ Does not: choose sentences or write reports (``nmt8.lab.reproduce``), or decode
 
 from __future__ import annotations
 
-import contextlib
 import cProfile
-import ctypes
+import inspect
 import pstats
 import statistics
-import sys
 import time
 
+from ..parallel import WorkerPool
+from ..threads import blas_threads
 from ..timers import CATEGORIES, TIMERS
 
 OTHER = "everything else (Python)"
@@ -78,42 +79,27 @@ def median_of(fn, n: int = 9, warmup: int = 1) -> tuple[float, list[float]]:
 
 
 # -- one thread per core -----------------------------------------------------------
-def _blas_thread_functions():
-    """(set, get) of the OpenBLAS that numpy loaded, via ctypes, or None."""
-    try:
-        with open("/proc/self/maps") as fh:
-            maps = fh.read().splitlines()
-    except OSError:
-        return None
-    libs = {line.split()[-1] for line in maps if "openblas" in line.lower()}
-    for path in sorted(libs):
-        lib = ctypes.CDLL(path)
-        for pre, sfx in (("scipy_", "64_"), ("", "64_"), ("", "")):
-            set_, get = (f"{pre}openblas_set_num_threads{sfx}",
-                         f"{pre}openblas_get_num_threads{sfx}")
-            if hasattr(lib, set_) and hasattr(lib, get):
-                return getattr(lib, set_), getattr(lib, get)
-    return None
-
-
-@contextlib.contextmanager
 def single_threaded():
-    """One BLAS thread (and one torch thread) inside the block."""
-    fns = _blas_thread_functions()
-    before = fns[1]() if fns else None
-    torch = sys.modules.get("torch")
-    torch_before = torch.get_num_threads() if torch else None
-    if fns:
-        fns[0](1)
-    if torch:
-        torch.set_num_threads(1)
+    """``nmt8.threads.blas_threads(1)``: the name ``nmt8.lab.reproduce`` and
+    notebook 7 still use; new code calls ``blas_threads`` directly."""
+    return blas_threads(1)
+
+
+def _timed_decoder(tr):
+    """``decode(ids, max_len) -> seconds`` of one sentence, as the system
+    itself timed it (its decoding alone, not the call around it)."""
     try:
-        yield
-    finally:
-        if fns:
-            fns[0](before)
-        if torch:
-            torch.set_num_threads(torch_before)
+        params = inspect.signature(tr.translate_ids).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if "with_seconds" in params:
+        return lambda ids, ml: tr.translate_ids([ids], max_len=ml,
+                                                with_seconds=True).seconds[0]
+
+    def decode(ids, ml):  # systems without with_seconds (PeerTranslator, for now)
+        tr.translate_ids([ids], max_len=ml)
+        return tr.last_seconds[0]
+    return decode
 
 
 # -- speed on one core ----------------------------------------------------------
@@ -121,8 +107,9 @@ def speed(translator, src_ids, words: int, runs: int = 9, max_lens=None,
           warmup: bool = True, progress: bool = False, desc: str = "speed") -> dict:
     """Median-of-``runs`` speed of translating ``src_ids`` one at a time.
 
-    translator: anything with ``translate_ids([ids], max_len=...)`` and
-    ``last_seconds`` (``nmt8.Translator``, ``nmt8.lab.peer.PeerTranslator``).
+    translator: anything with ``translate_ids([ids], max_len=...,
+    with_seconds=True)`` returning ``(outputs, seconds)`` (``nmt8.Translator``),
+    or, until it has that, with ``last_seconds`` (``nmt8.lab.peer``'s).
     words: source words of the whole set (what WPCS counts).
     max_lens: one step count per sentence (random models decode exactly that
     many steps), or None to decode until ``</s>``.
@@ -154,9 +141,10 @@ def speeds(translators: dict, src_ids, words: int, runs: int = 9,
     max_lens = list(max_lens) if max_lens is not None else [None] * len(src_ids)
     labels = list(translators)
     per_sentence = {k: [[] for _ in src_ids] for k in labels}
+    decoders = {k: _timed_decoder(tr) for k, tr in translators.items()}
     all_runs = {k: [] for k in labels}
 
-    with single_threaded():
+    with blas_threads(1):
         for r in tqdm(range(runs), desc=desc, disable=not progress, leave=False):
             for label in labels[r % len(labels):] + labels[:r % len(labels)]:
                 tr = translators[label]
@@ -164,8 +152,7 @@ def speeds(translators: dict, src_ids, words: int, runs: int = 9,
                     tr.translate_ids(src_ids[:1], max_len=max_lens[0])
                 t0 = time.perf_counter()
                 for i, (ids, ml) in enumerate(zip(src_ids, max_lens)):
-                    tr.translate_ids([ids], max_len=ml)
-                    per_sentence[label][i].append(tr.last_seconds[0])
+                    per_sentence[label][i].append(decoders[label](ids, ml))
                 all_runs[label].append(time.perf_counter() - t0)
     out = {}
     for label in labels:
@@ -193,8 +180,6 @@ def throughput(translator_kwargs: dict, src_ids, words: int, jobs=(1, 2),
     go to it one at a time, so a single worker is busy at any moment.
     """
     from tqdm.auto import tqdm
-
-    from ..parallel import WorkerPool
 
     out = {"words": words, "sentences": len(src_ids), "by_jobs": {}}
     size = max(jobs)
@@ -231,7 +216,7 @@ def profile(translator, src_ids, max_lens=None) -> dict:
     if not src_ids:
         raise ValueError("need at least one sentence to profile")
     max_lens = list(max_lens) if max_lens is not None else [None] * len(src_ids)
-    with single_threaded():
+    with blas_threads(1):
         translator.translate_ids(src_ids[:1], max_len=max_lens[0])  # warm up
         with TIMERS.recording():
             t0 = time.perf_counter()
@@ -266,7 +251,7 @@ def cross_check(translator, src_ids, max_lens=None) -> dict:
     max_lens = list(max_lens) if max_lens is not None else [None] * len(src_ids)
     timed = profile(translator, src_ids, max_lens)
     prof = cProfile.Profile()
-    with single_threaded():
+    with blas_threads(1):
         prof.enable()
         t0 = time.perf_counter()
         for ids, ml in zip(src_ids, max_lens):

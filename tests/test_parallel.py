@@ -1,0 +1,95 @@
+"""nmt8.parallel: worker processes give the serial results, in order, and
+every line and setting is checked before a worker starts."""
+
+import numpy as np
+import pytest
+
+import nmt8
+from nmt8 import parallel
+from nmt8.parallel import WorkerPool, translate_parallel
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """A tiny random model with BPE models: reads and writes (nonsense) text."""
+    from nmt8.lab.reproduce import toy_model
+
+    return toy_model(tmp_path_factory.mktemp("toy"), seed=3)
+
+
+def _src(n=4, vocab=60, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(2, vocab, size=k).tolist() for k in range(3, 3 + n)]
+
+
+@pytest.fixture
+def no_workers(monkeypatch):
+    """Fail the test if a worker pool is started."""
+    def refuse(*a, **kw):
+        pytest.fail("a worker pool was started")
+    monkeypatch.setattr(parallel, "WorkerPool", refuse)
+
+
+def test_translate_parallel_preserves_order(toy):
+    lines = ["Ein Hund läuft.", "", "Zwei Kinder spielen am Strand.",
+             "Eine Frau liest.", "Der Mann verkauft Obst auf dem Markt."]
+    serial = nmt8.Translator(toy, beam=2).translate(lines)
+    assert translate_parallel(lines, jobs=2, model_or_models=toy,
+                              beam=2) == serial
+    assert serial[1] == ""
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_worker_pool_takes_a_model_object(toy, precision):
+    # the Model is pickled to each worker; the int8 one has been used first,
+    # so whatever it caches for the kernels travels too
+    model = toy if precision == "fp32" else toy.copy("int8")
+    src = _src()
+    serial = nmt8.Translator(model, precision=precision, beam=2)
+    expect = serial.translate_ids(src, max_len=4)
+    with WorkerPool(2, model_or_models=model, precision=precision,
+                    beam=2) as pool:
+        out, secs = pool.translate_ids(src, max_lens=[4] * len(src))
+    assert out == expect
+    assert len(secs) == len(src) and all(s > 0 for s in secs)
+
+
+def test_a_bad_line_is_named_before_any_worker_starts(toy, no_workers):
+    # with --jobs 2, line 2 of 2,000 too long once failed after 9 s of work
+    lines = ["Ein Hund läuft."] * 2000
+    lines[1] = "Hund " * 1200
+    with pytest.raises(ValueError, match="line 2: .* limit"):
+        translate_parallel(lines, jobs=2, model_or_models=toy)
+    with pytest.raises(TypeError, match="line 3"):
+        translate_parallel(["gut", "auch", 3], jobs=2, model_or_models=toy)
+
+
+def test_a_bad_setting_is_named_before_any_worker_starts(toy, no_workers, tmp_path):
+    with pytest.raises(ValueError, match="beam"):
+        translate_parallel(["Ein Satz.", "Noch einer."], jobs=2,
+                           model_or_models=toy, beam=1000)
+    with pytest.raises(FileNotFoundError, match="not found"):
+        translate_parallel(["Ein Satz.", "Noch einer."], jobs=2,
+                           model_or_models=str(tmp_path / "none"))
+
+
+@pytest.mark.parametrize("jobs,error", [(0, ValueError), (-3, ValueError),
+                                        ("2", TypeError), (1.5, TypeError),
+                                        (True, TypeError)])
+def test_bad_jobs(toy, jobs, error):
+    with pytest.raises(error, match="jobs"):
+        translate_parallel(["Ein Satz."], jobs=jobs, model_or_models=toy)
+    with pytest.raises(error, match="jobs"):
+        WorkerPool(jobs, model_or_models=toy)
+
+
+def test_a_worker_reports_a_bad_model(tmp_path):
+    pool = WorkerPool(1, model_or_models=str(tmp_path / "none"))
+    with pool, pytest.raises(FileNotFoundError, match="not found"):
+        pool.translate(["Ein Satz."])
+
+
+def test_one_job_runs_here(toy, no_workers):
+    lines = ["Ein Hund läuft.", "Eine Frau liest."]
+    assert translate_parallel(lines, jobs=1, model_or_models=toy) == \
+        nmt8.Translator(toy).translate(lines)
