@@ -1,0 +1,132 @@
+"""nmt8.dask on a LocalCluster of two single-threaded worker processes.
+
+Every output is compared with the single-process int8 ``Translator`` on the
+same lines (our own sentences, the shipped de-en model), including a run in
+which a worker is killed while it translates.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import sys
+
+import pytest
+
+import nmt8
+from nmt8.testing import DEMO_SENTENCES, GOLDEN_PAIRS
+
+dask_bag = pytest.importorskip("dask.bag")
+distributed = pytest.importorskip("distributed")
+
+from nmt8 import dask as nd
+
+SETTINGS = {"model_or_models": "de-en", "precision": "int8", "beam": 2}
+SENTENCES = [src for src, _ in GOLDEN_PAIRS] + DEMO_SENTENCES
+LINES = [s for i in range(3) for s in SENTENCES[i:] + [""]]  # 27 lines
+
+
+@pytest.fixture(scope="module")
+def reference():
+    tr = nmt8.Translator(SETTINGS["model_or_models"], precision="int8", beam=2)
+    return dict(zip(SENTENCES + [""], tr.translate(SENTENCES + [""])))
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, processes=True,
+                                  threads_per_worker=1,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as c:
+        yield c
+
+
+BUILDS = 0  # models loaded by LoadCounting, in each worker process
+
+
+class LoadCounting:
+    """A model given as a callable (built in the worker), counting builds."""
+
+    def __call__(self):
+        global BUILDS
+        BUILDS += 1
+        return nmt8.load_model("de-en")
+
+
+def test_translate_bag_keeps_order_and_builds_once_per_worker(client, reference):
+    bag = dask_bag.from_sequence(LINES, npartitions=6)
+    settings = dict(SETTINGS, model_or_models=LoadCounting())
+    got = nd.translate_bag(bag, **settings).compute()
+    assert got == [reference[s] for s in LINES]
+    # six partitions, two workers: each loaded the model once at most
+    builds = client.run(
+        lambda: getattr(sys.modules.get("tests.test_dask"), "BUILDS", 0))
+    assert sorted(builds.values()) in ([0, 1], [1, 1])
+
+
+class KillOnFirstWrite(io.StringIO):
+    """Output that kills a busy worker when the first partition arrives."""
+
+    def __init__(self, client):
+        super().__init__()
+        self.client, self.killed = client, None
+
+    def write(self, s):
+        if self.killed is None:
+            busy = [w for w, keys in self.client.processing().items() if keys]
+            assert busy, "no worker is translating"
+            pids = self.client.run(os.getpid, workers=busy[:1])
+            self.killed = next(iter(pids.values()))
+            os.kill(self.killed, signal.SIGKILL)
+        return super().write(s)
+
+
+def test_translate_file_in_order_when_a_worker_dies(client, reference):
+    out = KillOnFirstWrite(client)
+    n = nd.translate_file(iter(LINES), out, client, partition_size=2,
+                          max_in_flight=6, **SETTINGS)
+    assert out.killed is not None
+    assert n == len(LINES)
+    # no line lost, none repeated, input order
+    assert out.getvalue() == "".join(reference[s] + "\n" for s in LINES)
+
+
+def test_translate_file_stops_at_a_refused_line(client, reference, tmp_path):
+    lines = SENTENCES[:5] + ["Hund " * 1200] + SENTENCES[5:]  # line 6: too long
+    path = tmp_path / "in.de"
+    path.write_text("\r\n".join(lines), encoding="utf-8")
+    out = io.BytesIO()
+    with pytest.raises(ValueError, match=r"in\.de, line 6: .*more than the limit"):
+        nd.translate_file(path, out, client, partition_size=2, **SETTINGS)
+    assert out.getvalue().decode() == "".join(reference[s] + "\n"
+                                              for s in SENTENCES[:5])
+
+
+def test_bad_scheduler_and_settings():
+    with pytest.raises(ValueError, match="scheduler must be 'local'"):
+        nd.translate_file(["a"], io.StringIO(), "host:8786", **SETTINGS)
+    with pytest.raises(ValueError, match="partition_size must be"):
+        nd.translate_file(["a"], io.StringIO(), "local", partition_size=0)
+    with pytest.raises(TypeError, match="not both"):
+        nd.translate_file(["a"], io.StringIO(), "local", make_translate=dict,
+                          beam=2)
+
+
+def test_missing_dask_is_one_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(ImportError, match=r"pip install 'nmt8\[dask\]'"):
+        nd.translate_bag(dask_bag.from_sequence(["a"]), **SETTINGS)
+
+
+def test_run_with_dask_is_what_the_command_does(client, reference):
+    from nmt8.stream import TranslatorFactory, run
+
+    src = io.BytesIO("\n".join(LINES[:8]).encode())
+    src.name = "in.de"
+    out = io.BytesIO()
+    status = run(TranslatorFactory(SETTINGS), dask=client, in_file=src,
+                 out_file=out, progress=False)
+    assert status == 0
+    assert out.getvalue().decode() == "".join(reference[s] + "\n"
+                                              for s in LINES[:8])
