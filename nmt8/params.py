@@ -157,13 +157,14 @@ def _data(zf, info, header_len, shape, fortran, dtype, where) -> np.ndarray:
     return a
 
 
-def read_params(npz: str | Path, shapes: dict[str, tuple[int, ...]]
-                ) -> dict[str, np.ndarray]:
+def read_params(npz: str | Path, shapes: dict[str, tuple[int, ...]],
+                data: bool = True) -> dict[str, np.ndarray]:
     """The tensors named in ``shapes`` from a Nematus ``.npz``, as float32.
 
     Every member's header is checked (name, float dtype, shape, size) before
     any tensor data is read; each problem is one ValueError naming ``npz``
-    and the tensor. Other members are ignored.
+    and the tensor. Other members are ignored. With ``data=False`` only the
+    headers are checked and an empty dict is returned.
     """
     npz = Path(npz)
     try:
@@ -183,11 +184,26 @@ def read_params(npz: str | Path, shapes: dict[str, tuple[int, ...]]
                 shape, fortran, dtype, hlen = _header(zf, info, where)
                 _check(shape, dtype, want, info, hlen, where)
                 heads[name] = (info, hlen, shape, fortran, dtype, where)
+            if not data:
+                return {}
             return {name: _data(zf, *head) for name, head in heads.items()}
     except zipfile.BadZipFile as err:
         raise ValueError(f"{npz}: {_not_zip(npz, err)}") from None
     except _READ_ERRORS as err:
         raise ValueError(f"{npz}: cannot read model file ({err})") from None
+
+
+def check_model(name_or_path) -> tuple[Path, ModelConfig]:
+    """Check a model's options and every tensor header, reading no tensor data.
+
+    Cheap (a few kB read): call it before reading input data or starting
+    workers, so a bad model file fails first. Returns the ``model.npz`` path
+    and its options. NaN/inf can only be found by ``load_model``.
+    """
+    npz = resolve(name_or_path)
+    cfg = ModelConfig.from_json(options_path(npz))
+    read_params(npz, param_shapes(cfg), data=False)
+    return npz, cfg
 
 
 def _not_zip(npz: Path, err: Exception) -> str:

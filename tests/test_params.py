@@ -17,7 +17,7 @@ import pytest
 from numpy.lib import format as npy
 
 import nmt8
-from nmt8.params import param_groups, param_shapes, read_params
+from nmt8.params import check_model, param_groups, param_shapes, read_params
 
 from .test_config import nematus_options
 
@@ -282,3 +282,14 @@ def test_read_params_reads_only_what_is_asked(tmp_path, small):
     d = _write(tmp_path, cfg, params)
     got = read_params(d / "model.npz", {"Wemb": params["Wemb"].shape})
     assert list(got) == ["Wemb"]
+
+
+def test_check_model_reads_headers_only(tmp_path, small):
+    cfg, params = small
+    bad = dict(params, ff_logit_b=np.full(12, np.nan, np.float32))
+    d = _write(tmp_path, cfg, bad)
+    npz, got = check_model(d)  # NaN is in the data, which is not read
+    assert npz == d / "model.npz" and got == cfg
+    _replace_member(d, "decoder_Wcx", _header((2**34,)) + bytes(16))
+    with pytest.raises(ValueError, match=r"'decoder_Wcx' has shape"):
+        check_model(d)
