@@ -75,14 +75,14 @@ AVX2 NMT8_INLINE void prefetch_next(prefetcher *pf)
 {
     if (pf->at == NULL)
         return;
-    _mm_prefetch(pf->at, _MM_HINT_T1);
+    NMT8_PREFETCH(pf->at, _MM_HINT_T1);
     pf->at += 64;
 }
 
 AVX2 NMT8_INLINE void prefetch_last(const prefetcher *pf)
 {
     if (pf->last != NULL)
-        _mm_prefetch(pf->last, _MM_HINT_T1);
+        NMT8_PREFETCH(pf->last, _MM_HINT_T1);
 }
 
 /* 16 int8 at ptr (& mask) widened to 16 int16 */

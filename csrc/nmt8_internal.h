@@ -1,9 +1,9 @@
 /*
  * nmt8_internal.h -- helpers shared by the kernel files of Section 3 of
- * Quinn & Ballesteros 2018: argument checks, the tail mask, the switch
- * from a run-time count of rows of X to a compile-time one, the +128 shift
- * and the VNNI tile.  Not part of the cffi interface (the build script
- * reads only nmt8_kernels.h).
+ * Quinn & Ballesteros 2018: argument checks, prefetch, the tail mask, the
+ * switch from a run-time count of rows of X to a compile-time one, the
+ * +128 shift and the VNNI tile.  Not part of the cffi interface (the
+ * build script reads only nmt8_kernels.h).
  */
 #ifndef NMT8_INTERNAL_H
 #define NMT8_INTERNAL_H
@@ -51,6 +51,21 @@ static inline int nmt8_bad_args(const nmt8_weights *w, int64_t P,
         return 1;
     return 0;
 }
+
+/* ------------------------------------------------------------- prefetch */
+
+/*
+ * A software prefetch of the line at p.  Prefetching an address outside
+ * the array is not a fault on x86, but computing it is undefined C, and a
+ * sign of a wrong bound: sanitizer builds (-DNMT8_CHECK_PREFETCH, see
+ * tests/test_sanitizers.py) turn every prefetch into a one-byte read, so
+ * that AddressSanitizer checks its address.
+ */
+#if defined(NMT8_CHECK_PREFETCH)
+#define NMT8_PREFETCH(p, hint) ((void)*(const volatile char *)(p))
+#else
+#define NMT8_PREFETCH(p, hint) _mm_prefetch((const char *)(p), hint)
+#endif
 
 /* ------------------------------------------------------------ tail mask */
 

@@ -125,13 +125,13 @@ SSE4 NMT8_INLINE void sse4_rows4(int32_t *acc, int64_t N,
     const char *pf = (const char *)next;
     for (; k + 16 <= K; k += 16) {
         if (next) {
-            _mm_prefetch(pf, _MM_HINT_T1);
+            NMT8_PREFETCH(pf, _MM_HINT_T1);
             pf += 64;
         }
         sse4_step(a, wr, xw, K, k, PT);
     }
     if (next)
-        _mm_prefetch((const char *)next + SSE4_ROWS * K - 1, _MM_HINT_T1);
+        NMT8_PREFETCH((const char *)next + SSE4_ROWS * K - 1, _MM_HINT_T1);
     int scalar_tail = 0;
     if (k < K && K >= 16) {
         /* the last 16 bytes of each row, with x zeroed where already done */

@@ -81,13 +81,13 @@ VNNI NMT8_INLINE void vnni_tile(int32_t *acc, int64_t N, const int8_t *wp,
                 /* bytes left from this line: ahead only while inside */
                 const int64_t left = wend - line;
                 if (left > PREFETCH)
-                    _mm_prefetch((const char *)(line + PREFETCH), _MM_HINT_T1);
+                    NMT8_PREFETCH((const char *)(line + PREFETCH), _MM_HINT_T1);
                 if (left > PREFETCH_L1)
-                    _mm_prefetch((const char *)(line + PREFETCH_L1),
+                    NMT8_PREFETCH((const char *)(line + PREFETCH_L1),
                                  _MM_HINT_T0);
             } else {
                 if (pf_off < pf_bytes)
-                    _mm_prefetch((const char *)(pf + pf_off), _MM_HINT_T0);
+                    NMT8_PREFETCH((const char *)(pf + pf_off), _MM_HINT_T0);
                 pf_off += LINE;
             }
             wv[b] = _mm512_loadu_si512((const void *)line);

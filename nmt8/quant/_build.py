@@ -67,13 +67,16 @@ def _relative(path, root):
 
 
 def make_builder(module=MODULE, extra_compile_args=None,
-                 extra_link_args=(), absolute=False):
+                 extra_link_args=(), absolute=False, extra_cdef="",
+                 extra_source=""):
     """An ``FFI`` that builds the kernels as ``module``.
 
     ``extra_compile_args`` replaces :func:`compile_args` when given;
     ``absolute``: source paths absolute rather than relative to the current
     directory (for builds outside the repository, e.g. into a temporary
-    folder).
+    folder); ``extra_cdef`` and ``extra_source``: more declarations and C
+    code for the module (the sanitizer test adds deliberate bugs to check
+    that they are caught).
     """
     with open(os.path.join(ROOT, HEADER), encoding="utf-8") as f:
         header_text = f.read()
@@ -84,10 +87,10 @@ def make_builder(module=MODULE, extra_compile_args=None,
         def where(path):
             return _relative(path, os.getcwd())
     builder = FFI()
-    builder.cdef(cdef_source(header_text))
+    builder.cdef(cdef_source(header_text) + "\n" + extra_cdef)
     builder.set_source(
         module,
-        '#include "nmt8_kernels.h"',
+        '#include "nmt8_kernels.h"\n' + extra_source,
         sources=[where(s) for s in SOURCES],
         include_dirs=[where(CSRC)],
         depends=[where(s) for s in DEPENDS],
