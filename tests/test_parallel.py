@@ -1,6 +1,9 @@
 """nmt8.parallel: worker processes give the serial results, in order, and
 every line and setting is checked before a worker starts."""
 
+import ast
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -93,3 +96,23 @@ def test_one_job_runs_here(toy, no_workers):
     lines = ["Ein Hund läuft.", "Eine Frau liest."]
     assert translate_parallel(lines, jobs=1, model_or_models=toy) == \
         nmt8.Translator(toy).translate(lines)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports, function-level imports included."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = "nmt8." * (node.level > 0) + (node.module or "")
+            names |= {base} | {f"{base}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+    return names
+
+
+@pytest.mark.parametrize("module", ["parallel", "translator", "threads", "beam"])
+def test_the_core_does_not_import_the_lab(module):
+    # nmt8.parallel imported nmt8.lab.measure inside a function, and measure
+    # imported parallel: a cycle the function-level import only hid
+    names = _imports(Path(nmt8.__file__).parent / f"{module}.py")
+    assert not {n for n in names if n.startswith(("nmt8.lab", "lab"))}
