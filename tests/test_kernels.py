@@ -1,6 +1,9 @@
 """Tests of nmt8.quant.kernels: every exact kernel against an int64 numpy
 reference, bit for bit; the saturating maddubs kernel against a numpy
-emulation of vpmaddubsw; and the wrapper's argument checks."""
+emulation of vpmaddubsw; the sizes where the C code changes path; threads;
+and the wrapper's argument checks."""
+
+import threading
 
 import numpy as np
 import pytest
@@ -33,6 +36,20 @@ def need(kernel):
                     f"(available: {available_kernels()})")
 
 
+@pytest.fixture(scope="module", params=KERNELS)
+def kernel(request):
+    """Every kernel this CPU runs, maddubs included."""
+    need(request.param)
+    return request.param
+
+
+@pytest.fixture(scope="module", params=EXACT)
+def exact(request):
+    """Every exact kernel this CPU runs."""
+    need(request.param)
+    return request.param
+
+
 # ------------------------------------------------------------ references
 
 def ref_acc(Wq, Xq):
@@ -40,12 +57,26 @@ def ref_acc(Wq, Xq):
     return Xq.astype(np.int64) @ Wq.astype(np.int64).T
 
 
-def ref_float(acc, sx, sw, bias=None):
+def ref_float(acc, x_step, w_step, bias=None):
     """The kernels' float epilogue, same float32 operations, same order:
-    (float)acc * (sx[p] * sw[o]) + b[o]."""
-    s = sx[:, None].astype(np.float32) * sw[None, :].astype(np.float32)
-    Y = acc.astype(np.float32) * s
+    (float)acc * (x_step[p] * w_step[o]) + b[o], or
+    ((float)acc * x_step[p]) * w_step[o] where the product of the steps is
+    subnormal."""
+    sx = x_step[:, None].astype(np.float32)                    # (P, 1)
+    sw = w_step[None, :].astype(np.float32)                    # (1, N)
+    s = sx * sw                                                # (P, N)
+    a = acc.astype(np.float32)
+    Y = a * s
+    sub = (s > 0) & (s < np.finfo(np.float32).tiny)
+    Y[sub] = ((a * sx) * sw)[sub]
     return Y if bias is None else Y + bias
+
+
+def expected(qW, X, bias=None):
+    """int8_matmul by the numpy references: quantize_activations, an int64
+    product, the float epilogue."""
+    Xq, x_step = quantize_activations(X)
+    return ref_float(ref_acc(qW.Wq, Xq), x_step, qW.step, bias)
 
 
 def ref_maddubs(Wq, Xq):
@@ -86,23 +117,19 @@ dists = st.sampled_from(["uniform", "small", "extreme"])
 
 # ----------------------------------------------------------- exactness
 
-@pytest.mark.parametrize("kernel", EXACT)
 @SETTINGS
 @given(case=shapes, dist=dists)
-def test_accumulate_is_exact(kernel, case, dist):
-    need(kernel)
+def test_accumulate_is_exact(exact, case, dist):
     Wq, Xq = random_case(*case, dist=dist)
-    np.testing.assert_array_equal(int8_accumulate(Wq, Xq, kernel=kernel),
+    np.testing.assert_array_equal(int8_accumulate(Wq, Xq, kernel=exact),
                                   ref_acc(Wq, Xq))
 
 
-@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("K", [1, 3, 4, 15, 16, 17, 31, 32, 33, 47, 48, 49,
                                63, 64, 65, 500, 620, 1000])
 def test_accumulate_exact_at_vector_edges(kernel, K):
     """Inner sizes around the vector widths (16, 32, 64 bytes), out rows
     around 4 and 16, P around the chunk sizes (4, 8)."""
-    need(kernel)
     ref = ref_maddubs if kernel == "maddubs" else ref_acc
     for P, N in [(1, 1), (2, 15), (5, 16), (8, 17), (9, 33), (17, 67)]:
         Wq, Xq = random_case(K, P, K, N)
@@ -110,27 +137,24 @@ def test_accumulate_exact_at_vector_edges(kernel, K):
                                       ref(Wq, Xq))
 
 
-@pytest.mark.parametrize("kernel", EXACT)
 @pytest.mark.parametrize("sign", [1, -1])
-def test_extremes_do_not_overflow(kernel, sign):
+def test_extremes_do_not_overflow(exact, sign):
     """+-127 everywhere at K = 4096: 127 * 127 * 4096 needs 26 bits; an
     int16 intermediate would saturate."""
-    need(kernel)
     K, N = 4096, 37
     for P in (1, 5, 17):
         Wq = np.full((N, K), 127, np.int8)
         Wq[1::2] = -127
         Xq = np.full((P, K), sign * 127, np.int8)
-        acc = int8_accumulate(Wq, Xq, kernel=kernel)
+        acc = int8_accumulate(Wq, Xq, kernel=exact)
         np.testing.assert_array_equal(acc, ref_acc(Wq, Xq))
         assert acc[0, 0] == sign * 127 * 127 * K
 
 
-@pytest.mark.parametrize("kernel", EXACT)
-def test_largest_inner_size_is_exact(kernel):
+def test_largest_inner_size_is_exact(exact):
     """At K = MAX_IN_FEATURES the VNNI kernel's shifted sums (x + 128) * w
     wrap around int32; the corrected result must still be exact."""
-    need(kernel)
+    kernel = exact
     K, N = MAX_IN_FEATURES, 18
     Wq = np.full((N, K), 127, np.int8)
     Wq[::3] = -127
@@ -140,9 +164,7 @@ def test_largest_inner_size_is_exact(kernel):
                                   ref_acc(Wq, Xq))
 
 
-@pytest.mark.parametrize("kernel", KERNELS)
 def test_zeros(kernel):
-    need(kernel)
     Wq, Xq = random_case(0, 3, 77, 21)
     zX, zW = np.zeros_like(Xq), np.zeros_like(Wq)
     np.testing.assert_array_equal(int8_accumulate(Wq, zX, kernel=kernel), 0)
@@ -153,14 +175,13 @@ def test_zeros(kernel):
     np.testing.assert_array_equal(Y, np.broadcast_to(b, (4, 21)))
 
 
-@pytest.mark.parametrize("kernel", EXACT)
 @SETTINGS
 @given(case=shapes, bias=st.booleans(), scheme=st.sampled_from(
     ["per_tensor", "per_row"]))
-def test_float_output_is_exact(kernel, case, bias, scheme):
+def test_float_output_is_exact(exact, case, bias, scheme):
     """int8_matmul = quantize_activations (numpy) + exact sums + the same
     float32 epilogue, bit for bit."""
-    need(kernel)
+    kernel = exact
     seed, P, K, N = case
     rng = np.random.default_rng(seed)
     W = rng.standard_normal((K, N)).astype(np.float32) * rng.uniform(0.01, 10, N)
@@ -202,16 +223,13 @@ def test_c_quantizer_rounds_half_to_even():
     np.testing.assert_array_equal(Xq, quantize_activations(X)[0])
 
 
-@pytest.mark.parametrize("kernel", KERNELS)
-def test_all_kernels_run_on_the_paper_shapes(kernel):
-    need(kernel)
+@pytest.mark.parametrize("K, N", [(620, 3000), (1000, 3000)])
+def test_exact_kernels_on_the_paper_shapes(exact, K, N):
     rng = np.random.default_rng(0)
-    for K, N in [(620, 3000), (1000, 3000)]:
-        qW = quantize(rng.standard_normal((K, N)).astype(np.float32))
-        X = rng.standard_normal((5, K)).astype(np.float32)
-        Y = int8_matmul(qW, X, kernel=kernel)
-        if kernel != "maddubs":
-            np.testing.assert_array_equal(Y, int8_matmul(qW, X, kernel="ref"))
+    qW = quantize(rng.standard_normal((K, N)).astype(np.float32))
+    X = rng.standard_normal((5, K)).astype(np.float32)
+    np.testing.assert_array_equal(int8_matmul(qW, X, kernel=exact),
+                                  expected(qW, X))
 
 
 # -------------------------------------------------------------- maddubs
@@ -264,9 +282,9 @@ def unaligned(a):
     return out
 
 
-@pytest.mark.parametrize("kernel", KERNELS)
 def test_unaligned_and_strided_inputs(kernel):
-    need(kernel)
+    """Misaligned float buffers (X, bias, out) never reach the C code (the
+    sanitizer build reports a misaligned load), and give the same bits."""
     rng = np.random.default_rng(3)
     K, N, P = 133, 45, 5
     qW = quantize(rng.standard_normal((K, N)).astype(np.float32))
@@ -275,9 +293,17 @@ def test_unaligned_and_strided_inputs(kernel):
     expect = int8_matmul(qW, X, kernel=kernel, bias=b)
     wide = np.zeros((P, 2 * K), np.float32)
     wide[:, ::2] = X
-    for Xv in (unaligned(X), np.asfortranarray(X), wide[:, ::2], X.astype(np.float64)):
+    for Xv in (unaligned(X), np.asfortranarray(X), wide[:, ::2],
+               X.astype(np.float64)):
         np.testing.assert_array_equal(
             int8_matmul(qW, Xv, kernel=kernel, bias=unaligned(b)), expect)
+    out = unaligned(np.zeros((P, N), np.float32))
+    assert int8_matmul(qW, X, kernel=kernel, bias=b, out=out) is out
+    np.testing.assert_array_equal(out, expect)
+    Xq, x_step = quantize_activations(X)
+    np.testing.assert_array_equal(
+        int8_matmul_q(qW, unaligned(Xq), unaligned(x_step), kernel=kernel,
+                      bias=unaligned(b)), expect)
     Wq, Xq = random_case(4, P, K, N)
     expect = int8_accumulate(Wq, Xq, kernel=kernel)
     np.testing.assert_array_equal(
@@ -298,27 +324,28 @@ def test_out_argument():
             int8_matmul(qW, X, out=bad)
 
 
-def test_empty_batch():
+def test_empty_batch(kernel):
     qW = quantize(np.random.default_rng(0).standard_normal((20, 7)))
-    for kernel in available_kernels():
-        Y = int8_matmul(qW, np.empty((0, 20), np.float32), kernel=kernel)
-        assert Y.shape == (0, 7) and Y.dtype == np.float32
-        acc = int8_accumulate(qW, np.empty((0, 20), np.int8), kernel=kernel)
-        assert acc.shape == (0, 7) and acc.dtype == np.int32
+    Y = int8_matmul(qW, np.empty((0, 20), np.float32), kernel=kernel)
+    assert Y.shape == (0, 7) and Y.dtype == np.float32
+    acc = int8_accumulate(qW, np.empty((0, 20), np.int8), kernel=kernel)
+    assert acc.shape == (0, 7) and acc.dtype == np.int32
     b = np.zeros(7, np.float32)
     assert int8_matmul(qW, np.empty((0, 20), np.float32), bias=b).shape == (0, 7)
+    b[3] = np.nan
+    with pytest.raises(ValueError, match="bias contains NaN"):
+        int8_matmul(qW, np.empty((0, 20), np.float32), kernel, bias=b)
 
 
 @pytest.mark.parametrize("shape", [(0, 5), (5, 0), (0, 0), (1, 1)])
-def test_degenerate_shapes(shape):
+def test_degenerate_shapes(kernel, shape):
     qW = quantize(np.ones(shape, np.float32))
     b = np.arange(shape[1], dtype=np.float32)
-    for kernel in available_kernels():
-        Y = int8_matmul(qW, np.ones((3, shape[0]), np.float32), kernel, bias=b)
-        np.testing.assert_allclose(Y, np.broadcast_to(b + shape[0], Y.shape),
-                                   rtol=1e-6)
-        acc = int8_accumulate(qW, np.ones((2, shape[0]), np.int8), kernel)
-        np.testing.assert_array_equal(acc, 127 * shape[0])
+    Y = int8_matmul(qW, np.ones((3, shape[0]), np.float32), kernel, bias=b)
+    np.testing.assert_allclose(Y, np.broadcast_to(b + shape[0], Y.shape),
+                               rtol=1e-6)
+    acc = int8_accumulate(qW, np.ones((2, shape[0]), np.int8), kernel)
+    np.testing.assert_array_equal(acc, 127 * shape[0])
 
 
 def test_quantized_output_approximates_float_product():
@@ -333,7 +360,7 @@ def test_quantized_output_approximates_float_product():
         Y = int8_matmul(qW, X)
         exact = X.astype(np.float64) @ W
         sx = np.abs(X).max(1)[:, None] / 127                   # (P, 1)
-        sw = (1 / qW.scale.astype(np.float64))[None, :]        # (1, N)
+        sw = qW.step.astype(np.float64)[None, :]               # (1, N)
         bound = (sx / 2 * np.abs(W).sum(0) + sw / 2 * np.abs(X).sum(1)[:, None]
                  + K * sx * sw / 4)
         assert (np.abs(Y - exact) <= bound * 1.001 + 1e-5).all()
@@ -369,8 +396,26 @@ def test_unsupported_kernel_raises(monkeypatch):
 
 def test_unknown_kernel_raises():
     qW = quantize(np.ones((8, 4), np.float32))
-    with pytest.raises(ValueError, match="unknown kernel"):
+    with pytest.raises(ValueError, match="unknown kernel 'avx9'.*'ref'.*auto"):
         int8_matmul(qW, np.ones((1, 8), np.float32), kernel="avx9")
+
+
+@pytest.mark.parametrize("bad", [["ref"], ("ref",), None, 3, b"ref",
+                                 {"ref": 1}])
+def test_kernel_that_is_not_a_string_raises(bad):
+    """Was 'unhashable type: list' for a list."""
+    qW = quantize(np.ones((8, 4), np.float32))
+    with pytest.raises(TypeError, match="kernel must be a string"):
+        int8_matmul(qW, np.ones((1, 8), np.float32), kernel=bad)
+    with pytest.raises(TypeError, match="kernel must be a string"):
+        int8_accumulate(qW, np.ones((1, 8), np.int8), kernel=bad)
+
+
+def test_c_library_refuses_unknown_ids():
+    """The C dispatch answers for ids outside the table too."""
+    assert kernels._lib.nmt8_cpu_supports(-1) == 0
+    assert kernels._lib.nmt8_cpu_supports(kernels._lib.NMT8_NUM_KERNELS) == 0
+    assert kernels._lib.nmt8_cpu_supports(kernels._lib.NMT8_KERNEL_REF) == 1
 
 
 def test_environment_overrides_auto(monkeypatch):
@@ -403,14 +448,27 @@ def test_bad_X(qW, X, match):
 
 
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, 1e39])
-def test_nonfinite_X(qW, value):
+def test_nonfinite_X(qW, kernel, value):
     X = np.ones((3, 16))
     X[2, 7] = value
-    for kernel in available_kernels():
-        with pytest.raises(ValueError, match="NaN or inf"):
-            int8_matmul(qW, X, kernel=kernel)
+    with pytest.raises(ValueError, match="X contains NaN or inf"):
+        int8_matmul(qW, X, kernel=kernel)
     with pytest.raises(ValueError, match="NaN or inf"):
         quantize_activations(X)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_nonfinite_bias(qW, kernel, value):
+    """Was accepted silently (NaN outputs)."""
+    b = np.ones(10, np.float32)
+    b[9] = value
+    out = np.zeros((2, 10), np.float32)
+    with pytest.raises(ValueError, match="bias contains NaN or inf"):
+        int8_matmul(qW, np.ones((2, 16), np.float32), kernel, bias=b, out=out)
+    with pytest.raises(ValueError, match="bias contains NaN or inf"):
+        int8_matmul_q(qW, np.ones((2, 16), np.int8), np.ones(2, np.float32),
+                      kernel, bias=b, out=out)
+    np.testing.assert_array_equal(out, 0)          # nothing written
 
 
 @pytest.mark.parametrize("bias", [
@@ -436,13 +494,131 @@ def test_bad_weights_and_int8_inputs(qW):
         int8_matmul_q(qW, np.ones((2, 16), np.int8), np.ones(3, np.float32))
 
 
-def test_handle_is_cached_and_packed_lazily():
+def test_packed_copy_is_made_only_for_vnni(kernel):
     qW = quantize(np.random.default_rng(0).standard_normal((40, 20)))
-    X = np.ones((1, 40), np.float32)
-    before = qW.nbytes
-    int8_matmul(qW, X, kernel="ref")
-    assert "packed" not in qW.__dict__ and qW.nbytes == before
-    if "vnni" in available_kernels():
-        int8_matmul(qW, X, kernel="vnni")
-        assert qW.nbytes > before
-    assert isinstance(qW, QuantizedMatrix)
+    int8_matmul(qW, np.ones((1, 40), np.float32), kernel=kernel)
+    assert ("packed" in qW.__dict__) == (kernel == "vnni")
+
+
+# ------------------------------------------------- where the C code switches
+
+def check_exact(qW, X, kernel, bias=None):
+    np.testing.assert_array_equal(int8_matmul(qW, X, kernel=kernel, bias=bias),
+                                  expected(qW, X, bias))
+
+
+@pytest.mark.parametrize("P, K", [
+    (1, 16384), (1, 16385),            # Xq on the stack up to 16384 bytes
+    (2, 8192), (2, 8193), (64, 256), (65, 256),   # x_step: 64 rows
+    (63, 261), (64, 255), (600, 40), (600, 33),   # P up to 600
+])
+def test_stack_and_heap_scratch(exact, P, K):
+    """nmt8_matmul_f32 keeps Xq (P * K bytes) and x_step (P floats) on the
+    stack up to 16384 bytes and 64 rows, else on the heap: both sides of
+    both limits, bit for bit."""
+    rng = np.random.default_rng(P * K)
+    N = 21
+    qW = quantize(rng.standard_normal((K, N)).astype(np.float32), "per_row")
+    X = rng.standard_normal((P, K)).astype(np.float32)
+    check_exact(qW, X, exact, rng.standard_normal(N).astype(np.float32))
+
+
+@pytest.mark.parametrize("K", [2047, 2048, 4095, 4096])
+def test_long_rows(exact, K):
+    """K up to 4096, around the kernels' scratch sizes (widened X, shifted
+    X) and the VNNI prefetch distance."""
+    rng = np.random.default_rng(K)
+    qW = quantize(rng.standard_normal((K, 35)).astype(np.float32))
+    for P in (1, 2, 3, 9):
+        check_exact(qW, rng.standard_normal((P, K)).astype(np.float32), exact)
+
+
+@pytest.mark.parametrize("K, N", [(30, 20), (20, 30)])
+def test_out_may_overlap_X(exact, K, N):
+    """As documented: out may be the very memory X is read from."""
+    rng = np.random.default_rng(7)
+    P = 3
+    qW = quantize(rng.standard_normal((K, N)).astype(np.float32))
+    buf = np.zeros(P * max(K, N), np.float32)
+    X = buf[:P * K].reshape(P, K)
+    X[...] = rng.standard_normal((P, K))
+    expect = expected(qW, X.copy())
+    out = buf[:P * N].reshape(P, N)
+    assert np.shares_memory(X, out)
+    assert int8_matmul(qW, X, kernel=exact, out=out) is out
+    np.testing.assert_array_equal(out, expect)
+
+
+def test_two_threads_on_one_matrix(kernel):
+    """Two threads multiplying by one fresh matrix at once (racing to make
+    its C handle and VNNI copy) get what one thread gets alone."""
+    rng = np.random.default_rng(11)
+    K, N = 300, 77
+    W = rng.standard_normal((K, N)).astype(np.float32)
+    Xs = [rng.standard_normal((P, K)).astype(np.float32) for P in (1, 3, 9)]
+    alone = quantize(W)
+    sequential = [int8_matmul(alone, X, kernel=kernel) for X in Xs]
+    for _ in range(5):
+        qW = quantize(W)
+        start = threading.Barrier(2)
+        results, errors = [[], []], []
+
+        def work(i):
+            try:
+                start.wait()
+                for _ in range(20):
+                    results[i].append(
+                        [int8_matmul(qW, X, kernel=kernel) for X in Xs])
+            except Exception as err:  # pragma: no cover - reported below
+                errors.append(err)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        for got in results[0] + results[1]:
+            for a, b in zip(got, sequential):
+                np.testing.assert_array_equal(a, b)
+
+
+# -------------------------------------------------------- tiny activations
+
+@pytest.mark.parametrize("m", [1e-37, 3e-38, 1e-40, 1e-44])
+def test_c_quantizer_matches_numpy_on_tiny_rows(m):
+    """Rows whose scale 127 / max overflows float32 are rounded in double,
+    by C and numpy alike (they were all +-127 or garbage)."""
+    rng = np.random.default_rng(1)
+    X = (rng.uniform(-1, 1, (3, 50)) * m).astype(np.float32)
+    X[:, 0] = m                                     # the row maximum
+    Xq, x_step = kernels._quantize_rows(X)
+    Xq_np, step_np = quantize_activations(X)
+    np.testing.assert_array_equal(Xq, Xq_np)
+    np.testing.assert_array_equal(x_step, step_np)
+    assert (Xq[:, 0] == 127).all()
+    if m > 1e-43:   # steps above the smallest float32 keep the values
+        np.testing.assert_allclose(Xq * x_step[:, None].astype(np.float64), X,
+                                   atol=0.51 * float(x_step.max()) + 2e-45)
+
+
+# -------------------------------------------------------- pickle and copy
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy", "copy"])
+def test_used_matrix_pickles_and_copies(kernel, how):
+    """Once multiplied (C handle made, VNNI copy packed), a matrix still
+    pickles and copies, and the copy gives the same bits (was: cannot
+    pickle '_cffi_backend.__CDataFromBuf')."""
+    import copy
+    import pickle
+
+    rng = np.random.default_rng(2)
+    qW = quantize(rng.standard_normal((70, 33)).astype(np.float32), "per_row")
+    X = rng.standard_normal((5, 70)).astype(np.float32)
+    before = int8_matmul(qW, X, kernel=kernel)
+    twin = {"pickle": lambda q: pickle.loads(pickle.dumps(q)),
+            "deepcopy": copy.deepcopy, "copy": copy.copy}[how](qW)
+    assert twin is not qW and isinstance(twin, QuantizedMatrix)
+    assert not twin.Wq.flags.writeable and twin.scheme == "per_row"
+    np.testing.assert_array_equal(int8_matmul(twin, X, kernel=kernel), before)
+    np.testing.assert_array_equal(int8_matmul(qW, X, kernel=kernel), before)

@@ -83,9 +83,16 @@ def test_fields(scheme):
         assert (qW.scale == qW.scale[0]).all()
     else:
         assert (np.abs(qW.Wq).max(1) == 127).all()
-    assert qW.nbytes == 20 * 30 + 3 * 20 * 4
     with pytest.raises(AttributeError):
         qW.scheme = "per_row"
+
+
+def test_int8_is_a_quarter_of_fp32():
+    """The point of Section 3: the weights take a quarter of their fp32
+    bytes (plus a few per output row)."""
+    W = random_W(0, 500, 300, 0)
+    qW = quantize(W)
+    assert W.nbytes / 4 <= qW.nbytes <= W.nbytes / 4 * 1.05
 
 
 def test_spellings_and_unknown_scheme():
@@ -154,36 +161,93 @@ def test_float64_input_is_rounded_to_float32_first():
     np.testing.assert_array_equal(a.scale, b.scale)
 
 
-@pytest.mark.parametrize("K, N", [(1, 1), (5, 16), (17, 33), (64, 15), (3, 40)])
-def test_packed_layout(K, N):
-    qW = quantize(random_W(K, K, N, 0), "per_row")
-    before = qW.nbytes
-    Wp = qW.packed                                     # (nb, G, 16, 4)
-    nb, G = -(-N // 16), -(-K // 4)
-    assert Wp.shape == (nb, G, 16, 4) and Wp.dtype == np.int8
-    assert Wp.ctypes.data % 64 == 0
-    for b in range(nb):
-        for g in range(G):
-            for i in range(16):
-                for j in range(4):
-                    o, k = 16 * b + i, 4 * g + j
-                    expect = qW.Wq[o, k] if o < N and k < K else 0
-                    assert Wp[b, g, i, j] == expect
-    assert qW.packed is Wp
-    assert qW.nbytes == before + Wp.nbytes
-
-
 def test_quantize_activations():
     X = np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 0.5], [-254.0, 127.0, 1.0]],
                  np.float32)
-    Xq, sx = quantize_activations(X)
-    assert Xq.dtype == np.int8 and sx.dtype == np.float32
+    Xq, x_step = quantize_activations(X)
+    assert Xq.dtype == np.int8 and x_step.dtype == np.float32
     np.testing.assert_array_equal(Xq[0], 0)
-    assert sx[0] == 0
+    assert x_step[0] == 0
     np.testing.assert_array_equal(Xq[1], [64, -127, 32])   # 63.5 -> 64 (even)
     np.testing.assert_array_equal(Xq[2], [-127, 64, 0])    # 63.5 -> 64, 0.5 -> 0
-    np.testing.assert_allclose(sx, [0, 2 / 127, 254 / 127], rtol=1e-7)
+    np.testing.assert_allclose(x_step, [0, 2 / 127, 254 / 127], rtol=1e-7)
     with pytest.raises(ValueError, match="2-D"):
         quantize_activations(np.ones(3))
-    Xq, sx = quantize_activations(np.empty((0, 4), np.float32))
-    assert Xq.shape == (0, 4) and sx.shape == (0,)
+    Xq, x_step = quantize_activations(np.empty((0, 4), np.float32))
+    assert Xq.shape == (0, 4) and x_step.shape == (0,)
+
+
+# ------------------------------------------------------------ read-only
+
+def test_quantized_matrix_is_read_only():
+    qW = quantize(random_W(0, 8, 16, 0))
+    for name in ("Wq", "scale", "step", "row_sums"):
+        a = getattr(qW, name)
+        with pytest.raises(ValueError, match="read-only"):
+            a[0] = 1
+        with pytest.raises(ValueError):
+            a.flags.writeable = True
+
+
+def test_constructor_does_not_alias_the_callers_arrays():
+    """A caller's writeable arrays are copied: writing to them later
+    changes nothing (before: the VNNI copy went stale, giving 4 where the
+    others gave 16)."""
+    from nmt8.quant.kernels import available_kernels, int8_accumulate
+
+    Wq = np.ones((16, 4), np.int8)
+    step = np.ones(16, np.float32)
+    qW = QuantizedMatrix(Wq=Wq, scale=step.copy(), step=step)
+    X = np.ones((1, 4), np.int8)
+    kernels = [k for k in available_kernels() if k != "maddubs"]
+    first = {k: int8_accumulate(qW, X, kernel=k) for k in kernels}
+    Wq[:] = 4
+    step[:] = 7
+    assert (qW.Wq == 1).all() and (qW.step == 1).all()
+    for k in kernels:
+        np.testing.assert_array_equal(int8_accumulate(qW, X, kernel=k), 4)
+        np.testing.assert_array_equal(first[k], 4)
+
+
+def test_scales_must_be_finite():
+    ones = np.ones(2, np.float32)
+    for bad in (np.array([1, np.inf], np.float32), np.array([1, -1], np.float32),
+                np.array([np.nan, 1], np.float32)):
+        with pytest.raises(ValueError, match="finite"):
+            QuantizedMatrix(Wq=np.ones((2, 2), np.int8), scale=bad, step=ones)
+        with pytest.raises(ValueError, match="finite"):
+            QuantizedMatrix(Wq=np.ones((2, 2), np.int8), scale=ones, step=bad)
+
+
+# ---------------------------------------------------------- tiny weights
+
+@pytest.mark.parametrize("scheme", ["per_tensor", "per_row"])
+@pytest.mark.parametrize("mag", [1e-36, 1e-37, 1e-38, 1e-39, 1e-40])
+def test_tiny_and_denormal_weights(scheme, mag):
+    """max|W| below 127 / FLT_MAX made the scale inf (and the products
+    wrong or zero): the scale stays finite, the rounding is the usual one,
+    and products stay close to X @ W relative to max|W|.  (Much below
+    1e-40 the float32 step itself keeps only a few bits.)"""
+    from nmt8.quant.kernels import available_kernels, int8_matmul
+
+    rng = np.random.default_rng(0)
+    K, N, P = 40, 24, 3
+    W = (rng.uniform(-1, 1, (K, N)) * mag).astype(np.float32)
+    W[0] = mag                                           # each column's max
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        qW = quantize(W, scheme)
+    assert np.isfinite(qW.scale).all() and (qW.scale > 0).all()
+    assert (qW.step > 0).all()
+    assert (qW.Wq[:, 0] == 127).all()
+    # the same int8 values as for the same matrix at a normal size
+    big = quantize((W.astype(np.float64) / mag).astype(np.float32), scheme)
+    assert np.abs(qW.Wq.astype(int) - big.Wq).max() <= 1
+    np.testing.assert_allclose(dequantize(qW), W, rtol=0,
+                               atol=0.01 * np.abs(W).max())
+    X = rng.standard_normal((P, K)).astype(np.float32)
+    exact = X.astype(np.float64) @ W.astype(np.float64)      # (P, N)
+    tol = 0.02 * np.abs(W).max() * np.abs(X).sum(1, keepdims=True)
+    for k in [k for k in available_kernels() if k != "maddubs"]:
+        Y = int8_matmul(qW, X, kernel=k)
+        assert (np.abs(Y - exact) <= tol).all(), k
