@@ -4,6 +4,7 @@ emulation of vpmaddubsw; the sizes where the C code changes path; threads;
 and the wrapper's argument checks."""
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -549,6 +550,21 @@ def test_out_may_overlap_X(exact, K, N):
     np.testing.assert_array_equal(out, expect)
 
 
+def race(qW, Xs, kernel, rounds=20):
+    """Two threads, released together, each multiplying every X in Xs by
+    qW ``rounds`` times; all their results."""
+    start = threading.Barrier(2)
+
+    def work():
+        start.wait()
+        return [[int8_matmul(qW, X, kernel=kernel) for X in Xs]
+                for _ in range(rounds)]
+
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(work) for _ in range(2)]
+        return [r for f in futures for r in f.result()]
+
+
 def test_two_threads_on_one_matrix(kernel):
     """Two threads multiplying by one fresh matrix at once (racing to make
     its C handle and VNNI copy) get what one thread gets alone."""
@@ -559,26 +575,7 @@ def test_two_threads_on_one_matrix(kernel):
     alone = quantize(W)
     sequential = [int8_matmul(alone, X, kernel=kernel) for X in Xs]
     for _ in range(5):
-        qW = quantize(W)
-        start = threading.Barrier(2)
-        results, errors = [[], []], []
-
-        def work(i):
-            try:
-                start.wait()
-                for _ in range(20):
-                    results[i].append(
-                        [int8_matmul(qW, X, kernel=kernel) for X in Xs])
-            except Exception as err:  # pragma: no cover - reported below
-                errors.append(err)
-
-        threads = [threading.Thread(target=work, args=(i,)) for i in (0, 1)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert not errors, errors
-        for got in results[0] + results[1]:
+        for got in race(quantize(W), Xs, kernel):
             for a, b in zip(got, sequential):
                 np.testing.assert_array_equal(a, b)
 

@@ -75,7 +75,7 @@ def asan_runtime() -> str:
     gcc = shutil.which("gcc")
     if gcc is None:
         unavailable("gcc not found")
-    path = subprocess.run([gcc, "-print-file-name=libasan.so"],
+    path = subprocess.run([gcc, "-print-file-name=libasan.so"], check=False,
                           capture_output=True, text=True).stdout.strip()
     if not os.path.isabs(path) or not os.path.exists(path):
         unavailable("gcc -print-file-name=libasan.so finds no library")
@@ -89,14 +89,14 @@ def sanitized(tmp_path_factory):
         unavailable(f"only set up for Linux, not {sys.platform}")
     runtime = asan_runtime()
     out = tmp_path_factory.mktemp("sanitized")
+    script = ("import sys; from nmt8.quant._build import make_builder; "
+              "make_builder(sys.argv[1], sys.argv[2:-3], ['-fsanitize=address,"
+              "undefined'], absolute=True, extra_cdef=sys.argv[-3], "
+              "extra_source=sys.argv[-2]).compile(tmpdir=sys.argv[-1])")
     build = subprocess.run(
-        [sys.executable, "-c",
-         "import sys; from nmt8.quant._build import make_builder; "
-         "make_builder(sys.argv[1], sys.argv[2:-3], ['-fsanitize=address,"
-         "undefined'], absolute=True, extra_cdef=sys.argv[-3], "
-         "extra_source=sys.argv[-2]).compile(tmpdir=sys.argv[-1])",
-         MODULE, *FLAGS, CANARY_CDEF, CANARY_SOURCE, str(out)],
-        cwd=ROOT, capture_output=True, text=True)
+        [sys.executable, "-c", script, MODULE, *FLAGS, CANARY_CDEF,
+         CANARY_SOURCE, str(out)],
+        check=False, cwd=ROOT, capture_output=True, text=True)
     if build.returncode:
         if "asan" in build.stderr.lower() or "ubsan" in build.stderr.lower():
             unavailable("linking with -fsanitize failed:\n" + build.stderr[-2000:])
@@ -109,16 +109,16 @@ def sanitized(tmp_path_factory):
 
 
 def run(env, code: str, timeout: float = 600):
-    proc = subprocess.run([sys.executable, "-c", LOADER + code], cwd=ROOT,
-                          env=env, capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", LOADER + code], check=False,
+                          cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=timeout)
     return proc.returncode, proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize("call, where", [
     ("sanitized.lib.nmt8_canary_overflow(4)", "nmt8_canary_overflow"),
-    ("sanitized.lib.nmt8_canary_misaligned("
-     "sanitized.ffi.new('char[16]'))", "nmt8_canary_misaligned"),
+    ("sanitized.lib.nmt8_canary_misaligned(sanitized.ffi.new('char[16]'))",
+     "nmt8_canary_misaligned"),
 ])
 def test_a_bug_is_caught(sanitized, call, where):
     """The harness itself: a deliberate bug must end the run with a report
