@@ -5,15 +5,9 @@ import pytest
 
 import nmt8
 from nmt8.model import MODELS_DIR
+from nmt8.testing import GERMAN  # noqa: F401 (our own sentences, for the tests)
 
 SHIPPED = MODELS_DIR / "de-en"
-
-# our own sentences (never corpus text)
-GERMAN = [
-    "Ein Hund schläft neben dem Ofen.",
-    "Drei Musiker spielen auf einer Straße in der Altstadt.",
-    "Eine Katze beobachtet die Vögel im Baum.",
-]
 
 
 def pytest_configure(config):

@@ -5,7 +5,7 @@ import pytest
 
 import nmt8
 from nmt8.lab import diff
-from nmt8.lab.reproduce import toy_model
+from nmt8.testing import toy_model
 from nmt8.text import EOS
 
 

@@ -11,15 +11,18 @@ import pytest
 from nmt8 import random_model
 from nmt8.lab import reproduce as rp
 from nmt8.lab.report import HEADINGS
+from nmt8.lab.results import (
+    NMT8_FP32,
+    NMT8_INT8,
+    TORCH_INT8,
+    Results,
+    SpeedResult,
+    System,
+)
+from nmt8.testing import PAIRS as OUR_PAIRS
+from nmt8.testing import toy_model, write_multi30k
 
-PAIRS = [  # our own sentences
-    ("Ein Hund läuft über eine grüne Wiese.", "A dog runs across a green meadow."),
-    ("Zwei Kinder spielen am Strand.", "Two children play on the beach."),
-    ("Eine Frau liest ein Buch.", "A woman reads a book."),
-    ("Der alte Mann verkauft Obst.", "The old man sells fruit."),
-    ("Ein Radfahrer fährt durch die Stadt.", "A cyclist rides through the city."),
-    ("Drei Musiker spielen auf der Straße.", "Three musicians play in the street."),
-]
+PAIRS = OUR_PAIRS[:6]
 
 TINY = {"speed_sentences": 2, "runs": 1, "beams": (1, 2), "sweep_beams": (1, 2),
         "sweep_sentences": 1, "sweep_runs": 1, "throughput_runs": 1,
@@ -30,8 +33,8 @@ TINY = {"speed_sentences": 2, "runs": 1, "beams": (1, 2), "sweep_beams": (1, 2),
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("repro")
-    model = rp.toy_model(root / "model", PAIRS, vocab_size=60)
-    data = rp.write_multi30k(root / "data", PAIRS)
+    model = toy_model(root / "model", PAIRS, vocab_size=60)
+    data = write_multi30k(root / "data", {"val": PAIRS, "test_2016_flickr": PAIRS})
     return root, model, data
 
 
@@ -41,36 +44,49 @@ def test_reproduce_writes_every_section(toy):
     second = random_model(8, 8, model.cfg.n_words_src, model.cfg.n_words, seed=1)
     res = rp.reproduce(out, data=data, model=model, progress=False,
                        ensemble=second, settings=rp.Settings(**TINY))
+    assert isinstance(res, Results)
     report = (out / "report.md").read_text(encoding="utf-8")
     for h in HEADINGS:
         assert f"\n## {h}\n" in report
     assert "Quinn & Ballesteros 2018, their hardware/models" in report
     saved = json.loads((out / "results.json").read_text(encoding="utf-8"))
     for key in ("command", "machine", "settings", "workloads", "profile",
-                "speed", "beam_sweep", "throughput", "quality", "differences",
-                "targets", "paper", "plots", "seconds"):
+                "cross_check", "speed", "beam_sweep", "throughput", "quality",
+                "differences", "targets", "paper", "plots", "seconds",
+                "total_seconds"):
         assert key in saved, key
     assert saved["machine"]["cores"] >= 1 and saved["machine"]["cpu"]
     for name in saved["plots"]:
         assert (out / name).stat().st_size > 0
     assert {"beam_sweep.png", "profile_0.png", "speed_0.png"} <= set(saved["plots"])
-    # both workloads: the toy model on text, the "paper-size" one on ids
-    assert len(saved["speed"]) == 2
-    q = saved["quality"]
-    assert q["sentences"] == len(PAIRS)
-    assert "fp32" in q["systems"] and q["systems"]["fp32"]["bleu_signature"]
-    assert "2x fp32" in q["systems"] and "2x fp32" in report
+    # both workloads: the toy model on text, the "paper-size" one on ids;
+    # every workload x beam x system once
+    assert [w.paper_size for w in res.workloads] == [False, True]
+    keys = [(r.workload, r.beam, r.system) for r in res.speed]
+    assert len(set(keys)) == len(keys)
+    assert {w for w, _, _ in keys} == {w.name for w in res.workloads}
+    assert {b for _, b, _ in keys} == set(TINY["beams"])
+    assert saved["speed"][0]["system"]["label"] == res.speed[0].system.label
+    q = res.quality
+    assert q.sentences == len(PAIRS) == saved["quality"]["sentences"]
+    variants = [r.system.variant for r in q.systems]
+    assert variants[0] == "fp32" and "2x fp32" in variants and "2x fp32" in report
+    assert q.systems[0].bleu_signature
+    assert q.systems[0].identical_to_fp32 == len(PAIRS)
     # the speed runs time single models: ensemble rows show no speed-run WPCS
-    row = next(line for line in report.splitlines()
-               if line.startswith("| 2x int8 per-tensor |"))
-    assert row.split("|")[4].strip() == "-"
-    d = saved["differences"]
-    if "skipped" not in d:
-        assert d["sentences"] == len(PAIRS)
-        assert len(d["examples"]) == min(2, len(PAIRS) - d["identical"])
-        for e in d["examples"]:
-            assert "**" in e["marked"]["fp32"] + e["marked"]["int8 per-tensor"]
-    assert res["seconds"]["total"] > 0
+    if "2x int8 per-tensor" in variants:
+        row = next(line for line in report.splitlines()
+                   if line.startswith("| 2x int8 per-tensor |"))
+        assert row.split("|")[4].strip() == "-"
+    d = res.differences
+    if d is not None:
+        assert d.systems == (NMT8_FP32, NMT8_INT8)
+        assert d.sentences == len(PAIRS)
+        assert len(d.examples) == min(2, len(PAIRS) - d.identical)
+        for e in d.examples:
+            assert "**" in e.marked[0] + e.marked[1]
+            assert e.text[0] != e.text[1]
+    assert res.total_seconds > 0 and saved["total_seconds"] > 0
 
 
 def test_reproduce_without_data(toy, monkeypatch):
@@ -84,7 +100,8 @@ def test_reproduce_without_data(toy, monkeypatch):
     for h in HEADINGS:
         assert f"\n## {h}\n" in report
     assert "Multi30k not found" in report and "Skipped" in report
-    assert "quality" not in res and res["data"] == {"found": False}
+    assert res.quality is None and not res.data.found
+    assert not any(r.system.engine == "PyTorch" for r in res.speed)
 
 
 def test_main_reports_a_missing_model(tmp_path, capsys):
@@ -98,3 +115,115 @@ def test_settings_quick_is_smaller():
     assert quick.speed_sentences < full.speed_sentences
     assert quick.runs < full.runs == 9  # the paper's median of 9
     assert quick.paper_size == full.paper_size == (620, 1000, 40000, 40000)
+
+
+# -- systems -----------------------------------------------------------------------
+@pytest.mark.parametrize("system, label, variant", [
+    (NMT8_FP32, "nmt8 fp32", "fp32"),
+    (NMT8_INT8, "nmt8 int8", "int8 per-tensor"),
+    (System(precision="int8", scheme="per_row"), "nmt8 int8 per-row",
+     "int8 per-row"),
+    (System(models=2), "2x nmt8 fp32", "2x fp32"),
+    (System(precision="int8", models=2), "2x nmt8 int8", "2x int8 per-tensor"),
+    (TORCH_INT8, "PyTorch int8", "PyTorch int8 per-tensor"),
+    (System(precision="int8", kernel="ref"), "nmt8 int8 (ref)",
+     "int8 per-tensor (ref)"),
+])
+def test_system_labels(system, label, variant):
+    assert (system.label, system.variant) == (label, variant)
+
+
+def test_systems_are_equal_by_their_fields_not_by_spelling():
+    assert System(precision="int8", scheme="per_tensor") == NMT8_INT8
+    assert System(scheme="per_tensor") == NMT8_FP32  # fp32 has no scheme
+    assert hash(System(precision="int8")) == hash(NMT8_INT8)
+    assert System("PyTorch", "int8") != NMT8_INT8  # same label words, other engine
+    assert len({NMT8_FP32, NMT8_INT8, TORCH_INT8, System(models=2)}) == 4
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"engine": "torch"}, "engine"),
+    ({"precision": "int4"}, "precision"),
+    ({"precision": "int8", "scheme": "per_col"}, "scheme"),
+    ({"scheme": "per_row"}, "fp32 has no"),
+    ({"kernel": "avx2"}, "only int8"),
+    ({"engine": "PyTorch", "precision": "int8", "scheme": "per_row"}, "PyTorch"),
+    ({"models": 0}, "models"),
+])
+def test_system_rejects_what_it_cannot_be(kw, match):
+    with pytest.raises(ValueError, match=match):
+        System(**kw)
+
+
+def test_system_builds_its_decoder(toy):
+    _, model, _ = toy
+    tr = System(precision="int8", scheme="per_row").build(model, beam=2)
+    assert (tr.precision, tr.scheme, tr.beam) == ("int8", "per_row", 2)
+    tr = NMT8_FP32.build([model, model], beam=3)
+    assert (tr.precision, len(tr.models), tr.beam) == ("fp32", 2, 3)
+
+
+# -- the report reads fields -------------------------------------------------------
+def _speed(workload, beam, system, wpcs):
+    return SpeedResult(workload=workload, beam=beam, system=system, sentences=2,
+                       words=10, runs=[1.0], seconds=10 / wpcs, wps=wpcs,
+                       wpcs=wpcs, cores=1, mean_latency_ms=5.0)
+
+
+@pytest.fixture
+def made_up(toy):
+    """A Results with made-up figures, built by hand: no measurement."""
+    from nmt8.lab.machine import machine_info
+    from nmt8.lab.results import DataStats, Quality, QualityResult, WorkloadInfo
+
+    _, model, _ = toy
+    res = Results(command="by hand", quick=False, settings=rp.Settings(),
+                  machine=machine_info(), model="toy", config=model.cfg,
+                  ensemble=None, paper={})
+    res.data = DataStats(found=True, dir="d", split="test_2016_flickr",
+                         sentences=3, src_len=4.0, tgt_len=5.0)
+    res.workloads = [WorkloadInfo("toy", 2, 10, False, None),
+                     WorkloadInfo("big", 2, 10, True, 22)]
+    res.speed = [_speed("toy", 5, NMT8_FP32, 10.0), _speed("toy", 5, NMT8_INT8, 30.0),
+                 _speed("big", 5, NMT8_FP32, 2.0), _speed("big", 5, NMT8_INT8, 11.0),
+                 _speed("big", 5, TORCH_INT8, 10.0),
+                 _speed("big", 1, NMT8_FP32, 4.0), _speed("big", 1, NMT8_INT8, 12.0)]
+    res.beam_sweep = [_speed("big", b, s, w) for s, w0 in ((NMT8_FP32, 2.0),
+                                                           (NMT8_INT8, 9.0))
+                      for b, w in ((1, 2 * w0), (5, w0))]
+
+    def q(system, bleu):
+        return QualityResult(system, bleu, 50.0, "BLEU sig", "chrF sig", 7.0, 3,
+                             ["a", "b", "c"])
+    res.quality = Quality(3, 12, [q(NMT8_FP32, 31.25), q(NMT8_INT8, 30.75),
+                                  q(System(models=2), 33.0)])
+    res.targets = rp.targets(res)
+    return res
+
+
+def test_targets_compare_systems_of_the_paper_size_workload(made_up):
+    got = {t.target: round(t.value, 3) for t in made_up.targets}
+    assert got == {"int8/fp32 WPCS >= 5.0x, beam 5": 5.5,
+                   "nmt8 int8 / PyTorch int8 WPCS >= 1.2x, beam 5": 1.1,
+                   "int8/fp32 WPCS >= 3.5x, beam 1": 3.0}
+    assert [t.met for t in made_up.targets] == [True, False, False]
+
+
+def test_report_rows_come_from_the_fields(made_up):
+    from nmt8.lab.report import render
+
+    lines = render(made_up).splitlines()
+    assert "| toy, beam 5 | 10.0 | 30.0 | 3.00x |" in lines
+    assert "| big, beam 5 | 2.0 | 11.0 | 5.50x |" in lines
+    assert "| big, beam 1 | 4.0 | 12.0 | 3.00x |" in lines
+    assert "| big | beam 5 | PyTorch int8 | 10.0 | 10.0 | 5 |" in lines
+    # Table 6 takes the speed-run WPCS of the same System on the first
+    # workload, beam 5; the ensemble has none
+    assert "| fp32 | 31.2 | 50.0 | 10.0 | 7.0 | 3 |" in lines
+    assert "| int8 per-tensor | 30.8 | 50.0 | 30.0 | 7.0 | 3 |" in lines
+    assert "| 2x fp32 | 33.0 | 50.0 | - | 7.0 | 3 |" in lines
+    assert "| nmt8 int8 / PyTorch int8 WPCS >= 1.2x, beam 5 | 1.10x | NO |" in lines
+    assert "| system | beam 1 | beam 5 |" in lines
+    assert "| nmt8 int8 | 18.0 | 9.0 |" in lines
+    assert "| Multi30k test_2016_flickr (De-En) | 3 | 4.0 | 5.0 |" in lines
+    assert "| big | 2 | 10 | 22 |" in lines

@@ -153,7 +153,12 @@ class PeerTranslator:
         self.precision = "torch-int8" if quantized else "torch-fp32"
         self.last_seconds: list[float] = []
 
-    def translate_ids(self, sentences, max_len: int | None = None):
+    def translate_ids(self, sentences, max_len: int | None = None,
+                      with_seconds: bool = False):
+        """As ``nmt8.Translator.translate_ids``: one id list per sentence,
+        or with ``with_seconds`` a ``Timed`` (outputs, seconds)."""
+        from ..translator import Timed
+
         out, self.last_seconds = [], []
         for ids in sentences:
             ids = list(ids)
@@ -164,4 +169,4 @@ class PeerTranslator:
                                normalize=self.normalize, min_len=min_len)
             self.last_seconds.append(time.perf_counter() - t0)
             out.append([i for i in hyps[0].ids if i != EOS])
-        return out
+        return Timed(out, list(self.last_seconds)) if with_seconds else out

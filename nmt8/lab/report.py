@@ -1,9 +1,11 @@
 """The markdown report of ``nmt8 reproduce``: one section per table of the paper.
 
-:func:`render` turns the results dictionary of ``nmt8.lab.reproduce.reproduce``
-(the same one saved as ``results.json``) into ``report.md``. The paper's own
-figures (``nmt8.lab.paper``) sit in the same tables as ours, in rows labelled
-``nmt8.lab.paper.LABEL``.
+:func:`render` turns the :class:`nmt8.lab.results.Results` of
+``nmt8.lab.reproduce.reproduce`` (the same run saved as ``results.json``)
+into ``report.md``, reading their fields; systems print by their
+``System.label`` (speed) or ``System.variant`` (Table 6). The paper's own
+figures (``nmt8.lab.paper``) sit in the same tables as ours, in rows
+labelled ``nmt8.lab.paper.LABEL``.
 
 Does not: measure anything; every number comes from the results.
 """
@@ -11,8 +13,10 @@ Does not: measure anything; every number comes from the results.
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 
 from . import paper
+from .results import NMT8_FP32, NMT8_INT8, Results
 
 HEADINGS = (  # the section headings, in order (tests check them)
     "Machine and versions",
@@ -41,45 +45,59 @@ def _x(a, b) -> str:
     return f"{a / b:.2f}x" if a and b else "-"
 
 
-def render(res: dict) -> str:
+def render(res: Results) -> str:
     parts = [_head(res), _machine(res), _data(res), _profiles(res),
              _speed(res), _quality(res), _human(), _differences(res)]
     return "\n".join(parts)
+
+
+def write_report(res: Results, out_dir) -> str:
+    """Render ``res`` as markdown into out_dir/report.md."""
+    text = render(res)
+    (Path(out_dir) / "report.md").write_text(text, encoding="utf-8")
+    return text
+
+
+def _grouped(records, *keys) -> dict:
+    """{(key values): [records]} in the order the records came."""
+    out: dict = {}
+    for r in records:
+        out.setdefault(tuple(getattr(r, k) for k in keys), []).append(r)
+    return out
 
 
 def _head(res) -> str:
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = ['# nmt8 reproduction of "Pieces of Eight" (Quinn & Ballesteros, 2018)',
              "",
-             f"Command: `{res['command']}`  ",
-             (f"Finished {when}, in {res['seconds']['total']:.0f} s"
-              f"{' (--quick: fewer sentences and runs)' if res['quick'] else ''}."),
+             f"Command: `{res.command}`  ",
+             (f"Finished {when}, in {res.total_seconds:.0f} s"
+              f"{' (--quick: fewer sentences and runs)' if res.quick else ''}."),
              "",
              f"Rows in *italics* are the paper's figures ({THEIRS}: a C++/Eigen "
              "decoder on Intel Xeons, news-domain models of 620/1000 dimensions "
              "and 33k-64k vocabularies). Every other figure was measured by this "
              "run, on this machine. " + paper.CITATION, ""]
-    for note in res["notes"]:
+    for note in res.notes:
         lines.append(f"> Note: {note}")
     return "\n".join(lines) + "\n"
 
 
 def _machine(res) -> str:
-    m = res["machine"]
-    busy = max(m["loadavg_start"][0], m.get("loadavg_end", [0])[0])
-    rows = [("CPU", m["cpu"]), ("cores used", m["cores"]),
-            ("ISA flags (int8-relevant)", ", ".join(m["isa_flags"]) or "-"),
-            ("int8 kernels available", ", ".join(m.get("kernels", [])) or "-"),
-            ("int8 kernel chosen (auto)", m.get("kernel", "-")),
-            ("fp32 products", f"numpy {m['numpy']} with {m['blas']}"),
-            ("Python", m["python"]), ("nmt8", m["nmt8"]),
-            ("PyTorch", m.get("torch") or "not installed"),
-            ("sacrebleu", m.get("sacrebleu")),
-            ("sentencepiece", m.get("sentencepiece")), ("OS", m["platform"]),
-            ("load average, start / end",
-             f"{m['loadavg_start'][0]:.2f} / {m.get('loadavg_end', [0])[0]:.2f}")]
+    m = res.machine
+    end = m.loadavg_end[0] if m.loadavg_end else 0.0
+    rows = [("CPU", m.cpu), ("cores used", m.cores),
+            ("ISA flags (int8-relevant)", ", ".join(m.isa_flags) or "-"),
+            ("int8 kernels available", ", ".join(m.kernels) or "-"),
+            ("int8 kernel chosen (auto)", m.kernel or "-"),
+            ("fp32 products", f"numpy {m.numpy} with {m.blas}"),
+            ("Python", m.python), ("nmt8", m.nmt8),
+            ("PyTorch", m.torch or "not installed"),
+            ("sacrebleu", m.sacrebleu),
+            ("sentencepiece", m.sentencepiece), ("OS", m.platform),
+            ("load average, start / end", f"{m.loadavg_start[0]:.2f} / {end:.2f}")]
     text = f"## {HEADINGS[0]}\n\n" + _table(("", ""), rows)
-    if busy > 0.5:
+    if m.busy:
         text += ("\n> The load average shows other work on this machine during "
                  "the run: speeds are lower and noisier than on a quiet one.\n")
     text += ("\nEvery timing runs one sentence at a time with one BLAS/torch "
@@ -88,59 +106,57 @@ def _machine(res) -> str:
 
 
 def _data(res) -> str:
-    cfg = res["model"]
-    rows = [(cfg["label"], "-", cfg["n_words_src"], cfg["n_words"],
-             cfg["dim_word"], cfg["dim"])]
-    if res.get("ensemble"):
-        rows.append((res["ensemble"] + " (ensemble member)", "-", "", "", "", ""))
-    for w in res["workloads"]:
-        if w["paper_size"]:
-            E, H, Vs, Vt = res["settings"]["paper_size"]
-            rows.append((w["name"] + ", speed only", "-", Vs, Vt, E, H))
+    cfg = res.config
+    rows = [(res.model, "-", cfg.n_words_src, cfg.n_words, cfg.dim_word, cfg.dim)]
+    if res.ensemble:
+        rows.append((res.ensemble + " (ensemble member)", "-", "", "", "", ""))
+    for w in res.workloads:
+        if w.paper_size:
+            E, H, Vs, Vt = res.settings.paper_size
+            rows.append((w.name + ", speed only", "-", Vs, Vt, E, H))
     for r in paper.TABLE4:
         rows.append((f"{THEIRS}: {r['lang']}", r["train"], r["src_vocab"],
                      r["tgt_vocab"], 620, 1000))
     text = (f"## {HEADINGS[1]}\n\n"
             + _table(("model", "training sentences", "source vocabulary",
                       "target vocabulary", "E", "H"), rows))
-    d = res["data"]
+    d = res.data
     rows = []
-    if d["found"]:
-        rows.append((f"Multi30k {d['split']} (De-En)", d["sentences"],
-                     _f(d["src_len"]), _f(d["tgt_len"])))
+    if d.found:
+        rows.append((f"Multi30k {d.split} (De-En)", d.sentences,
+                     _f(d.src_len), _f(d.tgt_len)))
     for r in paper.TABLE5:
         rows.append((f"{THEIRS}: {r['lang']}", r["sentences"], r["src_len"],
                      r["tgt_len"]))
     text += "\n" + _table(("test set", "sentences", "source length (words)",
                            "target length (words)"), rows)
-    rows = [(w["name"], w["sentences"], w["words"],
-             w["steps"] if w["steps"] else "until </s>") for w in res["workloads"]]
+    rows = [(w.name, w.sentences, w.words, w.steps if w.steps else "until </s>")
+            for w in res.workloads]
     text += ("\nSpeed workloads (WPCS counts source words). The paper-size model "
              "has random weights: decoding speed depends on the shapes, not on "
              "trained values, so it is measured on random source ids, one per "
              "word of the same sentences, decoding a fixed "
-             f"round({res['settings']['tgt_ratio']} x words) steps.\n\n"
+             f"round({res.settings.tgt_ratio} x words) steps.\n\n"
              + _table(("workload", "sentences", "source words", "decoder steps"),
                       rows))
     return text
 
 
 def _profiles(res) -> str:
-    p = res["profile"]
     text = (f"## {HEADINGS[2]}\n\nShare of decoding time by function, beam 5, "
             "from nmt8's instrumented timers. \"everything else (Python)\" is the "
             "total minus every timed function: the interpreter and the glue "
             "between numpy calls, which a C++ decoder does not pay. The "
             f"*Q&B 2018* columns are {THEIRS} (Tables 1 and 2).\n")
-    for k, (wname, by_prec) in enumerate(p["by_workload"].items()):
-        precs = list(by_prec)
-        cats = list(next(iter(by_prec.values()))["share"])
+    by_workload = _grouped(res.profile, "workload")
+    for k, ((wname,), profs) in enumerate(by_workload.items()):
+        cats = list(profs[0].share)
         theirs = paper.PROFILE_BY_CATEGORY
-        rows = [(c, *(_f(by_prec[q]["share"][c]) for q in precs),
+        rows = [(c, *(_f(p.share[c]) for p in profs),
                  *(_f(v, 2) for v in theirs.get(c, (None, None)))) for c in cats]
-        rows.append(("total seconds", *(_f(by_prec[q]["total_s"], 2) for q in precs),
+        rows.append(("total seconds", *(_f(p.total_s, 2) for p in profs),
                      "", ""))
-        head = ("function", *[f"{q} %" for q in precs],
+        head = ("function", *[f"{p.system.precision} %" for p in profs],
                 "*Q&B 2018 32-bit %*", "*Q&B 2018 8-bit %*")
         text += (f"\n**{wname}**\n\n" + _table(head, rows)
                  + f"\n![profile](profile_{k}.png)\n")
@@ -150,33 +166,32 @@ def _profiles(res) -> str:
              "tanh rows are summed in the columns above; their \"NMT decoder "
              "layer\" has no timer of ours):\n\n"
              + _table(("function", "32-bit %", "8-bit %"), rows))
-    cc = p["cross_check"]
-    text += (f"\nCross-check of the timers against cProfile ({cc['workload']}, "
-             "same sentences; cProfile charges every Python call, which moves "
-             "its shares toward \"rest\"):\n\n")
-    for prec in (k for k in cc if k != "workload"):
-        rows = [(r["category"], _f(r["timers"]), _f(r["cprofile"]))
-                for r in cc[prec]["rows"]]
-        text += f"\n{prec}:\n\n" + _table(("category", "timers %", "cProfile %"),
-                                          rows)
+    if res.cross_check:
+        text += (f"\nCross-check of the timers against cProfile "
+                 f"({res.cross_check[0].workload}, same sentences; cProfile "
+                 "charges every Python call, which moves its shares toward "
+                 "\"rest\"):\n\n")
+    for cc in res.cross_check:
+        rows = [(r.category, _f(r.timers), _f(r.cprofile)) for r in cc.rows]
+        text += (f"\n{cc.system.precision}:\n\n"
+                 + _table(("category", "timers %", "cProfile %"), rows))
     return text
 
 
 def _speed(res) -> str:
-    sp = res["speed"]
+    groups = _grouped(res.speed, "workload", "beam")
     text = (f"## {HEADINGS[3]}\n\nWords per core second (WPCS = source words / "
-            f"(seconds x cores)), median of {res['settings']['runs']} runs, "
+            f"(seconds x cores)), median of {res.settings.runs} runs, "
             "one core, one sentence at a time; all systems of one workload "
             "and beam are "
             "timed with their runs interleaved (fp32, int8, PyTorch fp32, "
             "PyTorch int8, then again in a rotated order), so machine "
             "noise reaches all of them alike.\n\n")
     rows = []
-    for wname, by_beam in sp.items():
-        for beam, s in by_beam.items():
-            f32 = s.get("nmt8 fp32", {}).get("wpcs")
-            i8 = s.get("nmt8 int8", {}).get("wpcs")
-            rows.append((f"{wname}, {beam}", _f(f32), _f(i8), _x(i8, f32)))
+    for (wname, beam), group in groups.items():
+        wpcs = {r.system: r.wpcs for r in group}
+        f32, i8 = wpcs.get(NMT8_FP32), wpcs.get(NMT8_INT8)
+        rows.append((f"{wname}, beam {beam}", _f(f32), _f(i8), _x(i8, f32)))
     t3 = paper.TABLE3
     rows.append((f"{THEIRS}: NMT (Section 3)", t3["NMT 32-bit"], t3["NMT 8-bit"],
                  _x(t3["NMT 8-bit"], t3["NMT 32-bit"])))
@@ -186,44 +201,44 @@ def _speed(res) -> str:
 
     text += "\n### Every system, one core\n\n"
     rows = []
-    for k, (wname, by_beam) in enumerate(sp.items()):
-        for beam, s in by_beam.items():
-            for name, r in s.items():
-                rows.append((wname, beam, name, _f(r["wps"]), _f(r["wpcs"]),
-                             _f(r["mean_latency_ms"], 0)))
+    for r in res.speed:
+        rows.append((r.workload, f"beam {r.beam}", r.system.label, _f(r.wps),
+                     _f(r.wpcs), _f(r.mean_latency_ms, 0)))
     text += (_table(("workload", "beam", "system", "WPS", "WPCS",
                      "mean latency (ms/sentence)"), rows)
              + "\nPyTorch runs the same network (nn.Linear layers built from the "
              "same fused matrices; int8 is `torch.ao.quantization."
              "quantize_dynamic`, FBGEMM) inside nmt8's own beam search, one "
              "thread." + "".join(
-                 f" On {c['sentences']} sentences of {wname} its fp32 output is "
-                 f"identical to nmt8 fp32's in {c['identical']} (beam {c['beam']})."
-                 for wname, c in res.get("peer_check", {}).items()) + "\n\n"
-             + "".join(f"![speed](speed_{k}.png)\n" for k in range(len(sp))))
-    if res.get("targets"):
-        rows = [(t["target"], f"{t['value']:.2f}x", "yes" if t["met"] else "NO")
-                for t in res["targets"]]
+                 f" On {c.sentences} sentences of {c.workload} its fp32 output is "
+                 f"identical to nmt8 fp32's in {c.identical} (beam {c.beam})."
+                 for c in res.peer_check) + "\n\n"
+             + "".join(f"![speed](speed_{k}.png)\n"
+                       for k in range(len(_grouped(res.speed, "workload")))))
+    if res.targets:
+        rows = [(t.target, f"{t.value:.2f}x", "yes" if t.met else "NO")
+                for t in res.targets]
         text += ("\nTargets (paper-size workload; meant for a quiet machine):\n\n"
                  + _table(("target", "measured", "met"), rows))
 
     text += "\n### Multi-core throughput\n\n"
     rows = []
-    for wname, by_sys in res["throughput"].items():
-        for name, r in by_sys.items():
-            for n, j in r["by_jobs"].items():
-                rows.append((wname, name, n, _f(j["wps"]), _f(j["wpcs"]),
-                             _f(j["efficiency"], 2)))
+    for t in res.throughput:
+        for j in t.by_jobs:
+            rows.append((t.workload, t.system.label, j.jobs, _f(j.wps), _f(j.wpcs),
+                         _f(j.efficiency, 2)))
     text += (f"One worker process per core, median of "
-             f"{res['settings']['throughput_runs']} runs, beam 5. Efficiency = "
+             f"{res.settings.throughput_runs} runs, beam 5. Efficiency = "
              "WPS(N) / (N x WPS(1)). The paper: \"total throughput is simply the "
              "product of WPCS and the number of cores\".\n\n"
              + _table(("workload", "system", "workers", "total WPS", "WPCS",
                        "efficiency"), rows))
-    sw = res["beam_sweep"]
-    rows = [(name, *(_f(v) for v in by.values())) for name, by in sw["wpcs"].items()]
-    beams = list(next(iter(sw["wpcs"].values())))
-    text += (f"\n### Beam size\n\nWPCS by beam size, {sw['workload']}:\n\n"
+    sweep = _grouped(res.beam_sweep, "system")
+    rows = [(system.label, *(_f(r.wpcs) for r in by))
+            for (system,), by in sweep.items()]
+    beams = [r.beam for r in next(iter(sweep.values()))]
+    text += (f"\n### Beam size\n\nWPCS by beam size, "
+             f"{res.beam_sweep[0].workload}:\n\n"
              + _table(("system", *[f"beam {b}" for b in beams]), rows)
              + "\n![beam sweep](beam_sweep.png)\n")
     return text
@@ -231,20 +246,19 @@ def _speed(res) -> str:
 
 def _quality(res) -> str:
     text = f"## {HEADINGS[4]}\n\n"
-    q = res.get("quality")
-    sp = res["speed"]
-    first = next(iter(sp.values())) if sp else {}
-    b5 = first.get("beam 5", {})
+    q = res.quality
+    # the speed runs of the first workload, beam 5; they time single models
+    # only, so a "2x ..." system finds no figure there
+    first = res.workloads[0].name if res.workloads else None
+    b5 = {r.system: r.wpcs for r in res.speed
+          if r.workload == first and r.beam == 5}
     rows = []
     if q:
-        for name, r in q["systems"].items():
-            # the speed runs time single models only: no figure for "2x ..."
-            key = {"fp32": "nmt8 fp32",
-                   "int8 per-tensor": "nmt8 int8"}.get(name)
-            speed = b5.get(key, {}).get("wpcs") if key else None
-            rows.append((name, _f(r["bleu"]), _f(r["chrf"]), _f(speed),
-                         _f(r["wpcs_one_run"]), f"{r['identical_to_fp32']}"))
-        text += (f"Multi30k test_2016_flickr, {q['sentences']} sentences, beam 5. "
+        for r in q.systems:
+            rows.append((r.system.variant, _f(r.bleu), _f(r.chrf),
+                         _f(b5.get(r.system)), _f(r.wpcs_one_run),
+                         f"{r.identical_to_fp32}"))
+        text += (f"Multi30k test_2016_flickr, {q.sentences} sentences, beam 5. "
                  "WPCS (speed runs) is the median of the speed section; "
                  "WPCS (test set) is this single pass.\n\n")
     else:
@@ -255,10 +269,10 @@ def _quality(res) -> str:
     text += _table(("system", "BLEU", "chrF", "WPCS (speed runs)",
                     "WPCS (test set)", "identical to fp32"), rows)
     if q:
-        sig = next(iter(q["systems"].values()))
-        text += (f"\nsacrebleu signatures: `{sig['bleu_signature']}`, "
-                 f"`{sig['chrf_signature']}`.\n")
-        if not res.get("ensemble"):
+        sig = q.systems[0]
+        text += (f"\nsacrebleu signatures: `{sig.bleu_signature}`, "
+                 f"`{sig.chrf_signature}`.\n")
+        if not res.ensemble:
             text += ("\nNo second model was given, so there is no 2-model "
                      "ensemble row (the paper's \"En-De 2x\"); pass "
                      "`--ensemble PATH`.\n")
@@ -277,35 +291,35 @@ def _human() -> str:
 
 def _differences(res) -> str:
     text = f"## {HEADINGS[6]}\n\n"
-    d = res.get("differences")
-    if not d or "skipped" in d:
-        why = d["skipped"] if d else "no test data"
+    d = res.differences
+    if d is None:
+        why = "int8 kernels not available" if res.quality else "no test data"
         return text + f"> Skipped: {why}.\n"
-    a, b = d["systems"]
+    a, b = (s.variant for s in d.systems)
     pi = paper.IDENTICAL
-    rows = [(f"ours, {a} vs {b}", d["identical"], d["sentences"])]
-    if d["sentences"] > pi["sentences"]:
+    rows = [(f"ours, {a} vs {b}", d.identical, d.sentences)]
+    if d.sentences > pi["sentences"]:
         rows.append((f"ours, first {pi['sentences']} sentences",
-                     d["identical_first_166"], pi["sentences"]))
+                     d.identical_first_166, pi["sentences"]))
     rows.append((f"{THEIRS}: De-En", pi["identical"], pi["sentences"]))
     text += _table(("run", "identical outputs", "sentences"), rows)
-    text += (f"\nFirst {len(d['examples'])} differing sentences in test-set "
+    text += (f"\nFirst {len(d.examples)} differing sentences in test-set "
              f"order; differences in **bold**; times are the mean of "
-             f"{res['settings']['example_runs']} runs.\n\n")
-    for e in d["examples"]:
-        rows = [("Source", "", e["source"]),
-                (a, f"{e['time_ms'][a]:.0f} ms", e["marked"][a]),
-                (b, f"{e['time_ms'][b]:.0f} ms", e["marked"][b])]
-        text += (_table(("", "Time", f"sentence {e['index'] + 1}"), rows)
-                 + "\n```\n" + e["explain"] + "\n```\n\n")
+             f"{res.settings.example_runs} runs.\n\n")
+    for e in d.examples:
+        rows = [("Source", "", e.source),
+                (a, f"{e.time_ms[0]:.0f} ms", e.marked[0]),
+                (b, f"{e.time_ms[1]:.0f} ms", e.marked[1])]
+        text += (_table(("", "Time", f"sentence {e.index + 1}"), rows)
+                 + "\n```\n" + e.explain + "\n```\n\n")
     rows = [(f"{THEIRS}: Table 8 sentence {i + 1}", f"{x} ms", f"{y} ms", _x(x, y))
             for i, (x, y) in enumerate(paper.TABLE8_TIMES_MS)]
     rows += [(f"{THEIRS}: Table 9 sentence {i + 1}", f"{x} ms", f"{y} ms", _x(x, y))
              for i, (x, y) in enumerate(paper.TABLE9_TIMES_MS)]
     text += _table(("example", "32-bit time", "8-bit time", "speed-up"), rows)
-    s = d["flip_summary"]
+    s = d.flip_summary
     text += (f"\n### Where the beam decisions flip\n\nBeyond the paper. For each "
-             f"of {d['flip_sentences']} differing sentences we take the first "
+             f"of {d.flip_sentences} differing sentences we take the first "
              f"target position t where the outputs part and score both "
              f"continuations under both systems (forced decoding).\n\n")
     if s.get("n"):
@@ -320,7 +334,7 @@ def _differences(res) -> str:
                 (f"{a} scores its own output higher", s["a_prefers_own_output"]),
                 (f"{b} scores its own output higher", s["b_prefers_own_output"])]
         text += _table(("", ""), rows)
-    if "attention.png" in res.get("plots", []):
+    if "attention.png" in res.plots:
         text += ("\nAttention of the first example, both systems:\n\n"
                  "![attention](attention.png)\n")
     text += ("\n> The examples above are test-set sentences: keep generated "

@@ -1,0 +1,357 @@
+"""What ``nmt8 reproduce`` runs and what it finds, as typed records.
+
+* :class:`System` names one decoder: engine (nmt8 or the PyTorch peer),
+  precision, int8 weight-scale scheme, kernel and ensemble size. It is
+  frozen, so two systems are the same exactly when their fields are, and a
+  result is found by ``r.system == NMT8_INT8``, never by its label.
+  ``label`` and ``variant`` are only how tables print it.
+* One record per measurement: :class:`Profile` (Tables 1/2),
+  :class:`SpeedResult` (Tables 3/6), :class:`Throughput`,
+  :class:`QualityResult` (Table 6), :class:`Differences` (Tables 8/9),
+  :class:`Target`; :class:`Results` holds one whole run.
+
+``results.json`` is :func:`to_json` of :class:`Results`: the
+``dataclasses.asdict`` tree (one key per field, lists of records as lists of
+objects), where every ``system`` object also carries its ``label`` and
+``variant``. For example ``results.json["speed"]`` is a list of
+``{"workload", "beam", "system": {"engine", "precision", "scheme", "kernel",
+"models", "label", "variant"}, "wps", "wpcs", ...}``.
+
+Does not: measure (``nmt8.lab.speed``, ``nmt8.lab.quality``) or format
+(``nmt8.lab.report``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+ENGINES = ("nmt8", "PyTorch")
+PRECISIONS = ("fp32", "int8")
+SCHEMES = ("per_tensor", "per_row")
+
+
+@dataclasses.dataclass(frozen=True)
+class System:
+    """One decoder. fp32 has no scheme (None); int8 defaults to per tensor."""
+
+    engine: str = "nmt8"  # "nmt8" or "PyTorch" (nmt8.lab.peer)
+    precision: str = "fp32"  # "fp32" or "int8"
+    scheme: str | None = None  # int8 weight scales: "per_tensor" or "per_row"
+    kernel: str | None = None  # nmt8's int8 kernel; None: chosen at run time
+    models: int = 1  # ensemble size
+
+    def __post_init__(self):
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {self.engine!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, "
+                             f"got {self.precision!r}")
+        scheme = self.scheme
+        if self.precision == "fp32":
+            if scheme not in (None, "per_tensor"):
+                raise ValueError(f"fp32 has no weight-scale scheme, got {scheme!r}")
+            scheme = None
+        elif scheme is None:
+            scheme = "per_tensor"
+        elif scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+        object.__setattr__(self, "scheme", scheme)  # one spelling per system
+        if self.kernel is not None and self.precision != "int8":
+            raise ValueError("only int8 systems have a kernel")
+        if self.engine == "PyTorch" and (self.scheme == "per_row" or self.kernel):
+            raise ValueError("the PyTorch peer is int8 per tensor with FBGEMM")
+        if not isinstance(self.models, int) or self.models < 1:
+            raise ValueError(f"models must be an int >= 1, got {self.models!r}")
+
+    @property
+    def label(self) -> str:
+        """As the speed tables print it: ``nmt8 int8``, ``PyTorch fp32``."""
+        out = f"{self.engine} {self.precision}"
+        if self.scheme == "per_row":
+            out += " per-row"
+        if self.kernel:
+            out += f" ({self.kernel})"
+        return f"{self.models}x {out}" if self.models > 1 else out
+
+    @property
+    def variant(self) -> str:
+        """As Table 6 prints nmt8's variants: ``fp32``, ``int8 per-tensor``,
+        ``2x fp32``."""
+        out = self.precision
+        if self.scheme:
+            out += " " + self.scheme.replace("_", "-")
+        if self.kernel:
+            out += f" ({self.kernel})"
+        if self.engine != "nmt8":
+            out = f"{self.engine} {out}"
+        return f"{self.models}x {out}" if self.models > 1 else out
+
+    def build(self, model_or_models, beam: int = 5):
+        """The decoder: an ``nmt8.Translator`` or a ``PeerTranslator``."""
+        if self.engine == "PyTorch":
+            from .peer import PeerTranslator
+
+            if isinstance(model_or_models, (list, tuple)):
+                raise ValueError("the PyTorch peer decodes one model, not an "
+                                 "ensemble")
+            return PeerTranslator(model_or_models, self.precision == "int8", beam)
+        from ..translator import Translator
+
+        return Translator(model_or_models, precision=self.precision, beam=beam,
+                          kernel=self.kernel or "auto",
+                          scheme=self.scheme or "per_tensor")
+
+
+NMT8_FP32 = System()
+NMT8_INT8 = System(precision="int8")
+NMT8_INT8_PER_ROW = System(precision="int8", scheme="per_row")
+TORCH_FP32 = System("PyTorch")
+TORCH_INT8 = System("PyTorch", "int8")
+
+
+@dataclasses.dataclass
+class Settings:
+    """How much of everything to run (``quick()`` is the 3-minute version)."""
+
+    speed_sentences: int = 15  # sentences per speed run
+    runs: int = 9  # "the median of 9 runs" (Section 4.1)
+    beams: tuple[int, ...] = (1, 5)
+    sweep_beams: tuple[int, ...] = (1, 2, 3, 5, 8)
+    sweep_sentences: int = 5
+    sweep_runs: int = 3
+    throughput_runs: int = 3
+    jobs: int | None = None  # workers for the multi-core run (None: all cores)
+    profile_sentences: int = 5
+    quality_sentences: int | None = None  # None: the whole test set
+    examples: int = 5  # differing sentences shown, Tables 8/9
+    example_runs: int = 10  # "sentence times are average of 10 runs"
+    flip_sentences: int | None = None  # None: every differing sentence
+    paper_size: tuple[int, int, int, int] = (620, 1000, 40000, 40000)
+    tgt_ratio: float = 1.1  # target steps per source word, random model
+    peer: bool = True  # the PyTorch comparison, when torch is installed
+    seed: int = 1
+
+    @classmethod
+    def quick(cls, **kw) -> Settings:
+        base = {"speed_sentences": 4, "runs": 3, "sweep_beams": (1, 5),
+                "sweep_sentences": 2, "sweep_runs": 1, "throughput_runs": 1,
+                "profile_sentences": 2, "quality_sentences": 100, "examples": 3,
+                "example_runs": 3, "flip_sentences": 20}
+        return cls(**{**base, **kw})
+
+
+# -- speed: Tables 1, 2, 3 and the speed column of 6 ------------------------------
+@dataclasses.dataclass
+class WorkloadInfo:
+    """What a speed workload was (its model is not kept)."""
+
+    name: str
+    sentences: int
+    words: int  # source words, what WPCS counts
+    paper_size: bool  # the random paper-size model
+    steps: int | None  # fixed decoder steps in all, or None: until </s>
+
+
+@dataclasses.dataclass
+class Profile:
+    """Share of decoding time by function, beam 5 (``measure.profile``)."""
+
+    workload: str
+    system: System
+    total_s: float
+    seconds: dict[str, float]  # timer category -> seconds
+    share: dict[str, float]  # timer category -> percent
+    calls: dict[str, int]
+
+
+@dataclasses.dataclass
+class CrossCheckRow:
+    category: str
+    timers: float  # percent by nmt8's timers
+    cprofile: float  # percent by cProfile
+
+
+@dataclasses.dataclass
+class CrossCheck:
+    """The timers against cProfile on the same sentences."""
+
+    workload: str
+    system: System
+    rows: list[CrossCheckRow]
+    timers_total_s: float
+    cprofile_total_s: float
+
+
+@dataclasses.dataclass
+class SpeedResult:
+    """Median-of-runs speed of one system on one workload and beam."""
+
+    workload: str
+    beam: int
+    system: System
+    sentences: int
+    words: int
+    runs: list[float]  # seconds of each run
+    seconds: float  # the median run
+    wps: float
+    wpcs: float
+    cores: int
+    mean_latency_ms: float  # mean over sentences of their median time
+
+
+@dataclasses.dataclass
+class PeerCheck:
+    """Do PyTorch fp32 and nmt8 fp32 give the same outputs?"""
+
+    workload: str
+    sentences: int
+    identical: int
+    beam: int
+
+
+@dataclasses.dataclass
+class JobsResult:
+    jobs: int  # worker processes
+    runs: list[float]
+    seconds: float
+    wps: float  # total words per second
+    wpcs: float
+    efficiency: float | None  # WPS(N) / (N x WPS(1))
+
+
+@dataclasses.dataclass
+class Throughput:
+    """Total WPS with 1 and N worker processes, beam 5."""
+
+    workload: str
+    system: System
+    sentences: int
+    words: int
+    by_jobs: list[JobsResult]
+
+
+@dataclasses.dataclass
+class Target:
+    target: str  # what was asked, in words
+    value: float  # the measured ratio
+    met: bool
+
+
+# -- quality: Tables 5, 6, 8 and 9 ---------------------------------------------------
+@dataclasses.dataclass
+class DataStats:
+    """The test set (Table 5), or ``found=False``."""
+
+    found: bool
+    dir: str | None = None
+    split: str | None = None
+    sentences: int | None = None
+    src_len: float | None = None  # mean source words
+    tgt_len: float | None = None
+
+
+@dataclasses.dataclass
+class QualityResult:
+    """BLEU and chrF of one system on the test set, beam 5."""
+
+    system: System
+    bleu: float
+    chrf: float
+    bleu_signature: str
+    chrf_signature: str
+    wpcs_one_run: float  # this single pass over the test set
+    identical_to_fp32: int  # outputs equal to the fp32 system's (same models)
+    text: list[str]  # the outputs
+
+
+@dataclasses.dataclass
+class Quality:
+    sentences: int
+    words: int
+    systems: list[QualityResult]
+
+
+@dataclasses.dataclass
+class Example:
+    """One differing sentence, as Tables 8 and 9 show it."""
+
+    index: int  # in the test set
+    source: str
+    text: tuple[str, str]  # the outputs of systems a and b
+    marked: tuple[str, str]  # the same with differences in **bold**
+    time_ms: tuple[float, float]  # mean of example_runs
+    flip: dict  # nmt8.lab.diff.Flip as a dict
+    explain: str
+
+
+@dataclasses.dataclass
+class Differences:
+    """How the outputs of systems a and b differ (Section 5)."""
+
+    systems: tuple[System, System]
+    sentences: int
+    identical: int
+    identical_first_166: int
+    flip_sentences: int
+    flip_summary: dict  # nmt8.lab.diff.summarize_flips
+    examples: list[Example]
+
+
+# -- one run -----------------------------------------------------------------------------
+@dataclasses.dataclass
+class Results:
+    """Everything one ``nmt8 reproduce`` run measured (``results.json``)."""
+
+    command: str
+    quick: bool
+    settings: Settings
+    machine: object  # nmt8.lab.machine.Machine
+    model: str  # the model's label
+    config: object  # its nmt8.config.ModelConfig (Table 4)
+    ensemble: str | None  # the second model's label
+    paper: dict  # nmt8.lab.paper.as_dict(): theirs, for the JSON reader
+    notes: list[str] = dataclasses.field(default_factory=list)
+    data: DataStats = dataclasses.field(default_factory=lambda: DataStats(False))
+    workloads: list[WorkloadInfo] = dataclasses.field(default_factory=list)
+    profile: list[Profile] = dataclasses.field(default_factory=list)
+    cross_check: list[CrossCheck] = dataclasses.field(default_factory=list)
+    speed: list[SpeedResult] = dataclasses.field(default_factory=list)
+    peer_check: list[PeerCheck] = dataclasses.field(default_factory=list)
+    beam_sweep: list[SpeedResult] = dataclasses.field(default_factory=list)
+    throughput: list[Throughput] = dataclasses.field(default_factory=list)
+    quality: Quality | None = None
+    differences: Differences | None = None
+    targets: list[Target] = dataclasses.field(default_factory=list)
+    plots: list[str] = dataclasses.field(default_factory=list)
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # by part
+    total_seconds: float = 0.0
+
+    @property
+    def paper_workload(self) -> str | None:
+        """The name of the paper-size workload (the last one)."""
+        return self.workloads[-1].name if self.workloads else None
+
+
+def to_json(obj):
+    """``dataclasses.asdict``, plus each System's label; numpy and paths as
+    plain JSON values."""
+    if isinstance(obj, System):
+        return {**dataclasses.asdict(obj), "label": obj.label,
+                "variant": obj.variant}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_json(getattr(obj, f.name))
+                for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): to_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_json(v) for v in obj]
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj

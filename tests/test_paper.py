@@ -1,0 +1,34 @@
+"""nmt8.lab.paper: the paper's own figures, consistent with what it says."""
+
+import json
+
+from nmt8.lab import paper
+
+
+def test_table6_speedups_are_the_papers_4_to_6x():
+    s = paper.table6_speedups()
+    assert set(s) == {r["lang"] for r in paper.TABLE6}
+    lo, hi = paper.SPEEDUP_RANGE
+    assert all(lo <= v <= hi for v in s.values())  # Section 4.1: "4-6x"
+    assert round(s["De-En"], 2) == round(37.5 / 7.3, 2)
+
+
+def test_table3_wpcs_and_wps_agree_on_the_nmt_speed_up():
+    # 646 / 131 WPS and 32.3 / 6.5 WPCS are the same 8-bit speed-up (~4.9x)
+    wps = paper.TABLE3_WPS["NMT 8-bit"] / paper.TABLE3_WPS["NMT 32-bit"]
+    wpcs = paper.TABLE3["NMT 8-bit"] / paper.TABLE3["NMT 32-bit"]
+    assert abs(wps - wpcs) < 0.05
+
+
+def test_profile_categories_sum_the_printed_rows():
+    t1, t2 = paper.TABLE1, paper.TABLE2
+    tanh32, tanh8 = paper.PROFILE_BY_CATEGORY["tanh"]
+    assert tanh32 == round(t1["Eigen fast tanh"] + t1["NMT tanh wrapper"], 2)
+    assert tanh8 == round(t2["Eigen fast tanh"] + t2["NMT tanh wrapper"], 2)
+    assert sum(t1.values()) < 100 and sum(t2.values()) < 100
+
+
+def test_as_dict_is_json_and_names_them_as_theirs():
+    d = json.loads(json.dumps(paper.as_dict()))
+    assert d["label"] == paper.LABEL and "Quinn" in d["citation"]
+    assert d["identical"] == {"identical": 51, "sentences": 166}
