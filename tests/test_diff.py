@@ -93,11 +93,14 @@ def test_summarize_flips_counts():
                          names=("A", "B"))
     s = diff.summarize_flips([mk(0.1, -0.2, 0.5, -0.1), mk(2.0, 1.0, -0.3, 0.2),
                               None])
-    assert s["n"] == 2
-    assert s["step_tie"] == 1
-    assert s["preference_changed"] == 1
-    assert s["a_prefers_own_output"] == 1 and s["b_prefers_own_output"] == 1
-    assert diff.summarize_flips([None]) == {"n": 0}
+    assert (s.n, s.names) == (2, ("A", "B"))
+    assert s.step_tie == 1
+    assert s.preference_changed == 1
+    assert s.a_prefers_own_output == 1 and s.b_prefers_own_output == 1
+    assert s.median_t == 1.0
+    assert s.median_abs_step_margin_a == pytest.approx((0.1 + 2.0) / 2)
+    assert s.median_abs_step_margin_b == pytest.approx((0.2 + 1.0) / 2)
+    assert diff.summarize_flips([None]) == diff.FlipSummary(n=0)
 
 
 def test_verdict_names_the_cause():

@@ -83,6 +83,7 @@ def test_reproduce_writes_every_section(toy):
         assert d.systems == (NMT8_FP32, NMT8_INT8)
         assert d.sentences == len(PAIRS)
         assert len(d.examples) == min(2, len(PAIRS) - d.identical)
+        assert d.flip_summary.n == d.flip_sentences == len(PAIRS) - d.identical
         for e in d.examples:
             assert "**" in e.marked[0] + e.marked[1]
             assert e.text[0] != e.text[1]

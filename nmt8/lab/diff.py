@@ -164,7 +164,26 @@ def flip(sys_a, sys_b, src_ids, out_a, out_b,
                 seq=seq, names=tuple(names))
 
 
-def summarize_flips(flips) -> dict:
+@dataclasses.dataclass
+class FlipSummary:
+    """What the flips of many sentences have in common (:func:`summarize_flips`).
+
+    Margins are read as in :class:`Flip`: > 0 means that system prefers
+    system A's token. Every field but ``n`` is None when no flip was given.
+    """
+
+    n: int  # flips summarised (sentences whose outputs differ)
+    names: tuple[str, str] | None = None  # systems A and B
+    median_t: float | None = None  # median first position of a difference
+    median_abs_step_margin_a: float | None = None  # |margin| at t under A
+    median_abs_step_margin_b: float | None = None  # |margin| at t under B
+    step_tie: int | None = None  # both |margins| < 0.5 nats
+    preference_changed: int | None = None  # each prefers its own token at t
+    a_prefers_own_output: int | None = None  # A scores its own output higher
+    b_prefers_own_output: int | None = None  # B scores its own output higher
+
+
+def summarize_flips(flips) -> FlipSummary:
     """What the flips of many sentences have in common.
 
     * ``step_tie``: under both systems the two tokens at step t are within
@@ -176,17 +195,16 @@ def summarize_flips(flips) -> dict:
     """
     flips = [f for f in flips if f is not None]
     if not flips:
-        return {"n": 0}
+        return FlipSummary(n=0)
     na, nb = flips[0].names
     sm_a = np.array([f.step[na]["margin"] for f in flips])
     sm_b = np.array([f.step[nb]["margin"] for f in flips])
-    return {
-        "n": len(flips),
-        "median_t": float(np.median([f.t for f in flips])),
-        "median_abs_step_margin": {na: float(np.median(np.abs(sm_a))),
-                                   nb: float(np.median(np.abs(sm_b)))},
-        "step_tie": int(np.sum((np.abs(sm_a) < 0.5) & (np.abs(sm_b) < 0.5))),
-        "preference_changed": int(np.sum((sm_a > 0) & (sm_b < 0))),
-        "a_prefers_own_output": int(sum(f.seq[na]["margin"] >= 0 for f in flips)),
-        "b_prefers_own_output": int(sum(f.seq[nb]["margin"] <= 0 for f in flips)),
-    }
+    return FlipSummary(
+        n=len(flips), names=(na, nb),
+        median_t=float(np.median([f.t for f in flips])),
+        median_abs_step_margin_a=float(np.median(np.abs(sm_a))),
+        median_abs_step_margin_b=float(np.median(np.abs(sm_b))),
+        step_tie=int(np.sum((np.abs(sm_a) < 0.5) & (np.abs(sm_b) < 0.5))),
+        preference_changed=int(np.sum((sm_a > 0) & (sm_b < 0))),
+        a_prefers_own_output=int(sum(f.seq[na]["margin"] >= 0 for f in flips)),
+        b_prefers_own_output=int(sum(f.seq[nb]["margin"] <= 0 for f in flips)))

@@ -165,7 +165,7 @@ def differences(q: QualityRun, src, settings: Settings, a: System = NMT8_FP32,
         examples.append(Example(
             index=i, source=src[i], text=(A.text[i], B.text[i]),
             marked=diff.word_diff(A.text[i], B.text[i]), time_ms=tuple(times),
-            flip=f.to_dict(), explain=f.explain(tra.tgt_bpe)))
+            flip=f, explain=f.explain(tra.tgt_bpe)))
     return Differences(
         systems=(a, b), sentences=len(src), identical=len(src) - len(differ),
         identical_first_166=n166 - sum(i < n166 for i in differ),

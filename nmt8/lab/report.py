@@ -322,17 +322,17 @@ def _differences(res) -> str:
              f"of {d.flip_sentences} differing sentences we take the first "
              f"target position t where the outputs part and score both "
              f"continuations under both systems (forced decoding).\n\n")
-    if s.get("n"):
-        rows = [("sentences analysed", s["n"]),
-                ("median position t of the first difference", _f(s["median_t"])),
+    if s.n:
+        rows = [("sentences analysed", s.n),
+                ("median position t of the first difference", _f(s.median_t)),
                 (f"median abs step margin under {a} (nats)",
-                 _f(s["median_abs_step_margin"][a], 3)),
+                 _f(s.median_abs_step_margin_a, 3)),
                 (f"median abs step margin under {b} (nats)",
-                 _f(s["median_abs_step_margin"][b], 3)),
-                ("near ties (both abs margins < 0.5 nats)", s["step_tie"]),
-                ("each system prefers its own token at t", s["preference_changed"]),
-                (f"{a} scores its own output higher", s["a_prefers_own_output"]),
-                (f"{b} scores its own output higher", s["b_prefers_own_output"])]
+                 _f(s.median_abs_step_margin_b, 3)),
+                ("near ties (both abs margins < 0.5 nats)", s.step_tie),
+                ("each system prefers its own token at t", s.preference_changed),
+                (f"{a} scores its own output higher", s.a_prefers_own_output),
+                (f"{b} scores its own output higher", s.b_prefers_own_output)]
         text += _table(("", ""), rows)
     if "attention.png" in res.plots:
         text += ("\nAttention of the first example, both systems:\n\n"

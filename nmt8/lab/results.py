@@ -283,7 +283,7 @@ class Example:
     text: tuple[str, str]  # the outputs of systems a and b
     marked: tuple[str, str]  # the same with differences in **bold**
     time_ms: tuple[float, float]  # mean of example_runs
-    flip: dict  # nmt8.lab.diff.Flip as a dict
+    flip: object  # nmt8.lab.diff.Flip: where the two beams part
     explain: str
 
 
@@ -296,7 +296,7 @@ class Differences:
     identical: int
     identical_first_166: int
     flip_sentences: int
-    flip_summary: dict  # nmt8.lab.diff.summarize_flips
+    flip_summary: object  # nmt8.lab.diff.FlipSummary
     examples: list[Example]
 
 
