@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 from ..model import Model, load_model
-from ..testing import toy_model  # noqa: F401 (its old home; use nmt8.testing)
+from ..testing import toy_model  # noqa: F401 (old home; nmt8.testing now)
 from . import measure, paper, plot
 from .machine import has_torch, int8_available, machine_info
 from .quality import QualityRun, data_stats, differences, load_test, quality
@@ -47,7 +47,7 @@ from .results import (
     Target,
     to_json,
 )
-from .speed import (  # noqa: F401
+from .speed import (  # noqa: F401 (notebooks 8 and 9 import these from here)
     Workload,
     beam_sweep,
     model_label,
