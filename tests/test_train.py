@@ -134,7 +134,7 @@ CHECKPOINT_KEYS = ["Wemb", "Wemb_dec"] + [
 @pytest.mark.parametrize("E,H,Vs,Vt", [(6, 5, 11, 13), (4, 9, 17, 7)])
 def test_pytorch_parameters_are_param_shapes(E, H, Vs, Vt):
     from nmt8.config import ModelConfig
-    from nmt8.model import param_shapes
+    from nmt8.params import param_shapes
     from nmt8.train import build_model
 
     cfg = ModelConfig(dim_word=E, dim=H, n_words_src=Vs, n_words=Vt)

@@ -1,4 +1,4 @@
-"""The Section 2 network in PyTorch, built from ``nmt8.model.param_shapes``.
+"""The Section 2 network in PyTorch, built from ``nmt8.params.param_shapes``.
 
 The same network ``nmt8.model`` decodes in numpy: a bi-GRU encoder (eq. 1),
 ``s_0 = tanh(mean_i(h_i) W + b)``, the conditional GRU of Nematus (GRU ``r``,
@@ -25,7 +25,7 @@ import functools
 import numpy as np
 
 from ..config import ModelConfig
-from ..model import param_shapes
+from ..params import param_shapes
 from ..text import EOS
 
 EMBEDDINGS = ("Wemb", "Wemb_dec")
