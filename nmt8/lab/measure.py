@@ -80,8 +80,9 @@ def median_of(fn, n: int = 9, warmup: int = 1) -> tuple[float, list[float]]:
 
 # -- one thread per core -----------------------------------------------------------
 def single_threaded():
-    """``nmt8.threads.blas_threads(1)``: the name ``nmt8.lab.reproduce`` and
-    notebook 7 still use; new code calls ``blas_threads`` directly."""
+    """``nmt8.threads.blas_threads(1)`` under the name that
+    ``nmt8.lab.reproduce``, ``nmt8.lab.quality`` and notebooks 05 and 07
+    still use; new code calls ``blas_threads`` directly."""
     return blas_threads(1)
 
 
