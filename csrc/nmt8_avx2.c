@@ -56,7 +56,7 @@ AVX2 NMT8_INLINE void store_rows(int32_t *acc, __m128i s, int nrows)
  * Software prefetch of a later group of 4 rows (4 K contiguous bytes) into
  * L2: each call fetches the next 64-byte line, so the 2 calls per 32 bytes
  * of k cover the group, and prefetch_last fetches its last line.  `at`
- * NULL: no prefetch (N < 4).  Into L2 (T1), not L1: when weights stream
+ * NULL: no prefetch (N < 4 or K = 0).  Into L2 (T1), not L1: when weights stream
  * from memory, T0 prefetches of this many lines were markedly slower
  * (bench kernels --stream measures both on your machine).
  */
@@ -254,7 +254,9 @@ AVX2 NMT8_INLINE void avx2_chunk(int32_t *acc, const nmt8_weights *w,
         int64_t ahead = o + groups_ahead * AVX2_ROWS;
         if (ahead + AVX2_ROWS > N)
             ahead = N >= AVX2_ROWS ? N - AVX2_ROWS : 0;
-        const int8_t *next = N >= AVX2_ROWS ? w->Wq + ahead * K : NULL;
+        /* no prefetch for fewer than 4 rows, or rows of no bytes */
+        const int8_t *next = N >= AVX2_ROWS && K > 0 ? w->Wq + ahead * K
+                                                     : NULL;
         if (saturating)
             maddubs_rows4(acc + o, N, wr, next, w->wsum + o, x, K, nrows, PT);
         else

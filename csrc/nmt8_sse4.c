@@ -187,7 +187,8 @@ SSE4 NMT8_INLINE void sse4_chunk(int32_t *acc, const int8_t *Wq,
         int64_t ahead = o + groups_ahead * SSE4_ROWS;
         if (ahead + SSE4_ROWS > N)
             ahead = N >= SSE4_ROWS ? N - SSE4_ROWS : 0;
-        const int8_t *next = N >= SSE4_ROWS ? Wq + ahead * K : NULL;
+        /* no prefetch for fewer than 4 rows, or rows of no bytes */
+        const int8_t *next = N >= SSE4_ROWS && K > 0 ? Wq + ahead * K : NULL;
         sse4_rows4(acc + o, N, wr, next, x, xw, K, nrows, PT);
     }
 }
