@@ -17,8 +17,12 @@ scores and keeps beam histories, so a beam of 1000 takes minutes a sentence
 and one of 100000 tens of GB, while the paper uses 5 (and BLEU stops growing
 long before 64).
 
-Does not: tokenise, or batch several sentences (one sentence at a time per
-core, as the paper measures).
+Several sentences can be searched together (:func:`beam_search_batch`, the
+paper's future work): their hypotheses share the matrix, and each
+sentence's search is its own :class:`SentenceSearch`, so a sentence's
+output does not depend on its neighbours. One sentence is a batch of one.
+
+Does not: tokenise, or plan batches (``nmt8.batch``).
 """
 
 from __future__ import annotations
@@ -68,6 +72,66 @@ def default_max_len(src_len: int, ratio: float = 2.0) -> int:
     return int(ratio * src_len) + 10
 
 
+class SentenceSearch:
+    """The beam of one sentence: its live hypotheses and its finished ones.
+
+    ``advance`` takes the (n, V) log-probabilities of the sentence's n live
+    rows, keeps the ``beam - len(finished)`` best extensions, and returns
+    which rows live on with which next words. A sentence decoded alone or in
+    a batch goes through exactly these steps.
+    """
+
+    def __init__(self, beam: int, max_len: int, exponent: float,
+                 alignment: bool):
+        self.beam, self.max_len, self.exponent = beam, max_len, exponent
+        self.alignment = alignment
+        self.scores = np.zeros(1, np.float32)  # (n,)
+        self.history: list[list[int]] = [[]]
+        self.align_hist: list[list[np.ndarray]] = [[]]
+        self.finished: list[Hypothesis] = []
+        self.done = max_len <= 0
+        if self.done:  # nothing may be decoded: the empty hypothesis
+            self.finished.append(_hyp([], 0.0, exponent, []))
+
+    @property
+    def live(self) -> int:
+        return 0 if self.done else len(self.history)
+
+    def advance(self, logp: np.ndarray, alpha: np.ndarray, t: int):
+        """Extend by one word at step t; logp (n, V) is overwritten.
+        Returns the surviving local rows and their words (int64 arrays)."""
+        V = logp.shape[1]
+        logp += self.scores[:, None]  # (n, V): every one-word extension
+        best = top_k(logp, self.beam - len(self.finished))
+        rows, words = np.divmod(best, V)
+        keep_rows, keep_words, keep_scores, new_hist, new_align = \
+            [], [], [], [], []
+        for r, w, sc in zip(rows, words, logp.ravel()[best]):
+            ids = self.history[r] + [int(w)]
+            al = self.align_hist[r] + [alpha[r]] if self.alignment else []
+            if w == EOS:
+                self.finished.append(_hyp(ids, float(sc), self.exponent, al))
+            else:
+                keep_rows.append(r)
+                keep_words.append(w)
+                keep_scores.append(sc)
+                new_hist.append(ids)
+                new_align.append(al)
+        self.scores = np.array(keep_scores, np.float32)
+        self.history, self.align_hist = new_hist, new_align
+        if not keep_rows:
+            self.done = True
+        elif t + 1 >= self.max_len:  # the live hypotheses end here, no </s>
+            for ids, sc, al in zip(self.history, self.scores, self.align_hist):
+                self.finished.append(_hyp(ids, float(sc), self.exponent, al))
+            self.done = True
+        return np.array(keep_rows, np.int64), np.array(keep_words, np.int64)
+
+    def best(self, n_best: int) -> list[Hypothesis]:
+        self.finished.sort(key=lambda h: -h.score)
+        return self.finished[:n_best]
+
+
 def beam_search(models, src_ids, beam: int = 5, max_len: int | None = None,
                 normalize: bool = True, n_best: int = 1, min_len: int = 0,
                 alignment: bool = False,
@@ -77,6 +141,24 @@ def beam_search(models, src_ids, beam: int = 5, max_len: int | None = None,
     models: a Model or a list of Models sharing the target vocabulary.
     min_len: ``</s>`` is forbidden before this many steps (speed studies with
     random models set it to max_len so every run decodes the same steps).
+    The paper's setting: a batch of one sentence.
+    """
+    return beam_search_batch(models, [src_ids], beam, None if max_len is None
+                             else [max_len], normalize, n_best, min_len,
+                             alignment, length_exponent)[0]
+
+
+def beam_search_batch(models, srcs, beam: int = 5, max_lens=None,
+                      normalize: bool = True, n_best: int = 1,
+                      min_len: int = 0, alignment: bool = False,
+                      length_exponent: float = 1.0) -> list[list[Hypothesis]]:
+    """Translate B sentences of ids (each without ``</s>``) together.
+
+    Their live hypotheses are the rows of one matrix (P = sum of live rows)
+    for every weight product; finished sentences leave the batch. Returns,
+    per sentence in the order given, its n_best hypotheses, best first: in
+    int8 bit for bit what each sentence gets alone. ``max_lens``: one per
+    sentence (default ``default_max_len``).
     """
     models = models if isinstance(models, (list, tuple)) else [models]
     beam = check_beam(beam)
@@ -84,64 +166,52 @@ def beam_search(models, src_ids, beam: int = 5, max_len: int | None = None,
     lx = check_length_exponent(length_exponent) if normalize else 0.0
     if n_best < 1 or n_best > beam:
         raise ValueError(f"need 1 <= n_best <= beam, got n_best={n_best}, beam={beam}")
-    src = list(src_ids) + [EOS]
-    if max_len is None:
-        max_len = default_max_len(len(src_ids))
-    encs = [m.encode(src) for m in models]
-    states = [e.s0 for e in encs]  # each (P, H), P = live hypotheses
-    y_prev = np.array([-1])
-    scores = np.zeros(1, np.float32)  # (P,)
-    history: list[list[int]] = [[]]
-    align_hist: list[list[np.ndarray]] = [[]]
-    finished: list[Hypothesis] = []
-    V = models[0].cfg.n_words
-
-    for t in range(max_len):
-        logp, new_states, alpha = None, [], None
+    srcs = [list(s) for s in srcs]
+    if max_lens is None:
+        max_lens = [default_max_len(len(s)) for s in srcs]
+    searches = [SentenceSearch(beam, ml, lx, alignment) for ml in max_lens]
+    active = [g for g, s in enumerate(searches) if not s.done]
+    encs = [m.encode_batch([srcs[g] + [EOS] for g in active]) for m in models]
+    encs = [dict(zip(active, e)) for e in encs]  # sentence -> Encoded
+    states = [np.concatenate([e[g].s0 for g in active]) if active else None
+              for e in encs]  # each (P, H), P = live rows of all sentences
+    y_prev = np.full(len(active), -1, np.int64)  # (P,)
+    t = 0
+    while active:
+        counts = [searches[g].live for g in active]
+        logp, new_states, alphas = None, [], None
         for m, enc, s in zip(models, encs, states):
-            logits, s_t, alpha_m = m.step(enc, s, y_prev)
+            logits, s_t, al_m = m.step_batch([enc[g] for g in active], counts,
+                                             s, y_prev)
             lp = log_softmax(logits, out=logits)  # the logits are ours
             if logp is None:
                 logp = lp
             else:
                 logp += lp
             new_states.append(s_t)
-            alpha = alpha_m if alpha is None else alpha + alpha_m
+            alphas = al_m if alphas is None else [a + b for a, b in
+                                                  zip(alphas, al_m)]
         with TIMERS.section("beam bookkeeping"):
             if len(models) > 1:
                 logp /= len(models)
-                alpha /= len(models)
+                alphas = [a / len(models) for a in alphas]
             if t < min_len:
                 logp[:, EOS] = -np.inf
-            logp += scores[:, None]
-            cand = logp  # (P, V): scores of every one-word extension
-            best = top_k(cand, beam - len(finished))
-            rows, words = np.divmod(best, V)
-            keep_rows, keep_words, keep_scores = [], [], []
-            new_hist, new_align = [], []
-            for r, w, sc in zip(rows, words, cand.ravel()[best]):
-                ids = history[r] + [int(w)]
-                al = align_hist[r] + [alpha[r]] if alignment else []
-                if w == EOS:
-                    finished.append(_hyp(ids, float(sc), lx, al))
-                else:
-                    keep_rows.append(r)
-                    keep_words.append(w)
-                    keep_scores.append(sc)
-                    new_hist.append(ids)
-                    new_align.append(al)
-            if not keep_rows:
-                break
-            keep = np.array(keep_rows)
-            states = [s_t[keep] for s_t in new_states]
-            y_prev = np.array(keep_words)
-            scores = np.array(keep_scores, np.float32)
-            history, align_hist = new_hist, new_align
-    else:  # max_len reached: the live hypotheses end here, without </s>
-        for ids, sc, al in zip(history, scores, align_hist):
-            finished.append(_hyp(ids, float(sc), lx, al))
-    finished.sort(key=lambda h: -h.score)
-    return finished[:n_best]
+            keep, words, still, r = [], [], [], 0
+            for g, n, al in zip(active, counts, alphas):
+                rows, w = searches[g].advance(logp[r:r + n], al, t)
+                if not searches[g].done:
+                    keep.append(rows + r)
+                    words.append(w)
+                    still.append(g)
+                r += n
+            active = still
+            if active:
+                keep = np.concatenate(keep)
+                states = [s_t[keep] for s_t in new_states]
+                y_prev = np.concatenate(words)
+        t += 1
+    return [s.best(n_best) for s in searches]
 
 
 def top_k(cand: np.ndarray, k: int) -> np.ndarray:

@@ -51,6 +51,7 @@ from .config import ModelConfig
 from .gru import gru_gates, gru_step
 from .ops import Int8Weight, linear, tanh
 from .params import MODELS_DIR, options_path, param_shapes, read_params, resolve
+from .text import EOS
 
 __all__ = ["MODELS_DIR", "Encoded", "Model", "load_model", "param_shapes",
            "random_model"]  # MODELS_DIR, param_shapes: re-exported from params
@@ -138,28 +139,61 @@ class Model:
     # -- encoder, eq. (1) ---------------------------------------------------
     def encode(self, src_ids) -> Encoded:
         """Annotations of a source sentence (ids INCLUDING the final </s>)."""
-        H = self.cfg.dim
         src_ids = np.asarray(src_ids, dtype=np.int64)
         if src_ids.ndim != 1 or len(src_ids) == 0:
             raise ValueError("src_ids must be a non-empty 1-D sequence of ids")
-        if src_ids.min() < 0 or src_ids.max() >= self.cfg.n_words_src:
+        return self.encode_batch([src_ids])[0]
+
+    def encode_batch(self, srcs) -> list[Encoded]:
+        """Eq. (1) for B sentences of ids (each INCLUDING its final </s>).
+
+        One :class:`Encoded` per sentence, in the order given. The sources
+        run sorted longest first, so at every position the sentences still
+        running are a prefix of the rows: no padding enters a recurrence,
+        and each sentence's numbers are those of encoding it alone (int8:
+        bit for bit; fp32: up to BLAS's rounding for another row count).
+        """
+        B, H = len(srcs), self.cfg.dim
+        if B == 0:
+            return []
+        L = np.array([len(s) for s in srcs])  # (B,)
+        if L.min() < 1:
+            raise ValueError("every source must hold at least one id (</s>)")
+        order = np.argsort(-L, kind="stable")  # longest first
+        Ls = L[order]  # (B,) descending
+        S = int(Ls[0])
+        ids = np.full((B, S), EOS, np.int64)  # (B, S), padded
+        for row, b in enumerate(order):
+            ids[row, :Ls[row]] = srcs[b]
+        if ids.min() < 0 or ids.max() >= self.cfg.n_words_src:
             raise ValueError(f"source id out of range [0, {self.cfg.n_words_src})")
-        x = self.params["Wemb"][src_ids]  # (S, E)
-        x_proj = linear(x, self.W["enc_x"], self.b["enc_x"], mm=True)  # (S, 6H)
-        S = len(src_ids)
-        h = np.empty((S, 2 * H), np.float32)
-        fwd = np.zeros((1, H), np.float32)
-        bwd = np.zeros((1, H), np.float32)
+        x = self.params["Wemb"][ids.reshape(-1)]  # (B*S, E)
+        x_proj = linear(x, self.W["enc_x"], self.b["enc_x"], mm=True)
+        x_proj = x_proj.reshape(B, S, 6 * H)  # (B, S, 6H)
+        h = np.zeros((B, S, 2 * H), np.float32)  # (B, S, 2H)
+        fwd = np.zeros((B, H), np.float32)
+        bwd = np.zeros((B, H), np.float32)
         for i in range(S):
-            fwd = gru_step(x_proj[i:i + 1, :3 * H], fwd, self.W["enc_U"])
-            h[i, :H] = fwd[0]
-            j = S - 1 - i
-            bwd = gru_step(x_proj[j:j + 1, 3 * H:], bwd, self.W["enc_r_U"])
-            h[j, H:] = bwd[0]
-        s0 = tanh(linear(h.mean(0, keepdims=True), self.W["ff_state"],
-                         self.b["ff_state"]))  # (1, H)
-        pctx = linear(h, self.W["Wc_att"], self.b["Wc_att"], mm=True)  # (S, 2H)
-        return Encoded(h=h, pctx=pctx, s0=s0)
+            n = int((Ls > i).sum())  # sentences still running: rows [0, n)
+            fwd[:n] = gru_step(x_proj[:n, i, :3 * H], fwd[:n], self.W["enc_U"])
+            h[:n, i, :H] = fwd[:n]
+            rows, j = np.arange(n), Ls[:n] - 1 - i  # each own backward position
+            bwd[:n] = gru_step(x_proj[rows, j, 3 * H:], bwd[:n],
+                               self.W["enc_r_U"])
+            h[rows, j, H:] = bwd[:n]
+        # s_0 from each sentence's own mean (no padded row in the sum)
+        mean = np.concatenate([np.ascontiguousarray(h[r, :Ls[r]]).mean(
+            0, keepdims=True) for r in range(B)])  # (B, 2H)
+        s0 = tanh(linear(mean, self.W["ff_state"], self.b["ff_state"]))  # (B, H)
+        pctx = linear(h.reshape(B * S, 2 * H), self.W["Wc_att"],
+                      self.b["Wc_att"], mm=True).reshape(B, S, 2 * H)
+        out: list[Encoded] = [None] * B  # type: ignore[list-item]
+        for r, b in enumerate(order):
+            n = int(Ls[r])
+            out[b] = Encoded(h=np.ascontiguousarray(h[r, :n]),
+                             pctx=np.ascontiguousarray(pctx[r, :n]),
+                             s0=s0[r:r + 1].copy())
+        return out
 
     # -- decoder, eq. (2)-(6) ------------------------------------------------
     def embed_prev(self, y_prev) -> np.ndarray:
@@ -170,24 +204,43 @@ class Model:
         return emb
 
     def step(self, enc: Encoded, s_prev: np.ndarray, y_prev):
-        """One decoder step for P hypotheses.
+        """One decoder step for the P hypotheses of one sentence.
 
         s_prev: (P, H); y_prev: (P,) previous target ids (-1 at t=0).
         Returns logits (P, Vt), s_t (P, H) and attention alpha (P, S).
         """
-        H, C = self.cfg.dim, 2 * self.cfg.dim
-        y_proj = linear(self.embed_prev(y_prev), self.W["dec_y"],
-                        self.b["dec_y"])  # (P, 3H + E)
-        s1 = gru_step(y_proj[:, :3 * H], s_prev, self.W["dec_U"])  # s'_t, eq. (3)
-        s1_proj = linear(s1, self.W["dec_s1"], self.b["dec_s1"])  # (P, C + 3H)
-        H_t, alpha = attend(enc.pctx, s1_proj[:, :C], enc.h, self.W["U_att"],
-                            self.b["U_att"])  # eq. (5)-(6)
-        c_proj = linear(H_t, self.W["dec_ctx"], self.b["dec_ctx"])  # (P, 3H + E)
-        s_t = gru_gates(c_proj[:, :3 * H], s1_proj[:, C:], s1)  # eq. (4)
-        t = tanh(linear(s_t, self.W["logit_lstm"], self.b["logit_lstm"])
-                 + y_proj[:, 3 * H:] + c_proj[:, 3 * H:])  # (P, E), eq. (2)
-        logits = linear(t, self.W["logit"], self.b["logit"])  # (P, Vt)
+        logits, s_t, (alpha,) = self.step_batch([enc], [len(s_prev)], s_prev,
+                                                y_prev)
         return logits, s_t, alpha
+
+    def step_batch(self, encs: list[Encoded], counts: list[int],
+                   s_prev: np.ndarray, y_prev):
+        """One decoder step for the live rows of several sentences.
+
+        ``encs[g]`` owns the next ``counts[g]`` rows of s_prev (P, H) and
+        y_prev (P,). Every weight product runs once over all P rows;
+        attention, eq. (5)-(6), runs per sentence over its own source.
+        Returns logits (P, Vt), s_t (P, H) and one alpha (counts[g], S_g)
+        per sentence.
+        """
+        H, C = self.cfg.dim, 2 * self.cfg.dim
+        W, b = self.W, self.b
+        y_proj = linear(self.embed_prev(y_prev), W["dec_y"], b["dec_y"])  # (P, 3H+E)
+        s1 = gru_step(y_proj[:, :3 * H], s_prev, W["dec_U"])  # s'_t, eq. (3)
+        s1_proj = linear(s1, W["dec_s1"], b["dec_s1"])  # (P, C + 3H)
+        H_t = np.empty((s1.shape[0], C), np.float32)  # (P, 2H)
+        alphas, r = [], 0
+        for enc, n in zip(encs, counts):
+            H_t[r:r + n], alpha = attend(enc.pctx, s1_proj[r:r + n, :C], enc.h,
+                                         W["U_att"], b["U_att"])
+            alphas.append(alpha)
+            r += n
+        c_proj = linear(H_t, W["dec_ctx"], b["dec_ctx"])  # (P, 3H + E)
+        s_t = gru_gates(c_proj[:, :3 * H], s1_proj[:, C:], s1)  # eq. (4)
+        t = tanh(linear(s_t, W["logit_lstm"], b["logit_lstm"])
+                 + y_proj[:, 3 * H:] + c_proj[:, 3 * H:])  # (P, E), eq. (2)
+        logits = linear(t, W["logit"], b["logit"])  # (P, Vt)
+        return logits, s_t, alphas
 
     def nbytes(self) -> int:
         """Bytes of the prepared weight matrices (what decoding streams)."""

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import nmt8
-from nmt8.batch import beam_search_batch, encode_batch, plan, translate_ids
-from nmt8.beam import beam_search
+from nmt8.batch import plan, translate_ids
+from nmt8.beam import beam_search, beam_search_batch
 
 
 def _same(a, b):
@@ -33,7 +33,7 @@ def test_encoder_batch_equals_one_sentence(tiny_models, precision):
     m = tiny_models[0].copy(precision)
     rng = np.random.default_rng(1)
     srcs = [s + [0] for s in _sources(rng, 9, 40)]
-    for s, e in zip(srcs, encode_batch(m, srcs)):
+    for s, e in zip(srcs, m.encode_batch(srcs)):
         alone = m.encode(s)
         if precision == "int8":
             np.testing.assert_array_equal(e.h, alone.h)

@@ -33,13 +33,13 @@ def blas_counts() -> set[int]:
 @pytest.fixture
 def spy_steps(monkeypatch):
     """Record the BLAS thread counts seen inside every decoder step."""
-    seen, step = [], Model.step
+    seen, step = [], Model.step_batch
 
     def spying(self, *args, **kw):
         seen.append(blas_counts())
         return step(self, *args, **kw)
 
-    monkeypatch.setattr(Model, "step", spying)
+    monkeypatch.setattr(Model, "step_batch", spying)
     return seen
 
 
