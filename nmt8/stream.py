@@ -301,21 +301,6 @@ def _sigint_ignored():
         signal.signal(signal.SIGINT, old)
 
 
-@contextlib.contextmanager
-def _one_thread_env():
-    keys = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update(dict.fromkeys(keys, "1"))
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def translate_stream_parallel(make_translate, lines, out, jobs: int | None = None,
                               window: int = DEFAULT_WINDOW,
                               progress: bool | None = None,
@@ -350,7 +335,7 @@ def translate_stream_parallel(make_translate, lines, out, jobs: int | None = Non
             raise error
 
     ctx = mp.get_context("spawn")
-    with _one_thread_env(), _sigint_ignored():
+    with _sigint_ignored():
         pool = ctx.Pool(jobs, initializer=_worker_init, initargs=(make_translate,))
     try:
         read_error = None
@@ -395,7 +380,7 @@ def _on_sigterm(signum, frame):
     raise Interrupted(signum)
 
 
-def run(make_translate, *, jobs: int = 1, dask: str | None = None,
+def run(make_translate, *, jobs: int = 1, driver=None,
         window: int | None = None, progress: bool | None = None,
         in_file=None, out_file=None, prog: str = "nmt8 translate") -> int:
     """Translate ``in_file`` (default stdin) to ``out_file`` (default stdout)
@@ -403,8 +388,11 @@ def run(make_translate, *, jobs: int = 1, dask: str | None = None,
 
     ``make_translate``: zero-argument callable returning the translate
     callable (:class:`TranslatorFactory` for a Translator); called here with
-    ``jobs=1``, in each worker with ``jobs > 1`` or ``dask`` (a scheduler
-    address or ``"local"``, see ``nmt8.dask``). ``window`` defaults to 1 when
+    ``jobs=1``, or in each worker with ``jobs > 1``. ``driver``: instead,
+    a callable ``driver(lines, out, make_translate=, name=, progress=)``
+    that translates the whole numbered stream, e.g.
+    ``functools.partial(nmt8.dask.translate_file, scheduler=ADDRESS)``.
+    ``window`` defaults to 1 when
     the input is a terminal (each typed line is answered at once), else
     ``DEFAULT_WINDOW``. Exit status: 0; 1 for a bad line or setting (one
     line on stderr); 130 on SIGINT, 143 on SIGTERM (one line on stderr); 141
@@ -422,11 +410,9 @@ def run(make_translate, *, jobs: int = 1, dask: str | None = None,
     old_term = signal.signal(signal.SIGTERM, _on_sigterm) if main else None
     try:
         lines = read_lines(in_file, name)
-        if dask:
-            from .dask import translate_file
-
-            translate_file(lines, counting, dask, make_translate=make_translate,
-                           name=name, progress=progress)
+        if driver is not None:
+            driver(lines, counting, make_translate=make_translate, name=name,
+                   progress=progress)
         elif jobs > 1:
             translate_stream_parallel(make_translate, lines, counting, jobs=jobs,
                                       window=window, progress=progress, name=name)

@@ -7,6 +7,7 @@ which a worker is killed while it translates.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import signal
@@ -125,7 +126,8 @@ def test_run_with_dask_is_what_the_command_does(client, reference):
     src = io.BytesIO("\n".join(LINES[:8]).encode())
     src.name = "in.de"
     out = io.BytesIO()
-    status = run(TranslatorFactory(SETTINGS), dask=client, in_file=src,
+    driver = functools.partial(nd.translate_file, scheduler=client)
+    status = run(TranslatorFactory(SETTINGS), driver=driver, in_file=src,
                  out_file=out, progress=False)
     assert status == 0
     assert out.getvalue().decode() == "".join(reference[s] + "\n"
