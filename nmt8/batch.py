@@ -36,7 +36,23 @@ Does not: tokenise (``nmt8.translator``), or run several processes
 
 from __future__ import annotations
 
+import numbers
+import time
+
 from .beam import beam_search_batch
+
+MAX_BATCH = 1024  # sentences decoded at once: beyond this, memory, not speed
+
+
+def check_batch_size(batch_size) -> int:
+    """``batch_size`` as an int in 1..MAX_BATCH, or a clear error."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
+        raise TypeError(f"batch_size must be an int, got "
+                        f"{type(batch_size).__name__} {batch_size!r}")
+    if not 1 <= batch_size <= MAX_BATCH:
+        raise ValueError(f"batch_size must be between 1 and {MAX_BATCH}, got "
+                         f"{batch_size}")
+    return int(batch_size)
 
 
 def plan(lengths, batch_size: int, window: int | None = None) -> list[list[int]]:
@@ -47,9 +63,7 @@ def plan(lengths, batch_size: int, window: int | None = None) -> list[list[int]]
     returns the batches as lists of indices into ``lengths``. Empty sources
     (length 0) are left out: they need no decoding.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    check_batch_size(batch_size)
     window = window or 16 * batch_size
     out = []
     for w0 in range(0, len(lengths), window):
@@ -61,15 +75,24 @@ def plan(lengths, batch_size: int, window: int | None = None) -> list[list[int]]
 
 
 def translate_ids(models, sentences, batch_size: int, window: int | None = None,
-                  max_lens=None, **search) -> list[list]:
+                  max_lens=None, seconds: list | None = None,
+                  **search) -> list[list]:
     """Beam search over many sentences of ids, ``batch_size`` at a time;
     results (n_best Hypothesis lists) in input order, ``[]`` for an empty
-    source. ``search``: the keywords of :func:`beam_search_batch`."""
+    source. ``search``: the keywords of ``nmt8.beam.beam_search_batch``.
+    ``seconds``: a list to fill with each sentence's share of its batch's
+    decode time (0 for an empty source)."""
     sentences = [list(s) for s in sentences]
     out: list[list] = [[] for _ in sentences]
+    share = [0.0] * len(sentences)
     for idx in plan([len(s) for s in sentences], batch_size, window):
         ml = None if max_lens is None else [max_lens[i] for i in idx]
-        for i, hyps in zip(idx, beam_search_batch(
-                models, [sentences[i] for i in idx], max_lens=ml, **search)):
-            out[i] = hyps
+        t0 = time.perf_counter()
+        hyps = beam_search_batch(models, [sentences[i] for i in idx],
+                                 max_lens=ml, **search)
+        dt = (time.perf_counter() - t0) / len(idx)
+        for i, h in zip(idx, hyps):
+            out[i], share[i] = h, dt
+    if seconds is not None:
+        seconds[:] = share
     return out

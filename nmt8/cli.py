@@ -10,12 +10,14 @@ Does not: implement any of the work itself.
 from __future__ import annotations
 
 import argparse
-import re
+import functools
 import sys
 import time
 
+from .batch import check_batch_size
 from .beam import MAX_BEAM, check_beam, check_length_exponent
 from .parallel import check_jobs
+from .stream import DEFAULT_WINDOW, check_window
 from .testing import DEMO_SENTENCES
 
 
@@ -76,45 +78,39 @@ def _translator(a):
     return make_translator(**_translator_kwargs(a))
 
 
-_LINE_END = re.compile(rb"\r\n|\r|\n")
-
-
-def read_text_lines(raw: bytes, name: str = "<stdin>") -> list[str]:
-    """Split bytes into lines, decoding UTF-8 strictly; names a bad line.
-
-    A line ends at ``\\n``, ``\\r\\n`` or a lone ``\\r`` (old Mac files), so
-    the number of lines out is the number of line ends in (one more when
-    the last line has none). No other character ends a line.
-    """
-    lines = _LINE_END.split(raw)
-    if lines and lines[-1] == b"":
-        lines.pop()
-    out = []
-    for n, line in enumerate(lines, 1):
-        try:
-            out.append(line.decode("utf-8"))
-        except UnicodeDecodeError as err:
-            raise ValueError(f"{name}, line {n}: not valid UTF-8 ({err.reason} "
-                             f"at byte {err.start})") from None
-    return out
-
-
 def read_file_lines(path: str) -> list[str]:
+    """The lines of a file, as ``nmt8.stream.read_lines`` splits them."""
+    from .stream import read_lines
+
     with open(path, "rb") as fh:
-        return read_text_lines(fh.read(), path)
+        return [text for _, text in read_lines(fh, path)]
 
 
 def cmd_translate(a) -> int:
-    kw = _translator_kwargs(a)  # checked before reading stdin
-    lines = read_text_lines(sys.stdin.buffer.read())
-    if a.jobs > 1:
-        from .parallel import translate_parallel
+    """Stream stdin to stdout window by window (``nmt8.stream``): memory stays
+    bounded, every finished window is written before a signal or a bad line
+    stops the run (the run stops AT a bad line, naming it, with every line
+    before it written)."""
+    from .params import check_model
+    from .stream import TranslatorFactory, run
 
-        out = translate_parallel(lines, a.jobs, **kw)
-    else:
-        out = _translator(a).translate(lines)
-    sys.stdout.write("".join(line + "\n" for line in out))
-    return 0
+    kw = _translator_kwargs(a)  # checked before reading stdin
+    if a.precision == "int8":
+        from .translator import _int8_options
+
+        _int8_options(a.kernel, a.scheme)  # an unknown kernel before the model
+    for m in kw["model_or_models"]:
+        check_model(m)  # a bad model file: one error, before any worker
+    driver = None
+    if a.dask:
+        from . import dask as nmt8_dask
+
+        driver = functools.partial(nmt8_dask.translate_file, scheduler=a.dask)
+    window = a.window
+    if window is None and a.batch_size:
+        window = max(DEFAULT_WINDOW, 16 * a.batch_size)  # room for a maxi-batch
+    return run(TranslatorFactory(kw, a.batch_size), jobs=a.jobs, driver=driver,
+               window=window, progress=a.progress)
 
 
 def cmd_evaluate(a) -> int:
@@ -218,6 +214,18 @@ def build_parser() -> argparse.ArgumentParser:
     _translator_args(p)
     p.add_argument("--jobs", type=_checked(check_jobs), default=1,
                    help="worker processes, one per core (default 1)")
+    p.add_argument("--batch-size", type=_checked(check_batch_size), default=None,
+                   help="sentences decoded at once (default 1, the paper's "
+                        "setting; int8 output is identical at any batch size)")
+    p.add_argument("--window", type=_checked(check_window), default=None,
+                   help="lines read, translated and written together (default "
+                        f"{DEFAULT_WINDOW}, or 16 x batch size; 1 on a terminal)")
+    p.add_argument("--dask", metavar="SCHEDULER", default=None,
+                   help="translate on a Dask cluster: tcp://host:8786, or "
+                        "'local' (needs the [dask] extra)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction,
+                   default=None, help="progress bar on stderr (default: when "
+                                      "stderr is a terminal)")
     p.set_defaults(func=cmd_translate)
 
     p = sub.add_parser("evaluate", help="BLEU and chrF (sacrebleu) of a system")
@@ -247,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tgt-lang", default="en")
     p.set_defaults(func=cmd_data)
 
-    for name, help_ in (("bench", "benchmarks: `nmt8 bench kernels`"),
+    for name, help_ in (("bench", "benchmarks: `nmt8 bench kernels`, `nmt8 bench batch`"),
                         ("reproduce", "regenerate the paper's tables"),
                         ("train", "train a model (needs the [train] extra)")):
         p = sub.add_parser(name, help=help_, add_help=False)
@@ -261,9 +269,13 @@ def main(argv=None) -> int:
     if argv and argv[0] in ("bench", "reproduce", "train"):
         rest = argv[1:]
         if argv[0] == "bench":
-            if not rest or rest[0] != "kernels":
-                ap.error("usage: nmt8 bench kernels [--json] [--quick] ...")
-            from .lab.bench import main as run
+            if not rest or rest[0] not in ("kernels", "batch"):
+                ap.error("usage: nmt8 bench kernels|batch [options]; "
+                         "nmt8 bench kernels --help")
+            if rest[0] == "kernels":
+                from .lab.bench import main as run
+            else:
+                from .lab.bulk import main as run
             rest = rest[1:]
         elif argv[0] == "reproduce":
             from .lab.reproduce import main as run

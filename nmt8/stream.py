@@ -204,7 +204,7 @@ def _windows(lines, window: int):
         yield block, None
 
 
-def _check_window(window) -> int:
+def check_window(window) -> int:
     if isinstance(window, bool) or not isinstance(window, int) or window < 1:
         raise ValueError(f"window must be an int >= 1, got {window!r}")
     return window
@@ -230,7 +230,7 @@ def translate_stream(translate, lines, out, window: int = DEFAULT_WINDOW,
     line stops the run after every line before it is written (module
     docstring).
     """
-    window = _check_window(window)
+    window = check_window(window)
     write, bar, done = _line_writer(out), _progress_bar(progress), 0
     try:
         for block, read_error in _windows(lines, window):
@@ -318,7 +318,7 @@ def translate_stream_parallel(make_translate, lines, out, jobs: int | None = Non
     """
     from .parallel import cores
 
-    window = _check_window(window)
+    window = check_window(window)
     jobs = jobs or cores()
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be an int >= 1, got {jobs!r}")

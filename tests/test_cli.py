@@ -28,11 +28,31 @@ def test_translate_keeps_empty_lines():
     assert all(out[i] for i in (0, 2, 4))
 
 
-def test_non_utf8_names_the_line():
-    r = run(["translate"], GERMAN[0].encode() + b"\n\xff\xfe kaputt\n")
+def test_non_utf8_stops_at_the_line_with_every_line_before_it_written():
+    r = run(["translate", "--beam", "1"],
+            GERMAN[0].encode() + b"\n\xff\xfe kaputt\n" + GERMAN[1].encode())
     assert r.returncode == 1
     assert b"line 2" in r.stderr and b"UTF-8" in r.stderr
-    assert r.stdout == b""  # nothing half-translated
+    assert len(r.stderr.strip().splitlines()) == 1
+    out = r.stdout.decode().split("\n")
+    assert len(out) == 2 and out[0] and out[1] == ""  # line 1, complete
+
+
+def test_batched_int8_output_equals_one_sentence_at_a_time():
+    text = ("\n".join(GERMAN + ["", GERMAN[0]]) + "\n").encode()
+    one = run(["translate", "--precision", "int8", "--beam", "3"], text)
+    many = run(["translate", "--precision", "int8", "--beam", "3",
+                "--batch-size", "3"], text)
+    assert one.returncode == 0 and many.returncode == 0, many.stderr
+    assert many.stdout == one.stdout
+    assert len(one.stdout.decode().split("\n")) == len(GERMAN) + 3
+
+
+def test_bench_batch_is_a_command():
+    r = run(["bench", "batch", "--help"])
+    assert r.returncode == 0 and b"batch size" in r.stdout
+    r = run(["bench", "nothing"])
+    assert r.returncode == 2 and b"kernels|batch" in r.stderr
 
 
 def test_unknown_option_prints_usage():
@@ -43,29 +63,6 @@ def test_unknown_option_prints_usage():
 def test_missing_model_is_a_clear_error():
     r = run(["translate", "--model", "/nonexistent/model.npz"], b"Hallo\n")
     assert r.returncode == 1 and b"/nonexistent/model.npz" in r.stderr
-
-
-def test_read_text_lines_crlf_and_trailing():
-    assert cli.read_text_lines(b"a\r\nb\n\nc") == ["a", "b", "", "c"]
-    with pytest.raises(ValueError, match="f.txt, line 3"):
-        cli.read_text_lines(b"a\nb\n\x80\n", "f.txt")
-
-
-@pytest.mark.parametrize("raw,lines", [
-    (b"a\rb\rc\r", ["a", "b", "c"]),  # old Mac files: one line each
-    (b"a\r\rb", ["a", "", "b"]),  # an empty line between two CRs
-    (b"a\r\n\rb\n", ["a", "", "b"]),  # CRLF is one line end, CR another
-    (b"a\n\r\nb", ["a", "", "b"]),
-    (b"\r", [""]), (b"", []), (b"a", ["a"]),
-    ("ä\x0bö\x0c\u2028ü\r".encode(), ["ä\x0bö\x0c\u2028ü"]),  # only CR/LF end lines
-])
-def test_read_text_lines_cr_only(raw, lines):
-    assert cli.read_text_lines(raw) == lines
-
-
-def test_cr_only_bad_utf8_is_named_by_line():
-    with pytest.raises(ValueError, match="f.txt, line 3: not valid UTF-8"):
-        cli.read_text_lines(b"a\rb\r\xff\rd", "f.txt")
 
 
 def test_cr_only_input_keeps_its_line_count():
@@ -95,6 +92,9 @@ def main_in_process(args, monkeypatch, capsys, stdin=b""):
     (["--length-alpha", "nan"], "finite and >= 0, got nan"),
     (["--length-exponent", "-1"], "finite and >= 0, got -1.0"),
     (["--length-exponent", "inf"], "finite and >= 0, got inf"),
+    (["--batch-size", "0"], "batch_size must be between 1 and 1024, got 0"),
+    (["--batch-size", "x"], "--batch-size: expected an int, got 'x'"),
+    (["--window", "0"], "window"),
 ])
 def test_bad_numbers_are_usage_errors(monkeypatch, capsys, args, message):
     status, out, err = main_in_process(["translate", *args], monkeypatch, capsys)
@@ -152,16 +152,13 @@ def test_length_alpha_is_a_hidden_alias():
     assert "--length-exponent" in text and "--length-alpha" not in text
 
 
-def test_jobs_names_a_bad_line_before_workers_start(monkeypatch, capsys):
-    from nmt8 import parallel
-
-    monkeypatch.setattr(parallel, "WorkerPool",
-                        lambda *a, **kw: pytest.fail("workers started"))
+def test_jobs_stop_at_a_bad_line_with_the_lines_before_it(monkeypatch, capsys):
     text = "\n".join([GERMAN[0], "Hund " * 1200] + GERMAN * 10) + "\n"
-    status, out, err = main_in_process(["translate", "--jobs", "2"], monkeypatch,
-                                       capsys, text.encode())
-    assert status == 1 and out == ""
-    assert "line 2:" in err and "limit" in err
+    r = run(["translate", "--jobs", "2", "--beam", "1"], text.encode())
+    assert r.returncode == 1
+    assert b"line 2:" in r.stderr and b"limit" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert r.stdout.decode().count("\n") == 1  # line 1, and nothing after
 
 
 def test_demo_is_single_threaded_and_sums_up(monkeypatch, capsys):
@@ -169,14 +166,14 @@ def test_demo_is_single_threaded_and_sums_up(monkeypatch, capsys):
 
     from nmt8.model import Model
 
-    seen, step = [], Model.step
+    seen, step = [], Model.step_batch
 
     def spying(self, *args, **kw):
         seen.append({p["num_threads"] for p in threadpool_info()
                      if p["user_api"] == "blas"})
         return step(self, *args, **kw)
 
-    monkeypatch.setattr(Model, "step", spying)
+    monkeypatch.setattr(Model, "step_batch", spying)
     status, out, _ = main_in_process(["demo", "--beam", "1"], monkeypatch, capsys)
     assert status == 0
     lines = out.strip().splitlines()

@@ -164,3 +164,27 @@ def test_tokenize_is_not_model_encode(toy):
     assert ids[1] == [] and all(isinstance(i, int) for i in ids[0])
     text = tr.translate(["Ein Hund läuft."])[0]
     assert tr.detokenize(tr.translate_ids(ids)[0]) == text
+
+
+def test_batch_size_gives_the_same_int8_translations_in_order(shipped):
+    from nmt8.testing import COURSE_PAIRS
+
+    lines = [de for de, _ in COURSE_PAIRS][:12]
+    lines[3:3] = ["", "   "]
+    tr = nmt8.Translator(shipped, precision="int8", beam=3)
+    one = tr.translate(lines, with_seconds=True)
+    for batch in (2, 5, 64):
+        many = tr.translate(lines, with_seconds=True, batch_size=batch)
+        assert many.outputs == one.outputs
+        assert len(many.seconds) == len(lines)
+        assert many.seconds[3] == many.seconds[4] == 0.0
+    assert one.outputs[3] == one.outputs[4] == ""
+
+
+@pytest.mark.parametrize("bad,error", [(0, ValueError), (2000, ValueError),
+                                       (2.0, TypeError), ("4", TypeError),
+                                       (True, TypeError)])
+def test_bad_batch_size(tiny, bad, error):
+    tr = nmt8.Translator(tiny, beam=2)
+    with pytest.raises(error, match="batch_size"):
+        tr.translate_ids([[3, 4]], batch_size=bad)
