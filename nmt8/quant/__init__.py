@@ -1,12 +1,23 @@
-"""Section 3 of Quinn & Ballesteros (2018): 8-bit products.
+"""Section 3 of Quinn & Ballesteros (2018): 8-bit products, and the rungs
+of the precision ladder they are measured against.
 
 - ``int8``: symmetric int8 quantization of weights and activations;
-- ``kernels``: the checked Python wrapper over the C kernels in ``csrc/``
-  (imported on first use: it needs the compiled ``nmt8.quant._kernels``);
+- ``kernels``: the checked Python wrapper over the int8 C kernels in
+  ``csrc/``;
+- ``fp32``: the C float32 baseline built like the int8 kernel (the paper's
+  "similar optimized floating point implementation");
+- ``int16``: symmetric int16 quantization and its C kernels (Devlin 2017;
+  Marian's int16);
 - ``_build``: the cffi build script that compiles them.
+
+``kernels``, ``fp32`` and ``int16`` need the compiled
+``nmt8.quant._kernels``: their names are imported here on first use, so
+the quantization of ``int8`` works without the build.
 
 Does not: decide which products of the model are quantized (``nmt8.model``).
 """
+
+import importlib
 
 from .int8 import (
     MAX_IN_FEATURES,
@@ -17,6 +28,12 @@ from .int8 import (
     quantize_activations,
 )
 
+# public name -> the submodule that defines it, imported on first use
+_LAZY = {
+    **dict.fromkeys(("FP32_KERNELS", "PackedF32", "available_fp32_kernels",
+                     "fp32_matmul", "pack_fp32"), "fp32"),
+}
+
 __all__ = [
     "MAX_IN_FEATURES",
     "SCHEMES",
@@ -24,4 +41,19 @@ __all__ = [
     "dequantize",
     "quantize",
     "quantize_activations",
+    "FP32_KERNELS",
+    "PackedF32",
+    "available_fp32_kernels",
+    "fp32_matmul",
+    "pack_fp32",
 ]
+assert set(__all__) >= set(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__),
+                        name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

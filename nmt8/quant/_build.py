@@ -3,14 +3,16 @@
 setup.py runs it through ``cffi_modules=["nmt8/quant/_build.py:ffibuilder"]``,
 so ``pip install -e .`` compiles it (again after every change to ``csrc/``).
 
-The declarations come from ``csrc/nmt8_kernels.h``, the single source of
-the C interface: it is read into ``ffibuilder.cdef`` without its
+The declarations come from the public headers of ``csrc/`` (the int8
+kernels' ``nmt8_kernels.h``, then ``nmt8_fp32.h`` and ``nmt8_int16.h``
+for the other rungs of the precision ladder), the single source of the C
+interface: each is read into ``ffibuilder.cdef`` without its
 preprocessor lines, except ``#define NAME <integer>`` which cffi
 understands (so Python reads constants such as ``NMT8_VNNI_ROWS`` from the
 library rather than repeating them).
 
-Compiler flags: ``-O3`` and nothing ISA-specific.  The SSE4, AVX2 and
-AVX-512 VNNI kernels carry ``__attribute__((target(...)))`` and are picked at
+Compiler flags: ``-O3`` and nothing ISA-specific.  The SSE4, AVX2,
+AVX-512 and AVX-512 VNNI kernels carry ``__attribute__((target(...)))`` and are picked at
 run time, so one build runs on any x86-64.  ``-ffp-contract=off`` stops gcc
 fusing the epilogue's multiply and add into an FMA, which would change the
 rounding that the tests reproduce in numpy.  The code is valid under strict
@@ -33,11 +35,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CSRC = "csrc"
 HEADER = os.path.join(CSRC, "nmt8_kernels.h")
+HEADERS = [HEADER] + [os.path.join(CSRC, name)
+                      for name in ("nmt8_fp32.h", "nmt8_int16.h")]
 SOURCES = [
     os.path.join(CSRC, name)
-    for name in ("nmt8_kernels.c", "nmt8_sse4.c", "nmt8_avx2.c", "nmt8_vnni.c")
+    for name in ("nmt8_kernels.c", "nmt8_sse4.c", "nmt8_avx2.c", "nmt8_vnni.c",
+                 "nmt8_fp32.c", "nmt8_fp32_simd.c", "nmt8_int16.c",
+                 "nmt8_int16_simd.c")
 ]
-DEPENDS = SOURCES + [HEADER, os.path.join(CSRC, "nmt8_internal.h")]
+DEPENDS = SOURCES + HEADERS + [os.path.join(CSRC, name) for name in
+                               ("nmt8_internal.h", "nmt8_ladder.h")]
 MODULE = "nmt8.quant._kernels"
 
 _DEFINE = re.compile(r"^\s*#\s*define\s+\w+\s+-?\d+\s*$")
@@ -78,8 +85,10 @@ def make_builder(module=MODULE, extra_compile_args=None,
     code for the module (the sanitizer test adds deliberate bugs to check
     that they are caught).
     """
-    with open(os.path.join(ROOT, HEADER), encoding="utf-8") as f:
-        header_text = f.read()
+    texts = []
+    for header in HEADERS:
+        with open(os.path.join(ROOT, header), encoding="utf-8") as f:
+            texts.append(cdef_source(f.read()))
     if absolute:
         def where(path):
             return os.path.join(ROOT, path)
@@ -87,10 +96,11 @@ def make_builder(module=MODULE, extra_compile_args=None,
         def where(path):
             return _relative(path, os.getcwd())
     builder = FFI()
-    builder.cdef(cdef_source(header_text) + "\n" + extra_cdef)
+    builder.cdef("\n".join(texts) + "\n" + extra_cdef)
     builder.set_source(
         module,
-        '#include "nmt8_kernels.h"\n' + extra_source,
+        "".join(f'#include "{os.path.basename(h)}"\n' for h in HEADERS)
+        + extra_source,
         sources=[where(s) for s in SOURCES],
         include_dirs=[where(CSRC)],
         depends=[where(s) for s in DEPENDS],

@@ -112,15 +112,22 @@ def default_kernel() -> str:
 
 
 def _check_kernel(name, what=""):
+    _check_name(name, KERNELS, available_kernels(), what)
+
+
+def _check_name(name, known, available, what=""):
+    """Raise the error for a kernel name that cannot be used: TypeError if
+    not a string, ValueError if not in ``known`` (nor "auto") or not in
+    ``available``.  Shared with the fp32 and int16 wrappers."""
     if not isinstance(name, str):
-        raise TypeError(f"kernel {what}must be a string, one of {KERNELS} or "
+        raise TypeError(f"kernel {what}must be a string, one of {known} or "
                         f"'auto'; got {type(name).__name__} {name!r}")
-    if name not in _ID:
+    if name not in known and name != "auto":
         raise ValueError(f"unknown kernel {what}{name!r}; choose from "
-                         f"{KERNELS} or 'auto'")
-    if name not in _AVAILABLE:
+                         f"{known} or 'auto'")
+    if name not in available and name != "auto":
         raise ValueError(f"kernel {what}{name!r} is not supported by this CPU; "
-                         f"available: {available_kernels()}")
+                         f"available: {list(available)}")
 
 
 def _kernel_id(kernel) -> int:
