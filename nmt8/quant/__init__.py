@@ -32,20 +32,33 @@ from .int8 import (
 _LAZY = {
     **dict.fromkeys(("FP32_KERNELS", "PackedF32", "available_fp32_kernels",
                      "fp32_matmul", "pack_fp32"), "fp32"),
+    **dict.fromkeys(("INT16_KERNELS", "MAX_IN_FEATURES16", "QuantizedMatrix16",
+                     "available_int16_kernels", "dequantize16",
+                     "int16_accumulate", "int16_matmul", "quantize16",
+                     "quantize_activations16"), "int16"),
 }
 
 __all__ = [
-    "MAX_IN_FEATURES",
-    "SCHEMES",
-    "QuantizedMatrix",
-    "dequantize",
-    "quantize",
-    "quantize_activations",
     "FP32_KERNELS",
+    "INT16_KERNELS",
+    "MAX_IN_FEATURES",
+    "MAX_IN_FEATURES16",
+    "SCHEMES",
     "PackedF32",
+    "QuantizedMatrix",
+    "QuantizedMatrix16",
     "available_fp32_kernels",
+    "available_int16_kernels",
+    "dequantize",
+    "dequantize16",
     "fp32_matmul",
+    "int16_accumulate",
+    "int16_matmul",
     "pack_fp32",
+    "quantize",
+    "quantize16",
+    "quantize_activations",
+    "quantize_activations16",
 ]
 assert set(__all__) >= set(_LAZY)
 

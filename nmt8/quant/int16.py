@@ -1,0 +1,327 @@
+"""16-bit products: the rung between float32 and the paper's int8.
+
+Quinn & Ballesteros 2018 go from float32 to 8 bits; the 16-bit products
+of Devlin (2017, "Sharp Models on Dull Hardware") and Marian's int16 are
+the step between.  The same linear, symmetric quantization as
+``nmt8.quant.int8`` and the same kernel shape (``csrc/nmt8_int16*.c``:
+weights transposed, 4 rows at a time, narrow X quantized row by row):
+
+    Y[p, o] = (sum_k Xq[p, k] * Wq[o, k]) * x_step[p] * step[o] + b[o]
+
+Exactness, by design (``csrc/nmt8_int16.h``):
+
+- activations: ``Xq = rint(X * 32767 / max|X[p]|)`` in [-32767, 32767];
+- weights: ``Wq = rint(W * 8191 / max|W|)`` in [-8191, 8191], stored as
+  int16 (14 bits used);
+- one ``pmaddwd`` / ``vpdpwssd`` adds ``x0 w0 + x1 w1`` to each int32 lane,
+  at most ``2 * 32767 * 8191``; 4 of them fit (``4 * 2 * 32767 * 8191 =
+  2 147 221 512 < 2**31 - 1``), after which the lanes are widened into
+  int64.  The int64 sums are exact while ``K * 32767 * 8191 < 2**63``:
+  ``MAX_IN_FEATURES16``.
+
+So every kernel (``ref``, ``sse4``, ``avx2``, ``vnni``) returns the same
+int64 sums as a numpy int64 product, and the same float32 results, bit for
+bit: every int16 kernel gives the same translation.  The sums are scaled
+in float64 (``((float64)acc * x_step) * step``), rounded to float32, and
+the float32 bias added.  Rounding is in float64, to nearest even, so
+tiny rows need no special case.
+
+Does not: use full 16-bit weights (they would leave room for one pair per
+int32 lane), saturate (Marian's int16 could overflow int32 in theory; this
+cannot), pack weights, or quantize biases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .int8 import _frozen, _scheme
+from .kernels import (
+    _FLOATS,
+    _bias,
+    _check_name,
+    _ffi,
+    _float_matrix,
+    _lib,
+    _no_rows,
+    _output,
+    _raise,
+)
+
+__all__ = [
+    "INT16_KERNELS",
+    "MAX_IN_FEATURES16",
+    "QuantizedMatrix16",
+    "available_int16_kernels",
+    "dequantize16",
+    "int16_accumulate",
+    "int16_matmul",
+    "quantize16",
+    "quantize_activations16",
+]
+
+INT16_KERNELS = ("ref", "sse4", "avx2", "vnni")
+_AUTO_ORDER = ("vnni", "avx2", "sse4", "ref")  # fastest first
+_ID = {name: getattr(_lib, "NMT8_I16_" + name.upper()) for name in INT16_KERNELS}
+_AVAILABLE = tuple(k for k in INT16_KERNELS
+                   if _lib.nmt8_i16_cpu_supports(_ID[k]))
+_AUTO = next(k for k in _AUTO_ORDER if k in _AVAILABLE)
+
+X_MAX = _lib.NMT8_I16_X_MAX       # 2**15 - 1: activations
+W_MAX = _lib.NMT8_I16_W_MAX       # 2**13 - 1: weights
+# the int32 lanes: NMT8_I16_FLUSH pair sums, then widened to int64
+assert _lib.NMT8_I16_FLUSH * 2 * X_MAX * W_MAX < 2**31
+# the largest inner size whose int64 sums stay exact
+MAX_IN_FEATURES16 = (2**63 - 1) // (X_MAX * W_MAX)
+
+_F32_MAX = np.finfo(np.float32).max
+_I16 = np.dtype(np.int16)
+_INT16S = _ffi.typeof("int16_t[]")
+_INT64S = _ffi.typeof("int64_t[]")
+
+
+def available_int16_kernels() -> list[str]:
+    """The int16 kernels this CPU supports, in the order of INT16_KERNELS."""
+    return list(_AVAILABLE)
+
+
+def _kernel_id(kernel) -> int:
+    if kernel.__class__ is not str or kernel not in _AVAILABLE:
+        if kernel == "auto":
+            return _ID[_AUTO]
+        _check_name(kernel, INT16_KERNELS, _AVAILABLE)
+    return _ID[kernel]
+
+
+@dataclass(frozen=True, eq=False)
+class QuantizedMatrix16:
+    """An int16 weight matrix with its scales, like ``QuantizedMatrix``.
+
+    - ``Wq``: (out, in) int16, C-contiguous, values in [-8191, 8191]; the
+      transpose of the (in, out) float matrix.
+    - ``scale``: (out,) float32, ``8191 / max|W|`` (saturated at the
+      largest float32 for tiny rows; 1 for a zero row): floats to int16.
+    - ``step``: (out,) float32, ``max|W| / 8191``: int16 back to floats.
+    - ``scheme``: ``"per_tensor"`` or ``"per_row"``.
+
+    Read-only private copies; pickles and copies through the constructor.
+    """
+
+    Wq: np.ndarray
+    scale: np.ndarray
+    step: np.ndarray
+    scheme: str = "per_tensor"
+
+    def __post_init__(self):
+        Wq = self.Wq
+        if not (isinstance(Wq, np.ndarray) and Wq.dtype == _I16
+                and Wq.ndim == 2):
+            raise ValueError("Wq must be a 2-D int16 array")
+        N, K = Wq.shape
+        _check_inner(K)
+        if Wq.size and (Wq.min() < -W_MAX or Wq.max() > W_MAX):
+            raise ValueError(f"Wq values must lie in [-{W_MAX}, {W_MAX}]")
+        object.__setattr__(self, "Wq", _frozen(Wq))
+        for name in ("scale", "step"):
+            a = getattr(self, name)
+            if not (isinstance(a, np.ndarray) and a.dtype == np.float32
+                    and a.shape == (N,)):
+                raise ValueError(f"{name} must be a ({N},) float32 array")
+            if not np.isfinite(a).all() or (a < 0).any():
+                raise ValueError(f"{name} must be finite and >= 0")
+            object.__setattr__(self, name, _frozen(a))
+        object.__setattr__(self, "scheme", _scheme(self.scheme))
+
+    def __reduce__(self):
+        return (type(self), (self.Wq, self.scale, self.step, self.scheme))
+
+    @property
+    def in_features(self) -> int:
+        return self.Wq.shape[1]
+
+    @property
+    def out_features(self) -> int:
+        return self.Wq.shape[0]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(in, out), the shape of the float matrix this stands for."""
+        return (self.in_features, self.out_features)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held: the int16 weights (2 per weight), scales, steps."""
+        return sum(a.nbytes for a in (self.Wq, self.scale, self.step))
+
+    def __repr__(self) -> str:
+        return (f"QuantizedMatrix16(in_features={self.in_features}, "
+                f"out_features={self.out_features}, scheme={self.scheme!r})")
+
+
+def _check_inner(K: int):
+    if K > MAX_IN_FEATURES16:
+        raise ValueError(f"in_features {K} > {MAX_IN_FEATURES16}: int64 "
+                         "accumulation would no longer be exact")
+
+
+def _round(rows: np.ndarray, absmax: np.ndarray, top: int) -> np.ndarray:
+    """rint(rows * top / absmax) as int16, in float64; zero rows stay 0.
+    rows (n, K) float; absmax (n,) float32."""
+    m = absmax.astype(np.float64)
+    s = np.where(m > 0, top / np.where(m > 0, m, 1.0), 0.0)        # (n,)
+    q = np.rint(rows.astype(np.float64) * s[:, None])              # (n, K)
+    return np.clip(q, -top, top).astype(np.int16)
+
+
+def quantize16(W: np.ndarray, scheme: str = "per_tensor") -> QuantizedMatrix16:
+    """Quantize a float weight matrix W (in, out) to int16 in [-8191, 8191].
+
+    ``scheme``: ``"per_tensor"`` (one scale) or ``"per_row"`` (one per
+    output), as ``quantize``.  W is first rounded to float32.
+    """
+    scheme = _scheme(scheme)
+    W = np.asarray(W)
+    if W.ndim != 2:
+        raise ValueError(f"W must be 2-D (in, out), got shape {W.shape}")
+    if not np.issubdtype(W.dtype, np.floating):
+        raise ValueError(f"W must be a float array, got {W.dtype}")
+    K, N = W.shape                                   # (in, out)
+    _check_inner(K)
+    with np.errstate(over="ignore"):   # beyond float32: inf, refused below
+        WT = np.ascontiguousarray(W.T, dtype=np.float32)          # (out, in)
+    absmax = np.abs(WT).max(1) if K else np.zeros(N, np.float32)  # (out,)
+    if not np.isfinite(absmax).all():
+        raise ValueError("W contains NaN or inf")
+    if scheme == "per_tensor":
+        absmax[:] = absmax.max(initial=0)
+    m = absmax.astype(np.float64)
+    with np.errstate(over="ignore", divide="ignore"):
+        scale = np.where(m > 0, W_MAX / np.where(m > 0, m, 1.0), 1.0)
+    scale = np.minimum(scale, _F32_MAX).astype(np.float32)        # (out,)
+    step = (m / W_MAX).astype(np.float32)                         # (out,)
+    return QuantizedMatrix16(Wq=_round(WT, absmax, W_MAX), scale=scale,
+                             step=step, scheme=scheme)
+
+
+def dequantize16(qW: QuantizedMatrix16) -> np.ndarray:
+    """The float32 matrix (in, out) that ``qW`` stands for: ``Wq * step``."""
+    W = qW.Wq.astype(np.float32) * qW.step[:, None]                # (out, in)
+    return np.ascontiguousarray(W.T)
+
+
+def quantize_activations16(X) -> tuple[np.ndarray, np.ndarray]:
+    """Quantize each row of X (P, in) to int16: the numpy reference of the
+    C routine the kernels run (same float64 operations, same result).
+
+    Returns ``(Xq, x_step)``: Xq (P, in) int16 in [-32767, 32767], and
+    x_step (P,) float32 = ``max|X[p]| / 32767`` (0 for a zero row).
+    """
+    with np.errstate(over="ignore"):  # too large for float32: inf, refused
+        X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (P, in), got shape {X.shape}")
+    P, K = X.shape
+    m = np.abs(X).max(axis=1) if K else np.zeros(P, np.float32)   # (P,)
+    if not np.isfinite(m).all():
+        raise ValueError("X contains NaN or inf")
+    x_step = (m.astype(np.float64) / X_MAX).astype(np.float32)    # (P,)
+    return _round(X, m, X_MAX), x_step
+
+
+# ------------------------------------------------------------------ products
+
+def int16_matmul(qW: QuantizedMatrix16, X: np.ndarray, kernel: str = "auto",
+                 bias: np.ndarray | None = None,
+                 out: np.ndarray | None = None) -> np.ndarray:
+    """Approximate ``X @ W + bias`` with 16-bit weights and activations.
+
+    qW: ``quantize16(W)``.  X: (P, in) float32 (float64 converted, any
+    strides); each row quantized on the fly (``quantize_activations16``, in
+    C).  bias: float32 (out,) or None.  out: optional float32 (P, out)
+    array (it may overlap X).  kernel: a name of ``INT16_KERNELS`` or
+    ``"auto"``.  Returns float32 (P, out), the same bits for every kernel.
+
+    One thread, GIL released in C.  Raises as ``int8_matmul`` does.
+    """
+    kid = _kernel_id(kernel)
+    if not isinstance(qW, QuantizedMatrix16):
+        raise TypeError("expected a QuantizedMatrix16 (see nmt8.quant."
+                        f"quantize16), got {type(qW).__name__}")
+    if not (type(X) is np.ndarray and X.dtype == np.float32 and X.ndim == 2
+            and X.flags.c_contiguous and X.flags.aligned):
+        X = _float_matrix(X)
+    P, K = X.shape
+    N = qW.out_features
+    if K != qW.in_features:
+        raise ValueError(f"X has {K} columns, the matrix has "
+                         f"in_features={qW.in_features}")
+    Y = _output(out, P, N)                                  # (P, out)
+    if P == 0:
+        _no_rows(bias, N)
+        return Y
+    b = _ffi.NULL if bias is None else _bias(bias, N)
+    rc = _lib.nmt8_i16_matmul(kid, _ffi.from_buffer(_FLOATS, Y),
+                              _ffi.from_buffer(_INT16S, qW.Wq),
+                              _ffi.from_buffer(_FLOATS, qW.step),
+                              _ffi.from_buffer(_FLOATS, X), b, P, N, K)
+    if rc:
+        _raise(rc)
+    if out is not None and Y is not out:
+        out[...] = Y                                        # misaligned out
+        return out
+    return Y
+
+
+def _int16_matrix(A, name: str, top: int, K: int | None = None) -> np.ndarray:
+    if not isinstance(A, np.ndarray) or A.dtype != _I16 or A.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D int16 array")
+    if K is not None and A.shape[1] != K:
+        raise ValueError(f"{name} has {A.shape[1]} columns, the matrix has "
+                         f"in_features={K}")
+    if A.size and (A.min() < -top or A.max() > top):
+        raise ValueError(f"{name} values must lie in [-{top}, {top}]")
+    A = np.ascontiguousarray(A)
+    return A if A.flags.aligned else A.copy()
+
+
+def int16_accumulate(Wq16, Xq16: np.ndarray, kernel: str = "auto") -> np.ndarray:
+    """The exact sums ``acc[p, o] = sum_k Xq16[p, k] * Wq16[o, k]``, int64.
+
+    Wq16: a QuantizedMatrix16 or an int16 (out, in) array in [-8191,
+    8191]; Xq16: int16 (P, in) in [-32767, 32767].  For tests and
+    teaching: compare with an int64 numpy product.
+    """
+    kid = _kernel_id(kernel)
+    Wq = Wq16.Wq if isinstance(Wq16, QuantizedMatrix16) else \
+        _int16_matrix(Wq16, "Wq16", W_MAX)
+    N, K = Wq.shape
+    _check_inner(K)
+    Xq = _int16_matrix(Xq16, "Xq16", X_MAX, K)
+    P = Xq.shape[0]
+    acc = np.empty((P, N), np.int64)                        # (P, out)
+    if P == 0:
+        return acc
+    rc = _lib.nmt8_i16_accumulate(kid, _ffi.from_buffer(_INT64S, acc),
+                                  _ffi.from_buffer(_INT16S, Wq),
+                                  _ffi.from_buffer(_INT16S, Xq), P, N, K)
+    if rc:
+        _raise(rc)
+    return acc
+
+
+def _quantize_rows16(X) -> tuple[np.ndarray, np.ndarray]:
+    """The C activation quantizer alone, for tests: must agree with
+    ``quantize_activations16`` bit for bit."""
+    X = _float_matrix(X)
+    P, K = X.shape
+    Xq = np.empty((P, K), np.int16)                         # (P, in)
+    x_step = np.empty(P, np.float32)                        # (P,)
+    if P:
+        rc = _lib.nmt8_i16_quantize_rows(_ffi.from_buffer(_INT16S, Xq),
+                                         _ffi.from_buffer(_FLOATS, x_step),
+                                         _ffi.from_buffer(_FLOATS, X), P, K)
+        if rc:
+            _raise(rc)
+    return Xq, x_step

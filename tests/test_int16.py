@@ -1,0 +1,353 @@
+"""Tests of nmt8.quant.int16: every int16 kernel against an int64 numpy
+product, bit for bit (sums and float results), at the bounds of the exact
+design; the C activation quantizer against its numpy reference; the
+weight object; the wrapper's argument checks."""
+
+import copy
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nmt8.quant import (
+    INT16_KERNELS,
+    MAX_IN_FEATURES16,
+    QuantizedMatrix16,
+    available_int16_kernels,
+    dequantize16,
+    int16_accumulate,
+    int16_matmul,
+    quantize,
+    quantize16,
+    quantize_activations16,
+)
+from nmt8.quant import int16 as int16_module
+from nmt8.quant.kernels import int8_matmul
+
+XM, WM = 32767, 8191
+SETTINGS = settings(max_examples=40, deadline=None)
+
+
+@pytest.fixture(scope="module", params=INT16_KERNELS)
+def kernel(request):
+    if request.param not in available_int16_kernels():
+        pytest.skip(f"int16 kernel {request.param!r} not supported by this CPU")
+    return request.param
+
+
+# ------------------------------------------------------------ references
+
+def ref_acc(Wq, Xq):
+    """acc (P, out) int64: the definition."""
+    return Xq.astype(np.int64) @ Wq.astype(np.int64).T
+
+
+def ref_float(acc, x_step, w_step, bias=None):
+    """The kernels' epilogue, same operations in the same order: in
+    float64, ((double)acc * x_step[p]) * w_step[o], rounded to float32,
+    then the float32 bias added."""
+    Y = (acc.astype(np.float64) * x_step.astype(np.float64)[:, None]
+         * w_step.astype(np.float64)[None, :]).astype(np.float32)
+    return Y if bias is None else Y + bias
+
+
+def expected(qW, X, bias=None):
+    Xq, x_step = quantize_activations16(X)
+    return ref_float(ref_acc(qW.Wq, Xq), x_step, qW.step, bias)
+
+
+def random_case(seed, P, K, N, dist="uniform"):
+    rng = np.random.default_rng(seed)
+    if dist == "uniform":
+        Wq = rng.integers(-WM, WM + 1, (N, K), dtype=np.int16)
+        Xq = rng.integers(-XM, XM + 1, (P, K), dtype=np.int16)
+    elif dist == "small":
+        Wq = rng.integers(-3, 4, (N, K), dtype=np.int16)
+        Xq = rng.integers(-3, 4, (P, K), dtype=np.int16)
+    else:  # extremes only
+        Wq = rng.choice(np.array([-WM, WM], np.int16), (N, K))
+        Xq = rng.choice(np.array([-XM, XM], np.int16), (P, K))
+    return Wq, Xq
+
+
+shapes = st.tuples(st.integers(0, 2**31 - 1), st.integers(1, 17),
+                   st.integers(1, 600), st.integers(1, 40))
+
+
+# ------------------------------------------------------------ exactness
+
+@SETTINGS
+@given(case=shapes, dist=st.sampled_from(["uniform", "small", "extreme"]))
+def test_accumulate_is_exact(kernel, case, dist):
+    Wq, Xq = random_case(*case, dist=dist)
+    np.testing.assert_array_equal(int16_accumulate(Wq, Xq, kernel=kernel),
+                                  ref_acc(Wq, Xq))
+
+
+@pytest.mark.parametrize("K", [1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64,
+                               65, 127, 128, 129, 255, 256, 257, 1000])
+def test_accumulate_exact_at_vector_and_flush_edges(kernel, K):
+    """Around the vector widths (8, 16, 32 int16) and the int32 -> int64
+    flush every 4 vectors (32, 64, 128 int16), with extreme values so a
+    missed flush would wrap."""
+    for P, N in [(1, 1), (2, 5), (3, 4), (4, 9), (7, 13)]:
+        Wq, Xq = random_case(K, P, K, N, "extreme")
+        np.testing.assert_array_equal(int16_accumulate(Wq, Xq, kernel=kernel),
+                                      ref_acc(Wq, Xq))
+
+
+@pytest.mark.parametrize("K", [4096, 65536])
+@pytest.mark.parametrize("sx, sw", [(1, 1), (-1, -1), (1, -1)])
+def test_the_bound_at_the_extremes(kernel, K, sx, sw):
+    """All +-32767 activations against all +-8191 weights: every int32
+    lane takes exactly 4 * 2 * 32767 * 8191 = 2 147 221 512 before it is
+    widened (any more and it would wrap), and the int64 total is K * 32767
+    * 8191, beyond int32."""
+    assert 4 * 2 * XM * WM <= 2**31 - 1 < 5 * 2 * XM * WM
+    N = 6
+    Wq = np.full((N, K), sw * WM, np.int16)
+    Wq[1::2] *= -1
+    for P in (1, 2, 3, 5):
+        Xq = np.full((P, K), sx * XM, np.int16)
+        acc = int16_accumulate(Wq, Xq, kernel=kernel)
+        np.testing.assert_array_equal(acc, ref_acc(Wq, Xq))
+        assert acc[0, 0] == sx * sw * K * XM * WM and abs(acc[0, 0]) > 2**31
+
+
+def test_largest_inner_size_is_stated():
+    assert MAX_IN_FEATURES16 == (2**63 - 1) // (XM * WM)
+    assert MAX_IN_FEATURES16 * XM * WM < 2**63
+
+
+@SETTINGS
+@given(case=shapes, bias=st.booleans(),
+       scheme=st.sampled_from(["per_tensor", "per_row"]))
+def test_float_output_is_bit_identical(kernel, case, bias, scheme):
+    """int16_matmul = quantize_activations16 (numpy) + exact sums + the
+    float64 epilogue, bit for bit, so every kernel translates alike."""
+    seed, P, K, N = case
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal((K, N)).astype(np.float32) * rng.uniform(0.01, 10, N)
+    X = rng.standard_normal((P, K)).astype(np.float32)
+    X[0, : K // 2] *= 100
+    b = rng.standard_normal(N).astype(np.float32) if bias else None
+    qW = quantize16(W, scheme=scheme)
+    np.testing.assert_array_equal(int16_matmul(qW, X, kernel=kernel, bias=b),
+                                  expected(qW, X, b))
+
+
+@pytest.mark.parametrize("P, K", [(1, 8192), (1, 8193), (64, 128), (65, 128),
+                                  (600, 40), (9, 4096)])
+def test_stack_and_heap_scratch(kernel, P, K):
+    """Xq on the stack up to 16384 bytes (8192 int16) and 64 rows of
+    steps, else on the heap: both sides, bit for bit."""
+    rng = np.random.default_rng(P * K)
+    qW = quantize16(rng.standard_normal((K, 11)), "per_row")
+    X = rng.standard_normal((P, K)).astype(np.float32)
+    b = rng.standard_normal(11).astype(np.float32)
+    np.testing.assert_array_equal(int16_matmul(qW, X, kernel, bias=b),
+                                  expected(qW, X, b))
+
+
+def test_more_accurate_than_int8():
+    """The point of the rung: on the same product, int16's error is far
+    below int8's (64x finer weights, 258x finer activations)."""
+    rng = np.random.default_rng(5)
+    W = rng.standard_normal((500, 60)).astype(np.float32)
+    X = rng.standard_normal((4, 500)).astype(np.float32)
+    exact = X.astype(np.float64) @ W
+    e16 = np.abs(int16_matmul(quantize16(W), X) - exact).max()
+    e8 = np.abs(int8_matmul(quantize(W), X) - exact).max()
+    assert e16 < e8 / 20
+
+
+# ------------------------------------------------------------ quantizers
+
+@SETTINGS
+@given(seed=st.integers(0, 2**31 - 1), P=st.integers(1, 9),
+       K=st.integers(1, 300))
+def test_c_quantizer_matches_numpy(seed, P, K):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((P, K)) * 10.0 ** rng.integers(-40, 30, (P, 1))
+    X = X.astype(np.float32)
+    X[0, 0] = 0.0
+    if P > 1:
+        X[1] = 0.0
+    Xq, sx = int16_module._quantize_rows16(X)
+    Xq_np, sx_np = quantize_activations16(X)
+    np.testing.assert_array_equal(Xq, Xq_np)
+    np.testing.assert_array_equal(sx, sx_np)
+    assert np.abs(Xq).max() <= XM
+
+
+def test_c_quantizer_rounds_half_to_even_and_keeps_tiny_rows():
+    # max 32767 makes the scale exactly 1
+    X = np.array([[32767, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 100.5] * 3],
+                 np.float32)
+    Xq, sx = int16_module._quantize_rows16(X)
+    assert sx[0] == 1.0
+    np.testing.assert_array_equal(Xq[0, :8], [32767, 0, 2, 2, 0, -2, -2, 100])
+    tiny = np.array([[1e-44, -5e-45, 0.0]], np.float32)   # denormals
+    Xq, sx = int16_module._quantize_rows16(tiny)
+    np.testing.assert_array_equal(Xq, quantize_activations16(tiny)[0])
+    assert Xq[0, 0] == XM
+
+
+def test_quantize16_weights():
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((50, 7)) * np.arange(1, 8)
+    for scheme in ("per_tensor", "per_row"):
+        qW = quantize16(W, scheme)
+        assert qW.Wq.shape == (7, 50) and qW.Wq.dtype == np.int16
+        assert np.abs(qW.Wq).max() == WM
+        err = np.abs(dequantize16(qW) - W)
+        assert (err <= qW.step[None, :] * 0.5 * (1 + 1e-6) + 1e-7).all()
+    assert (quantize16(W, "per_row").Wq.max(1) == WM).sum() >= 1
+    z = quantize16(np.zeros((3, 2)))
+    np.testing.assert_array_equal(z.Wq, 0)
+    np.testing.assert_array_equal(z.step, 0)
+
+
+def test_matrix_is_read_only_and_pickles(kernel):
+    W = np.random.default_rng(1).standard_normal((40, 9)).astype(np.float32)
+    qW = quantize16(W)
+    assert not qW.Wq.flags.writeable and qW.nbytes == 40 * 9 * 2 + 2 * 9 * 4
+    with pytest.raises(ValueError):
+        qW.Wq[0, 0] = 1
+    X = np.ones((3, 40), np.float32)
+    before = int16_matmul(qW, X, kernel)
+    for twin in (pickle.loads(pickle.dumps(qW)), copy.deepcopy(qW)):
+        assert isinstance(twin, QuantizedMatrix16) and not twin.Wq.flags.writeable
+        np.testing.assert_array_equal(int16_matmul(twin, X, kernel), before)
+    Wq = np.ones((2, 3), np.int16)
+    q = QuantizedMatrix16(Wq, np.ones(2, np.float32), np.ones(2, np.float32))
+    Wq[0, 0] = 5                               # the caller's array changes
+    assert q.Wq[0, 0] == 1
+
+
+# ------------------------------------------------------- shapes and layout
+
+@pytest.mark.parametrize("shape", [(0, 5), (5, 0), (0, 0), (1, 1)])
+def test_degenerate_shapes(kernel, shape):
+    qW = quantize16(np.ones(shape, np.float32))
+    b = np.arange(shape[1], dtype=np.float32)
+    Y = int16_matmul(qW, np.ones((3, shape[0]), np.float32), kernel, bias=b)
+    np.testing.assert_array_equal(Y, np.broadcast_to(b + shape[0], Y.shape))
+    acc = int16_accumulate(qW, np.ones((2, shape[0]), np.int16), kernel)
+    np.testing.assert_array_equal(acc, WM * shape[0])
+
+
+def test_empty_batch(kernel):
+    qW = quantize16(np.ones((20, 7), np.float32))
+    Y = int16_matmul(qW, np.empty((0, 20), np.float32), kernel=kernel)
+    assert Y.shape == (0, 7) and Y.dtype == np.float32
+    acc = int16_accumulate(qW, np.empty((0, 20), np.int16), kernel=kernel)
+    assert acc.shape == (0, 7) and acc.dtype == np.int64
+    b = np.zeros(7, np.float32)
+    b[3] = np.nan
+    with pytest.raises(ValueError, match="bias contains NaN"):
+        int16_matmul(qW, np.empty((0, 20), np.float32), kernel, bias=b)
+
+
+def unaligned(a):
+    raw = np.zeros(a.nbytes + 1, np.uint8)[1:]
+    out = raw.view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
+
+
+def test_unaligned_strided_and_overlapping(kernel):
+    rng = np.random.default_rng(3)
+    K, N, P = 133, 45, 5
+    qW = quantize16(rng.standard_normal((K, N)))
+    X = rng.standard_normal((P, K)).astype(np.float32)
+    b = rng.standard_normal(N).astype(np.float32)
+    expect = expected(qW, X, b)
+    wide = np.zeros((P, 2 * K), np.float32)
+    wide[:, ::2] = X
+    for Xv in (unaligned(X), np.asfortranarray(X), wide[:, ::2],
+               X.astype(np.float64)):
+        np.testing.assert_array_equal(
+            int16_matmul(qW, Xv, kernel=kernel, bias=unaligned(b)), expect)
+    out = unaligned(np.zeros((P, N), np.float32))
+    assert int16_matmul(qW, X, kernel=kernel, bias=b, out=out) is out
+    np.testing.assert_array_equal(out, expect)
+    buf = np.zeros(P * K, np.float32)
+    Xo = buf.reshape(P, K)
+    Xo[...] = X
+    out = buf[:P * N].reshape(P, N)
+    assert int16_matmul(qW, Xo, kernel=kernel, bias=b, out=out) is out
+    np.testing.assert_array_equal(out, expect)
+    Wq, Xq = random_case(4, P, K, N)
+    np.testing.assert_array_equal(
+        int16_accumulate(unaligned(Wq), unaligned(Xq), kernel), ref_acc(Wq, Xq))
+
+
+# ------------------------------------------------------------- bad inputs
+
+@pytest.fixture
+def qW():
+    return quantize16(np.random.default_rng(0).standard_normal((16, 10)))
+
+
+@pytest.mark.parametrize("X, match", [
+    (np.ones((2, 16), np.int32), "float"),
+    (np.ones(16, np.float32), "2-D"),
+    (np.ones((2, 15), np.float32), "in_features"),
+])
+def test_bad_X(qW, X, match):
+    with pytest.raises(ValueError, match=match):
+        int16_matmul(qW, X)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, 1e39])
+def test_nonfinite_inputs(qW, kernel, value):
+    X = np.ones((3, 16))
+    X[2, 7] = value
+    out = np.zeros((3, 10), np.float32)
+    with pytest.raises(ValueError, match="X contains NaN or inf"):
+        int16_matmul(qW, X, kernel=kernel, out=out)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        quantize_activations16(X)
+    with np.errstate(over="ignore"):
+        b = np.where(np.arange(10) == 4, value, 1.0).astype(np.float32)
+    with pytest.raises(ValueError, match="bias contains NaN or inf"):
+        int16_matmul(qW, np.ones((3, 16), np.float32), kernel, bias=b, out=out)
+    np.testing.assert_array_equal(out, 0)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        quantize16(X.T)
+
+
+def test_bad_int16_inputs(qW):
+    with pytest.raises(TypeError, match="QuantizedMatrix16"):
+        int16_matmul(quantize(np.ones((16, 10))), np.ones((1, 16), np.float32))
+    with pytest.raises(ValueError, match="32767"):
+        int16_accumulate(qW, np.full((1, 16), -32768, np.int16))
+    with pytest.raises(ValueError, match="8191"):
+        int16_accumulate(np.full((3, 16), 8192, np.int16), np.ones((1, 16), np.int16))
+    with pytest.raises(ValueError, match="8191"):
+        QuantizedMatrix16(np.full((1, 2), -8192, np.int16),
+                          np.ones(1, np.float32), np.ones(1, np.float32))
+    with pytest.raises(ValueError, match="int16"):
+        int16_accumulate(qW, np.ones((1, 16), np.int8))
+    with pytest.raises(ValueError, match="in_features"):
+        int16_accumulate(qW, np.ones((1, 15), np.int16))
+    with pytest.raises(ValueError, match="bias"):
+        int16_matmul(qW, np.ones((1, 16), np.float32), bias=np.ones(10))
+
+
+def test_kernel_names(qW, monkeypatch):
+    X = np.ones((1, 16), np.float32)
+    assert INT16_KERNELS == ("ref", "sse4", "avx2", "vnni")
+    with pytest.raises(ValueError, match="unknown kernel 'avx512'.*'vnni'.*auto"):
+        int16_matmul(qW, X, kernel="avx512")
+    with pytest.raises(TypeError, match="kernel must be a string"):
+        int16_accumulate(qW, np.ones((1, 16), np.int16), kernel=None)
+    monkeypatch.setattr(int16_module, "_AVAILABLE", ("ref",))
+    monkeypatch.setattr(int16_module, "_AUTO", "ref")
+    for name in ("sse4", "avx2", "vnni"):
+        with pytest.raises(ValueError, match="not supported.*available"):
+            int16_matmul(qW, X, kernel=name)
+    np.testing.assert_array_equal(int16_matmul(qW, X), int16_matmul(qW, X, "ref"))
