@@ -116,3 +116,138 @@ def test_verdict_names_the_cause():
     assert "both prefer A's token" in v and "A itself scores B's output higher" in v
     assert "search error" not in mk(0.3, -0.2, 0.1, -0.1).verdict()
     assert mk(0.3, -0.2, 0.1, -0.1).explain().splitlines()[-1].startswith("=> ")
+
+
+class _Exponent:
+    """A system that has ``length_exponent`` but no ``length_alpha`` (as
+    ``nmt8.Translator`` will once the old name goes): the other system's
+    scores, normalised with the given exponent."""
+
+    def __init__(self, tr, exponent):
+        self.tr, self.length_exponent, self.normalize = tr, exponent, True
+
+    def score(self, src, tgt):
+        return self.tr.score(src, tgt)
+
+
+@pytest.mark.parametrize("exponent", [0.0, 0.6, 2.0])
+def test_flip_normalises_with_length_exponent(two_systems, exponent):
+    a, b = two_systems
+    rng = np.random.default_rng(1)
+    for n in range(3, 12):
+        src = rng.integers(2, 60, size=n).tolist()
+        (ya,), (yb,) = a.translate_ids([src]), b.translate_ids([src])
+        if ya != yb:
+            break
+    else:
+        pytest.fail("no source with different outputs")
+    f = diff.flip(_Exponent(a, exponent), b, src, ya, yb, names=("A", "B"))
+    la = float(np.sum(a.score(src, ya + [EOS])))
+    lb = float(np.sum(a.score(src, yb + [EOS])))
+    assert f.seq["A"]["a"] == pytest.approx(la / (len(ya) + 1) ** exponent)
+    assert f.seq["A"]["b"] == pytest.approx(lb / (len(yb) + 1) ** exponent)
+
+
+def test_length_exponent_of_follows_the_beam():
+    import inspect
+
+    from nmt8.beam import beam_search
+
+    default = inspect.signature(beam_search).parameters["length_exponent"].default
+    assert diff.BEAM_DEFAULT_EXPONENT == default
+
+    class Bare:  # no attributes: the beam's defaults
+        pass
+
+    class Off:
+        normalize, length_exponent = False, 0.6
+
+    tr = nmt8.Translator(nmt8.random_model(4, 4, 10, 10), length_exponent=0.3)
+    assert diff.length_exponent_of(tr) == 0.3
+    assert diff.length_exponent_of(Bare()) == default
+    assert diff.length_exponent_of(Off()) == 0.0
+
+
+def test_find_differences_stops_at_want(two_systems):
+    a, b = two_systems
+    sentences = ["Ein Hund läuft über eine grüne Wiese.",
+                 "Zwei Kinder spielen am Strand mit einem roten Ball.",
+                 "Eine Frau in einem blauen Kleid liest ein Buch.",
+                 "Der alte Mann verkauft Obst auf dem Markt.",
+                 "Ein Radfahrer fährt bei Regen durch die Stadt."]
+    every = diff.find_differences(a, b, sentences, want=len(sentences))
+    assert every.searched == len(sentences)
+    assert every.identical == len(sentences) - len(every.found)
+    assert every.found, "two random toy models agreed on every sentence"
+    for d in every.found:
+        (ids,) = a.tokenize([sentences[d.index]])
+        assert d.source == sentences[d.index] and d.src_ids == ids
+        (ya,), (yb,) = a.translate_ids([ids]), b.translate_ids([ids])
+        assert d.ids == (ya, yb) and ya != yb
+        assert d.text == (a.detokenize(ya), b.detokenize(yb))
+    one = diff.find_differences(a, b, sentences, want=1)
+    assert [d.index for d in one.found] == [every.found[0].index]
+    assert one.searched == every.found[0].index + 1  # stopped at the first
+    assert diff.find_differences(a, b, sentences, want=5, limit=1).searched == 1
+
+
+@pytest.mark.parametrize("kw, err", [
+    ({"want": 0}, ValueError), ({"want": 1.0}, ValueError),
+    ({"want": 1, "limit": 0}, ValueError), ({"want": True}, ValueError)])
+def test_find_differences_refuses_bad_counts(two_systems, kw, err):
+    a, b = two_systems
+    with pytest.raises(err, match="want|limit"):
+        diff.find_differences(a, b, ["Ein Hund."], **kw)
+    with pytest.raises(TypeError, match="list of sentences"):
+        diff.find_differences(a, b, "Ein Hund.", want=1)
+
+
+# our own hypotheses and references: a better system b and a worse one
+REFS = ["A dog runs across a green meadow .", "Two children play on the beach .",
+        "A woman is reading a book .", "The old man sells fruit at the market .",
+        "A cyclist rides through the city in the rain .",
+        "A cat watches the birds in the tree ."] * 5
+WORSE = ["A dog runs over a meadow .", "Children are playing at a beach .",
+         "A lady reads .", "The man sells fruit .", "A man rides in rain .",
+         "A cat looks at birds ."] * 5
+
+
+def test_paired_bleu_is_sacrebleus_paired_bootstrap():
+    import sacrebleu
+    from sacrebleu.significance import PairedTest, _compute_p_value
+
+    pb = diff.paired_bleu(WORSE, REFS, REFS, n_samples=300)
+    # the scores are sacrebleu's corpus BLEU
+    assert pb.a == pytest.approx(sacrebleu.corpus_bleu(WORSE, [REFS]).score)
+    assert pb.b == pytest.approx(100.0)
+    assert pb.delta == pytest.approx(pb.b - pb.a) and pb.delta > 0
+    # the p-value is PairedTest's own
+    _, res = PairedTest([("a", WORSE), ("b", REFS)],
+                        {"BLEU": sacrebleu.metrics.BLEU()}, [REFS],
+                        test_type="bs", n_samples=300)()
+    assert pb.p_value == res["BLEU"][1].p_value
+    # and the differences are the resamples behind that p-value (paired:
+    # the same sentences for both systems), so they give it back
+    d = np.abs(pb.deltas)
+    assert pb.deltas.shape == (300,)
+    assert _compute_p_value(d - d.mean(), abs(pb.delta)) == pb.p_value
+    # a clear difference: the interval excludes 0 and holds the observed one
+    assert 0 < pb.low <= pb.delta <= pb.high
+    assert "bs:300" in pb.signature
+
+
+def test_paired_bleu_of_a_system_with_itself_is_zero():
+    pb = diff.paired_bleu(WORSE, WORSE, REFS, n_samples=100)
+    assert pb.delta == 0 and pb.low == pb.high == 0.0
+    assert np.all(pb.deltas == 0)
+
+
+@pytest.mark.parametrize("args, match", [
+    ((["a"], ["a", "b"], ["a", "b"]), "hypotheses"),
+    (([], [], []), "at least one"),
+])
+def test_paired_bleu_refuses_bad_input(args, match):
+    with pytest.raises(ValueError, match=match):
+        diff.paired_bleu(*args)
+    with pytest.raises(ValueError, match="n_samples"):
+        diff.paired_bleu(["a"], ["a"], ["a"], n_samples=0)

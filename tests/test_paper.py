@@ -32,3 +32,20 @@ def test_as_dict_is_json_and_names_them_as_theirs():
     d = json.loads(json.dumps(paper.as_dict()))
     assert d["label"] == paper.LABEL and "Quinn" in d["citation"]
     assert d["identical"] == {"identical": 51, "sentences": 166}
+
+
+def test_tables_8_and_9_rows_are_differing_examples_with_their_times():
+    from nmt8.lab import diff
+
+    assert paper.TABLE8_TIMES_MS == [(720, 180), (4440, 750), (6150, 1050)]
+    assert paper.TABLE9_TIMES_MS == [(730, 180), (1120, 290)]
+    for row in paper.TABLE8 + paper.TABLE9:
+        assert set(row) == {"source", "32-bit", "8-bit", "ms"}
+        # "Differences are in boldface": every example has some
+        assert diff.changed_words(row["32-bit"], row["8-bit"]) > 0
+        assert row["ms"][1] < row["ms"][0]  # 8-bit was faster on each
+        assert "<b>" not in row["32-bit"] + row["8-bit"]
+    # the paper's spelling error of Section 5 ("predictated") is kept
+    assert "predictated" in paper.TABLE8[1]["32-bit"]
+    d = json.loads(json.dumps(paper.as_dict()))
+    assert d["table8"][0]["ms"] == [720, 180] and len(d["table9"]) == 2

@@ -1,15 +1,22 @@
-"""How the 32-bit and 8-bit outputs differ: Section 5, Tables 8 and 9.
+"""How the 32-bit and 8-bit outputs differ: Section 5, Tables 6, 8 and 9.
 
 * :func:`word_diff` marks the words that differ between two outputs in
   **bold** markdown on both sides, as the paper's Tables 8 and 9 do
   ("Differences are in boldface");
+* :func:`find_differences` translates sentences with two systems, in order,
+  until it has found the ones whose outputs differ (the examples of Tables 8
+  and 9 are such sentences: identical outputs have nothing to show);
 * :func:`flip` goes beyond the paper: for one source whose two outputs differ,
   it finds the first target position t where they part and scores both
   continuations under both systems (forced decoding, ``Translator.score``),
   so a reader sees whether int8 changed the model's preference at step t
-  (a near tie tipped over) or the beam simply explored differently.
+  (a near tie tipped over) or the beam simply explored differently;
+* :func:`paired_bleu` - the BLEU difference of two systems on the same
+  sentences with sacrebleu's paired bootstrap (Koehn 2004): its p-value and
+  a 95% interval on the difference, which Table 6 of the paper does not give.
 
-Does not: translate (give it the outputs) or time anything (``nmt8.lab.measure``).
+Does not: time anything (``nmt8.lab.measure``); translates only in
+:func:`find_differences`, with the systems it is given.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ import difflib
 import numpy as np
 
 from ..text import EOS
+
+BEAM_DEFAULT_EXPONENT = 1.0  # nmt8.beam.beam_search(length_exponent=1.0)
 
 _MD_SPECIAL = "\\`*_|<>[]"
 
@@ -135,13 +144,24 @@ class Flip:
         return dataclasses.asdict(self)
 
 
+def length_exponent_of(system) -> float:
+    """The exponent of the length normalisation a system's beam ranks with:
+    ``length_exponent`` (1.0, ``beam_search``'s default, when it has none),
+    0 when it does not normalise."""
+    if not getattr(system, "normalize", True):
+        return 0.0
+    return float(getattr(system, "length_exponent", BEAM_DEFAULT_EXPONENT))
+
+
 def flip(sys_a, sys_b, src_ids, out_a, out_b,
          names: tuple[str, str] = ("fp32", "int8")) -> Flip | None:
     """Score both outputs under both systems at their first difference.
 
-    sys_a, sys_b: ``nmt8.Translator`` objects (anything with ``.score`` and
-    ``.normalize``, ``.length_alpha``); out_a, out_b: their outputs for ``src_ids`` (ids
-    without ``</s>``). Returns None when the outputs are identical.
+    sys_a, sys_b: ``nmt8.Translator`` objects (anything with ``.score``;
+    ``.normalize`` and ``.length_exponent`` are read when present, else the
+    beam's defaults: normalised, exponent 1); out_a, out_b: their outputs
+    for ``src_ids`` (ids without ``</s>``). Returns None when the outputs
+    are identical.
     """
     t = first_difference(out_a, out_b)
     if t is None:
@@ -151,11 +171,9 @@ def flip(sys_a, sys_b, src_ids, out_a, out_b,
     for name, system in zip(names, (sys_a, sys_b)):
         la = np.asarray(system.score(src_ids, ya))  # (len(ya),) log p per token
         lb = np.asarray(system.score(src_ids, yb))
-        # normalise exactly as the beam ranks: length ** length_alpha
-        alpha = getattr(system, "length_alpha", 1.0)
-        if not getattr(system, "normalize", True):
-            alpha = 0.0
-        norm_a, norm_b = len(ya) ** alpha, len(yb) ** alpha
+        # normalise exactly as the beam ranks: length ** length_exponent
+        exponent = length_exponent_of(system)
+        norm_a, norm_b = len(ya) ** exponent, len(yb) ** exponent
         sa, sb = float(la.sum()) / norm_a, float(lb.sum()) / norm_b
         step[name] = {"a": float(la[t]), "b": float(lb[t]),
                       "margin": float(la[t] - lb[t])}
@@ -208,3 +226,128 @@ def summarize_flips(flips) -> FlipSummary:
         preference_changed=int(np.sum((sm_a > 0) & (sm_b < 0))),
         a_prefers_own_output=int(sum(f.seq[na]["margin"] >= 0 for f in flips)),
         b_prefers_own_output=int(sum(f.seq[nb]["margin"] <= 0 for f in flips)))
+
+
+# -- which sentences differ ------------------------------------------------------
+@dataclasses.dataclass
+class Differing:
+    """One source whose two outputs differ (a row of Tables 8 and 9)."""
+
+    index: int  # position in the sentences searched
+    source: str
+    src_ids: list[int]
+    ids: tuple[list[int], list[int]]  # outputs of systems a and b, no </s>
+    text: tuple[str, str]
+
+
+@dataclasses.dataclass
+class Search:
+    """What :func:`find_differences` looked at and what it found."""
+
+    searched: int  # sentences translated by both systems
+    identical: int  # of those, with identical outputs
+    found: list[Differing]
+
+
+def find_differences(sys_a, sys_b, sources, want: int,
+                     limit: int | None = None) -> Search:
+    """Translate ``sources`` in order with both systems until ``want`` of
+    them have different outputs (or ``limit`` sentences, or all, were tried).
+
+    sys_a, sys_b: ``nmt8.Translator`` objects with BPE models (``tokenize``,
+    ``translate_ids``, ``detokenize``). The order of ``sources`` is the
+    order of the search: fix it before looking at any output, so the rows
+    shown are the first that differ, not the most striking.
+    """
+    if isinstance(sources, str):
+        raise TypeError("sources must be a list of sentences, not one string")
+    if isinstance(want, bool) or not isinstance(want, int) or want < 1:
+        raise ValueError(f"want must be an int >= 1, got {want!r}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                              or limit < 1):
+        raise ValueError(f"limit must be an int >= 1 or None, got {limit!r}")
+    sources = list(sources)[:limit]
+    found, searched = [], 0
+    for i, src in enumerate(sources):
+        (ids,) = sys_a.tokenize([src])
+        (ya,), (yb,) = sys_a.translate_ids([ids]), sys_b.translate_ids([ids])
+        searched += 1
+        if ya != yb:
+            found.append(Differing(i, src, ids, (ya, yb),
+                                   (sys_a.detokenize(ya), sys_b.detokenize(yb))))
+            if len(found) == want:
+                break
+    return Search(searched, searched - len(found), found)
+
+
+# -- is a BLEU difference real? ----------------------------------------------------
+@dataclasses.dataclass
+class PairedBleu:
+    """BLEU of systems a and b on the same sentences, and of b - a.
+
+    ``delta`` is the observed difference; ``delta_mean`` +- ``delta_ci`` is
+    sacrebleu's 95% interval (``estimate_ci``) over the paired bootstrap
+    resamples, and ``p_value`` sacrebleu's paired bootstrap p-value (the
+    chance of a difference this large between systems equally good).
+    """
+
+    a: float
+    b: float
+    delta: float
+    delta_mean: float
+    delta_ci: float
+    p_value: float
+    n_samples: int
+    signature: str
+    deltas: np.ndarray = dataclasses.field(repr=False, default=None)  # (n_samples,)
+
+    @property
+    def low(self) -> float:
+        return self.delta_mean - self.delta_ci
+
+    @property
+    def high(self) -> float:
+        return self.delta_mean + self.delta_ci
+
+
+def paired_bleu(hyps_a, hyps_b, refs, n_samples: int = 1000) -> PairedBleu:
+    """Corpus BLEU of a and b and sacrebleu's paired bootstrap on b - a.
+
+    Runs ``sacrebleu.significance.PairedTest`` (``test_type="bs"``, as
+    ``sacrebleu --paired-bs``) for the p-value, and, for the interval on the
+    difference, sacrebleu's ``_bootstrap_resample`` on each system: with the
+    same seed (``$SACREBLEU_SEED``, default 12345) it draws the very
+    resamples of the paired test, so the differences of their scores are
+    the paired bootstrap's, summarised by sacrebleu's ``estimate_ci``.
+    """
+    from sacrebleu.metrics import BLEU
+    from sacrebleu.significance import (
+        PairedTest,
+        _bootstrap_resample,
+        estimate_ci,
+    )
+
+    hyps_a, hyps_b, refs = list(hyps_a), list(hyps_b), list(refs)
+    if not (len(hyps_a) == len(hyps_b) == len(refs)):
+        raise ValueError(f"{len(hyps_a)} and {len(hyps_b)} hypotheses for "
+                         f"{len(refs)} references: need one each per sentence")
+    if not refs:
+        raise ValueError("need at least one sentence")
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) \
+            or n_samples < 1:
+        raise ValueError(f"n_samples must be an int >= 1, got {n_samples!r}")
+    bleu = BLEU()
+    test = PairedTest([("a", hyps_a), ("b", hyps_b)], {"BLEU": bleu}, [refs],
+                      test_type="bs", n_samples=n_samples)
+    signatures, results = test()
+    res_a, res_b = results["BLEU"]
+    scores = [np.array([s.score for s in _bootstrap_resample(
+        bleu._extract_corpus_statistics(h, [refs]), bleu, n_samples)[1]])
+        for h in (hyps_a, hyps_b)]
+    deltas = scores[1] - scores[0]  # (n_samples,) b - a on each resample
+    mean, ci = estimate_ci(deltas)
+    return PairedBleu(a=float(res_a.score), b=float(res_b.score),
+                      delta=float(res_b.score - res_a.score),
+                      delta_mean=float(mean), delta_ci=float(ci),
+                      p_value=float(res_b.p_value), n_samples=n_samples,
+                      signature=str(signatures["BLEU"]), deltas=deltas)

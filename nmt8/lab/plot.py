@@ -9,7 +9,11 @@ which needs no display and leaves pyplot's state alone.
 * :func:`profile` - Tables 1/2: share of decoding time by function;
 * :func:`speed` - Tables 3/6: words per core second of several systems;
 * :func:`beam_sweep` - WPCS against beam size;
-* :func:`attention` - the attention weights alpha of eq. (6) as a heatmap.
+* :func:`attention` - the attention weights alpha of eq. (6) as a heatmap;
+* :func:`bleu_differences` - Table 6's 8-bit minus 32-bit BLEU, each with its
+  bootstrap interval where there is one;
+* :func:`human_scores` - Table 7's mean scores, human raters and simulated
+  ones apart (their own group, hatched, labelled).
 
 Does not: measure (``nmt8.lab.measure``) or format tables (``nmt8.lab.reproduce``).
 """
@@ -118,3 +122,75 @@ def attention(alpha, src_tokens, tgt_tokens, ax=None, title=None):
 def save(ax, path) -> None:
     """Write the Axes' figure as PNG (works for detached and pyplot figures)."""
     ax.figure.savefig(path, dpi=120)
+
+
+def bleu_differences(rows, ax=None, title=None):
+    """One row per comparison: ``(label, delta, low, high)``, BLEU points.
+
+    ``low``/``high`` (None: no interval, e.g. the paper's) draw a 95%
+    interval; a dotted line marks no difference. Rows run top to bottom.
+    """
+    rows = list(rows)
+    if not rows:
+        raise ValueError("need at least one row (label, delta, low, high)")
+    ax = _axes(ax, 6.4, 0.6 + 0.32 * len(rows))
+    for y, (label, delta, low, high) in enumerate(rows):
+        color = _color(label, y)
+        if low is not None and high is not None:
+            if not low <= high:
+                raise ValueError(f"{label}: interval low {low} > high {high}")
+            ax.plot([low, high], [y, y], color=color, lw=2)
+            ax.plot(delta, y, "o", color=color)
+        else:
+            ax.plot(delta, y, "D", mfc="white", color="grey")
+    ax.axvline(0, color="grey", lw=0.8, ls=":")
+    ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=8)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_xlabel("BLEU, 8-bit minus 32-bit")
+    ax.set_title(title or "BLEU differences (bars: 95% paired bootstrap interval)",
+                 fontsize=10)
+    return ax
+
+
+SIMULATED_HATCH = "//"
+
+
+def human_scores(paper_rows, ours, ax=None, title=None,
+                 systems=("32-bit", "8-bit")):
+    """Grouped bars of mean 0-5 scores, the paper's and ours.
+
+    paper_rows: ``nmt8.lab.paper.TABLE7`` (``{"lang", "32-bit", "8-bit"}``);
+    ours: tallies (``nmt8.lab.human.Tally``: ``rater``, ``simulated``,
+    ``mean``, ``se``, ``systems`` in the order of ``systems``). Ours come
+    after a gap and a dashed line; a simulated rater's bars are hatched and
+    its label says SIMULATED, so it is never read as a human score.
+    """
+    ax = _axes(ax, 7.0, 3.6)
+    groups = [(r["lang"], [r[s] for s in systems], None, False) for r in paper_rows]
+    n_paper = len(groups)
+    for t in ours:
+        label = "nmt8 De-En\n" + ("SIMULATED\n(not human)" if t.simulated
+                                   else t.rater)
+        groups.append((label, [t.mean[s] for s in t.systems],
+                       [t.se[s] for s in t.systems], t.simulated))
+    xs = np.arange(len(groups), dtype=float)
+    xs[n_paper:] += 0.6  # a gap between theirs and ours
+    w = 0.8 / len(systems)
+    for k, name in enumerate(systems):
+        for x, (_, vals, ses, simulated) in zip(xs, groups):
+            color = _color(name, k)
+            ax.bar(x + (k - (len(systems) - 1) / 2) * w, vals[k], w,
+                   color="white" if simulated else color, edgecolor=color,
+                   hatch=SIMULATED_HATCH if simulated else None,
+                   yerr=None if ses is None else ses[k], capsize=3,
+                   label=name if x == xs[0] else None)
+    if len(groups) > n_paper:
+        ax.axvline((xs[n_paper - 1] + xs[n_paper]) / 2 if n_paper else -0.7,
+                   color="grey", lw=0.8, ls="--")
+    ax.set_xticks(xs, [g[0] for g in groups], fontsize=7)
+    ax.set_ylim(0, 5)
+    ax.set_ylabel("mean score (0-5)")
+    ax.set_title(title or "Table 7: the paper's human raters (left) and ours",
+                 fontsize=10)
+    ax.legend(fontsize=8, loc="lower left")
+    return ax
