@@ -5,7 +5,7 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from nmt8.lab import bench
-from nmt8.quant import quantize
+from nmt8.quant import pack_fp32, quantize, quantize16
 
 
 def test_copies_to_stream():
@@ -22,6 +22,13 @@ def test_methods_cycle_through_copies():
     assert got == [1.0, 2.0, 1.0]
     got = [float(m["int8-ref"]()[0, 0]) for _ in range(2)]
     assert got == pytest.approx([1.0, 2.0], rel=1e-2)
+    m = bench._methods(Ws, [quantize(w) for w in Ws], X, [], [],
+                       [pack_fp32(w) for w in Ws], ["ref"],
+                       [quantize16(w) for w in Ws], ["ref"])
+    assert set(m) == {"numpy-fp32", "fp32-ref", "int16-ref"}
+    assert [float(m["fp32-ref"]()[0, 0]) for _ in range(3)] == [1.0, 2.0, 1.0]
+    got = [float(m["int16-ref"]()[0, 0]) for _ in range(2)]
+    assert got == pytest.approx([1.0, 2.0], rel=1e-4)
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -29,13 +36,42 @@ def test_bench_kernels_rows(monkeypatch, stream):
     monkeypatch.setattr(bench, "STREAM_BYTES", 1000)
     rows = bench.bench_kernels(shapes=[(24, 20)], P_values=(1, 3), repeats=2,
                                kernels=["ref"], include_torch=False,
-                               progress=False, min_sample=1e-5, stream=stream)
+                               progress=False, min_sample=1e-5, stream=stream,
+                               fp32_kernels=["ref"], int16_kernels=["ref"])
+    methods = ("numpy-fp32", "fp32-ref", "int16-ref", "int8-ref")
     assert {(r["P"], r["method"]) for r in rows} == {
-        (P, m) for P in (1, 3) for m in ("numpy-fp32", "int8-ref")}
+        (P, m) for P in (1, 3) for m in methods}
     for r in rows:
         assert r["seconds"] > 0 and r["weights"] == ("stream" if stream else "cached")
         assert r["copies"] == (3 if stream else 1)  # ceil(1000 / 480)
-    assert "| 24x20 | 1 | int8-ref |" in bench.format_table(rows)
+        assert r["c_fp32"] == "fp32-ref"
+        assert r["bits"] == {"n": 32, "f": 32, "i": 16 if "16" in r["method"]
+                             else 8}[r["method"][0]]
+    table = bench.format_table(rows)
+    assert "| 24x20 | 1 | int8-ref |" in table and "x C fp32" in table
+    # the decomposition: C fp32 (not numpy) is the 32-bit baseline, at 1.00
+    dec = bench.decomposition(rows)
+    assert [(d["P"], d["method"], d["bytes"]) for d in dec] == [
+        (P, m, b) for P in (1, 3)
+        for m, b in (("fp32-ref", 4), ("int16-ref", 2), ("int8-ref", 1))]
+    assert all(d["x_c_fp32"] == 1.0 for d in dec if d["bits"] == 32)
+
+
+def test_speedups_name_both_baselines():
+    """Each row's speed-up against numpy and against the fastest C fp32
+    kernel timed at the same shape and P."""
+    rows = [{"in": 2, "out": 2, "P": 1, "method": m, "bits": b, "seconds": t,
+             "spread": 0.0, "gops": 1.0, "speedup": 4.0 / t,
+             "speedup_c": 2.0 / t, "c_fp32": "fp32-avx2"}
+            for m, b, t in (("numpy-fp32", 32, 4.0), ("fp32-ref", 32, 3.0),
+                            ("fp32-avx2", 32, 2.0), ("int16-avx2", 16, 1.0),
+                            ("int8-maddubs", 8, 0.1), ("int8-vnni", 8, 0.5))]
+    dec = bench.decomposition(rows)
+    assert [(d["method"], d["x_c_fp32"], d["x_numpy"]) for d in dec] == [
+        ("fp32-avx2", 1.0, 2.0), ("int16-avx2", 2.0, 4.0),
+        ("int8-vnni", 4.0, 8.0)]
+    text = bench.format_decomposition(rows)
+    assert "| 2x2 | 1 | int16-avx2 | 2 | 2 | 2.00 | 4.00 |" in text
 
 
 def test_bench_times_on_one_thread_and_restores(monkeypatch):

@@ -1,14 +1,25 @@
-"""Benchmarks of the int8 products of Section 3 of Quinn & Ballesteros 2018.
+"""Benchmarks of the products of Section 3 of Quinn & Ballesteros 2018, on
+every rung of the precision ladder (fp32, int16, int8).
 
 For the matrix shapes of the paper's model (embedding 620, hidden 1000,
 fused GRU gates, vocabulary) and narrow X of P rows (beam sizes), times, in
 one process and interleaved round-robin so that every method sees the same
 machine state:
 
-- numpy float32 ``X @ W`` (OpenBLAS), the 32-bit baseline;
-- ``nmt8.quant.kernels.int8_matmul`` with each available kernel, activation
-  quantization included (the real cost of a call);
+- numpy float32 ``X @ W`` (OpenBLAS): "numpy fp32", what a user has;
+- ``nmt8.quant.fp32_matmul`` with each C fp32 kernel: "C fp32", the
+  paper's "similar optimized floating point implementation", built like
+  the int8 kernel (the fastest of them is the equal-effort baseline);
+- ``nmt8.quant.int16_matmul`` with each int16 kernel;
+- ``nmt8.quant.kernels.int8_matmul`` with each available kernel;
 - PyTorch's dynamic int8 ``Linear`` (FBGEMM), when torch is installed.
+
+Activation quantization is included in the quantized calls (the real cost
+of a call).  Every row reports its speed-up against both fp32 baselines,
+and ``format_decomposition`` sets each precision's best speed-up over C
+fp32 beside its bytes per weight (4 / 2 / 1): where a product streams its
+weights from memory, fewer bytes should buy about that ratio; the rest is
+kernel quality.
 
 Everything runs on ONE thread, as the paper measures words per core second:
 ``nmt8.threads.blas_threads(1)`` limits BLAS, OpenMP and torch while the
@@ -93,16 +104,27 @@ def _cycle(items):
     return lambda: next(it)
 
 
-def _methods(Ws, qWs, X, kernels, torch_runs):
+def _methods(Ws, qWs, X, kernels, torch_runs, pWs=(), fp32_kernels=(),
+             q16s=(), int16_kernels=()):
     """name -> zero-argument callable computing an approximation of X @ W.
 
-    Ws, qWs, torch_runs: one or more copies of the same weights; each call
-    uses the next copy, so with enough copies every call reads its weights
-    from memory instead of from cache."""
+    Ws, qWs (int8), pWs (C fp32), q16s (int16), torch_runs: one or more
+    copies of the same weights; each call uses the next copy, so with
+    enough copies every call reads its weights from memory instead of from
+    cache."""
+    from ..quant import fp32_matmul, int16_matmul
     from ..quant.kernels import int8_matmul
 
     W, qW = _cycle(Ws), _cycle(qWs)
     m = {"numpy-fp32": lambda: X @ W()}
+    if fp32_kernels:
+        pW = _cycle(pWs)
+        for k in fp32_kernels:
+            m[f"fp32-{k}"] = lambda k=k: fp32_matmul(pW(), X, kernel=k)
+    if int16_kernels:
+        q16 = _cycle(q16s)
+        for k in int16_kernels:
+            m[f"int16-{k}"] = lambda k=k: int16_matmul(q16(), X, kernel=k)
     for k in kernels:
         m[f"int8-{k}"] = lambda k=k: int8_matmul(qW(), X, kernel=k)
     if torch_runs:
@@ -153,16 +175,21 @@ def _time_interleaved(methods: dict, rounds: int, min_sample: float):
 def bench_kernels(shapes=PAPER_SHAPES, P_values=P_VALUES, repeats: int = 31,
                   kernels=None, include_torch: bool = True,
                   progress: bool = True, min_sample: float = 2e-3,
-                  seed: int = 0, stream: bool = False) -> list[dict]:
-    """Time fp32 numpy, every int8 kernel and FBGEMM on each (in, out)
-    shape and each P; one thread.
+                  seed: int = 0, stream: bool = False, fp32_kernels=None,
+                  int16_kernels=None) -> list[dict]:
+    """Time numpy fp32, every C fp32, int16 and int8 kernel and FBGEMM on
+    each (in, out) shape and each P; one thread.
 
     ``repeats``: rounds of the round-robin (the median is reported).
-    ``kernels``: names to time (default: all this CPU runs).  Returns one
-    dict per (shape, P, method): ``in``, ``out``, ``P``, ``method``,
-    ``seconds`` (median per call), ``spread`` (interquartile range /
-    median), ``gops`` (2 P in out / seconds / 1e9), ``speedup`` (numpy
-    seconds / seconds), ``weights`` ("cached" or "stream") and ``copies``.
+    ``kernels``, ``fp32_kernels``, ``int16_kernels``: the int8, fp32 and
+    int16 kernel names to time (default: all this CPU runs; ``()`` for
+    none).  Returns one dict per (shape, P, method): ``in``, ``out``,
+    ``P``, ``method``, ``bits`` (32, 16 or 8), ``seconds`` (median per
+    call), ``spread`` (interquartile range / median), ``gops`` (2 P in out
+    / seconds / 1e9), ``speedup`` (numpy seconds / seconds), ``speedup_c``
+    (seconds of the fastest C fp32 kernel at that shape and P / seconds;
+    None when no C fp32 kernel was timed), ``c_fp32`` (which kernel that
+    was), ``weights`` ("cached" or "stream") and ``copies``.
 
     ``stream``: give every method enough copies of the weights (used in
     turn, :func:`copies_to_stream`) that no call finds them in cache, as
@@ -170,23 +197,36 @@ def bench_kernels(shapes=PAPER_SHAPES, P_values=P_VALUES, repeats: int = 31,
     172 MB in fp32). Without it, a matrix that fits in the last-level cache
     is timed from cache, numpy's fp32 copy included.
     """
+    from ..quant import available_fp32_kernels, available_int16_kernels
     from ..quant.kernels import available_kernels
 
-    kernels = available_kernels() if kernels is None else list(kernels)
-    for k in kernels:
-        if k not in available_kernels():
-            raise ValueError(f"kernel {k!r} not available; "
-                             f"available: {available_kernels()}")
+    chosen = []
+    for names, available in ((kernels, available_kernels()),
+                             (fp32_kernels, available_fp32_kernels()),
+                             (int16_kernels, available_int16_kernels())):
+        names = available if names is None else list(names)
+        for k in names:
+            if k not in available:
+                raise ValueError(f"kernel {k!r} not available; "
+                                 f"available: {available}")
+        chosen.append(names)
     if include_torch:
         _torch()  # loaded before the limit, so blas_threads limits it too
     with blas_threads(1):
-        return _bench(shapes, P_values, repeats, kernels, include_torch,
+        return _bench(shapes, P_values, repeats, chosen, include_torch,
                       progress, min_sample, seed, stream)
 
 
-def _bench(shapes, P_values, repeats, kernels, include_torch, progress,
+def _bits(method: str) -> int:
+    return 8 if method.startswith(("int8", "torch")) else (
+        16 if method.startswith("int16") else 32)
+
+
+def _bench(shapes, P_values, repeats, chosen, include_torch, progress,
            min_sample, seed, stream) -> list[dict]:
-    from ..quant import quantize
+    from ..quant import pack_fp32, quantize, quantize16
+
+    kernels, fp32_kernels, int16_kernels = chosen
 
     rng = np.random.default_rng(seed)
     combos = [(s, P) for s in shapes for P in P_values]
@@ -200,6 +240,8 @@ def _bench(shapes, P_values, repeats, kernels, include_torch, progress,
         copies = copies_to_stream(K * N) if stream else 1
         Ws = [W] + [W.copy() for _ in range(copies - 1)]
         qWs = [quantize(w) for w in Ws]
+        pWs = [pack_fp32(w) for w in Ws] if fp32_kernels else []
+        q16s = [quantize16(w) for w in Ws] if int16_kernels else []
         torch_runs = [_torch_linear(w) for w in Ws] if include_torch else []
         if None in torch_runs:  # no torch here
             torch_runs = []
@@ -207,22 +249,29 @@ def _bench(shapes, P_values, repeats, kernels, include_torch, progress,
             if bar is not None:
                 bar.set_postfix_str(f"{K}x{N} P={P}")
             X = rng.standard_normal((P, K)).astype(np.float32)
-            methods = _methods(Ws, qWs, X, kernels, torch_runs)
+            methods = _methods(Ws, qWs, X, kernels, torch_runs, pWs,
+                               fp32_kernels, q16s, int16_kernels)
             for f in methods.values():  # the first call on each copy does
                 for _ in range(copies):  # one-off work (C view, VNNI packing)
                     f()
             timed = _time_interleaved(methods, repeats, min_sample)
             base = timed["numpy-fp32"][0]
+            c_fp32 = min((m for m in timed if m.startswith("fp32-")),
+                         key=lambda m: timed[m][0], default=None)
+            c_base = timed[c_fp32][0] if c_fp32 else None
             for method, (sec, spread) in timed.items():
                 rows.append({"in": K, "out": N, "P": P, "method": method,
+                             "bits": _bits(method),
                              "seconds": sec, "spread": spread,
                              "gops": 2 * P * K * N / sec / 1e9,
                              "speedup": base / sec,
+                             "speedup_c": c_base / sec if c_base else None,
+                             "c_fp32": c_fp32,
                              "weights": "stream" if stream else "cached",
                              "copies": copies})
             if bar is not None:
                 bar.update()
-        del Ws, qWs, torch_runs
+        del Ws, qWs, pWs, q16s, torch_runs
     if bar is not None:
         bar.close()
     return rows
@@ -248,14 +297,56 @@ def quantize_cost(W: np.ndarray, scheme: str = "per_tensor") -> dict:
 
 # ---------------------------------------------------------------- reports
 
+def _x(v) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
 def format_table(rows: list[dict]) -> str:
-    """Markdown table of ``bench_kernels`` rows."""
-    lines = ["| in x out | P | method | median us | GOPS | x numpy | spread |",
-             "|---|---:|---|---:|---:|---:|---:|"]
+    """Markdown table of ``bench_kernels`` rows, with the speed-up against
+    both fp32 baselines: numpy fp32 and the fastest C fp32 kernel."""
+    lines = [("| in x out | P | method | median us | GOPS | x numpy fp32 | "
+              "x C fp32 | spread |"),
+             "|---|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['in']}x{r['out']} | {r['P']} | {r['method']} | "
                      f"{r['seconds'] * 1e6:.1f} | {r['gops']:.1f} | "
-                     f"{r['speedup']:.2f} | {r['spread'] * 100:.0f}% |")
+                     f"{r['speedup']:.2f} | {_x(r.get('speedup_c'))} | "
+                     f"{r['spread'] * 100:.0f}% |")
+    return "\n".join(lines)
+
+
+def decomposition(rows: list[dict]) -> list[dict]:
+    """For each shape and P, the fastest of our kernels of each precision
+    (C fp32 rather than numpy for 32 bits, when timed; FBGEMM and the
+    inexact maddubs left out)
+    beside its bytes per weight: ``bytes`` (4, 2, 1), ``byte_ratio`` (4 /
+    bytes: what fewer bytes alone would buy where weights stream from
+    memory), ``x_c_fp32`` and ``x_numpy`` (measured)."""
+    best = {}
+    for r in rows:
+        m = r["method"]
+        if m.startswith("torch") or m == "int8-maddubs" or (
+                m == "numpy-fp32" and r.get("c_fp32")):
+            continue
+        key = (r["in"], r["out"], r["P"], -r["bits"])
+        if key not in best or r["seconds"] < best[key]["seconds"]:
+            best[key] = r
+    return [{"in": K, "out": N, "P": P, "bits": r["bits"],
+             "method": r["method"], "bytes": r["bits"] // 8,
+             "byte_ratio": 32 / r["bits"], "x_c_fp32": r.get("speedup_c"),
+             "x_numpy": r["speedup"]}
+            for (K, N, P, _), r in sorted(best.items())]
+
+
+def format_decomposition(rows: list[dict]) -> str:
+    """Markdown table of :func:`decomposition`."""
+    lines = [("| in x out | P | best of precision | bytes / weight | "
+              "4 / bytes | measured x C fp32 | x numpy fp32 |"),
+             "|---|---:|---|---:|---:|---:|---:|"]
+    for d in decomposition(rows):
+        lines.append(f"| {d['in']}x{d['out']} | {d['P']} | {d['method']} | "
+                     f"{d['bytes']} | {d['byte_ratio']:.0f} | "
+                     f"{_x(d['x_c_fp32'])} | {d['x_numpy']:.2f} |")
     return "\n".join(lines)
 
 
@@ -290,12 +381,16 @@ def _ints(text):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         prog="nmt8 bench kernels",
-        description="time the int8 kernels against numpy fp32 and FBGEMM, "
-                    "on one thread")
+        description="time the C fp32, int16 and int8 kernels against numpy "
+                    "fp32 and FBGEMM, on one thread")
     ap.add_argument("--quick", action="store_true",
                     help="P = 1,5 and few rounds: a smoke run, noisy")
     ap.add_argument("--json", action="store_true", help="print JSON rows")
-    ap.add_argument("--kernels", help="comma-separated kernel names")
+    ap.add_argument("--kernels", help="comma-separated int8 kernel names")
+    ap.add_argument("--fp32-kernels", help="comma-separated C fp32 kernel "
+                    "names ('' for none)")
+    ap.add_argument("--int16-kernels", help="comma-separated int16 kernel "
+                    "names ('' for none)")
     ap.add_argument("--P", type=_ints, help="comma-separated P values")
     ap.add_argument("--shapes", help="comma-separated INxOUT, e.g. 1000x3000")
     ap.add_argument("--repeats", type=int, help="round-robin rounds")
@@ -309,7 +404,10 @@ def main(argv=None) -> int:
         tuple(int(v) for v in s.split("x")) for s in a.shapes.split(",")]
     P_values = a.P or ((1, 5) if a.quick else P_VALUES)
     repeats = a.repeats or (7 if a.quick else 31)
-    kernels = a.kernels.split(",") if a.kernels else None
+    def names(text):
+        return None if text is None else [k for k in text.split(",") if k]
+
+    kernels = names(a.kernels)
     machine = _machine()
     if not a.no_torch:
         _torch()  # loaded before the limit, so blas_threads limits it too
@@ -318,7 +416,8 @@ def main(argv=None) -> int:
         rows = bench_kernels(shapes, P_values, repeats=repeats, kernels=kernels,
                              include_torch=not a.no_torch, progress=not a.json,
                              min_sample=5e-4 if a.quick else 2e-3,
-                             stream=a.stream)
+                             stream=a.stream, fp32_kernels=names(a.fp32_kernels),
+                             int16_kernels=names(a.int16_kernels))
         costs = [quantize_cost((np.random.default_rng(0).standard_normal(s)
                                 * 0.1).astype(np.float32)) for s in shapes]
     if a.json:
@@ -338,7 +437,17 @@ def main(argv=None) -> int:
                          "cached (a matrix that fits in cache is timed from "
                          "cache; --stream for decoding-like traffic)"))
     print()
+    print("x numpy fp32: against numpy's X @ W (what a user has); x C fp32: "
+          "against the fastest C fp32 kernel (fp32-avx2/avx512, built like "
+          "the int8 kernel: the paper's 'similar optimized floating point "
+          "implementation')")
+    print()
     print(format_table(rows))
+    print()
+    print("bytes per weight vs the measured speed-up over C fp32 (the "
+          "fastest kernel of each precision):")
+    print()
+    print(format_decomposition(rows))
     print()
     print(format_cost(costs))
     return 0
