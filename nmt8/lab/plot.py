@@ -190,7 +190,7 @@ def human_scores(paper_rows, ours, ax=None, title=None,
     ax.set_xticks(xs, [g[0] for g in groups], fontsize=7)
     ax.set_ylim(0, 5)
     ax.set_ylabel("mean score (0-5)")
-    ax.set_title(title or "Table 7: the paper's human raters (left) and ours",
-                 fontsize=10)
+    ax.set_title(title or "Table 7: the paper's human evaluation (left) and "
+                 "ours (right)", fontsize=10)
     ax.legend(fontsize=8, loc="lower left")
     return ax
