@@ -13,7 +13,7 @@ def test_invariance_and_sweep_on_a_tiny_model():
     srcs = [list(rng.integers(2, 40, size=int(k))) for k in rng.integers(0, 9, 10)]
     assert bulk.invariance([m], srcs, batch=4, beam=3) == (0, 0)
     res = bulk.sweep([("int8", [m])], srcs, words=50, batch_sizes=(1, 4), runs=2)
-    assert [(r.precision, r.batch, len(r.seconds)) for r in res] == \
+    assert [(r.system, r.batch, len(r.seconds)) for r in res] == \
         [("int8", 1, 2), ("int8", 4, 2)]
     lo, med, hi = res[0].wpcs
     assert 0 < lo <= med <= hi
@@ -26,3 +26,30 @@ def test_command_line_rejects_bad_options(capsys):
         with pytest.raises(SystemExit) as e:
             bulk.main(bad)
         assert e.value.code == 2
+
+
+def test_our_lines_are_our_sentences_repeated():
+    from nmt8.testing import PAIRS, grammar_pairs
+
+    ours = {de for de, _ in PAIRS} | {de for de, _ in grammar_pairs()}
+    lines = bulk.our_lines(3 * len(ours))
+    assert len(lines) == 3 * len(ours) and set(lines) == ours
+    assert bulk.our_lines(0) == []
+
+
+def test_batch_records_for_reproduce_on_a_tiny_model():
+    from nmt8.lab.results import NMT8_FP32, NMT8_INT8, Settings
+    from nmt8.lab.speed import Workload
+
+    m = nmt8.random_model(emb=12, hidden=16, src_vocab=40, tgt_vocab=30, seed=3)
+    rng = np.random.default_rng(5)
+    srcs = [list(rng.integers(2, 40, size=int(k))) for k in rng.integers(1, 7, 6)]
+    w = Workload("tiny", m, m, srcs, [len(s) for s in srcs], [4] * len(srcs))
+    s = Settings(batch_sizes=(1, 3), batch_runs=2, invariance_batch=6)
+    res = bulk.batch_speeds([w], [NMT8_FP32, NMT8_INT8], s, progress=False)
+    assert [(r.system, r.batch) for r in res] == [
+        (NMT8_FP32, 1), (NMT8_FP32, 3), (NMT8_INT8, 1), (NMT8_INT8, 3)]
+    assert all(len(r.runs) == 2 and r.words == w.words for r in res)
+    inv = bulk.batch_invariance(w, [NMT8_INT8], s)
+    assert [(i.system, i.batch, i.sentences, i.translations_differ,
+             i.scores_differ) for i in inv] == [(NMT8_INT8, 6, 6, 0, 0)]

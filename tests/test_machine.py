@@ -61,3 +61,13 @@ def test_busy_reads_the_one_minute_load(start, end, busy):
     ([], "unknown BLAS")])
 def test_blas_name(pools, name):
     assert machine.blas_name(pools) == name
+
+
+def test_has_dask_says_whether_distributed_imports():
+    import importlib.util
+
+    from nmt8.lab.machine import has_dask
+
+    found = all(importlib.util.find_spec(m) is not None
+                for m in ("dask", "distributed"))
+    assert has_dask() is found

@@ -14,6 +14,7 @@ from nmt8.lab.report import HEADINGS
 from nmt8.lab.results import (
     NMT8_FP32,
     NMT8_INT8,
+    TORCH_FP32,
     TORCH_INT8,
     Results,
     SpeedResult,
@@ -27,7 +28,10 @@ PAIRS = OUR_PAIRS[:6]
 TINY = {"speed_sentences": 2, "runs": 1, "beams": (1, 2), "sweep_beams": (1, 2),
         "sweep_sentences": 1, "sweep_runs": 1, "throughput_runs": 1,
         "profile_sentences": 1, "examples": 2, "example_runs": 1,
-        "paper_size": (12, 16, 200, 200)}
+        "paper_size": (12, 16, 200, 200), "batch_sizes": (1, 3),
+        "batch_sentences": 5, "batch_runs": 1, "invariance_batch": 4,
+        "dask_workers": (1, 2), "dask_lines": 40, "dask_runs": 1,
+        "kernel_P": (1, 5), "kernel_repeats": 1}
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +92,47 @@ def test_reproduce_writes_every_section(toy):
             assert "**" in e.marked[0] + e.marked[1]
             assert e.text[0] != e.text[1]
     assert res.total_seconds > 0 and saved["total_seconds"] > 0
+    _check_batch_section(res, saved, report)
+
+
+def _check_batch_section(res, saved, report):
+    """Batch decoding: every system x batch size x workload, the invariance
+    count, Dask 1 and 2 workers, kernel GOP/s against P."""
+    from nmt8.lab.machine import has_dask, has_torch, int8_available
+
+    b = res.batch
+    assert "## Batch decoding (the paper's future work)" in report
+    assert {"speed", "invariance", "dask", "kernels", "notes"} <= set(saved["batch"])
+    systems = [NMT8_FP32] + ([NMT8_INT8] if int8_available() else [])
+    systems += [TORCH_FP32, TORCH_INT8] if has_torch() else []
+    keys = [(r.workload, r.system, r.batch) for r in b.speed]
+    assert sorted(keys, key=str) == sorted(
+        [(w.name, s, n) for w in res.workloads for s in systems
+         for n in TINY["batch_sizes"]], key=str)
+    for r in b.speed:
+        assert 0 < r.wpcs_min <= r.wpcs_median <= r.wpcs_max
+        assert len(r.runs) == TINY["batch_runs"] and r.beam == 5
+    assert "| PyTorch fp32 / batch 1 |" in report or not has_torch()
+    assert [i.system for i in b.invariance] == systems
+    inv = {i.system: i for i in b.invariance}
+    assert all(i.batch == TINY["invariance_batch"] for i in b.invariance)
+    if int8_available():  # nmt8 int8: no neighbour changes a bit
+        assert (inv[NMT8_INT8].translations_differ, inv[NMT8_INT8].scores_differ) \
+            == (0, 0)
+    if has_dask():
+        d = b.dask
+        assert [r.workers for r in d.by_workers] == list(TINY["dask_workers"])
+        assert d.lines == TINY["dask_lines"] and d.ratio > 0
+        assert "### Dask on this machine" in report
+    if int8_available():
+        k = b.kernels
+        H = TINY["paper_size"][1]
+        assert k.shape == (H, 3 * H)
+        assert {p.P for p in k.points} == set(TINY["kernel_P"])
+        assert {"numpy-fp32", "int8-ref"} <= {p.method for p in k.points}
+        assert all(p.gops > 0 for p in k.points)
+        assert "### Kernels against P" in report
+        assert ("blocked kernel is not built yet" in report) == (k.crossover is None)
 
 
 def test_reproduce_without_data(toy, monkeypatch):
@@ -96,13 +141,16 @@ def test_reproduce_without_data(toy, monkeypatch):
     out = root / "out-nodata"
     res = rp.reproduce(out, data=root / "missing", model=model, progress=False,
                        settings=rp.Settings(**{**TINY, "peer": False,
-                                               "jobs": 1}))
+                                               "jobs": 1, "dask": False}))
     report = (out / "report.md").read_text(encoding="utf-8")
     for h in HEADINGS:
         assert f"\n## {h}\n" in report
     assert "Multi30k not found" in report and "Skipped" in report
     assert res.quality is None and not res.data.found
     assert not any(r.system.engine == "PyTorch" for r in res.speed)
+    # the batch section runs on our own sentences
+    assert res.batch.speed and res.batch.dask is None
+    assert not any(r.system.engine == "PyTorch" for r in res.batch.speed)
 
 
 def test_main_reports_a_missing_model(tmp_path, capsys):
@@ -114,6 +162,11 @@ def test_main_reports_a_missing_model(tmp_path, capsys):
 def test_settings_quick_is_smaller():
     full, quick = rp.Settings(), rp.Settings.quick()
     assert quick.speed_sentences < full.speed_sentences
+    assert full.batch_sizes == (1, 4, 16, 64) and full.invariance_batch == 32
+    assert full.dask_workers == (1, 2) and full.dask_lines >= 2000
+    assert quick.batch_sentences < full.batch_sentences
+    assert quick.dask_lines < full.dask_lines
+    assert max(quick.batch_sizes) <= quick.batch_sentences
     assert quick.runs < full.runs == 9  # the paper's median of 9
     assert quick.paper_size == full.paper_size == (620, 1000, 40000, 40000)
 
@@ -154,6 +207,17 @@ def test_systems_are_equal_by_their_fields_not_by_spelling():
 def test_system_rejects_what_it_cannot_be(kw, match):
     with pytest.raises(ValueError, match=match):
         System(**kw)
+
+
+def test_system_translator_kwargs(toy):
+    _, model, _ = toy
+    assert NMT8_FP32.translator_kwargs("m", 3) == {
+        "model_or_models": "m", "precision": "fp32", "beam": 3}
+    assert System(precision="int8", scheme="per_row").translator_kwargs("m") == {
+        "model_or_models": "m", "precision": "int8", "beam": 5,
+        "kernel": "auto", "scheme": "per_row"}
+    with pytest.raises(ValueError, match="not an nmt8.Translator"):
+        TORCH_INT8.translator_kwargs(model)
 
 
 def test_system_builds_its_decoder(toy):
@@ -228,3 +292,63 @@ def test_report_rows_come_from_the_fields(made_up):
     assert "| nmt8 int8 | 18.0 | 9.0 |" in lines
     assert "| Multi30k test_2016_flickr (De-En) | 3 | 4.0 | 5.0 |" in lines
     assert "| big | 2 | 10 | 22 |" in lines
+
+
+def _batch_speed(system, batch, wpcs):
+    from nmt8.lab.results import BatchSpeedResult
+
+    return BatchSpeedResult(workload="big", system=system, batch=batch, beam=5,
+                            sentences=8, words=80, runs=[80 / wpcs] * 3,
+                            wpcs_min=wpcs - 1, wpcs_median=wpcs,
+                            wpcs_max=wpcs + 1)
+
+
+def test_report_batch_section_reads_the_fields(made_up):
+    from nmt8.lab.report import render
+    from nmt8.lab.results import (
+        BatchDecoding,
+        BatchInvariance,
+        DaskRun,
+        DaskScaling,
+        KernelPoint,
+        KernelScaling,
+    )
+
+    made_up.batch = BatchDecoding(
+        speed=[_batch_speed(s, n, w * n) for s, w in ((NMT8_INT8, 10.0),
+                                                     (TORCH_FP32, 4.0))
+               for n in (1, 4)],
+        invariance=[BatchInvariance("toy", NMT8_INT8, 32, 40, 0, 0),
+                    BatchInvariance("toy", TORCH_INT8, 32, 40, 3, 17)],
+        dask=DaskScaling("toy", NMT8_INT8, 3000, 1,
+                         [DaskRun(1, [30.0], 100.0, 100.0, 100.0),
+                          DaskRun(2, [16.0], 180.0, 187.5, 190.0)], 1.875),
+        kernels=KernelScaling((1000, 3000), [
+            KernelPoint("numpy-fp32", 1, 1e-3, 6.0),
+            KernelPoint("int8-avx2", 1, 2e-4, 30.0),
+            KernelPoint("int8-avx2", 5, 5e-4, 60.0)], crossover=None),
+        notes=["made up"])
+    lines = render(made_up).splitlines()
+    assert "## Batch decoding (the paper's future work)" in lines
+    assert "| nmt8 int8 | 10.0 (9.0-11.0) | 40.0 (39.0-41.0) |" in lines
+    assert "| PyTorch fp32 / batch 1 | 1.00x | 4.00x |" in lines
+    assert "| nmt8 int8 / PyTorch fp32, same batch | 2.50x | 2.50x |" in lines
+    assert "| PyTorch int8 | toy | 40 | 32 | 3 | 17 |" in lines
+    assert "| 2 | 180.0 | 187.5 | 190.0 |" in lines
+    assert "Most workers / one worker: 1.88x." in lines
+    assert "| int8-avx2 | 30.0 | 60.0 |" in lines
+    assert "| numpy-fp32 | 6.0 | - |" in lines
+    assert "> Note: made up" in lines
+    made_up.batch.kernels.crossover = 20
+    assert "The blocked kernel overtakes the naive one from P = 20." in \
+        render(made_up).splitlines()
+
+
+def test_results_json_carries_the_batch_records(made_up):
+    from nmt8.lab.results import BatchDecoding, to_json
+
+    made_up.batch = BatchDecoding(speed=[_batch_speed(NMT8_INT8, 4, 10.0)])
+    saved = json.loads(json.dumps(to_json(made_up)))
+    row = saved["batch"]["speed"][0]
+    assert row["system"]["label"] == "nmt8 int8" and row["batch"] == 4
+    assert row["wpcs_median"] == 10.0 and saved["batch"]["dask"] is None

@@ -3,7 +3,8 @@
 Section 4 of Quinn & Ballesteros (2018) names its hardware (Intel Xeons)
 because speed means nothing without it; :func:`machine_info` records ours
 for the first table of the ``nmt8 reproduce`` report. Also here: what this
-machine can run (:func:`int8_available`, :func:`has_torch`).
+machine can run (:func:`int8_available`, :func:`has_torch`,
+:func:`has_dask`).
 
 Does not: time anything (``nmt8.lab.measure``).
 """
@@ -121,6 +122,16 @@ def int8_available() -> bool:
     """Are nmt8's int8 kernels compiled (``pip install -e .``)?"""
     try:
         import nmt8.quant.kernels  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def has_dask() -> bool:
+    """Are Dask and distributed installed (``nmt8[dask]``)?"""
+    try:
+        import dask  # noqa: F401
+        import distributed  # noqa: F401
     except ImportError:
         return False
     return True

@@ -12,7 +12,11 @@ Ballesteros (2018) and writes ``report.md`` (one section per table),
 3. BLEU and chrF, fp32 vs int8 with per-tensor and per-row scales (Table 6),
    optionally a 2-model ensemble, and how the outputs differ (Section 5,
    Tables 8 and 9) (``nmt8.lab.quality``);
-4. the paper's own numbers beside ours, labelled as theirs
+4. beyond the paper, its future work (Section 7): batch decoding - words
+   per core second against batch size for nmt8 and the PyTorch peer, the
+   batch-invariance count, Dask scaling on this machine and kernel GOP/s
+   against P (``nmt8.lab.bulk``);
+5. the paper's own numbers beside ours, labelled as theirs
    (``nmt8.lab.paper``, ``nmt8.lab.report``).
 
 This module only runs the parts in order and writes the files; every part
@@ -34,14 +38,16 @@ from pathlib import Path
 
 from ..model import Model, load_model
 from ..testing import toy_model  # noqa: F401 (old home; nmt8.testing now)
-from . import measure, paper, plot
-from .machine import has_torch, int8_available, machine_info
+from . import bulk, measure, paper, plot
+from .machine import has_dask, has_torch, int8_available, machine_info
 from .quality import QualityRun, data_stats, differences, load_test, quality
 from .report import write_report
 from .results import (
     NMT8_FP32,
     NMT8_INT8,
+    TORCH_FP32,
     TORCH_INT8,
+    BatchDecoding,
     Results,
     Settings,
     Target,
@@ -51,6 +57,7 @@ from .speed import (  # noqa: F401 (notebooks 8 and 9 import these from here)
     Workload,
     beam_sweep,
     model_label,
+    nmt8_systems,
     peer_check,
     profiles,
     speed_sentences,
@@ -135,6 +142,9 @@ def _reproduce(out_dir, quick, data, model, progress, ensemble, settings,
         res.quality = q.quality
         res.differences = part("differences", lambda: differences(
             q, src, settings, progress=progress))
+    if settings.batch:
+        res.batch = part("batch decoding", lambda: batch_decoding(
+            m, ref, test[0] if test else None, loads, tr0, settings, progress))
     res.targets = targets(res)
     res.machine.loadavg_end = list(os.getloadavg())
     res.plots = part("plots", lambda: plots(res, out_dir, q,
@@ -144,6 +154,38 @@ def _reproduce(out_dir, quick, data, model, progress, ensemble, settings,
         json.dumps(to_json(res), indent=1) + "\n", encoding="utf-8")
     write_report(res, out_dir)
     return res
+
+
+def batch_decoding(model: Model, ref, test_src, loads, translator,
+                   settings: Settings, progress=True) -> BatchDecoding:
+    """The "Batch decoding" section: ``settings.batch_sentences`` sentences
+    (test sources, else our own) on both models; nmt8 and the PyTorch peer
+    at every batch size; the invariance count on the first workload; Dask
+    and the kernels when this machine has them."""
+    out = BatchDecoding()
+    lines = (speed_sentences(test_src, settings.batch_sentences) if test_src
+             else bulk.our_lines(settings.batch_sentences))
+    loads = workloads(model, ref, lines, settings, translator, reuse=loads[-1])
+    systems = nmt8_systems()
+    if settings.peer and has_torch():
+        systems += [TORCH_FP32, TORCH_INT8]
+    out.speed = bulk.batch_speeds(loads, systems, settings, progress)
+    out.invariance = bulk.batch_invariance(loads[0], systems, settings)
+    if settings.dask and not has_dask():
+        out.notes.append("Dask is not installed (pip install 'nmt8[dask]'): "
+                         "no Dask scaling.")
+    elif settings.dask and loads[0].max_lens is not None:
+        out.notes.append("The model has no BPE models: the Dask run "
+                         "translates text, so it was skipped.")
+    elif settings.dask:
+        fastest = nmt8_systems()[-1]  # int8 when compiled
+        out.dask = bulk.dask_scaling(loads[0], fastest, settings, progress)
+    if int8_available():
+        out.kernels = bulk.kernel_scaling(settings, progress)
+    else:
+        out.notes.append("nmt8's int8 kernels are not compiled: no kernel "
+                         "GOP/s.")
+    return out
 
 
 def targets(res: Results) -> list[Target]:

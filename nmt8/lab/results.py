@@ -8,7 +8,10 @@
 * One record per measurement: :class:`Profile` (Tables 1/2),
   :class:`SpeedResult` (Tables 3/6), :class:`Throughput`,
   :class:`QualityResult` (Table 6), :class:`Differences` (Tables 8/9),
-  :class:`Target`; :class:`Results` holds one whole run.
+  :class:`Target`, and beyond the paper :class:`BatchDecoding` (its future
+  work: :class:`BatchSpeedResult`, :class:`BatchInvariance`,
+  :class:`DaskScaling`, :class:`KernelScaling`); :class:`Results` holds one
+  whole run.
 
 ``results.json`` is :func:`to_json` of :class:`Results`: the
 ``dataclasses.asdict`` tree (one key per field, lists of records as lists of
@@ -100,9 +103,18 @@ class System:
             return PeerTranslator(model_or_models, self.precision == "int8", beam)
         from ..translator import Translator
 
-        return Translator(model_or_models, precision=self.precision, beam=beam,
-                          kernel=self.kernel or "auto",
-                          scheme=self.scheme or "per_tensor")
+        return Translator(**self.translator_kwargs(model_or_models, beam))
+
+    def translator_kwargs(self, model_or_models, beam: int = 5) -> dict:
+        """The keywords of ``nmt8.Translator`` for this system (what
+        ``nmt8.dask`` and worker processes build it from); nmt8 only."""
+        if self.engine != "nmt8":
+            raise ValueError(f"{self.label} is not an nmt8.Translator")
+        kw = {"model_or_models": model_or_models, "precision": self.precision,
+              "beam": beam}
+        if self.precision == "int8":
+            kw.update(kernel=self.kernel or "auto", scheme=self.scheme)
+        return kw
 
 
 NMT8_FP32 = System()
@@ -133,13 +145,28 @@ class Settings:
     tgt_ratio: float = 1.1  # target steps per source word, random model
     peer: bool = True  # the PyTorch comparison, when torch is installed
     seed: int = 1
+    # batch decoding (the paper's future work, Section 7)
+    batch: bool = True  # run the batch decoding section at all
+    batch_sizes: tuple[int, ...] = (1, 4, 16, 64)
+    batch_sentences: int = 64  # sentences per batch-size run
+    batch_runs: int = 3  # interleaved runs: min / median / max
+    invariance_batch: int = 32  # compared with batch 1
+    dask: bool = True  # LocalCluster scaling, when Dask is installed
+    dask_workers: tuple[int, ...] = (1, 2)  # single-threaded worker processes
+    dask_lines: int = 3000  # lines of our own sentences in the generated file
+    dask_runs: int = 3
+    kernel_P: tuple[int, ...] = (1, 5, 20, 80, 320)  # beam 5 x batch 1..64
+    kernel_repeats: int = 11
 
     @classmethod
     def quick(cls, **kw) -> Settings:
         base = {"speed_sentences": 4, "runs": 3, "sweep_beams": (1, 5),
                 "sweep_sentences": 2, "sweep_runs": 1, "throughput_runs": 1,
                 "profile_sentences": 2, "quality_sentences": 100, "examples": 3,
-                "example_runs": 3, "flip_sentences": 20}
+                "example_runs": 3, "flip_sentences": 20,
+                "batch_sizes": (1, 4, 16), "batch_sentences": 16,
+                "batch_runs": 1, "invariance_batch": 16, "dask_lines": 200,
+                "dask_runs": 1, "kernel_P": (1, 5, 20), "kernel_repeats": 3}
         return cls(**{**base, **kw})
 
 
@@ -300,6 +327,88 @@ class Differences:
     examples: list[Example]
 
 
+# -- batch decoding: the paper's future work (Section 7) --------------------------
+@dataclasses.dataclass
+class BatchSpeedResult:
+    """One system decoding a workload ``batch`` sentences at a time, beam 5,
+    on one core: the seconds of each (interleaved) run."""
+
+    workload: str
+    system: System
+    batch: int
+    beam: int
+    sentences: int
+    words: int
+    runs: list[float]
+    wpcs_min: float
+    wpcs_median: float
+    wpcs_max: float
+
+
+@dataclasses.dataclass
+class BatchInvariance:
+    """How many of ``sentences`` outputs change between batch 1 and
+    ``batch``: another translation, or another score in any bit."""
+
+    workload: str
+    system: System
+    batch: int
+    sentences: int
+    translations_differ: int
+    scores_differ: int
+
+
+@dataclasses.dataclass
+class DaskRun:
+    workers: int  # single-threaded worker processes of a LocalCluster
+    runs: list[float]  # seconds of each run over the whole file
+    lines_per_s_min: float
+    lines_per_s_median: float
+    lines_per_s_max: float
+
+
+@dataclasses.dataclass
+class DaskScaling:
+    """``nmt8.dask.translate_file`` on a LocalCluster, this machine."""
+
+    workload: str
+    system: System
+    lines: int  # of the generated file, our own sentences
+    batch_size: int  # per worker (Translator.translate)
+    by_workers: list[DaskRun]
+    ratio: float | None  # median lines/s, most workers / one worker
+
+
+@dataclasses.dataclass
+class KernelPoint:
+    method: str  # as nmt8.lab.bench names it: "numpy-fp32", "int8-avx2", ...
+    P: int  # rows of X: beam x sentences in the batch
+    seconds: float  # median per call
+    gops: float  # 2 P in out / seconds / 1e9
+
+
+@dataclasses.dataclass
+class KernelScaling:
+    """GOP/s of each product against P on one paper-size shape
+    (``nmt8.lab.bench.bench_kernels``, weights from cache)."""
+
+    shape: tuple[int, int]  # (in, out)
+    points: list[KernelPoint]
+    crossover: int | None  # P from which a blocked kernel beats the naive
+    # one; None: nmt8.lab.bench gives none (no blocked kernel is built)
+
+
+@dataclasses.dataclass
+class BatchDecoding:
+    """Beyond the paper: batch decoding, its invariance, Dask, kernels."""
+
+    speed: list[BatchSpeedResult] = dataclasses.field(default_factory=list)
+    invariance: list[BatchInvariance] = dataclasses.field(default_factory=list)
+    dask: DaskScaling | None = None
+    kernels: KernelScaling | None = None
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+
 # -- one run -----------------------------------------------------------------------------
 @dataclasses.dataclass
 class Results:
@@ -324,6 +433,7 @@ class Results:
     throughput: list[Throughput] = dataclasses.field(default_factory=list)
     quality: Quality | None = None
     differences: Differences | None = None
+    batch: BatchDecoding | None = None
     targets: list[Target] = dataclasses.field(default_factory=list)
     plots: list[str] = dataclasses.field(default_factory=list)
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # by part

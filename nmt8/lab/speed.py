@@ -108,9 +108,10 @@ def speed_sentences(test_src, n: int) -> list[str]:
 
 
 def workloads(model: Model, model_ref, lines, settings: Settings,
-              translator=None) -> list[Workload]:
+              translator=None, reuse: Workload | None = None) -> list[Workload]:
     """The trained model on ``lines`` and the paper-size model on the same
-    lengths (random ids, one per source word)."""
+    lengths (random ids, one per source word). ``reuse``: a paper-size
+    workload whose model serves again (it takes seconds to build)."""
     words = [measure.count_words(line) for line in lines]
     out = []
     tr = translator or NMT8_FP32.build(model)
@@ -118,8 +119,11 @@ def workloads(model: Model, model_ref, lines, settings: Settings,
         out.append(Workload(model_label(model), model, model_ref,
                             tr.tokenize(lines), words, None))
     E, H, Vs, Vt = settings.paper_size
-    ref = functools.partial(paper_model, E, H, Vs, Vt, settings.seed)
-    big = ref()
+    if reuse is not None:
+        ref, big = reuse.ref, reuse.model
+    else:
+        ref = functools.partial(paper_model, E, H, Vs, Vt, settings.seed)
+        big = ref()
     rng = np.random.default_rng(settings.seed)
     words = [max(w, 1) for w in words]
     src = [rng.integers(2, Vs, size=w).tolist() for w in words]
