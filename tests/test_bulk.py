@@ -53,3 +53,19 @@ def test_batch_records_for_reproduce_on_a_tiny_model():
     inv = bulk.batch_invariance(w, [NMT8_INT8], s)
     assert [(i.system, i.batch, i.sentences, i.translations_differ,
              i.scores_differ) for i in inv] == [(NMT8_INT8, 6, 6, 0, 0)]
+
+
+def test_crossover_is_where_the_blocked_kernel_stays_ahead():
+    from nmt8.lab.results import KernelPoint
+
+    def pts(blocked, naive):
+        return [KernelPoint(m, P, 1.0, g) for m, row in (("b", blocked),
+                                                          ("n", naive))
+                for P, g in zip((1, 5, 20, 80), row)]
+
+    assert bulk.crossover(pts((1, 2, 9, 9), (5, 5, 5, 5)), "b", "n") == 20
+    # ahead at P=5 by chance, behind at 20: the crossover is where it stays
+    assert bulk.crossover(pts((1, 6, 4, 9), (5, 5, 5, 5)), "b", "n") == 80
+    assert bulk.crossover(pts((1, 2, 3, 4), (5, 5, 5, 5)), "b", "n") is None
+    assert bulk.crossover(pts((9, 9, 9, 9), (5, 5, 5, 5)), "b", "n") == 1
+    assert bulk.crossover(pts((9, 9, 9, 9), (5, 5, 5, 5)), "b", "x") is None

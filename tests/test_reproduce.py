@@ -71,6 +71,16 @@ def test_reproduce_writes_every_section(toy):
     assert {w for w, _, _ in keys} == {w.name for w in res.workloads}
     assert {b for _, b, _ in keys} == set(TINY["beams"])
     assert saved["speed"][0]["system"]["label"] == res.speed[0].system.label
+    # every timed rung of the ladder is in the speed table, every rung in
+    # Table 6, with a speed-up against each named baseline
+    from nmt8.lab.results import BASELINES
+    from nmt8.lab.speed import ladder_systems
+
+    assert {r.system for r in res.speed if r.system.engine == "nmt8"} == \
+        set(ladder_systems(timed=True))
+    assert [r.system for r in res.quality.systems][:len(ladder_systems())] == \
+        ladder_systems()
+    assert all(f"speed-up vs {b.name}" in report for b in BASELINES)
     q = res.quality
     assert q.sentences == len(PAIRS) == saved["quality"]["sentences"]
     variants = [r.system.variant for r in q.systems]
@@ -132,7 +142,7 @@ def _check_batch_section(res, saved, report):
         assert {"numpy-fp32", "int8-ref"} <= {p.method for p in k.points}
         assert all(p.gops > 0 for p in k.points)
         assert "### Kernels against P" in report
-        assert ("blocked kernel is not built yet" in report) == (k.crossover is None)
+        assert ("blocked kernel is not built yet" in report) == (k.blocked is None)
 
 
 def test_reproduce_without_data(toy, monkeypatch):
@@ -284,9 +294,9 @@ def test_report_rows_come_from_the_fields(made_up):
     assert "| big | beam 5 | PyTorch int8 | 10.0 | 10.0 | 5 |" in lines
     # Table 6 takes the speed-run WPCS of the same System on the first
     # workload, beam 5; the ensemble has none
-    assert "| fp32 | 31.2 | 50.0 | 10.0 | 7.0 | 3 |" in lines
-    assert "| int8 per-tensor | 30.8 | 50.0 | 30.0 | 7.0 | 3 |" in lines
-    assert "| 2x fp32 | 33.0 | 50.0 | - | 7.0 | 3 |" in lines
+    assert "| fp32 | 31.2 | 50.0 | 10.0 | 1.00x | 7.0 | 3 |" in lines
+    assert "| int8 per-tensor | 30.8 | 50.0 | 30.0 | 3.00x | 7.0 | 3 |" in lines
+    assert "| 2x fp32 | 33.0 | 50.0 | - | - | 7.0 | 3 |" in lines
     assert "| nmt8 int8 / PyTorch int8 WPCS >= 1.2x, beam 5 | 1.10x | NO |" in lines
     assert "| system | beam 1 | beam 5 |" in lines
     assert "| nmt8 int8 | 18.0 | 9.0 |" in lines
@@ -326,7 +336,8 @@ def test_report_batch_section_reads_the_fields(made_up):
         kernels=KernelScaling((1000, 3000), [
             KernelPoint("numpy-fp32", 1, 1e-3, 6.0),
             KernelPoint("int8-avx2", 1, 2e-4, 30.0),
-            KernelPoint("int8-avx2", 5, 5e-4, 60.0)], crossover=None),
+            KernelPoint("int8-avx2", 5, 5e-4, 60.0)], crossover=None,
+            blocked=None, naive=None),
         notes=["made up"])
     lines = render(made_up).splitlines()
     assert "## Batch decoding (the paper's future work)" in lines
@@ -339,8 +350,14 @@ def test_report_batch_section_reads_the_fields(made_up):
     assert "| int8-avx2 | 30.0 | 60.0 |" in lines
     assert "| numpy-fp32 | 6.0 | - |" in lines
     assert "> Note: made up" in lines
-    made_up.batch.kernels.crossover = 20
-    assert "The blocked kernel overtakes the naive one from P = 20." in \
+    assert "the blocked kernel is not built yet" in render(made_up)
+    k = made_up.batch.kernels
+    k.blocked, k.naive = "int8-gemm", "int8-vnni"
+    assert "(int8-gemm) does not overtake the naive one (int8-vnni)" in \
+        render(made_up)
+    k.crossover = 20
+    assert ("Crossover: the blocked kernel (int8-gemm) has more GOP/s than the "
+            "naive one (int8-vnni) from P = 20 on, in this run.") in \
         render(made_up).splitlines()
 
 
@@ -352,3 +369,19 @@ def test_results_json_carries_the_batch_records(made_up):
     row = saved["batch"]["speed"][0]
     assert row["system"]["label"] == "nmt8 int8" and row["batch"] == 4
     assert row["wpcs_median"] == 10.0 and saved["batch"]["dask"] is None
+
+
+def test_ladder_rungs_without_speed_are_only_in_table_6(monkeypatch):
+    from nmt8.lab import quality, speed
+    from nmt8.lab.results import LADDER, Rung
+
+    assert [r.system for r in LADDER][:2] == [NMT8_FP32, NMT8_INT8]
+    simulated = System(precision="int8", kernel="ref")  # stands for msfp12
+    monkeypatch.setattr(speed, "LADDER", (Rung(NMT8_FP32),
+                                          Rung(simulated, timed=False)))
+    monkeypatch.setattr(speed, "int8_available", lambda: True)
+    assert speed.ladder_systems() == [NMT8_FP32, simulated]
+    assert speed.ladder_systems(timed=True) == [NMT8_FP32]
+    assert quality.quality_systems(ensemble=False) == [NMT8_FP32, simulated]
+    monkeypatch.setattr(speed, "int8_available", lambda: False)
+    assert speed.ladder_systems() == [NMT8_FP32]  # int8 not compiled

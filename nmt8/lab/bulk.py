@@ -196,9 +196,30 @@ def kernel_scaling(settings, progress=True):
                                min_sample=5e-4)
     points = [KernelPoint(r["method"], r["P"], r["seconds"], r["gops"])
               for r in rows]
-    # nmt8.lab.bench gives no naive/blocked crossover yet: no blocked
-    # kernel is built; when it does, it is read here
-    return KernelScaling(shape, points, crossover=None)
+    blocked, naive = BLOCKED_VS_NAIVE
+    measured = {p.method for p in points}
+    if blocked not in measured or naive not in measured:
+        return KernelScaling(shape, points, None, None, None)
+    return KernelScaling(shape, points, crossover(points, blocked, naive),
+                         blocked, naive)
+
+
+# the blocked int8 kernel and the naive one that "auto" swaps it for from
+# some P on (nmt8.quant.kernels), as nmt8.lab.bench names their rows
+BLOCKED_VS_NAIVE = ("int8-gemm", "int8-vnni")
+
+
+def crossover(points, blocked: str, naive: str) -> int | None:
+    """The smallest measured P from which ``blocked`` has more GOP/s than
+    ``naive`` at that P and every larger one measured; None if never."""
+    gops = {(p.method, p.P): p.gops for p in points}
+    Ps = sorted(P for m, P in gops if m == blocked and (naive, P) in gops)
+    out = None
+    for P in reversed(Ps):
+        if gops[blocked, P] <= gops[naive, P]:
+            break
+        out = P
+    return out
 
 
 def _table(res: list[BatchSpeed]) -> str:

@@ -28,7 +28,6 @@ from .machine import int8_available
 from .results import (
     NMT8_FP32,
     NMT8_INT8,
-    NMT8_INT8_PER_ROW,
     DataStats,
     Differences,
     Example,
@@ -37,6 +36,7 @@ from .results import (
     Settings,
     System,
 )
+from .speed import ladder_systems
 
 SPLIT = "test_2016_flickr"
 
@@ -100,10 +100,9 @@ class QualityRun:
 
 
 def quality_systems(ensemble: bool) -> list[System]:
-    """Table 6's rows: fp32, int8 per tensor and per row; 2x when ensembled."""
-    out = [NMT8_FP32]
-    if int8_available():
-        out += [NMT8_INT8, NMT8_INT8_PER_ROW]
+    """Table 6's rows: every rung of the ladder this machine runs (fp32,
+    int8 per tensor and per row, ...); 2x fp32 and int8 when ensembled."""
+    out = ladder_systems()
     if ensemble:
         out.append(dataclasses.replace(NMT8_FP32, models=2))
         if int8_available():

@@ -16,7 +16,14 @@ import datetime
 from pathlib import Path
 
 from . import paper
-from .results import NMT8_FP32, NMT8_INT8, TORCH_FP32, TORCH_INT8, Results
+from .results import (
+    BASELINES,
+    NMT8_FP32,
+    NMT8_INT8,
+    TORCH_FP32,
+    TORCH_INT8,
+    Results,
+)
 
 HEADINGS = (  # the section headings, in order (tests check them)
     "Machine and versions",
@@ -257,18 +264,22 @@ def _quality(res) -> str:
     rows = []
     if q:
         for r in q.systems:
+            ups = [_x(b5.get(r.system), b5.get(base.system)) for base in BASELINES]
             rows.append((r.system.variant, _f(r.bleu), _f(r.chrf),
-                         _f(b5.get(r.system)), _f(r.wpcs_one_run),
+                         _f(b5.get(r.system)), *ups, _f(r.wpcs_one_run),
                          f"{r.identical_to_fp32}"))
         text += (f"Multi30k test_2016_flickr, {q.sentences} sentences, beam 5. "
-                 "WPCS (speed runs) is the median of the speed section; "
-                 "WPCS (test set) is this single pass.\n\n")
+                 "WPCS (speed runs) is the median of the speed section (first "
+                 "workload, beam 5), and the speed-ups are its ratios; "
+                 "WPCS (test set) is this single pass. \"identical to fp32\" "
+                 "counts outputs equal to the numpy fp32 system's.\n\n")
     else:
         text += "> Skipped: no test data (see the note at the top).\n\n"
     for r in paper.TABLE6:
         rows.append((f"{THEIRS}: {r['lang']} {r['mode']}", r["bleu"], "-",
-                     r["wpcs"], "-", "-"))
+                     r["wpcs"], *["-"] * len(BASELINES), "-", "-"))
     text += _table(("system", "BLEU", "chrF", "WPCS (speed runs)",
+                    *[f"speed-up vs {b.name}" for b in BASELINES],
                     "WPCS (test set)", "identical to fp32"), rows)
     if q:
         sig = q.systems[0]
@@ -421,13 +432,17 @@ def _batch(res) -> str:
                  "`nmt8.lab.bench`, one thread, weights from cache, median of "
                  "interleaved rounds.\n\n"
                  + _table(("method", *[f"P={P}" for P in Ps]), rows))
-        if k.crossover is None:
-            text += ("\nNo naive/blocked crossover is marked: `nmt8.lab.bench` "
-                     "reports none, because the blocked kernel is not built "
-                     "yet; the int8 kernels above are the naive ones.\n")
+        if k.blocked is None:
+            text += ("\nNo naive/blocked crossover is marked: the blocked "
+                     "kernel is not built yet (or this CPU cannot run it); "
+                     "the int8 kernels above are the naive ones.\n")
+        elif k.crossover is None:
+            text += (f"\nThe blocked kernel ({k.blocked}) does not overtake "
+                     f"the naive one ({k.naive}) at the P measured here.\n")
         else:
-            text += (f"\nThe blocked kernel overtakes the naive one from "
-                     f"P = {k.crossover}.\n")
+            text += (f"\nCrossover: the blocked kernel ({k.blocked}) has more "
+                     f"GOP/s than the naive one ({k.naive}) from P = "
+                     f"{k.crossover} on, in this run.\n")
     return text
 
 

@@ -124,6 +124,36 @@ TORCH_FP32 = System("PyTorch")
 TORCH_INT8 = System("PyTorch", "int8")
 
 
+@dataclasses.dataclass(frozen=True)
+class Rung:
+    """One row of Table 6 and of the speed table: a system of nmt8's
+    precision ladder, and whether it has a speed (a simulated number format
+    has accuracy only)."""
+
+    system: System
+    timed: bool = True
+
+
+# The precision ladder of Table 6 and the speed table, one line per rung.
+# int16, msfp16/msfp12 (simulated: Rung(..., timed=False)) and the C fp32
+# kernels join here, one line each, once nmt8.Translator builds them (and
+# PRECISIONS above admits their names).
+LADDER = (Rung(NMT8_FP32), Rung(NMT8_INT8), Rung(NMT8_INT8_PER_ROW))
+
+
+@dataclasses.dataclass(frozen=True)
+class Baseline:
+    """A system every speed-up is also given against, by its name."""
+
+    system: System
+    name: str
+
+
+# "numpy fp32" is what a user has; "C fp32" (the paper's "similar optimized
+# floating point implementation") joins as one line with the C fp32 kernels.
+BASELINES = (Baseline(NMT8_FP32, "numpy fp32"),)
+
+
 @dataclasses.dataclass
 class Settings:
     """How much of everything to run (``quick()`` is the 3-minute version)."""
@@ -394,8 +424,11 @@ class KernelScaling:
 
     shape: tuple[int, int]  # (in, out)
     points: list[KernelPoint]
-    crossover: int | None  # P from which a blocked kernel beats the naive
-    # one; None: nmt8.lab.bench gives none (no blocked kernel is built)
+    crossover: int | None  # smallest measured P from which the blocked
+    # kernel beats the naive one at every larger P; None: it never does, or
+    # one of them was not measured
+    blocked: str | None = None  # the blocked method measured; None: not built
+    naive: str | None = None  # the naive method it takes over from
 
 
 @dataclasses.dataclass

@@ -30,6 +30,7 @@ from ..model import Model, random_model
 from . import measure
 from .machine import has_torch, int8_available
 from .results import (
+    LADDER,
     NMT8_FP32,
     NMT8_INT8,
     TORCH_FP32,
@@ -90,8 +91,21 @@ def model_label(model: Model) -> str:
 
 
 def nmt8_systems() -> list[System]:
-    """nmt8 fp32, and int8 when its kernels are compiled."""
+    """nmt8 fp32, and int8 when its kernels are compiled (profiles, beam
+    sweep, throughput, batch decoding)."""
     return [NMT8_FP32, NMT8_INT8] if int8_available() else [NMT8_FP32]
+
+
+def runnable(system: System) -> bool:
+    """Can this machine build the system (int8: compiled kernels)?"""
+    return system.precision != "int8" or int8_available()
+
+
+def ladder_systems(timed: bool = False) -> list[System]:
+    """The rungs of ``results.LADDER`` this machine runs; ``timed``: only
+    those with a speed (not simulated)."""
+    return [r.system for r in LADDER if runnable(r.system)
+            and (r.timed or not timed)]
 
 
 def speed_sentences(test_src, n: int) -> list[str]:
@@ -170,10 +184,10 @@ def _speed_result(w: Workload, beam: int, system: System, r: dict) -> SpeedResul
 
 def speeds(loads, settings: Settings, progress=True) -> list[SpeedResult]:
     """WPS, WPCS and latency, median of ``runs``, each workload x beam x
-    system (nmt8 fp32/int8, PyTorch fp32/int8); the systems of one workload
+    system (every timed rung of the ladder, PyTorch fp32/int8); the systems of one workload
     and beam are timed with their runs interleaved (``measure.speeds``)."""
     out = []
-    systems = nmt8_systems()
+    systems = ladder_systems(timed=True)
     if settings.peer and has_torch():
         systems += [TORCH_FP32, TORCH_INT8]
     for w in loads:
