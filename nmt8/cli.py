@@ -16,6 +16,8 @@ import time
 
 from .batch import check_batch_size
 from .beam import MAX_BEAM, check_beam, check_length_exponent
+from .model import PRECISIONS
+from .ops import EMBEDDINGS
 from .parallel import check_jobs
 from .stream import DEFAULT_WINDOW, check_window
 from .testing import DEMO_SENTENCES
@@ -43,12 +45,22 @@ def _translator_args(p: argparse.ArgumentParser) -> None:
                    help="model name or path; repeat for an ensemble (default: de-en)")
     p.add_argument("--beam", type=_checked(check_beam), default=None,
                    help=f"beam size, 1 to {MAX_BEAM} (default 5)")
-    p.add_argument("--precision", choices=["fp32", "int8"], default="fp32")
+    p.add_argument("--precision", choices=list(PRECISIONS), default="fp32",
+                   help="fp32 (default), int16, int8, or block floating point "
+                        "msfp16/msfp12 SIMULATED in fp32 (quality only, no "
+                        "speed claim)")
     p.add_argument("--kernel", default=None,
-                   help="int8 only: auto (default), ref, sse4, avx2, vnni, maddubs")
+                   help="fp32: numpy (default), auto, ref, avx2, avx512; "
+                        "int16: auto (default), ref, sse4, avx2, vnni; int8: "
+                        "auto (default), ref, sse4, avx2, vnni, maddubs; "
+                        "msfp: numpy")
     p.add_argument("--scheme", default=None,
                    choices=["per_tensor", "per-tensor", "per_row", "per-row"],
-                   help="int8 only: how weights are quantized (default per_tensor)")
+                   help="int8 and int16 only: how weights are quantized "
+                        "(default per_tensor)")
+    p.add_argument("--embeddings", default=None, choices=list(EMBEDDINGS),
+                   help="how the embedding tables are stored (default: fp32; "
+                        "fp16 for int16; int8 rows for int8)")
     exponent = _checked(check_length_exponent, float)
     p.add_argument("--length-exponent", type=exponent, default=None,
                    help="length normalisation exponent, finite and >= 0 "
@@ -58,15 +70,14 @@ def _translator_args(p: argparse.ArgumentParser) -> None:
 
 
 def _translator_kwargs(a) -> dict:
-    """Translator arguments the user gave (the library's defaults otherwise)."""
-    if a.precision != "int8":
-        given = [f"--{k}" for k in ("kernel", "scheme") if getattr(a, k)]
-        if given:
-            verb = "apply" if len(given) > 1 else "applies"
-            raise ValueError(f"{' and '.join(given)} {verb} to --precision int8 "
-                             f"only, not {a.precision}")
+    """Translator arguments the user gave (the library's defaults otherwise),
+    the precision's settings checked (``nmt8.model.check_options``)."""
+    from .model import check_options
+
+    check_options(a.precision, *(getattr(a, k) or "default"
+                                 for k in ("kernel", "scheme", "embeddings")))
     kw = {"model_or_models": a.model or ["de-en"], "precision": a.precision}
-    for k in ("beam", "kernel", "scheme", "length_exponent"):
+    for k in ("beam", "kernel", "scheme", "embeddings", "length_exponent"):
         if getattr(a, k) is not None:
             kw[k] = getattr(a, k)
     return kw
@@ -94,11 +105,7 @@ def cmd_translate(a) -> int:
     from .params import check_model
     from .stream import TranslatorFactory, run
 
-    kw = _translator_kwargs(a)  # checked before reading stdin
-    if a.precision == "int8":
-        from .translator import _int8_options
-
-        _int8_options(a.kernel, a.scheme)  # an unknown kernel before the model
+    kw = _translator_kwargs(a)  # checked before reading stdin and the model
     for m in kw["model_or_models"]:
         check_model(m)  # a bad model file: one error, before any worker
     driver = None

@@ -31,9 +31,55 @@ g: output layer        ff_logit_{W,b}                             (E, Vt)
 =====================  =========================================  ==========
 
 At prepare time matrices that multiply the same input are stored side by side
-(``[W | Wx]``, ``[U | Ux]``, ...) so each input vector costs ONE weight product
-per step; these fused matrices are the shapes the paper's kernels see (e.g.
-620 x 3000, 1000 x 3000, 2000 x 3000).
+(``[W | Wx]``, ``[U | Ux]``, ...; the table ``FUSED``) so each input vector
+costs ONE weight product per step; these fused matrices are the shapes the
+paper's kernels see (e.g. 620 x 3000, 1000 x 3000, 2000 x 3000).
+
+Precisions (``PRECISIONS``; ``Model.prepare``/``copy``, ``load_model``):
+
+=========  =======================================  ======================
+precision  weights                                  kernels (default first)
+=========  =======================================  ======================
+fp32       float32                                  numpy; auto, ref, avx2,
+                                                    avx512 (C, ``quant.fp32``)
+int16      int16, one scale per matrix or per row   auto, ref, sse4, avx2,
+           (``quant.int16``, Devlin 2017)           vnni
+int8       int8, as Section 3                       auto, ref, sse4, avx2,
+                                                    vnni, maddubs
+msfp16/12  block floating point (``quant.msfp``),   numpy
+           SIMULATED: rounded at load, kept and
+           multiplied in float32 (quality only)
+=========  =======================================  ======================
+
+``"auto"`` is the fastest kernel this CPU runs (int8: ``$NMT8_KERNEL``
+first); it is resolved when the model is prepared. Embeddings are lookups,
+not products, and stored as ``embeddings="fp32"``, ``"fp16"`` or ``"int8"``
+(``nmt8.ops.Embedding``); by default fp32 for fp32 and msfp, fp16 for
+int16, and int8 rows for int8: the int8 products quantize every looked-up
+row with exactly that formula before its first use, so int8 embeddings
+change no bit of the int8 system's output and hold a quarter of the bytes.
+(int16 quantizes rows to 16 bits, which an int8 table would coarsen:
+fp16 keeps 11 significant bits at half the bytes.)
+
+Memory. A model holds only what its precision decodes with:
+
+* fp32: each fused matrix is allocated once and every Nematus tensor is
+  read into its column slice; ``model.params[name]`` is a VIEW of that
+  slice (not C-contiguous for fused tensors), so the tensors are never
+  held twice;
+* quantized precisions are built tensor by tensor: each fused matrix is
+  assembled in float32, quantized, and its float32 pieces dropped before
+  the next, so no float32 copy of a quantized matrix stays behind.
+
+``model.params`` (a ``Params`` mapping) always answers with the float32
+Nematus tensors: held ones directly, the others re-read, one tensor at a
+time, from the model's source, which is ``Model.copy`` and ``prepare``'s
+source too: the model file for ``load_model`` (so a model loaded as int8
+holds no float32 weights, and re-reads the file, if it changed since, its
+new contents, checked again), or, for models built from arrays
+(``Model(cfg, params)``, ``random_model``), those float32 arrays, which a
+quantized copy keeps alive. ``Model.nbytes()`` counts every array the model
+holds, each buffer once.
 
 Does not: search (``nmt8.beam``), tokenise (``nmt8.text``) or train
 (``nmt8.train``, PyTorch).
@@ -41,7 +87,9 @@ Does not: search (``nmt8.beam``), tokenise (``nmt8.text``) or train
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -49,12 +97,57 @@ import numpy as np
 from .attention import attend
 from .config import ModelConfig
 from .gru import gru_gates, gru_step
-from .ops import Int8Weight, linear, tanh
-from .params import MODELS_DIR, options_path, param_shapes, read_params, resolve
+from .ops import (
+    EMBEDDINGS,
+    Embedding,
+    F32Weight,
+    Int8Weight,
+    Int16Weight,
+    MSFPWeight,
+    Rows8,
+    linear,
+    tanh,
+)
+from .params import (
+    MODELS_DIR,
+    ParamReader,
+    options_path,
+    param_shapes,
+    resolve,
+)
 from .text import EOS
 
-__all__ = ["MODELS_DIR", "Encoded", "Model", "load_model", "param_shapes",
+__all__ = ["EMBEDDINGS", "FUSED", "MODELS_DIR", "PRECISIONS", "Encoded",
+           "Model", "Params", "kernel_choices", "load_model", "param_shapes",
            "random_model"]  # MODELS_DIR, param_shapes: re-exported from params
+
+PRECISIONS = ("fp32", "int16", "int8", "msfp16", "msfp12")
+SCHEMES = ("per_tensor", "per_row")
+DEFAULT = "default"  # kernel/scheme/embeddings: the precision's default
+
+# fused matrix -> (Nematus weights side by side, their biases; None: zeros)
+FUSED: dict[str, tuple[tuple[str, ...], tuple[str | None, ...] | None]] = {
+    "enc_x": (("encoder_W", "encoder_Wx", "encoder_r_W", "encoder_r_Wx"),
+              ("encoder_b", "encoder_bx", "encoder_r_b", "encoder_r_bx")),
+    "enc_U": (("encoder_U", "encoder_Ux"), None),
+    "enc_r_U": (("encoder_r_U", "encoder_r_Ux"), None),
+    "ff_state": (("ff_state_W",), ("ff_state_b",)),
+    "Wc_att": (("decoder_Wc_att",), ("decoder_b_att",)),
+    # E[y_{t-1}] -> [GRU r input | readout W2]
+    "dec_y": (("decoder_W", "decoder_Wx", "ff_logit_prev_W"),
+              ("decoder_b", "decoder_bx", "ff_logit_prev_b")),
+    "dec_U": (("decoder_U", "decoder_Ux"), None),
+    # s'_t -> [attention u | GRU q state]
+    "dec_s1": (("decoder_W_comb_att", "decoder_U_nl", "decoder_Ux_nl"),
+               (None, "decoder_b_nl", "decoder_bx_nl")),
+    "U_att": (("decoder_U_att",), ("decoder_c_tt",)),
+    # H_t -> [GRU q input | readout W3]
+    "dec_ctx": (("decoder_Wc", "decoder_Wcx", "ff_logit_ctx_W"),
+                (None, None, "ff_logit_ctx_b")),
+    "logit_lstm": (("ff_logit_lstm_W",), ("ff_logit_lstm_b",)),
+    "logit": (("ff_logit_W",), ("ff_logit_b",)),
+}
+_EMB = {"src": "Wemb", "tgt": "Wemb_dec"}
 
 
 @dataclasses.dataclass
@@ -66,75 +159,340 @@ class Encoded:
     s0: np.ndarray  # (1, H) initial decoder state
 
 
-class Model:
-    """One translation model: fp32 parameters plus a prepared precision.
+# -- precision options ----------------------------------------------------------
+def kernel_choices(precision: str) -> tuple[str, ...]:
+    """The kernel names ``precision`` accepts, its default first."""
+    if precision == "fp32":
+        from .quant.fp32 import FP32_KERNELS
 
-    ``params`` holds the float32 Nematus tensors. ``precision`` is ``"fp32"``
-    or ``"int8"``; int8 weights are quantized at prepare time from these very
-    parameters ("both systems load parameters from the same model").
+        return ("numpy", "auto", *FP32_KERNELS)
+    if precision == "int16":
+        from .quant.int16 import INT16_KERNELS
+
+        return ("auto", *INT16_KERNELS)
+    if precision == "int8":
+        from .quant.kernels import KERNELS
+
+        return ("auto", *KERNELS)
+    return ("numpy",)  # msfp: simulated in numpy
+
+
+def _available(precision: str) -> list[str]:
+    from .quant import kernels as K  # read at call time (tests patch it)
+
+    if precision == "fp32":
+        from .quant.fp32 import available_fp32_kernels
+
+        return ["numpy", *available_fp32_kernels()]
+    if precision == "int16":
+        from .quant.int16 import available_int16_kernels
+
+        return available_int16_kernels()
+    if precision == "int8":
+        return K.available_kernels()
+    return ["numpy"]
+
+
+def _auto(precision: str) -> str:
+    if precision == "int8":
+        from .quant.kernels import default_kernel
+
+        return default_kernel()
+    fastest = {"fp32": ("avx512", "avx2", "ref"),
+               "int16": ("vnni", "avx2", "sse4", "ref")}[precision]
+    return next(k for k in fastest if k in _available(precision))
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """A checked precision: kernel resolved, scheme and embeddings spelt
+    out (scheme None where the precision has none)."""
+
+    precision: str
+    kernel: str
+    scheme: str | None
+    embeddings: str
+
+
+def check_options(precision="fp32", kernel=DEFAULT, scheme=DEFAULT,
+                  embeddings=DEFAULT) -> Options:
+    """Check a precision and its settings; one clear error for each bad one.
+
+    TypeError for a setting that is not a string; ValueError for an unknown
+    precision, a kernel that does not exist for it ("unknown kernel 'x'
+    for precision 'int16'; choices: ...") or that this CPU cannot run, a
+    scheme given to a precision without one (fp32, msfp), an unknown
+    scheme or embeddings type. ``"default"`` means the precision's default.
+    """
+    for what, v in (("precision", precision), ("kernel", kernel),
+                    ("scheme", scheme), ("embeddings", embeddings)):
+        if not isinstance(v, str):
+            raise TypeError(f"{what} must be a string, got "
+                            f"{type(v).__name__} {v!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choices: "
+                         f"{', '.join(PRECISIONS)}")
+    choices = kernel_choices(precision)
+    kernel = choices[0] if kernel == DEFAULT else kernel
+    if kernel not in choices:
+        raise ValueError(f"unknown kernel {kernel!r} for precision "
+                         f"{precision!r}; choices: {', '.join(choices)}")
+    if kernel == "auto":
+        kernel = _auto(precision)
+    if kernel not in _available(precision):
+        raise ValueError(f"kernel {kernel!r} is not available on this CPU; "
+                         f"available for {precision}: "
+                         f"{', '.join(_available(precision))}")
+    if precision in ("int8", "int16"):
+        scheme = "per_tensor" if scheme == DEFAULT else scheme.replace("-", "_")
+        if scheme not in SCHEMES:
+            raise ValueError(f"unknown scheme {scheme!r}; choices: "
+                             f"{', '.join(SCHEMES)}")
+    elif scheme != DEFAULT:
+        raise ValueError(f"scheme={scheme!r} applies to precision 'int8' and "
+                         f"'int16' only, not {precision!r}")
+    else:
+        scheme = None
+    if embeddings == DEFAULT:
+        embeddings = {"int8": "int8", "int16": "fp16"}.get(precision, "fp32")
+    if embeddings not in EMBEDDINGS:
+        raise ValueError(f"unknown embeddings {embeddings!r}; choices: "
+                         f"{', '.join(EMBEDDINGS)}")
+    return Options(precision, kernel, scheme, embeddings)
+
+
+def _weight(W: np.ndarray, opt: Options):
+    """The fused float32 matrix W (in, out) in the precision of ``opt``."""
+    p, k = opt.precision, opt.kernel
+    if p == "fp32":
+        if k == "numpy":
+            return W
+        from .quant.fp32 import pack_fp32
+
+        return F32Weight(pack_fp32(W), k)
+    if p == "int8":
+        from .quant.int8 import quantize
+
+        return Int8Weight(quantize(W, scheme=opt.scheme), k)
+    if p == "int16":
+        from .quant.int16 import quantize16
+
+        return Int16Weight(quantize16(W, scheme=opt.scheme), k)
+    from .quant.msfp import simulate_msfp
+
+    return MSFPWeight(simulate_msfp(W, p), p)
+
+
+# -- where float32 tensors come from ----------------------------------------------
+class _FileSource:
+    """The float32 tensors of a model file, read on demand."""
+
+    def __init__(self, npz: Path, cfg: ModelConfig):
+        self.npz, self.shapes = Path(npz), param_shapes(cfg)
+
+    def open(self) -> ParamReader:
+        """Every header checked, then ``reader[name]`` reads one tensor."""
+        return ParamReader(self.npz, self.shapes)
+
+    def tensor(self, name: str) -> np.ndarray:
+        with ParamReader(self.npz, {name: self.shapes[name]}) as r:
+            return r[name]
+
+
+class _MemorySource:
+    """float32 tensors held in memory: Nematus name -> array, and the fused
+    float32 matrices W, b of an fp32 numpy model (None otherwise)."""
+
+    def __init__(self, held: dict, W: dict | None = None, b: dict | None = None):
+        self.held, self.W, self.b = held, W, b
+
+    def open(self):
+        return contextlib.nullcontext(self.held)
+
+    def tensor(self, name: str) -> np.ndarray:
+        return self.held[name]
+
+
+def _fused(reader, shapes, k: str):
+    """Fused matrix k (in, out) float32 and its bias (out,) or None, read
+    tensor by tensor from ``reader[name]`` into their column slices."""
+    names, biases = FUSED[k]
+    widths = [shapes[n][1] for n in names]
+    if len(names) == 1:
+        W = np.ascontiguousarray(reader[names[0]], dtype=np.float32)
+    else:
+        W = np.empty((shapes[names[0]][0], sum(widths)), np.float32)  # (in, out)
+        c = 0
+        for n, w in zip(names, widths):
+            W[:, c:c + w] = reader[n]  # read, copied into its slice, dropped
+            c += w
+    if biases is None:
+        return W, None
+    if len(biases) == 1:
+        return W, np.ascontiguousarray(reader[biases[0]], dtype=np.float32)
+    b = np.zeros(sum(widths), np.float32)  # (out,)
+    c = 0
+    for n, w in zip(biases, widths):
+        if n is not None:
+            b[c:c + w] = reader[n]
+        c += w
+    return W, b
+
+
+def _slices(shapes, k: str):
+    """(weight name, bias name or None, columns) of fused matrix k."""
+    names, biases = FUSED[k]
+    c = 0
+    for i, n in enumerate(names):
+        w = shapes[n][1]
+        yield n, (biases[i] if biases else None), slice(c, c + w)
+        c += w
+
+
+def _held(W: dict, b: dict, emb: dict, shapes) -> dict[str, np.ndarray]:
+    """Nematus name -> a view of the float32 arrays this model holds: every
+    bias, the weights of fp32 matrices (numpy or C), fp32 embeddings."""
+    held = {}
+    for k in FUSED:
+        w = W[k]
+        full = w if isinstance(w, np.ndarray) else (
+            w.q.WT.T if isinstance(w, F32Weight) else None)  # (in, out)
+        for n, bn, cols in _slices(shapes, k):
+            if full is not None:
+                held[n] = full[:, cols]
+            if bn is not None:
+                held[bn] = b[k][cols]
+    for side, name in _EMB.items():
+        if emb[side].dtype == "fp32":
+            held[name] = emb[side].table
+    return held
+
+
+class Params(Mapping):
+    """The float32 Nematus tensors of a model, by name (a read-only mapping).
+
+    Tensors the model holds (an fp32 model's views of its fused matrices,
+    the biases, fp32 embeddings) are returned as they are; any other is
+    read from the model's source on each access (from the model file: one
+    tensor read per access).
+    """
+
+    def __init__(self, shapes: dict, held: dict, source):
+        self._shapes, self._held, self._source = shapes, held, source
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name in self._held:
+            return self._held[name]
+        if name not in self._shapes:
+            raise KeyError(name)
+        return self._source.tensor(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._shapes)
+
+    def __len__(self) -> int:
+        return len(self._shapes)
+
+    def held(self) -> list[str]:
+        """The names answered from memory (no read)."""
+        return list(self._held)
+
+    def __repr__(self) -> str:
+        return (f"Params({len(self._shapes)} tensors, {len(self._held)} held "
+                f"in memory)")
+
+
+class Model:
+    """One translation model in one precision.
+
+    ``Model(cfg, params)`` builds an fp32 (numpy) model from float32 arrays
+    with the Nematus names (``load_model`` reads a file, ``random_model``
+    draws one). ``W``/``b``: the fused matrices (weight type per precision,
+    ``nmt8.ops``) and their float32 biases; ``Wemb``/``Wemb_dec``: the
+    embedding tables (``nmt8.ops.Embedding``); ``params``: the float32
+    Nematus tensors (``Params``); ``precision``, ``kernel``, ``scheme``,
+    ``embeddings``: how it is prepared. Every precision is built from the
+    same float32 parameters ("both systems load parameters from the same
+    model").
     """
 
     def __init__(self, cfg: ModelConfig, params: dict[str, np.ndarray],
                  path: Path | None = None, random: bool = False):
-        self.cfg, self.params, self.path, self.random = cfg, params, path, random
-        self.precision, self.kernel, self.scheme = None, None, None
-        self.prepare("fp32")
+        self.cfg, self.path, self.random = cfg, path, random
+        missing = sorted(set(param_shapes(cfg)) - set(params))
+        if missing:
+            raise ValueError(f"params lack {', '.join(missing)}")
+        self._build(_MemorySource(params), None, check_options())
 
     # -- precision ---------------------------------------------------------
-    def prepare(self, precision: str = "fp32", kernel: str = "auto",
-                scheme: str = "per_tensor") -> Model:
-        """Build the fused weight matrices in fp32 or int8 (in place)."""
-        if precision not in ("fp32", "int8"):
-            raise ValueError(f"precision must be 'fp32' or 'int8', got {precision!r}")
-        p, C = self.params, 2 * self.cfg.dim
-        cat = np.concatenate
-        mats = {  # name -> (weight (in, out), bias (out,) or None)
-            "enc_x": (cat([p["encoder_W"], p["encoder_Wx"], p["encoder_r_W"],
-                           p["encoder_r_Wx"]], 1),
-                      cat([p["encoder_b"], p["encoder_bx"], p["encoder_r_b"],
-                           p["encoder_r_bx"]])),
-            "enc_U": (cat([p["encoder_U"], p["encoder_Ux"]], 1), None),
-            "enc_r_U": (cat([p["encoder_r_U"], p["encoder_r_Ux"]], 1), None),
-            "ff_state": (p["ff_state_W"], p["ff_state_b"]),
-            "Wc_att": (p["decoder_Wc_att"], p["decoder_b_att"]),
-            # E[y_{t-1}] -> [GRU r input | readout W2]
-            "dec_y": (cat([p["decoder_W"], p["decoder_Wx"],
-                           p["ff_logit_prev_W"]], 1),
-                      cat([p["decoder_b"], p["decoder_bx"], p["ff_logit_prev_b"]])),
-            "dec_U": (cat([p["decoder_U"], p["decoder_Ux"]], 1), None),
-            # s'_t -> [attention u | GRU q state]
-            "dec_s1": (cat([p["decoder_W_comb_att"], p["decoder_U_nl"],
-                            p["decoder_Ux_nl"]], 1),
-                       cat([np.zeros(C, np.float32), p["decoder_b_nl"],
-                            p["decoder_bx_nl"]])),
-            "U_att": (p["decoder_U_att"], p["decoder_c_tt"]),
-            # H_t -> [GRU q input | readout W3]
-            "dec_ctx": (cat([p["decoder_Wc"], p["decoder_Wcx"],
-                             p["ff_logit_ctx_W"]], 1),
-                        cat([np.zeros(3 * self.cfg.dim, np.float32),
-                             p["ff_logit_ctx_b"]])),
-            "logit_lstm": (p["ff_logit_lstm_W"], p["ff_logit_lstm_b"]),
-            "logit": (p["ff_logit_W"], p["ff_logit_b"]),
-        }
-        if precision == "int8":
-            from .quant import quantize
-
-            mats = {k: (Int8Weight(quantize(W, scheme=scheme), kernel), b)
-                    for k, (W, b) in mats.items()}
-        else:
-            mats = {k: (np.ascontiguousarray(W), b) for k, (W, b) in mats.items()}
-        self.W = {k: w for k, (w, _) in mats.items()}
-        self.b = {k: b for k, (_, b) in mats.items()}
-        self.precision, self.kernel, self.scheme = precision, kernel, scheme
+    def _build(self, source, keep, opt: Options) -> Model:
+        """Build every matrix and table of ``opt`` from ``source``, one
+        fused matrix at a time (a quantized matrix's float32 pieces are
+        dropped before the next is read). ``keep``: the source recorded for
+        ``params``, ``copy`` and ``prepare`` (None: this model's own fp32)."""
+        shapes = param_shapes(self.cfg)
+        W, b, emb = {}, {}, {}
+        with source.open() as reader:
+            for k in FUSED:
+                if getattr(source, "W", None) is not None:
+                    Wk, b[k] = source.W[k], source.b[k]  # an fp32 model's own
+                else:
+                    Wk, b[k] = _fused(reader, shapes, k)
+                W[k] = _weight(Wk, opt)
+                del Wk
+            for side, name in _EMB.items():
+                emb[side] = Embedding(reader[name], opt.embeddings)
+        held = _held(W, b, emb, shapes)
+        numpy = opt.precision == "fp32" and opt.kernel == "numpy"
+        self._mem = (_MemorySource(held, W if numpy else None, b if numpy
+                                   else None) if len(held) == len(shapes)
+                     else None)  # every fp32 tensor in memory: copy from it
+        keep = self._mem if keep is None else keep
+        self.W, self.b = W, b
+        self.Wemb, self.Wemb_dec = emb["src"], emb["tgt"]
+        self._source = keep
+        self.params = Params(shapes, held, keep)
+        self.options = opt
+        self.precision, self.kernel = opt.precision, opt.kernel
+        self.scheme, self.embeddings = opt.scheme, opt.embeddings
         return self
 
-    def copy(self, precision: str = "fp32", kernel: str = "auto",
-             scheme: str = "per_tensor") -> Model:
-        """A second view of the same parameters in another precision."""
+    def prepare(self, precision: str = "fp32", kernel: str = DEFAULT,
+                scheme: str = DEFAULT, embeddings: str = DEFAULT) -> Model:
+        """Rebuild this model's matrices in ``precision`` (in place).
+
+        kernel: ``"default"`` (numpy for fp32 and msfp, ``"auto"`` for
+        int8/int16), ``"auto"`` or a name of ``kernel_choices(precision)``;
+        scheme (int8/int16 only): ``"per_tensor"`` (default) or
+        ``"per_row"``; embeddings: ``"fp32"``, ``"fp16"`` or ``"int8"``
+        (default: see the module docstring). Bad settings raise before
+        anything changes (``check_options``).
+        """
+        opt = check_options(precision, kernel, scheme, embeddings)
+        return self._build(self._mem or self._source, self._source, opt)
+
+    def copy(self, precision: str = "fp32", kernel: str = DEFAULT,
+             scheme: str = DEFAULT, embeddings: str = DEFAULT) -> Model:
+        """This model's parameters in another precision (a new Model; the
+        settings as ``prepare``). An fp32 numpy copy of an fp32 numpy
+        model shares its arrays."""
+        opt = check_options(precision, kernel, scheme, embeddings)
         m = Model.__new__(Model)
-        m.cfg, m.params = self.cfg, self.params
-        m.path, m.random = self.path, self.random
-        return m.prepare(precision, kernel, scheme)
+        m.cfg, m.path, m.random = self.cfg, self.path, self.random
+        if opt == self.options:  # the same arrays (read-only by use)
+            m.__dict__.update({k: v for k, v in self.__dict__.items()
+                               if k not in ("cfg", "path", "random")})
+            m.W, m.b = dict(self.W), dict(self.b)
+            return m
+        return m._build(self._mem or self._source, self._source, opt)
+
+    def __repr__(self) -> str:
+        sim = ", simulated" if self.precision.startswith("msfp") else ""
+        scheme = f", scheme={self.scheme!r}" if self.scheme else ""
+        return (f"Model(E={self.cfg.dim_word}, H={self.cfg.dim}, "
+                f"vocab={self.cfg.n_words_src}/{self.cfg.n_words}, "
+                f"precision={self.precision!r}{sim}, kernel={self.kernel!r}"
+                f"{scheme}, embeddings={self.embeddings!r})")
 
     # -- encoder, eq. (1) ---------------------------------------------------
     def encode(self, src_ids) -> Encoded:
@@ -167,7 +525,7 @@ class Model:
             ids[row, :Ls[row]] = srcs[b]
         if ids.min() < 0 or ids.max() >= self.cfg.n_words_src:
             raise ValueError(f"source id out of range [0, {self.cfg.n_words_src})")
-        x = self.params["Wemb"][ids.reshape(-1)]  # (B*S, E)
+        x = self.Wemb.lookup_rows(ids.reshape(-1))  # (B*S, E), or int8 rows
         x_proj = linear(x, self.W["enc_x"], self.b["enc_x"], mm=True)
         x_proj = x_proj.reshape(B, S, 6 * H)  # (B, S, 6H)
         h = np.zeros((B, S, 2 * H), np.float32)  # (B, S, 2H)
@@ -199,9 +557,20 @@ class Model:
     def embed_prev(self, y_prev) -> np.ndarray:
         """E[y_{t-1}] (P, E); id -1 means "no previous word" (zero vector)."""
         y_prev = np.asarray(y_prev)
-        emb = self.params["Wemb_dec"][np.maximum(y_prev, 0)]
+        emb = self.Wemb_dec.lookup(np.maximum(y_prev, 0))
         emb[y_prev < 0] = 0.0
         return emb
+
+    def _embed_prev_rows(self, y_prev):
+        """``embed_prev`` for the product that reads it: an int8 table's
+        rows as stored (``nmt8.ops.Rows8``) when the product is int8."""
+        if not (self.Wemb_dec.dtype == "int8" and self.precision == "int8"):
+            return self.embed_prev(y_prev)
+        y_prev = np.asarray(y_prev)
+        q, step = self.Wemb_dec.lookup_rows(np.maximum(y_prev, 0))
+        none = y_prev < 0
+        q[none], step[none] = 0, 0.0
+        return Rows8(q, step)
 
     def step(self, enc: Encoded, s_prev: np.ndarray, y_prev):
         """One decoder step for the P hypotheses of one sentence.
@@ -225,7 +594,8 @@ class Model:
         """
         H, C = self.cfg.dim, 2 * self.cfg.dim
         W, b = self.W, self.b
-        y_proj = linear(self.embed_prev(y_prev), W["dec_y"], b["dec_y"])  # (P, 3H+E)
+        y_proj = linear(self._embed_prev_rows(y_prev), W["dec_y"],
+                        b["dec_y"])  # (P, 3H + E)
         s1 = gru_step(y_proj[:, :3 * H], s_prev, W["dec_U"])  # s'_t, eq. (3)
         s1_proj = linear(s1, W["dec_s1"], b["dec_s1"])  # (P, C + 3H)
         H_t = np.empty((s1.shape[0], C), np.float32)  # (P, 2H)
@@ -242,26 +612,63 @@ class Model:
         logits = linear(t, W["logit"], b["logit"])  # (P, Vt)
         return logits, s_t, alphas
 
-    def nbytes(self) -> int:
-        """Bytes of the prepared weight matrices (what decoding streams)."""
-        total = 0
+    def arrays(self) -> dict[str, list[np.ndarray]]:
+        """Every array the model holds, by part: ``weights`` (the fused
+        matrices in their precision, with their scales and any packed
+        copy a kernel made), ``biases`` and ``embeddings``."""
+        weights = []
         for w in self.W.values():
-            total += w.nbytes if isinstance(w, np.ndarray) else w.q.nbytes
+            weights += [w] if isinstance(w, np.ndarray) else w.arrays()
+        return {"weights": weights,
+                "biases": [b for b in self.b.values() if b is not None],
+                "embeddings": self.Wemb.arrays() + self.Wemb_dec.arrays()}
+
+    def nbytes(self, part: str | None = None) -> int:
+        """Bytes of every array the model holds (or of one part of
+        ``arrays()``), each memory buffer counted once: the views in
+        ``params`` cost nothing. Tensors only a source holds (the model
+        file; the float32 arrays a quantized copy of an in-memory model
+        keeps for ``copy``) are not counted."""
+        parts = self.arrays()
+        if part is not None:
+            if part not in parts:
+                raise ValueError(f"part must be one of {', '.join(parts)}, "
+                                 f"got {part!r}")
+            parts = {part: parts[part]}
+        seen, total = set(), 0
+        for arrays in parts.values():
+            for a in arrays:
+                base = a
+                while isinstance(base.base, np.ndarray):
+                    base = base.base
+                if id(base) not in seen:
+                    seen.add(id(base))
+                    total += base.nbytes
         return total
 
 
 # -- loading -------------------------------------------------------------------
-def load_model(name_or_path="de-en") -> Model:
+def load_model(name_or_path="de-en", precision: str = "fp32",
+               kernel: str = DEFAULT, scheme: str = DEFAULT,
+               embeddings: str = DEFAULT) -> Model:
     """Load a Nematus-format model: ``model.npz`` + ``model.npz.json``.
 
-    The options are checked first, then every tensor's header (name, shape,
-    float dtype, size), then the data (NaN/inf refused); any float dtype is
-    converted to float32. A bad file raises one ValueError naming the file and
-    the option or tensor (``nmt8.params``, ``nmt8.config``).
+    The settings are checked first (as ``Model.prepare``), then the options,
+    then every tensor's header (name, shape, float dtype, size), then the
+    data, tensor by tensor (NaN/inf refused); any float dtype is converted
+    to float32. The model is built directly in ``precision``: a quantized
+    model never holds the float32 matrices it quantized, and reads the
+    file again for ``copy``/``prepare``/``params``. A bad file raises one
+    ValueError naming the file and the option or tensor (``nmt8.params``,
+    ``nmt8.config``).
     """
+    opt = check_options(precision, kernel, scheme, embeddings)
     npz = resolve(name_or_path)
     cfg = ModelConfig.from_json(options_path(npz))
-    return Model(cfg, read_params(npz, param_shapes(cfg)), path=npz)
+    m = Model.__new__(Model)
+    m.cfg, m.path, m.random = cfg, npz, False
+    source = _FileSource(npz, cfg)
+    return m._build(source, source, opt)
 
 
 def random_model(emb: int = 620, hidden: int = 1000, src_vocab: int = 40000,

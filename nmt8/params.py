@@ -3,7 +3,9 @@
 A model is two files: ``model.npz`` (one ``.npy`` member per tensor, the names
 and (in, out) shapes of Theano Nematus) and ``model.npz.json`` (the options,
 ``nmt8.config``). This module is the one place that knows those names
-(``param_shapes``, ``param_groups``) and reads them (``read_params``).
+(``param_shapes``, ``param_groups``) and reads them (``read_params``, or
+``ParamReader``: one tensor at a time, so a model can be built without
+ever holding the whole file in float32).
 
 Reading never trusts the file: it opens the zip archive itself, reads every
 needed member's ``.npy`` header (shape, dtype, order) and checks it against
@@ -18,6 +20,7 @@ Does not: compute anything (``nmt8.model``), or write models (``nmt8.train``).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import zipfile
 import zlib
@@ -157,6 +160,85 @@ def _data(zf, info, header_len, shape, fortran, dtype, where) -> np.ndarray:
     return a
 
 
+class ParamReader:
+    """Tensors of a Nematus ``.npz`` read one at a time, as float32.
+
+    Opening checks every needed member's header (name, float dtype, shape,
+    size) before any tensor data is read; ``reader[name]`` then reads that
+    one tensor (NaN/inf refused), so a caller can build what it needs
+    tensor by tensor and never hold the whole file in float32. Use as a
+    context manager (the zip archive stays open inside it)::
+
+        with ParamReader(npz, param_shapes(cfg)) as r:
+            W = r["ff_logit_W"]
+
+    Each problem is one ValueError naming ``npz`` and the tensor.
+    """
+
+    def __init__(self, npz: str | Path, shapes: dict[str, tuple[int, ...]]):
+        self.npz, self.shapes = Path(npz), dict(shapes)
+        self._zf: zipfile.ZipFile | None = None
+        self._heads: dict = {}
+
+    def __enter__(self):  # -> ParamReader
+        npz = self.npz
+        with _errors(npz):
+            self._zf = zf = zipfile.ZipFile(npz)
+            try:
+                self._heads = _headers(zf, npz, self.shapes)
+            except BaseException:
+                self.close()
+                raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._zf is not None:
+            self._zf.close()
+            self._zf = None
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if self._zf is None:
+            raise ValueError(f"{self.npz}: the reader is closed")
+        if name not in self._heads:
+            raise KeyError(name)
+        with _errors(self.npz):
+            return _data(self._zf, *self._heads[name])
+
+
+def _headers(zf: zipfile.ZipFile, npz: Path, shapes) -> dict:
+    """name -> (info, header length, shape, fortran, dtype, where), checked."""
+    members: dict[str, list[zipfile.ZipInfo]] = {}
+    for info in zf.infolist():
+        if info.filename.endswith(".npy"):
+            members.setdefault(info.filename[:-4], []).append(info)
+    heads = {}
+    for name, want in shapes.items():
+        where = f"{npz}: tensor {name!r}"
+        if name not in members:
+            raise ValueError(f"{where} is missing")
+        if len(members[name]) > 1:
+            raise ValueError(f"{where} is stored more than once")
+        info = members[name][0]
+        shape, fortran, dtype, hlen = _header(zf, info, where)
+        _check(shape, dtype, want, info, hlen, where)
+        heads[name] = (info, hlen, shape, fortran, dtype, where)
+    return heads
+
+
+@contextlib.contextmanager
+def _errors(npz: Path):
+    """Turn the zip and I/O errors of reading ``npz`` into one ValueError."""
+    try:
+        yield
+    except zipfile.BadZipFile as err:
+        raise ValueError(f"{npz}: {_not_zip(npz, err)}") from None
+    except _READ_ERRORS as err:
+        raise ValueError(f"{npz}: cannot read model file ({err})") from None
+
+
 def read_params(npz: str | Path, shapes: dict[str, tuple[int, ...]],
                 data: bool = True) -> dict[str, np.ndarray]:
     """The tensors named in ``shapes`` from a Nematus ``.npz``, as float32.
@@ -164,33 +246,11 @@ def read_params(npz: str | Path, shapes: dict[str, tuple[int, ...]],
     Every member's header is checked (name, float dtype, shape, size) before
     any tensor data is read; each problem is one ValueError naming ``npz``
     and the tensor. Other members are ignored. With ``data=False`` only the
-    headers are checked and an empty dict is returned.
+    headers are checked and an empty dict is returned. (``ParamReader``
+    reads them one at a time.)
     """
-    npz = Path(npz)
-    try:
-        with zipfile.ZipFile(npz) as zf:
-            members: dict[str, list[zipfile.ZipInfo]] = {}
-            for info in zf.infolist():
-                if info.filename.endswith(".npy"):
-                    members.setdefault(info.filename[:-4], []).append(info)
-            heads = {}
-            for name, want in shapes.items():
-                where = f"{npz}: tensor {name!r}"
-                if name not in members:
-                    raise ValueError(f"{where} is missing")
-                if len(members[name]) > 1:
-                    raise ValueError(f"{where} is stored more than once")
-                info = members[name][0]
-                shape, fortran, dtype, hlen = _header(zf, info, where)
-                _check(shape, dtype, want, info, hlen, where)
-                heads[name] = (info, hlen, shape, fortran, dtype, where)
-            if not data:
-                return {}
-            return {name: _data(zf, *head) for name, head in heads.items()}
-    except zipfile.BadZipFile as err:
-        raise ValueError(f"{npz}: {_not_zip(npz, err)}") from None
-    except _READ_ERRORS as err:
-        raise ValueError(f"{npz}: cannot read model file ({err})") from None
+    with ParamReader(npz, shapes) as r:
+        return {name: r[name] for name in shapes} if data else {}
 
 
 def check_model(name_or_path) -> tuple[Path, ModelConfig]:

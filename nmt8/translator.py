@@ -1,10 +1,19 @@
 """Text in, text out: BPE, beam search and detokenisation around the models.
 
-``Translator(model_or_models, precision="fp32"|"int8", beam=5, ...)`` is the
-public entry point. Several models make an ensemble. With ``precision="int8"``
-every weight product runs through the int8 kernel (``kernel=``) with weights
-quantized at load (``scheme=``) from the same fp32 parameters; ``kernel`` and
-``scheme`` belong to int8 only, and fp32 rejects a choice of either.
+``Translator(model_or_models, precision="fp32", beam=5, ...)`` is the public
+entry point. Several models make an ensemble. ``precision`` is a rung of the
+ladder of ``nmt8.model.PRECISIONS``: ``"fp32"`` (``kernel="numpy"`` by
+default, or a C kernel: ``"auto"``, ``"ref"``, ``"avx2"``, ``"avx512"``),
+``"int16"`` and ``"int8"`` (weights quantized at load from the same fp32
+parameters, ``scheme="per_tensor"`` or ``"per_row"``; kernel ``"auto"`` by
+default), or ``"msfp16"``/``"msfp12"``, block floating point SIMULATED in
+fp32 (quality only: no speed or memory claim). ``embeddings`` stores the
+embedding tables as ``"fp32"``, ``"fp16"`` or ``"int8"`` (default: fp32,
+fp16 for int16, int8 for int8; ``nmt8.model``). ``None`` means the
+precision's default; a kernel the precision does not have, a scheme for a
+precision without one or a setting that is not a string is one error
+(``nmt8.model.check_options``). Models given by name or path are loaded
+directly in the precision (``load_model``); a Model object is copied.
 
 Decoding runs with ``blas_threads=1`` BLAS thread by default (one sentence
 per core, as the paper measures; ``nmt8.threads``): on a machine with other
@@ -45,13 +54,12 @@ from .beam import (
     default_max_len,
     score_ids,
 )
-from .model import Model, load_model
+from .model import DEFAULT, Model, Options, check_options, load_model
 from .text import BPE, EOS
 from .threads import DEFAULT_BLAS_THREADS, blas_threads, check_threads
 
 MAX_SRC_TOKENS = 1000  # longest source sentence, in subword units
 MAX_LEN_RATIO = 10.0  # longest output: ratio x source length + 10 steps
-SCHEMES = ("per_tensor", "per_row")
 
 __all__ = ["MAX_BEAM", "MAX_LEN_RATIO", "MAX_SRC_TOKENS", "Timed", "Translator"]
 
@@ -63,32 +71,13 @@ class Timed(NamedTuple):
     seconds: list[float]
 
 
-def _int8_options(kernel, scheme) -> tuple[str, str]:
-    """The kernel (``"auto"`` resolved) and scheme, checked."""
-    from .quant.kernels import KERNELS, available_kernels, default_kernel
-
-    kernel = "auto" if kernel is None else kernel
-    if kernel != "auto" and kernel not in KERNELS:
-        raise ValueError(f"unknown kernel {kernel!r}; choices: "
-                         f"{', '.join(('auto',) + tuple(KERNELS))}")
-    if kernel == "auto":
-        kernel = default_kernel()
-    if kernel not in available_kernels():
-        raise ValueError(f"kernel {kernel!r} is not available on this CPU; "
-                         f"available: {', '.join(available_kernels())}")
-    scheme = "per_tensor" if scheme is None else str(scheme).replace("-", "_")
-    if scheme not in SCHEMES:
-        raise ValueError(f"unknown scheme {scheme!r}; choices: {', '.join(SCHEMES)}")
-    return kernel, scheme
-
-
-def _check_fp32_options(kernel, scheme) -> None:
-    # the int8 defaults change nothing and are accepted; any real choice is
-    # an error rather than silently ignored
-    if kernel not in (None, "auto"):
-        raise ValueError(f"kernel={kernel!r} applies to precision='int8' only")
-    if scheme not in (None, "per_tensor", "per-tensor"):
-        raise ValueError(f"scheme={scheme!r} applies to precision='int8' only")
+def translator_options(precision="fp32", kernel=None, scheme=None,
+                       embeddings=None) -> Options:
+    """The Translator's settings, checked (``None``: the precision's
+    default; ``nmt8.model.check_options``)."""
+    return check_options(precision,
+                         *(DEFAULT if v is None else v
+                           for v in (kernel, scheme, embeddings)))
 
 
 def _check_ratio(r) -> float:
@@ -102,11 +91,13 @@ def _check_ratio(r) -> float:
 class Translator:
     """Translate lines (or id lists) with one model or an ensemble.
 
-    precision: "fp32" or "int8"; kernel (int8 only): "auto" or a name of
-    ``nmt8.quant.kernels.KERNELS``; scheme (int8 only): "per_tensor" or
-    "per_row"; beam: 1..``MAX_BEAM``; length_exponent: the length
-    normalisation exponent (default: the model's, chosen on val);
-    blas_threads: BLAS threads while decoding (default 1; None: leave as is).
+    precision: a name of ``nmt8.model.PRECISIONS``; kernel: a name of
+    ``nmt8.model.kernel_choices(precision)`` (None: the default); scheme
+    (int8 and int16 only): "per_tensor" or "per_row"; embeddings: "fp32",
+    "fp16" or "int8" (None: the precision's default); beam:
+    1..``MAX_BEAM``; length_exponent: the length normalisation exponent
+    (default: the model's, chosen on val); blas_threads: BLAS threads while
+    decoding (default 1; None: leave as is).
     """
 
     def __init__(self, model_or_models="de-en", precision: str = "fp32",
@@ -114,18 +105,13 @@ class Translator:
                  scheme: str | None = None, normalize: bool = True,
                  max_len_ratio: float = 2.0,
                  length_exponent: float | None = None,
-                 blas_threads: int | None = DEFAULT_BLAS_THREADS):
+                 blas_threads: int | None = DEFAULT_BLAS_THREADS,
+                 embeddings: str | None = None):
         items = model_or_models if isinstance(model_or_models, (list, tuple)) \
             else [model_or_models]
         if not items:
             raise ValueError("need at least one model")
-        if precision == "int8":
-            kernel, scheme = _int8_options(kernel, scheme)
-        elif precision == "fp32":
-            _check_fp32_options(kernel, scheme)
-            kernel = scheme = None
-        else:
-            raise ValueError(f"precision must be 'fp32' or 'int8', got {precision!r}")
+        opt = translator_options(precision, kernel, scheme, embeddings)
         self.beam = check_beam(beam)
         self.max_len_ratio = _check_ratio(max_len_ratio)
         self.normalize = bool(normalize)
@@ -133,15 +119,19 @@ class Translator:
         if length_exponent is not None:
             length_exponent = check_length_exponent(length_exponent)
         self.models: list[Model] = []
+        settings = (opt.kernel, opt.scheme or DEFAULT, opt.embeddings)
         for item in items:
-            m = item if isinstance(item, Model) else load_model(item)
-            self.models.append(m.copy(precision, kernel or "auto",
-                                      scheme or "per_tensor"))
+            if isinstance(item, Model):
+                self.models.append(item.copy(opt.precision, *settings))
+            else:
+                self.models.append(load_model(item, opt.precision, *settings))
         first = self.models[0].cfg
         for m in self.models[1:]:
             if (m.cfg.n_words, m.cfg.n_words_src) != (first.n_words, first.n_words_src):
                 raise ValueError("ensemble members must share their vocabularies")
-        self.precision, self.kernel, self.scheme = precision, kernel, scheme
+        self.options = opt
+        self.precision, self.kernel = opt.precision, opt.kernel
+        self.scheme, self.embeddings = opt.scheme, opt.embeddings
         # length normalisation exponent: the model's val-chosen value by default
         self.length_exponent = (first.length_exponent if length_exponent is None
                                 else length_exponent)
@@ -154,10 +144,11 @@ class Translator:
         self._local = threading.local()  # the deprecated last_seconds
 
     def __repr__(self) -> str:
-        kern = f", kernel={self.kernel!r}, scheme={self.scheme!r}" \
-            if self.precision == "int8" else ""
+        sim = " (simulated)" if self.precision.startswith("msfp") else ""
+        scheme = f", scheme={self.scheme!r}" if self.scheme else ""
         return (f"Translator({len(self.models)} model(s), precision="
-                f"{self.precision!r}, beam={self.beam}{kern})")
+                f"{self.precision!r}{sim}, beam={self.beam}, kernel="
+                f"{self.kernel!r}{scheme}, embeddings={self.embeddings!r})")
 
     def __getstate__(self):
         state = dict(self.__dict__)

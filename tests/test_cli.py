@@ -48,6 +48,27 @@ def test_batched_int8_output_equals_one_sentence_at_a_time():
     assert len(one.stdout.decode().split("\n")) == len(GERMAN) + 3
 
 
+@pytest.mark.parametrize("args", [
+    ["--precision", "int16"], ["--precision", "msfp12"],
+    ["--precision", "fp32", "--kernel", "auto"],
+    ["--precision", "int8", "--embeddings", "fp16", "--scheme", "per-row"]])
+def test_every_precision_translates(args):
+    text = ("\n".join(GERMAN[:2]) + "\n").encode()
+    r = run(["translate", "--beam", "2", *args], text)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode().split("\n")
+    assert len(out) == 3 and out[0] and out[1]
+
+
+def test_help_says_msfp_is_simulated():
+    p = cli.build_parser()
+    text = p._subparsers._group_actions[0].choices["translate"].format_help()
+    text = " ".join(text.split())
+    assert "msfp16/msfp12 SIMULATED in fp32" in text
+    for word in ("int16", "--embeddings", "avx512"):
+        assert word in text
+
+
 def test_bench_batch_is_a_command():
     r = run(["bench", "batch", "--help"])
     assert r.returncode == 0 and b"batch size" in r.stdout
@@ -103,12 +124,17 @@ def test_bad_numbers_are_usage_errors(monkeypatch, capsys, args, message):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--kernel", "avx2"], "--kernel applies to --precision int8 only"),
-    (["--kernel", "auto"], "--kernel applies to --precision int8 only"),
-    (["--scheme", "per_row"], "--scheme applies to --precision int8 only"),
-    (["--kernel", "ref", "--scheme", "per-row"], "--kernel and --scheme apply"),
+    (["--kernel", "sse4"], ("unknown kernel 'sse4' for precision 'fp32'; "
+                            "choices: numpy, auto, ref, avx2, avx512")),
+    (["--scheme", "per_row"], ("scheme='per_row' applies to precision 'int8' "
+                               "and 'int16' only, not 'fp32'")),
+    (["--precision", "msfp16", "--kernel", "ref"],
+     "unknown kernel 'ref' for precision 'msfp16'; choices: numpy"),
+    (["--precision", "int16", "--kernel", "maddubs"],
+     "unknown kernel 'maddubs' for precision 'int16'"),
     (["--precision", "int8", "--kernel", "foo"],
-     "unknown kernel 'foo'; choices: auto, ref, sse4, avx2, vnni, maddubs"),
+     ("unknown kernel 'foo' for precision 'int8'; choices: auto, ref, sse4, "
+      "avx2, vnni, maddubs")),
 ])
 def test_kernel_and_scheme_errors(monkeypatch, capsys, args, message):
     status, out, err = main_in_process(["translate", "--model", "/nonexistent",
@@ -131,6 +157,10 @@ class Recorder:
     (["--precision", "int8", "--kernel", "ref", "--beam", "3"],
      {"precision": "int8", "kernel": "ref", "beam": 3}),
     (["--length-alpha", "0.5"], {"length_exponent": 0.5}),  # the old name
+    (["--precision", "msfp16", "--embeddings", "fp16"],
+     {"precision": "msfp16", "embeddings": "fp16"}),
+    (["--precision", "int16", "--scheme", "per_row"],
+     {"precision": "int16", "scheme": "per_row"}),
 ])
 def test_only_the_options_given_reach_the_translator(monkeypatch, capsys, args,
                                                      expect):

@@ -109,3 +109,24 @@ def test_unavailable_kernel_is_a_clear_error(tiny, monkeypatch):
         nmt8.Translator(tiny, precision="int8", kernel="vnni")
     with pytest.raises(ValueError, match="precision"):
         tiny.copy("int4")
+
+
+def test_int8_embeddings_change_no_bit_of_int8_output(shipped):
+    """int8 embeddings (the default for int8) are the rows the int8 products
+    quantize anyway: the n-best lists and scores equal those with fp32
+    embeddings, bit for bit, at a quarter of the bytes."""
+    from nmt8.testing import PAIRS
+
+    out = {}
+    for emb in ("fp32", "int8"):
+        tr = nmt8.Translator(shipped, precision="int8", kernel="ref",
+                             embeddings=emb)
+        ids = tr.tokenize([de for de, _ in PAIRS[:6]])
+        out[emb] = [[(h.ids, h.score) for h in hs]
+                    for hs in tr.translate_ids(ids, n_best=3)]
+        assert tr.models[0].Wemb.dtype == emb
+    assert out["int8"] == out["fp32"]
+    m = shipped.copy("int8")
+    assert m.embeddings == "int8"
+    V, E = shipped.params["Wemb"].shape
+    assert m.Wemb.nbytes == V * E + 4 * V

@@ -116,3 +116,80 @@ def test_encode_rejects_bad_ids(tiny):
         tiny.encode([1, 2, 999])
     with pytest.raises(ValueError):
         tiny.encode([])
+
+
+# -- precisions -----------------------------------------------------------------
+def test_bad_settings_are_one_clear_error(tiny):
+    """Checked in Model.prepare/copy, before anything is built (was: copy
+    accepted kernel=['ref'] and failed only at the first product)."""
+    cases = [
+        ({"precision": "int4"}, ValueError, "unknown precision 'int4'"),
+        ({"precision": "int16", "kernel": "maddubs"}, ValueError,
+         "unknown kernel 'maddubs' for precision 'int16'; choices: auto, ref"),
+        ({"precision": "fp32", "kernel": "vnni"}, ValueError,
+         "unknown kernel 'vnni' for precision 'fp32'"),
+        ({"precision": "fp32", "scheme": "per_row"}, ValueError,
+         "applies to precision 'int8' and 'int16' only, not 'fp32'"),
+        ({"precision": "msfp16", "scheme": "per_tensor"}, ValueError,
+         "not 'msfp16'"),
+        ({"precision": "int8", "kernel": ["ref"]}, TypeError,
+         "kernel must be a string, got list"),
+        ({"precision": "int8", "kernel": None}, TypeError,
+         "kernel must be a string, got NoneType"),
+        ({"precision": "int8", "embeddings": "bf16"}, ValueError,
+         "unknown embeddings 'bf16'"),
+    ]
+    before = tiny.W["logit"]
+    for kw, error, match in cases:
+        with pytest.raises(error, match=match):
+            tiny.copy(**kw)
+        with pytest.raises(error, match=match):
+            tiny.prepare(**kw)
+    assert tiny.W["logit"] is before and tiny.precision == "fp32"
+
+
+def logits(m, ids=(3, 4, 5, 0)):
+    enc = m.encode(list(ids))
+    out, _, _ = m.step(enc, enc.s0, np.array([-1]))
+    return out
+
+
+@pytest.mark.parametrize("precision,kernel,tol", [
+    ("fp32", "ref", 1e-5), ("fp32", "auto", 1e-5), ("int16", "ref", 1e-3),
+    ("int8", "ref", 0.05), ("msfp16", "numpy", 0.05), ("msfp12", "numpy", 0.5)])
+def test_every_precision_approximates_fp32(shipped, precision, kernel, tol):
+    ref = logits(shipped)
+    m = shipped.copy(precision, kernel=kernel)
+    assert m.precision == precision and m.kernel != "auto"
+    err = np.abs(logits(m) - ref).max() / np.abs(ref).max()
+    assert err < tol
+
+
+def test_msfp_weights_are_the_library_rounding(tiny):
+    from nmt8.quant.msfp import simulate_msfp
+
+    m = tiny.copy("msfp12")
+    np.testing.assert_array_equal(m.W["dec_ctx"].W,
+                                  simulate_msfp(tiny.W["dec_ctx"], "msfp12"))
+    assert m.Wemb.dtype == "fp32" and "simulated" in repr(m)
+
+
+def test_prepare_in_place_and_back(small_params):
+    """An in-memory model prepared as int8 keeps its float32 tensors (its
+    only source) and returns to the same fp32 bits."""
+    cfg, params = small_params
+    m = nmt8.model.Model(cfg, dict(params))
+    ref = logits(m)
+    m.prepare("int8", kernel="ref")
+    assert m.precision == "int8"
+    np.testing.assert_array_equal(m.params["decoder_Wc"], params["decoder_Wc"])
+    np.testing.assert_array_equal(logits(m.copy("fp32")), ref)
+    m.prepare("fp32")
+    np.testing.assert_array_equal(logits(m), ref)
+
+
+def test_same_settings_copy_shares_the_arrays(tiny):
+    a = tiny.copy("int8", kernel="ref")
+    b = a.copy("int8", kernel="ref")
+    assert b.W["logit"] is a.W["logit"] and b.W is not a.W
+    assert tiny.copy("fp32").W["enc_x"] is tiny.W["enc_x"]

@@ -116,11 +116,48 @@ def test_fortran_order_and_big_endian_read_as_written(tmp_path, small):
     cfg, params = small
     bad = dict(params, decoder_Wc=np.asfortranarray(params["decoder_Wc"]),
                ff_logit_W=params["ff_logit_W"].astype(">f8"))
-    m = nmt8.load_model(_write(tmp_path, cfg, bad))
+    d = _write(tmp_path, cfg, bad)
+    m = nmt8.load_model(d)
     np.testing.assert_array_equal(m.params["decoder_Wc"], params["decoder_Wc"])
     np.testing.assert_array_equal(m.params["ff_logit_W"], params["ff_logit_W"])
-    assert m.params["decoder_Wc"].flags.c_contiguous
     assert m.params["ff_logit_W"].dtype == np.float32
+    read = read_params(d / "model.npz", param_shapes(cfg))
+    assert read["decoder_Wc"].flags.c_contiguous
+    assert read["ff_logit_W"].dtype == np.float32
+
+
+def test_reader_reads_one_tensor_at_a_time(tmp_path, small):
+    """ParamReader checks every header on opening, then reads only what is
+    asked for; a closed reader says so."""
+    from nmt8.params import ParamReader
+
+    cfg, params = small
+    d = _write(tmp_path, cfg, params)
+    with ParamReader(d / "model.npz", param_shapes(cfg)) as r:
+        np.testing.assert_array_equal(r["decoder_Wc"], params["decoder_Wc"])
+        with pytest.raises(KeyError):
+            r["not_a_tensor"]
+    with pytest.raises(ValueError, match="closed"):
+        r["decoder_Wc"]
+    bad = dict(params, ff_logit_b=np.zeros(3, np.float32))
+    (tmp_path / "bad").mkdir()
+    d2 = _write(tmp_path / "bad", cfg, bad)
+    with pytest.raises(ValueError, match="'ff_logit_b' has shape"):
+        ParamReader(d2 / "model.npz", param_shapes(cfg)).__enter__()
+
+
+def test_fp32_params_are_views_of_the_fused_matrices(tmp_path, small):
+    """A loaded fp32 model holds each tensor once: params[name] is a view
+    of its slice of the fused matrix (was: a second full copy)."""
+    cfg, params = small
+    m = nmt8.load_model(_write(tmp_path, cfg, params))
+    for name in ("encoder_W", "encoder_r_Wx", "decoder_Ux", "ff_logit_ctx_W",
+                 "decoder_bx_nl", "encoder_r_b"):
+        np.testing.assert_array_equal(m.params[name], params[name])
+    assert np.shares_memory(m.params["encoder_r_Wx"], m.W["enc_x"])
+    assert np.shares_memory(m.params["decoder_Wcx"], m.W["dec_ctx"])
+    assert np.shares_memory(m.params["decoder_bx"], m.b["dec_y"])
+    assert m.params["Wemb"] is m.Wemb.table
 
 
 # -- broken and hostile files ------------------------------------------------------

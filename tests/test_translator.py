@@ -116,11 +116,30 @@ def test_bad_beam_before_loading(beam, error):
     ({"length_exponent": -1}, ValueError, "length_exponent"),
     ({"blas_threads": 0}, ValueError, "blas_threads"),
     ({"precision": "int4"}, ValueError, "precision"),
-    ({"kernel": "avx2"}, ValueError, "applies to precision='int8' only"),
-    ({"scheme": "per_row"}, ValueError, "applies to precision='int8' only"),
+    ({"kernel": "sse4"}, ValueError,
+     ("unknown kernel 'sse4' for precision 'fp32'; choices: numpy, auto, "
+      "ref, avx2, avx512")),
+    ({"scheme": "per_row"}, ValueError,
+     "scheme='per_row' applies to precision 'int8' and 'int16' only, not 'fp32'"),
+    ({"scheme": "per_tensor"}, ValueError, "only, not 'fp32'"),
+    ({"precision": "msfp16", "scheme": "per_row"}, ValueError,
+     "only, not 'msfp16'"),
+    ({"precision": "msfp12", "kernel": "auto"}, ValueError,
+     "unknown kernel 'auto' for precision 'msfp12'; choices: numpy"),
     ({"precision": "int8", "kernel": "foo"}, ValueError,
-     "unknown kernel 'foo'; choices: auto, ref, sse4, avx2, vnni, maddubs"),
+     ("unknown kernel 'foo' for precision 'int8'; choices: auto, ref, sse4, "
+      "avx2, vnni, maddubs")),
+    ({"precision": "int16", "kernel": "maddubs"}, ValueError,
+     ("unknown kernel 'maddubs' for precision 'int16'; choices: auto, ref, "
+      "sse4, avx2, vnni")),
+    ({"precision": "int16", "kernel": "numpy"}, ValueError, "unknown kernel"),
     ({"precision": "int8", "scheme": "per_column"}, ValueError, "unknown scheme"),
+    ({"precision": "int8", "embeddings": "int4"}, ValueError,
+     "unknown embeddings 'int4'; choices: fp32, fp16, int8"),
+    ({"precision": "int8", "kernel": ["ref"]}, TypeError,
+     "kernel must be a string, got list"),
+    ({"precision": "int16", "scheme": 1}, TypeError, "scheme must be a string"),
+    ({"precision": None}, TypeError, "precision must be a string"),
 ])
 def test_bad_settings_before_loading(kw, error, match):
     with pytest.raises(error, match=match):
@@ -140,7 +159,38 @@ def test_int8_options_are_kept(tiny):
     assert (tr.kernel, tr.scheme) == ("ref", "per_row")
     assert tr.models[0].kernel == "ref" and tr.models[0].scheme == "per_row"
     fp = nmt8.Translator(tiny)
-    assert (fp.kernel, fp.scheme) == (None, None)
+    assert (fp.kernel, fp.scheme, fp.embeddings) == ("numpy", None, "fp32")
+    assert (tr.embeddings, tr.models[0].embeddings) == ("int8", "int8")
+
+
+@pytest.mark.parametrize("precision,kernel,embeddings", [
+    ("fp32", "numpy", "fp32"), ("fp32", "ref", "fp32"), ("int16", "ref", "fp16"),
+    ("int8", "ref", "int8"), ("msfp16", "numpy", "fp32"),
+    ("msfp12", "numpy", "fp32")])
+def test_every_precision_translates(tiny, precision, kernel, embeddings):
+    tr = nmt8.Translator(tiny, precision=precision, kernel=kernel, beam=2)
+    assert (tr.precision, tr.kernel, tr.embeddings) == (precision, kernel,
+                                                        embeddings)
+    assert tr.models[0].precision == precision
+    out = tr.translate_ids([[3, 4, 5], [6]], max_len=4)
+    assert len(out) == 2 and all(isinstance(i, int) for o in out for i in o)
+    assert ("simulated" in repr(tr)) == precision.startswith("msfp")
+    assert ("simulated" in repr(tr.models[0])) == precision.startswith("msfp")
+
+
+def test_auto_is_the_fastest_kernel_of_the_precision(tiny):
+    from nmt8.quant import available_fp32_kernels, available_int16_kernels
+
+    fp = nmt8.Translator(tiny, kernel="auto")
+    assert fp.kernel == available_fp32_kernels()[-1]  # ref < avx2 < avx512
+    i16 = nmt8.Translator(tiny, precision="int16")
+    assert i16.kernel == available_int16_kernels()[-1]  # ref < ... < vnni
+
+
+def test_embeddings_are_switchable(tiny):
+    for emb in ("fp32", "fp16", "int8"):
+        tr = nmt8.Translator(tiny, precision="int8", embeddings=emb)
+        assert tr.models[0].Wemb.dtype == tr.models[0].Wemb_dec.dtype == emb
 
 
 def test_bad_max_len():
