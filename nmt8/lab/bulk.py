@@ -29,6 +29,7 @@ import time
 
 from ..batch import translate_ids
 from ..text import EOS
+from ..threads import blas_threads
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,8 +100,10 @@ def batch_speeds(loads, systems, settings, progress=True) -> list:
     out = []
     for w in tqdm(loads, desc="batch sizes", disable=not progress, leave=False):
         decoders = [(s, s.build(w.model, 5).models) for s in systems]
-        for r in sweep(decoders, w.src_ids, w.words, settings.batch_sizes,
-                       settings.batch_runs, beam=5, **_search(w)):
+        with blas_threads(1):  # entered after the build: torch is loaded
+            res = sweep(decoders, w.src_ids, w.words, settings.batch_sizes,
+                        settings.batch_runs, beam=5, **_search(w))
+        for r in res:
             lo, med, hi = r.wpcs
             out.append(BatchSpeedResult(
                 workload=w.name, system=r.system, batch=r.batch, beam=5,
@@ -117,8 +120,10 @@ def batch_invariance(w, systems, settings) -> list:
     batch = settings.invariance_batch
     out = []
     for s in systems:
-        words, scores = invariance(s.build(w.model, 5).models, w.src_ids, batch,
-                                   beam=5, **_search(w))
+        models = s.build(w.model, 5).models
+        with blas_threads(1):
+            words, scores = invariance(models, w.src_ids, batch, beam=5,
+                                       **_search(w))
         out.append(BatchInvariance(w.name, s, batch, len(w.src_ids), words,
                                    scores))
     return out
