@@ -125,6 +125,26 @@ int32_t nmt8_dot_tail(const int8_t *w, const int8_t *x, int64_t n);
  */
 int32_t nmt8_maddubs_tail(const int8_t *w, const int8_t *x, int64_t n);
 
+/* --------------------------------------------------------------- epilogue */
+
+/*
+ * The float epilogue of nmt8_kernels.h, in place, on a (P, N) block of Y
+ * with row stride ld (floats): Y[p,o] = (float)acc[p,o] * (x_step[p] *
+ * w_step[o]) + bias[o], acc read from the same memory as int32.
+ * x_step (P,); w_step (N,); bias (N,) or NULL.
+ */
+void nmt8_epilogue(void *Y, int64_t ld, const float *x_step,
+                   const float *w_step, const float *bias, int64_t P,
+                   int64_t N);
+
+/*
+ * The gemm kernel (nmt8_gemm.c) with the epilogue applied to each register
+ * tile while it is in L1: nmt8_matmul_q's result, bit for bit, with one
+ * pass over Y instead of three.  Arguments already checked by the caller.
+ */
+int nmt8_gemm_fused(float *Y, const nmt8_weights *w, const int8_t *Xq,
+                    const float *x_step, const float *bias, int64_t P);
+
 /* ----------------------------------------------------------- VNNI tile */
 
 /* bytes of one packed VNNI vector: 16 output rows x 4 k */

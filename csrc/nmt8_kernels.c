@@ -2,7 +2,8 @@
  * nmt8_kernels.c -- the portable part of the 8-bit matrix multiply of
  * Section 3 of Quinn & Ballesteros 2018: the reference kernel `ref`, the
  * activation quantizer, the float epilogue and the run-time dispatch to
- * the ISA-specific kernels (nmt8_sse4.c, nmt8_avx2.c, nmt8_vnni.c).
+ * the ISA-specific kernels (nmt8_sse4.c, nmt8_avx2.c, nmt8_vnni.c,
+ * nmt8_gemm.c).
  *
  * Everything here compiles for any target.  On x86-64 the quantizer and
  * the epilogue use SSE2, which every x86-64 CPU has; elsewhere they are
@@ -34,7 +35,7 @@ typedef int (*accum_fn)(int32_t *, const nmt8_weights *, const int8_t *,
 /* every kernel, by id: what nmt8_accumulate(id, ...) runs when it can */
 static const accum_fn ACCUM[NMT8_NUM_KERNELS] = {
     nmt8_accum_ref, nmt8_accum_sse4, nmt8_accum_avx2, nmt8_accum_vnni,
-    nmt8_accum_maddubs,
+    nmt8_accum_maddubs, nmt8_accum_gemm,
 };
 
 /* the CPU question, asked once per kernel by dispatch_init */
@@ -50,6 +51,7 @@ static int cpu_has(int kernel)
     case NMT8_KERNEL_MADDUBS:
         return __builtin_cpu_supports("avx2");
     case NMT8_KERNEL_VNNI:
+    case NMT8_KERNEL_GEMM:
         return __builtin_cpu_supports("avx512f")
             && __builtin_cpu_supports("avx512bw")
             && __builtin_cpu_supports("avx512vl")
@@ -332,13 +334,17 @@ static int any_nonfinite(const float *b, int64_t N)
  * of the steps is subnormal (0 < x_step * w_step < FLT_MIN: tiny weights
  * or activations), where it would keep few bits, the order is
  * ((float)Y[p,o].i * x_step[p]) * w_step[o] instead.
- * Y (P, N); x_step (P,); w_step (N,); bias (N,) or NULL.
+ * Y (P, N) view, row stride ld; x_step (P,); w_step (N,); bias (N,) or
+ * NULL.  Element by element, so a block of Y gets the same bits as the
+ * whole (the gemm kernel converts each register tile as it is stored).
  */
-static void epilogue(acc_or_y *Y, const float *x_step, const float *w_step,
-                     const float *bias, int64_t P, int64_t N)
+void nmt8_epilogue(void *Yv, int64_t ld, const float *x_step,
+                   const float *w_step, const float *bias, int64_t P,
+                   int64_t N)
 {
+    acc_or_y *Y = Yv;
     for (int64_t p = 0; p < P; p++) {
-        acc_or_y *y = Y + p * N;
+        acc_or_y *y = Y + p * ld;
         const float sp = x_step[p];
         int64_t o = 0;
 #if defined(__x86_64__)
@@ -411,10 +417,12 @@ int nmt8_matmul_q(int kernel, float *Y, const nmt8_weights *w,
     if (!NMT8_ALIGNED(x_step, float))
         return NMT8_EBADARG;
     acc_or_y *Yu = (acc_or_y *)Y;
+    if (kernel == NMT8_KERNEL_GEMM)         /* converts tile by tile */
+        return nmt8_gemm_fused(Y, w, Xq, x_step, bias, P);
     rc = f(&Yu->i, w, Xq, P);               /* accumulate in place */
     if (rc != NMT8_OK)
         return rc;
-    epilogue(Yu, x_step, w->w_step, bias, P, w->N);
+    nmt8_epilogue(Yu, w->N, x_step, w->w_step, bias, P, w->N);
     return NMT8_OK;
 }
 
@@ -442,10 +450,14 @@ int nmt8_matmul_f32(int kernel, float *Y, const nmt8_weights *w,
     rc = nmt8_quantize_rows(Xq, x_step, X, P, w->K);
     if (rc != NMT8_OK)
         goto done;
+    if (kernel == NMT8_KERNEL_GEMM) {       /* converts tile by tile */
+        rc = nmt8_gemm_fused(Y, w, Xq, x_step, bias, P);
+        goto done;
+    }
     rc = f(&Yu->i, w, Xq, P);               /* accumulate in place */
     if (rc != NMT8_OK)
         goto done;
-    epilogue(Yu, x_step, w->w_step, bias, P, w->N);
+    nmt8_epilogue(Yu, w->N, x_step, w->w_step, bias, P, w->N);
 done:
     if (Xq != xq_stack)
         free(Xq);

@@ -39,7 +39,8 @@
 #define NMT8_KERNEL_AVX2 2
 #define NMT8_KERNEL_VNNI 3
 #define NMT8_KERNEL_MADDUBS 4
-#define NMT8_NUM_KERNELS 5
+#define NMT8_KERNEL_GEMM 5
+#define NMT8_NUM_KERNELS 6
 
 /* return codes */
 #define NMT8_OK 0
@@ -69,9 +70,11 @@
  * QuantizedMatrix and keeps the buffers alive.
  *   Wq      (N, K) int8, row-major: the paper's transposed weights
  *   Wp      VNNI layout (ceil(N/16), ceil(K/4), 16, 4) int8, zero padded,
- *           NMT8_VNNI_ALIGN-byte aligned; NULL unless the vnni kernel is used
+ *           NMT8_VNNI_ALIGN-byte aligned; NULL unless the vnni or gemm
+ *           kernel is used
  *   wsum    (N,) int32: NMT8_X_SHIFT * sum_k Wq[o,k] (wrapping), the
- *           correction for the shift of X in the vnni and maddubs kernels
+ *           correction for the shift of X in the vnni, gemm and maddubs
+ *           kernels
  *   w_step  (N,) float32: the step of output row o
  */
 typedef struct {
@@ -104,6 +107,9 @@ int nmt8_accum_vnni(int32_t *acc, const nmt8_weights *w, const int8_t *Xq,
                     int64_t P);
 int nmt8_accum_maddubs(int32_t *acc, const nmt8_weights *w,
                        const int8_t *Xq, int64_t P);
+/* blocked VNNI for many rows of X (nmt8_gemm.c): same sums as vnni */
+int nmt8_accum_gemm(int32_t *acc, const nmt8_weights *w, const int8_t *Xq,
+                    int64_t P);
 
 /* the three entry points; `kernel` is one of the NMT8_KERNEL_* ids */
 

@@ -372,7 +372,7 @@ def test_quantized_output_approximates_float_product():
 # ------------------------------------------------------ kernel selection
 
 def test_kernel_names():
-    assert KERNELS == ("ref", "sse4", "avx2", "vnni", "maddubs")
+    assert KERNELS == ("ref", "sse4", "avx2", "vnni", "maddubs", "gemm")
     assert "ref" in available_kernels()
     assert default_kernel() in available_kernels()
     assert default_kernel() != "maddubs"
@@ -387,7 +387,7 @@ def test_unsupported_kernel_raises(monkeypatch):
     X = np.ones((1, 8), np.float32)
     assert available_kernels() == ["ref"]
     assert default_kernel() == "ref"
-    for name in ("sse4", "avx2", "vnni", "maddubs"):
+    for name in ("sse4", "avx2", "vnni", "maddubs", "gemm"):
         with pytest.raises(ValueError, match="not supported.*available"):
             int8_matmul(qW, X, kernel=name)
         with pytest.raises(ValueError, match="not supported"):
@@ -498,7 +498,7 @@ def test_bad_weights_and_int8_inputs(qW):
 def test_packed_copy_is_made_only_for_vnni(kernel):
     qW = quantize(np.random.default_rng(0).standard_normal((40, 20)))
     int8_matmul(qW, np.ones((1, 40), np.float32), kernel=kernel)
-    assert ("packed" in qW.__dict__) == (kernel == "vnni")
+    assert ("packed" in qW.__dict__) == (kernel in ("vnni", "gemm"))
 
 
 # ------------------------------------------------- where the C code switches

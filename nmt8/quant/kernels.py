@@ -20,10 +20,16 @@ Kernels, all computing the same exact sums except ``maddubs``:
 - ``avx2``: the same at 256 bits;
 - ``vnni``: AVX-512 VNNI ``vpdpbusd`` on a packed weight layout;
 - ``maddubs``: AVX2 ``vpmaddubsw``, which saturates int16 pair sums and so
-  is NOT exact: a teaching variant, never chosen by ``"auto"``.
+  is NOT exact: a teaching variant, never chosen by ``"auto"``;
+- ``gemm``: the vnni instructions and layout, blocked for many rows of X
+  (batched decoding; Goto & van de Geijn 2008): each sliver of weights is
+  read from memory once and used by all P rows from L2
+  (``csrc/nmt8_gemm.c``).  Same exact sums as ``vnni``.
 
-``"auto"`` is the fastest this CPU runs (vnni > avx2 > sse4 > ref); the
-environment variable ``NMT8_KERNEL`` overrides it.  It is read by
+``"auto"`` is the fastest this CPU runs (vnni > avx2 > sse4 > ref), and,
+per call, ``gemm`` instead of ``vnni`` when X has at least
+``GEMM_MIN_ROWS`` rows (a crossover measured by ``nmt8 bench kernels``);
+the environment variable ``NMT8_KERNEL`` overrides it.  It is read by
 ``default_kernel()``, whose answer ``"auto"`` then keeps (reading the
 environment costs more than a small product).  The C library asks the
 CPU once, when it is loaded, which kernels it can run.
@@ -57,7 +63,9 @@ except ImportError as err:  # pragma: no cover - depends on the build
         "repository (it builds nmt8/quant/_kernels through cffi)") from err
 
 __all__ = [
+    "GEMM_MIN_ROWS",
     "KERNELS",
+    "auto_kernel",
     "available_kernels",
     "default_kernel",
     "int8_accumulate",
@@ -65,10 +73,16 @@ __all__ = [
     "int8_matmul_q",
 ]
 
-KERNELS = ("ref", "sse4", "avx2", "vnni", "maddubs")
+KERNELS = ("ref", "sse4", "avx2", "vnni", "maddubs", "gemm")
 _AUTO_ORDER = ("vnni", "avx2", "sse4", "ref")  # fastest first; not maddubs
 _ID = {name: getattr(_lib, "NMT8_KERNEL_" + name.upper()) for name in KERNELS}
-_VNNI = _ID["vnni"]
+_VNNI, _GEMM = _ID["vnni"], _ID["gemm"]
+_PACKED = frozenset((_VNNI, _GEMM))   # the kernels that read w->Wp
+
+# "auto" runs gemm rather than vnni from this many rows of X on.
+# PROVISIONAL: to be replaced by the crossover measured with
+# `nmt8 bench kernels --sweep-rows`.
+GEMM_MIN_ROWS = 16
 
 _F32, _I8 = np.dtype(np.float32), np.dtype(np.int8)
 _FLOATS = _ffi.typeof("float[]")
@@ -92,11 +106,13 @@ def available_kernels() -> list[str]:
 
 
 _auto: list[str | None] = [None]  # what "auto" resolves to, once known
+_auto_env = [False]                # ... and whether $NMT8_KERNEL chose it
 
 
 def default_kernel() -> str:
     """The kernel ``"auto"`` means: ``$NMT8_KERNEL`` if set, else the
-    fastest available (vnni > avx2 > sse4 > ref).
+    fastest available (vnni > avx2 > sse4 > ref; for P >= GEMM_MIN_ROWS
+    rows the products run gemm in place of vnni: ``auto_kernel(P)``).
 
     Reads the environment at each call and updates what ``"auto"`` means
     for the products (which otherwise resolve it once).
@@ -107,7 +123,7 @@ def default_kernel() -> str:
         name = env
     else:
         name = next(k for k in _AUTO_ORDER if k in _AVAILABLE)
-    _auto[0] = name
+    _auto[0], _auto_env[0] = name, bool(env and env != "auto")
     return name
 
 
@@ -138,6 +154,21 @@ def _kernel_id(kernel) -> int:
     if kernel not in _AVAILABLE:  # unknown names are not in it either
         _check_kernel(kernel)
     return _ID[kernel]
+
+
+def _for_rows(kid: int, kernel, P: int) -> int:
+    """``kid`` for a call with P rows of X: what ``"auto"`` resolved to
+    (vnni) swapped for gemm from ``GEMM_MIN_ROWS`` rows on, unless
+    ``$NMT8_KERNEL`` chose it."""
+    if kid == _VNNI and P >= GEMM_MIN_ROWS and kernel == "auto" \
+            and not _auto_env[0] and "gemm" in _AVAILABLE:
+        return _GEMM
+    return kid
+
+
+def auto_kernel(P: int) -> str:
+    """The kernel ``"auto"`` runs for a product with P rows of X."""
+    return KERNELS[_for_rows(_kernel_id("auto"), "auto", P)]
 
 
 # ---------------------------------------------------------------- weights
@@ -199,7 +230,7 @@ def _handle(qW, kid: int) -> _Handle:
             h = _HANDLES.get(qW)
             if h is None:
                 h = _HANDLES[qW] = _Handle(qW)
-    if kid == _VNNI and not h.packed:
+    if kid in _PACKED and not h.packed:
         with _HANDLES_LOCK:
             if not h.packed:
                 h.add_packed(qW)
@@ -315,6 +346,7 @@ def int8_matmul(qW: QuantizedMatrix, X: np.ndarray, kernel: str = "auto",
         _no_rows(bias, h.N)
         return Y
     b = _NULL if bias is None else _bias(bias, h.N)
+    kid = _for_rows(kid, kernel, P)
     rc = _lib.nmt8_matmul_f32(kid, _ffi.from_buffer(_FLOATS, Y), h.w,
                               _ffi.from_buffer(_FLOATS, X), b, P)
     if rc:
@@ -344,6 +376,7 @@ def int8_matmul_q(qW: QuantizedMatrix, Xq: np.ndarray, x_step: np.ndarray,
         _no_rows(bias, h.N)
         return Y
     b = _NULL if bias is None else _bias(bias, h.N)
+    kid = _for_rows(kid, kernel, P)
     rc = _lib.nmt8_matmul_q(kid, _ffi.from_buffer(_FLOATS, Y), h.w,
                             _ffi.from_buffer(_INT8S, Xq),
                             _ffi.from_buffer(_FLOATS, x_step), b, P)
@@ -382,6 +415,7 @@ def int8_accumulate(Wq, Xq: np.ndarray, kernel: str = "auto") -> np.ndarray:
     acc = np.empty((P, h.N), np.int32)                       # (P, out)
     if P == 0:
         return acc
+    kid = _for_rows(kid, kernel, P)
     rc = _lib.nmt8_accumulate(kid, _ffi.from_buffer(_INT32S, acc), h.w,
                               _ffi.from_buffer(_INT8S, Xq), P)
     if rc:
