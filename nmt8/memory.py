@@ -8,8 +8,9 @@ of the bytes. This module measures what a process really holds:
   (so nothing another measurement allocated is counted, and the peak is
   this load's own) and reports the process's resident memory before
   loading, after loading and after translating (``/proc/self/statm``), and
-  its peak (``resource.getrusage(...).ru_maxrss``), in a
-  :class:`MemoryResult`;
+  its peak (``VmHWM``; ``resource.getrusage(...).ru_maxrss`` is kept too,
+  but Linux carries it over from the parent that started the process), in
+  a :class:`MemoryResult`;
 * ``python -m nmt8.memory`` saves a paper-size random model (E=620,
   H=1000, 40k vocabularies: ``nmt8.random_model()``) to a temporary folder
   with ``np.savez`` and its options JSON, measures every precision, and
@@ -36,8 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MemoryResult", "measure", "peak_bytes", "resident_bytes",
-           "save_model"]
+__all__ = ["MemoryResult", "maxrss_bytes", "measure", "peak_bytes",
+           "resident_bytes", "save_model"]
 
 _MiB = 2**20
 
@@ -50,8 +51,23 @@ def resident_bytes() -> int:
 
 
 def peak_bytes() -> int:
-    """This process's peak resident set so far, in bytes (ru_maxrss, KiB
-    on Linux)."""
+    """This process's peak resident set so far, in bytes: ``VmHWM`` of
+    ``/proc/self/status``, the high-water mark of this program's memory.
+
+    (``resource.getrusage(...).ru_maxrss``, see :func:`maxrss_bytes`, is
+    the same number except that Linux carries it across fork and exec: a
+    child started by a large parent reports the parent's size.)"""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return maxrss_bytes()  # pragma: no cover - a kernel without VmHWM
+
+
+def maxrss_bytes() -> int:
+    """``resource.getrusage(RUSAGE_SELF).ru_maxrss`` in bytes (KiB on
+    Linux): the peak resident set, including, on Linux, the parent's at the
+    fork that started this process."""
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -69,7 +85,8 @@ class MemoryResult:
     start: int  # resident after importing nmt8, before loading
     loaded: int  # resident after load_model
     translated: int  # resident after translating the lines
-    peak: int  # ru_maxrss at the end: the largest resident set of the run
+    peak: int  # VmHWM at the end: the largest resident set of the run
+    maxrss: int  # ru_maxrss at the end (on Linux >= the parent's at fork)
 
     def row(self, fp32: MemoryResult | None = None) -> str:
         """A markdown table row in MiB (ratios of the loaded and translated
@@ -124,7 +141,7 @@ def _child(spec: dict) -> dict:
     return {"precision": m.precision, "kernel": m.kernel, "scheme": m.scheme,
             "embeddings": m.embeddings, "nbytes": m.nbytes(), "start": start,
             "loaded": loaded, "translated": resident_bytes(),
-            "peak": peak_bytes()}
+            "peak": peak_bytes(), "maxrss": maxrss_bytes()}
 
 
 def measure(precision: str = "fp32", model="de-en", lines=None,
@@ -191,9 +208,10 @@ def main(argv=None) -> int:
             r = measure(precision, model, **settings)
             fp32 = fp32 or r
             print(r.row(fp32), flush=True)
-    print("\nMiB; resident sets from /proc/self/statm, peak from ru_maxrss; "
-          "start: the interpreter, numpy and nmt8 before loading. msfp is "
-          "simulated (float32 weights).")
+    print("\nMiB; resident sets from /proc/self/statm, peak: VmHWM of "
+          "/proc/self/status; start: the interpreter, numpy and nmt8 before "
+          "loading. nbytes after translating (a VNNI kernel's packed copy "
+          "included). msfp is simulated (float32 weights).")
     return 0
 
 

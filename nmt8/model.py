@@ -69,7 +69,9 @@ Memory. A model holds only what its precision decodes with:
   held twice;
 * quantized precisions are built tensor by tensor: each fused matrix is
   assembled in float32, quantized, and its float32 pieces dropped before
-  the next, so no float32 copy of a quantized matrix stays behind.
+  the next, so no float32 copy of a quantized matrix stays behind;
+* after building, the heap pages freed on the way are handed back to the
+  OS (glibc ``malloc_trim``), so the resident set is what the model holds.
 
 ``model.params`` (a ``Params`` mapping) always answers with the float32
 Nematus tensors: held ones directly, the others re-read, one tensor at a
@@ -88,6 +90,7 @@ Does not: search (``nmt8.beam``), tokenise (``nmt8.text``) or train
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -283,6 +286,22 @@ def _weight(W: np.ndarray, opt: Options):
     return MSFPWeight(simulate_msfp(W, p), p)
 
 
+def _release_freed_memory() -> None:
+    """Give the heap pages freed while building back to the OS (glibc's
+    ``malloc_trim``): without it the float32 temporaries of reading and
+    quantizing stay resident after they are freed. A no-op without glibc."""
+    if _LIBC[0] is None:
+        try:
+            _LIBC[0] = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _LIBC[0] = False
+    if _LIBC[0]:
+        _LIBC[0](0)
+
+
+_LIBC: list = [None]
+
+
 # -- where float32 tensors come from ----------------------------------------------
 class _FileSource:
     """The float32 tensors of a model file, read on demand."""
@@ -455,6 +474,7 @@ class Model:
         self.options = opt
         self.precision, self.kernel = opt.precision, opt.kernel
         self.scheme, self.embeddings = opt.scheme, opt.embeddings
+        _release_freed_memory()
         return self
 
     def prepare(self, precision: str = "fp32", kernel: str = DEFAULT,
