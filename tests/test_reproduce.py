@@ -25,7 +25,7 @@ from nmt8.testing import toy_model, write_multi30k
 
 PAIRS = OUR_PAIRS[:6]
 
-TINY = {"speed_sentences": 2, "runs": 1, "beams": (1, 2), "sweep_beams": (1, 2),
+TINY = {"speed_sentences": 2, "runs": 1, "beams": (2,), "sweep_beams": (1, 2),
         "sweep_sentences": 1, "sweep_runs": 1, "throughput_runs": 1,
         "profile_sentences": 1, "examples": 2, "example_runs": 1,
         "paper_size": (12, 16, 200, 200), "batch_sizes": (1, 3),
@@ -192,6 +192,10 @@ def test_settings_quick_is_smaller():
     (TORCH_INT8, "PyTorch int8", "PyTorch int8 per-tensor"),
     (System(precision="int8", kernel="ref"), "nmt8 int8 (ref)",
      "int8 per-tensor (ref)"),
+    (System(kernel="auto"), "nmt8 fp32 (C)", "fp32 (C)"),
+    (System(kernel="avx2"), "nmt8 fp32 (C avx2)", "fp32 (C avx2)"),
+    (System(precision="int16"), "nmt8 int16", "int16 per-tensor"),
+    (System(precision="msfp12"), "nmt8 msfp12", "msfp12"),
 ])
 def test_system_labels(system, label, variant):
     assert (system.label, system.variant) == (label, variant)
@@ -210,7 +214,9 @@ def test_systems_are_equal_by_their_fields_not_by_spelling():
     ({"precision": "int4"}, "precision"),
     ({"precision": "int8", "scheme": "per_col"}, "scheme"),
     ({"scheme": "per_row"}, "fp32 has no"),
-    ({"kernel": "avx2"}, "only int8"),
+    ({"precision": "msfp12", "kernel": "avx2"}, "no kernel"),
+    ({"precision": "msfp16", "scheme": "per_row"}, "msfp16 has no"),
+    ({"engine": "PyTorch", "precision": "int16"}, "PyTorch"),
     ({"engine": "PyTorch", "precision": "int8", "scheme": "per_row"}, "PyTorch"),
     ({"models": 0}, "models"),
 ])
@@ -225,7 +231,8 @@ def test_system_translator_kwargs(toy):
         "model_or_models": "m", "precision": "fp32", "beam": 3}
     assert System(precision="int8", scheme="per_row").translator_kwargs("m") == {
         "model_or_models": "m", "precision": "int8", "beam": 5,
-        "kernel": "auto", "scheme": "per_row"}
+        "scheme": "per_row"}
+    assert System(kernel="auto").translator_kwargs("m")["kernel"] == "auto"
     with pytest.raises(ValueError, match="not an nmt8.Translator"):
         TORCH_INT8.translator_kwargs(model)
 
@@ -294,9 +301,9 @@ def test_report_rows_come_from_the_fields(made_up):
     assert "| big | beam 5 | PyTorch int8 | 10.0 | 10.0 | 5 |" in lines
     # Table 6 takes the speed-run WPCS of the same System on the first
     # workload, beam 5; the ensemble has none
-    assert "| fp32 | 31.2 | 50.0 | 10.0 | 1.00x | 7.0 | 3 |" in lines
-    assert "| int8 per-tensor | 30.8 | 50.0 | 30.0 | 3.00x | 7.0 | 3 |" in lines
-    assert "| 2x fp32 | 33.0 | 50.0 | - | - | 7.0 | 3 |" in lines
+    assert "| fp32 | 31.2 | 50.0 | 10.0 | 1.00x | - | 7.0 | 3 |" in lines
+    assert "| int8 per-tensor | 30.8 | 50.0 | 30.0 | 3.00x | - | 7.0 | 3 |" in lines
+    assert "| 2x fp32 | 33.0 | 50.0 | - | - | - | 7.0 | 3 |" in lines
     assert "| nmt8 int8 / PyTorch int8 WPCS >= 1.2x, beam 5 | 1.10x | NO |" in lines
     assert "| system | beam 1 | beam 5 |" in lines
     assert "| nmt8 int8 | 18.0 | 9.0 |" in lines
@@ -373,9 +380,8 @@ def test_results_json_carries_the_batch_records(made_up):
 
 def test_ladder_rungs_without_speed_are_only_in_table_6(monkeypatch):
     from nmt8.lab import quality, speed
-    from nmt8.lab.results import LADDER, Rung
+    from nmt8.lab.results import Rung
 
-    assert [r.system for r in LADDER][:2] == [NMT8_FP32, NMT8_INT8]
     simulated = System(precision="int8", kernel="ref")  # stands for msfp12
     monkeypatch.setattr(speed, "LADDER", (Rung(NMT8_FP32),
                                           Rung(simulated, timed=False)))
@@ -385,3 +391,25 @@ def test_ladder_rungs_without_speed_are_only_in_table_6(monkeypatch):
     assert quality.quality_systems(ensemble=False) == [NMT8_FP32, simulated]
     monkeypatch.setattr(speed, "int8_available", lambda: False)
     assert speed.ladder_systems() == [NMT8_FP32]  # int8 not compiled
+
+
+def test_the_ladder_has_every_precision_and_both_baselines():
+    from nmt8.lab.results import BASELINES, LADDER, NMT8_FP32_C
+
+    assert [r.system.variant for r in LADDER] == [
+        "fp32", "fp32 (C)", "int16 per-tensor", "int8 per-tensor",
+        "int8 per-row", "msfp16", "msfp12"]
+    assert [r.system.precision for r in LADDER if not r.timed] == \
+        ["msfp16", "msfp12"]
+    assert [(b.system, b.name) for b in BASELINES] == [
+        (NMT8_FP32, "numpy fp32"), (NMT8_FP32_C, "C fp32")]
+
+
+def test_every_runnable_rung_builds_its_translator(toy):
+    from nmt8.lab.speed import ladder_systems
+
+    _, model, _ = toy
+    for system in ladder_systems():
+        tr = system.build(model, beam=2)
+        assert tr.precision == system.precision, system
+        assert len(tr.translate_ids([[3, 4, 5]])) == 1

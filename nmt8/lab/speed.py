@@ -97,8 +97,22 @@ def nmt8_systems() -> list[System]:
 
 
 def runnable(system: System) -> bool:
-    """Can this machine build the system (int8: compiled kernels)?"""
-    return system.precision != "int8" or int8_available()
+    """Can this machine build the system (C kernels compiled, the kernel
+    runs on this CPU)?"""
+    needs_c = system.precision in ("int8", "int16") or (
+        system.precision == "fp32" and system.kernel not in (None, "numpy"))
+    if not needs_c:
+        return True
+    if not int8_available():  # one compiled library holds every C kernel
+        return False
+    from ..model import check_options
+
+    try:
+        check_options(system.precision, system.kernel or "auto",
+                      system.scheme or "default")
+    except ValueError:  # not on this CPU
+        return False
+    return True
 
 
 def ladder_systems(timed: bool = False) -> list[System]:
