@@ -124,7 +124,7 @@ def test_plan_sorts_each_window_and_keeps_every_sentence():
     assert flat[:4] == [4, 2, 0, 3] and set(flat[4:]) == {5, 6, 7, 9}
     with pytest.raises(ValueError, match="batch_size"):
         plan(lengths, 0)
-    with pytest.raises(ValueError, match="batch_size"):
+    with pytest.raises(TypeError, match="batch_size"):
         plan(lengths, True)
 
 
