@@ -131,8 +131,9 @@ def test_a_bug_is_caught(sanitized, call, where):
 
 
 def test_kernel_tests_are_clean_under_sanitizers(sanitized):
-    """The kernel, quantization and int8 model tests, and those of the fp32
-    and int16 kernels (every kernel,
+    """The kernel, quantization and int8 model tests (the blocked gemm
+    kernel's own included), and those of the fp32 and int16 kernels
+    (every kernel,
     unaligned and strided inputs, the stack/heap switch, the largest K,
     empty matrices, two threads, decoding) against the sanitized build: no
     report, all pass.  (This found prefetches one byte before Wq when
@@ -141,7 +142,7 @@ def test_kernel_tests_are_clean_under_sanitizers(sanitized):
     rc, output = run(env, (
         "import pytest; sys.exit(pytest.main(['-q', '-x', '-p', "
         "'no:cacheprovider', 'tests/test_kernels.py', 'tests/test_quant.py',"
-        " 'tests/test_vnni.py', 'tests/test_int8.py',"
+        " 'tests/test_vnni.py', 'tests/test_gemm.py', 'tests/test_int8.py',"
         " 'tests/test_fp32_kernels.py', 'tests/test_int16.py']))"))
     found = [r for r in REPORTS if r in output]
     if rc or found:   # pytest.fail, not assert: the report must not be cut
