@@ -79,10 +79,16 @@ _ID = {name: getattr(_lib, "NMT8_KERNEL_" + name.upper()) for name in KERNELS}
 _VNNI, _GEMM = _ID["vnni"], _ID["gemm"]
 _PACKED = frozenset((_VNNI, _GEMM))   # the kernels that read w->Wp
 
-# "auto" runs gemm rather than vnni from this many rows of X on.
-# PROVISIONAL: to be replaced by the crossover measured with
-# `nmt8 bench kernels --sweep-rows`.
-GEMM_MIN_ROWS = 16
+# "auto" runs gemm rather than vnni from this many rows of X on: the
+# crossover measured, not guessed, by
+#     nmt8 bench kernels --sweep-rows \
+#         --P 1,2,3,4,5,6,8,12,16,24,32,64,128,256,512,1024 --repeats 7
+# (bench.crossover: from P = 3 on, gemm is faster on the geometric mean of
+# 1000x3000, 2000x3000 and 620x40000 and within 5% or faster on each; at
+# P = 1, 2 vnni is 2-8% faster on the cached shapes).  AMD EPYC (Zen 4),
+# one core, 2026-11-30, load average ~6 on 2 cores from training runs
+# (thread CPU time); an earlier run without P = 3 gave 4.
+GEMM_MIN_ROWS = 3
 
 _F32, _I8 = np.dtype(np.float32), np.dtype(np.int8)
 _FLOATS = _ffi.typeof("float[]")

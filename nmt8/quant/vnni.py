@@ -1,4 +1,5 @@
-"""The packed weight layout of the AVX-512 VNNI kernel (``csrc/nmt8_vnni.c``),
+"""The packed weight layout of the AVX-512 VNNI kernels (``csrc/nmt8_vnni.c``
+and the blocked ``csrc/nmt8_gemm.c``, which reads it sliver by sliver),
 a liberty beyond Section 3 of Quinn & Ballesteros 2018, whose kernel reads
 the transposed weights as they are.
 
