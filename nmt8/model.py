@@ -44,8 +44,8 @@ fp32       float32                                  numpy; auto, ref, avx2,
                                                     avx512 (C, ``quant.fp32``)
 int16      int16, one scale per matrix or per row   auto, ref, sse4, avx2,
            (``quant.int16``, Devlin 2017)           vnni
-int8       int8, as Section 3                       auto, ref, sse4, avx2,
-                                                    vnni, maddubs
+int8       int8, as Section 3                       auto, or a name of
+                                                    ``quant.kernels.KERNELS``
 msfp16/12  block floating point (``quant.msfp``),   numpy
            SIMULATED: rounded at load, kept and
            multiplied in float32 (quality only)
@@ -71,17 +71,22 @@ Memory. A model holds only what its precision decodes with:
   assembled in float32, quantized, and its float32 pieces dropped before
   the next, so no float32 copy of a quantized matrix stays behind;
 * after building, the heap pages freed on the way are handed back to the
-  OS (glibc ``malloc_trim``), so the resident set is what the model holds.
+  OS (glibc ``malloc_trim``), so the resident set is what the model holds;
+  for the ``vnni`` int8 kernel that includes its packed copy of each
+  matrix, made at load rather than at the first product (it is held
+  beside the plain int8 matrix: ``QuantizedMatrix.packed``).
 
 ``model.params`` (a ``Params`` mapping) always answers with the float32
 Nematus tensors: held ones directly, the others re-read, one tensor at a
-time, from the model's source, which is ``Model.copy`` and ``prepare``'s
-source too: the model file for ``load_model`` (so a model loaded as int8
-holds no float32 weights, and re-reads the file, if it changed since, its
-new contents, checked again), or, for models built from arrays
-(``Model(cfg, params)``, ``random_model``), those float32 arrays, which a
-quantized copy keeps alive. ``Model.nbytes()`` counts every array the model
-holds, each buffer once.
+time, from the model's source. The source is the model file for
+``load_model`` and every copy of a loaded model (a model loaded as int8
+holds no float32 weights; ``copy("fp32")`` and ``params`` read the file
+again, its contents of that moment, checked again), or, for models built
+from arrays (``Model(cfg, params)``, ``random_model``), those float32
+arrays, which a quantized copy keeps alive. A copy of an fp32 numpy model
+is built from its arrays in memory (no reading), yet keeps the file as its
+source. ``Model.nbytes()`` counts every array the model holds, each buffer
+once.
 
 Does not: search (``nmt8.beam``), tokenise (``nmt8.text``) or train
 (``nmt8.train``, PyTorch).
@@ -276,7 +281,10 @@ def _weight(W: np.ndarray, opt: Options):
     if p == "int8":
         from .quant.int8 import quantize
 
-        return Int8Weight(quantize(W, scheme=opt.scheme), k)
+        w = Int8Weight(quantize(W, scheme=opt.scheme), k)
+        if k == "vnni":
+            w.q.packed  # noqa: B018 - pack now: its temporaries freed at load
+        return w
     if p == "int16":
         from .quant.int16 import quantize16
 
