@@ -91,7 +91,7 @@ def test_nbytes_orders_the_precisions(npz):
              ("fp32", "int16", "int8", "msfp16")}
     assert sizes["int8"] < sizes["int16"] < sizes["fp32"]
     assert sizes["msfp16"] == sizes["fp32"]  # simulated: float32 weights
-    m32, m8 = nmt8.load_model(npz), nmt8.load_model(npz, "int8")
+    m32, m8 = nmt8.load_model(npz), nmt8.load_model(npz, "int8", kernel="ref")
     rows = sum(w.shape[1] for w in m32.W.values())  # outputs of every matrix
     # a byte per weight, and three 4-byte numbers per output row
     assert m8.nbytes("weights") <= m32.nbytes("weights") / 4 + 12 * rows
@@ -99,6 +99,21 @@ def test_nbytes_orders_the_precisions(npz):
     assert m8.nbytes("biases") == m32.nbytes("biases")
     with pytest.raises(ValueError, match="part must be one of"):
         m8.nbytes("scales")
+
+
+def test_vnni_packs_at_load_and_counts_it(npz):
+    from nmt8.quant.kernels import available_kernels
+
+    if "vnni" not in available_kernels():
+        pytest.skip("this CPU has no AVX-512 VNNI")
+    ref = nmt8.load_model(npz, "int8", kernel="ref")
+    vnni = nmt8.load_model(npz, "int8", kernel="vnni")
+    packed = [w.q.__dict__.get("packed") for w in vnni.W.values()]
+    assert all(p is not None for p in packed)  # made at load, not later
+    from nmt8.quant.vnni import ALIGN
+
+    # each packed copy sits in a buffer ALIGN bytes larger, to align it
+    assert vnni.nbytes() == ref.nbytes() + sum(p.nbytes + ALIGN for p in packed)
 
 
 def test_copy_of_a_file_model_reads_the_file_again(npz, tmp_path):
