@@ -9,27 +9,32 @@
  * The naive vnni kernel takes 8 rows of X at a time and, for each such
  * chunk, streams the WHOLE packed weight matrix: for P rows the weights
  * are read P / 8 times, from L3 or from memory (the 40000-wide output
- * layer, 25 MB, does not fit any cache).  Here the two loops are swapped:
+ * layer, 25 MB, does not fit any cache).  Here, as in Goto's loops:
  *
- *     for each sliver of NR output blocks (16 NR outputs, all of K):
- *         for each chunk of MR rows of X:
- *             register tile: MR x NR accumulators over all of K
+ *     for each group of output blocks (~GROUP_BYTES = 256 KB of weights):
+ *         for each chunk of MR = 8 rows of X:
+ *             for each sliver of NR = 2 blocks (32 outputs) in the group:
+ *                 register tile: 8 x 2 accumulators over all of K
+ *             float epilogue on the chunk's row of tiles, still in cache
  *
- * The sliver (NR * ceil(K/4) * 64 bytes: 96 KB for K = 3000, NR = 2)
- * comes from memory once, on the first chunk, and from L2 for all the
- * others; X, shifted to uint8 once per call (P x K bytes), is read again
- * per sliver, from L2 or L3, 1 byte per 16 NR multiply-adds.  While one
- * sliver is used, the next is prefetched, spread evenly over the chunks.
- * The accumulators never leave the registers inside K, so there is no
- * K blocking and no partial sums in memory: the same order of int32
- * additions (wrapping, exact) as the vnni kernel.
+ * A group comes from memory once, while the previous one is computed
+ * (prefetched into L2, a share per tile), and is read from L2 by every
+ * chunk; the chunk of X (shifted to uint8 once per call) stays in L1
+ * across the group's slivers; the output is written once, as floats, in
+ * runs of the group's width per row (the other kernels write int32 sums
+ * and convert them in a second and third pass over Y).  The accumulators
+ * never leave the registers inside K, so there is no K blocking and no
+ * partial sums in memory: the same int32 additions (wrapping, exact) as
+ * the vnni kernel, and the same float operations per element in the
+ * epilogue (nmt8_epilogue), hence the same bits.
  *
- * Layout and tile sizes as nmt8_vnni.c: Wp[b, g, i, j] = Wq[16 b + i,
- * 4 g + j], one vpdpbusd per 64-byte line and broadcast 4 bytes of x.
- * Does not: block over N for L1 (the sliver streams from L2 at 8 bytes
- * per cycle, far below what L2 gives), use several threads, or help for
- * small P (each sliver is then used by few rows: the vnni kernel with its
- * own prefetch is as fast or faster; nmt8.quant.kernels picks per call).
+ * Layout and tile as nmt8_vnni.c: Wp[b, g, i, j] = Wq[16 b + i, 4 g + j],
+ * one vpdpbusd per 64-byte line against 4 broadcast bytes of x.  NR = 3
+ * (24 accumulators) measured half as fast with gcc 12: spills.
+ * Does not: block over K (a sliver for K = 3000 is 96 KB, from L2 at 8
+ * bytes per cycle, far below what L2 gives), use several threads, run
+ * without AVX-512 VNNI (no AVX2 version yet), or help much for P <= 2
+ * (nmt8.quant.kernels picks vnni there, per call: GEMM_MIN_ROWS).
  */
 #include <stdlib.h>
 
