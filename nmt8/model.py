@@ -51,8 +51,10 @@ msfp16/12  block floating point (``quant.msfp``),   numpy
            multiplied in float32 (quality only)
 =========  =======================================  ======================
 
-``"auto"`` is the fastest kernel this CPU runs (int8: ``$NMT8_KERNEL``
-first); it is resolved when the model is prepared. Embeddings are lookups,
+``"auto"`` is the fastest kernel this CPU runs; fp32 and int16 resolve it
+when the model is prepared, int8 keeps it, as ``nmt8.quant.kernels``
+chooses per product (``$NMT8_KERNEL`` first; vnni, or gemm from
+``GEMM_MIN_ROWS`` rows of X on). Embeddings are lookups,
 not products, and stored as ``embeddings="fp32"``, ``"fp16"`` or ``"int8"``
 (``nmt8.ops.Embedding``); by default fp32 for fp32 and msfp, fp16 for
 int16, and int8 rows for int8: the int8 products quantize every looked-up
@@ -72,9 +74,10 @@ Memory. A model holds only what its precision decodes with:
   the next, so no float32 copy of a quantized matrix stays behind;
 * after building, the heap pages freed on the way are handed back to the
   OS (glibc ``malloc_trim``), so the resident set is what the model holds;
-  for the ``vnni`` int8 kernel that includes its packed copy of each
-  matrix, made at load rather than at the first product (it is held
-  beside the plain int8 matrix: ``QuantizedMatrix.packed``).
+  for the int8 kernels that read the VNNI layout (vnni, gemm, and "auto"
+  where it means them) that includes its packed copy of each matrix, made
+  at load rather than at the first product (it is held beside the plain
+  int8 matrix: ``QuantizedMatrix.packed``).
 
 ``model.params`` (a ``Params`` mapping) always answers with the float32
 Nematus tensors: held ones directly, the others re-read, one tensor at a
@@ -213,8 +216,8 @@ def _auto(precision: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Options:
-    """A checked precision: kernel resolved, scheme and embeddings spelt
-    out (scheme None where the precision has none)."""
+    """A checked precision: kernel resolved (int8 keeps "auto"), scheme
+    and embeddings spelt out (scheme None where the precision has none)."""
 
     precision: str
     kernel: str
@@ -245,9 +248,11 @@ def check_options(precision="fp32", kernel=DEFAULT, scheme=DEFAULT,
     if kernel not in choices:
         raise ValueError(f"unknown kernel {kernel!r} for precision "
                          f"{precision!r}; choices: {', '.join(choices)}")
-    if kernel == "auto":
+    if kernel == "auto" and precision != "int8":
         kernel = _auto(precision)
-    if kernel not in _available(precision):
+    # int8 keeps "auto": nmt8.quant.kernels picks per product (vnni, or gemm
+    # from GEMM_MIN_ROWS rows of X on; $NMT8_KERNEL first)
+    if kernel != "auto" and kernel not in _available(precision):
         raise ValueError(f"kernel {kernel!r} is not available on this CPU; "
                          f"available for {precision}: "
                          f"{', '.join(_available(precision))}")
@@ -280,9 +285,10 @@ def _weight(W: np.ndarray, opt: Options):
         return F32Weight(pack_fp32(W), k)
     if p == "int8":
         from .quant.int8 import quantize
+        from .quant.kernels import default_kernel
 
         w = Int8Weight(quantize(W, scheme=opt.scheme), k)
-        if k == "vnni":
+        if k in ("vnni", "gemm") or (k == "auto" and default_kernel() == "vnni"):
             w.q.packed  # noqa: B018 - pack now: its temporaries freed at load
         return w
     if p == "int16":
