@@ -35,61 +35,10 @@ At prepare time matrices that multiply the same input are stored side by side
 costs ONE weight product per step; these fused matrices are the shapes the
 paper's kernels see (e.g. 620 x 3000, 1000 x 3000, 2000 x 3000).
 
-Precisions (``PRECISIONS``; ``Model.prepare``/``copy``, ``load_model``):
-
-=========  =======================================  ======================
-precision  weights                                  kernels (default first)
-=========  =======================================  ======================
-fp32       float32                                  numpy; auto, ref, avx2,
-                                                    avx512 (C, ``quant.fp32``)
-int16      int16, one scale per matrix or per row   auto, ref, sse4, avx2,
-           (``quant.int16``, Devlin 2017)           vnni
-int8       int8, as Section 3                       auto, or a name of
-                                                    ``quant.kernels.KERNELS``
-msfp16/12  block floating point (``quant.msfp``),   numpy
-           SIMULATED: rounded at load, kept and
-           multiplied in float32 (quality only)
-=========  =======================================  ======================
-
-``"auto"`` is the fastest kernel this CPU runs; fp32 and int16 resolve it
-when the model is prepared, int8 keeps it, as ``nmt8.quant.kernels``
-chooses per product (``$NMT8_KERNEL`` first; vnni, or gemm from
-``GEMM_MIN_ROWS`` rows of X on). Embeddings are lookups,
-not products, and stored as ``embeddings="fp32"``, ``"fp16"`` or ``"int8"``
-(``nmt8.ops.Embedding``); by default fp32 for fp32 and msfp, fp16 for
-int16, and int8 rows for int8: the int8 products quantize every looked-up
-row with exactly that formula before its first use, so int8 embeddings
-change no bit of the int8 system's output and hold a quarter of the bytes.
-(int16 quantizes rows to 16 bits, which an int8 table would coarsen:
-fp16 keeps 11 significant bits at half the bytes.)
-
-Memory. A model holds only what its precision decodes with:
-
-* fp32: each fused matrix is allocated once and every Nematus tensor is
-  read into its column slice; ``model.params[name]`` is a VIEW of that
-  slice (not C-contiguous for fused tensors), so the tensors are never
-  held twice;
-* quantized precisions are built tensor by tensor: each fused matrix is
-  assembled in float32, quantized, and its float32 pieces dropped before
-  the next, so no float32 copy of a quantized matrix stays behind;
-* after building, the heap pages freed on the way are handed back to the
-  OS (glibc ``malloc_trim``), so the resident set is what the model holds;
-  for the int8 kernels that read the VNNI layout (vnni, gemm, and "auto"
-  where it means them) that includes its packed copy of each matrix, made
-  at load rather than at the first product (it is held beside the plain
-  int8 matrix: ``QuantizedMatrix.packed``).
-
-``model.params`` (a ``Params`` mapping) always answers with the float32
-Nematus tensors: held ones directly, the others re-read, one tensor at a
-time, from the model's source. The source is the model file for
-``load_model`` and every copy of a loaded model (a model loaded as int8
-holds no float32 weights; ``copy("fp32")`` and ``params`` read the file
-again, its contents of that moment, checked again), or, for models built
-from arrays (``Model(cfg, params)``, ``random_model``), those float32
-arrays, which a quantized copy keeps alive. A copy of an fp32 numpy model
-is built from its arrays in memory (no reading), yet keeps the file as its
-source. ``Model.nbytes()`` counts every array the model holds, each buffer
-once.
+Precisions (``PRECISIONS``, ``check_options``, the weight each builds):
+``nmt8.precision``. Where the float32 tensors come from, how the fused
+matrices are assembled, and what a model holds in memory (``Params``):
+``nmt8.weights``.
 
 Does not: search (``nmt8.beam``), tokenise (``nmt8.text``) or train
 (``nmt8.train``, PyTorch).
@@ -97,10 +46,7 @@ Does not: search (``nmt8.beam``), tokenise (``nmt8.text``) or train
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import dataclasses
-from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -108,57 +54,25 @@ import numpy as np
 from .attention import attend
 from .config import ModelConfig
 from .gru import gru_gates, gru_step
-from .ops import (
-    EMBEDDINGS,
-    Embedding,
-    F32Weight,
-    Int8Weight,
-    Int16Weight,
-    MSFPWeight,
-    Rows8,
-    linear,
-    tanh,
-)
-from .params import (
-    MODELS_DIR,
-    ParamReader,
-    options_path,
-    param_shapes,
-    resolve,
-)
+from .ops import EMBEDDINGS, Rows8, linear, tanh
+from .params import MODELS_DIR, options_path, param_shapes, resolve
+from .precision import DEFAULT, PRECISIONS, Options, check_options, kernel_choices
 from .text import EOS
+from .weights import (
+    FUSED,
+    Params,
+    _FileSource,
+    _MemorySource,
+    _release_freed_memory,
+    build,
+)
 
-__all__ = ["EMBEDDINGS", "FUSED", "MODELS_DIR", "PRECISIONS", "Encoded",
-           "Model", "Params", "kernel_choices", "load_model", "param_shapes",
-           "random_model"]  # MODELS_DIR, param_shapes: re-exported from params
-
-PRECISIONS = ("fp32", "int16", "int8", "msfp16", "msfp12")
-SCHEMES = ("per_tensor", "per_row")
-DEFAULT = "default"  # kernel/scheme/embeddings: the precision's default
-
-# fused matrix -> (Nematus weights side by side, their biases; None: zeros)
-FUSED: dict[str, tuple[tuple[str, ...], tuple[str | None, ...] | None]] = {
-    "enc_x": (("encoder_W", "encoder_Wx", "encoder_r_W", "encoder_r_Wx"),
-              ("encoder_b", "encoder_bx", "encoder_r_b", "encoder_r_bx")),
-    "enc_U": (("encoder_U", "encoder_Ux"), None),
-    "enc_r_U": (("encoder_r_U", "encoder_r_Ux"), None),
-    "ff_state": (("ff_state_W",), ("ff_state_b",)),
-    "Wc_att": (("decoder_Wc_att",), ("decoder_b_att",)),
-    # E[y_{t-1}] -> [GRU r input | readout W2]
-    "dec_y": (("decoder_W", "decoder_Wx", "ff_logit_prev_W"),
-              ("decoder_b", "decoder_bx", "ff_logit_prev_b")),
-    "dec_U": (("decoder_U", "decoder_Ux"), None),
-    # s'_t -> [attention u | GRU q state]
-    "dec_s1": (("decoder_W_comb_att", "decoder_U_nl", "decoder_Ux_nl"),
-               (None, "decoder_b_nl", "decoder_bx_nl")),
-    "U_att": (("decoder_U_att",), ("decoder_c_tt",)),
-    # H_t -> [GRU q input | readout W3]
-    "dec_ctx": (("decoder_Wc", "decoder_Wcx", "ff_logit_ctx_W"),
-                (None, None, "ff_logit_ctx_b")),
-    "logit_lstm": (("ff_logit_lstm_W",), ("ff_logit_lstm_b",)),
-    "logit": (("ff_logit_W",), ("ff_logit_b",)),
-}
-_EMB = {"src": "Wemb", "tgt": "Wemb_dec"}
+# re-exported: EMBEDDINGS (ops), MODELS_DIR, param_shapes (params), FUSED,
+# Params (weights), PRECISIONS, DEFAULT, Options, check_options,
+# kernel_choices (precision), where callers import them from nmt8.model
+__all__ = ["DEFAULT", "EMBEDDINGS", "FUSED", "MODELS_DIR", "PRECISIONS",
+           "Encoded", "Model", "Options", "Params", "check_options",
+           "kernel_choices", "load_model", "param_shapes", "random_model"]
 
 
 @dataclasses.dataclass
@@ -168,271 +82,6 @@ class Encoded:
     h: np.ndarray  # (S, 2H) annotations h_i, eq. (1)
     pctx: np.ndarray  # (S, 2H) h W_c_att + b_att, reused by every step
     s0: np.ndarray  # (1, H) initial decoder state
-
-
-# -- precision options ----------------------------------------------------------
-def kernel_choices(precision: str) -> tuple[str, ...]:
-    """The kernel names ``precision`` accepts, its default first."""
-    if precision == "fp32":
-        from .quant.fp32 import FP32_KERNELS
-
-        return ("numpy", "auto", *FP32_KERNELS)
-    if precision == "int16":
-        from .quant.int16 import INT16_KERNELS
-
-        return ("auto", *INT16_KERNELS)
-    if precision == "int8":
-        from .quant.kernels import KERNELS
-
-        return ("auto", *KERNELS)
-    return ("numpy",)  # msfp: simulated in numpy
-
-
-def _available(precision: str) -> list[str]:
-    from .quant import kernels as K  # read at call time (tests patch it)
-
-    if precision == "fp32":
-        from .quant.fp32 import available_fp32_kernels
-
-        return ["numpy", *available_fp32_kernels()]
-    if precision == "int16":
-        from .quant.int16 import available_int16_kernels
-
-        return available_int16_kernels()
-    if precision == "int8":
-        return K.available_kernels()
-    return ["numpy"]
-
-
-def _auto(precision: str) -> str:
-    if precision == "int8":
-        from .quant.kernels import default_kernel
-
-        return default_kernel()
-    fastest = {"fp32": ("avx512", "avx2", "ref"),
-               "int16": ("vnni", "avx2", "sse4", "ref")}[precision]
-    return next(k for k in fastest if k in _available(precision))
-
-
-@dataclasses.dataclass(frozen=True)
-class Options:
-    """A checked precision: kernel resolved (int8 keeps "auto"), scheme
-    and embeddings spelt out (scheme None where the precision has none)."""
-
-    precision: str
-    kernel: str
-    scheme: str | None
-    embeddings: str
-
-
-def check_options(precision="fp32", kernel=DEFAULT, scheme=DEFAULT,
-                  embeddings=DEFAULT) -> Options:
-    """Check a precision and its settings; one clear error for each bad one.
-
-    TypeError for a setting that is not a string; ValueError for an unknown
-    precision, a kernel that does not exist for it ("unknown kernel 'x'
-    for precision 'int16'; choices: ...") or that this CPU cannot run, a
-    scheme given to a precision without one (fp32, msfp), an unknown
-    scheme or embeddings type. ``"default"`` means the precision's default.
-    """
-    for what, v in (("precision", precision), ("kernel", kernel),
-                    ("scheme", scheme), ("embeddings", embeddings)):
-        if not isinstance(v, str):
-            raise TypeError(f"{what} must be a string, got "
-                            f"{type(v).__name__} {v!r}")
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choices: "
-                         f"{', '.join(PRECISIONS)}")
-    choices = kernel_choices(precision)
-    kernel = choices[0] if kernel == DEFAULT else kernel
-    if kernel not in choices:
-        raise ValueError(f"unknown kernel {kernel!r} for precision "
-                         f"{precision!r}; choices: {', '.join(choices)}")
-    if kernel == "auto" and precision != "int8":
-        kernel = _auto(precision)
-    # int8 keeps "auto": nmt8.quant.kernels picks per product (vnni, or gemm
-    # from GEMM_MIN_ROWS rows of X on; $NMT8_KERNEL first)
-    if kernel != "auto" and kernel not in _available(precision):
-        raise ValueError(f"kernel {kernel!r} is not available on this CPU; "
-                         f"available for {precision}: "
-                         f"{', '.join(_available(precision))}")
-    if precision in ("int8", "int16"):
-        scheme = "per_tensor" if scheme == DEFAULT else scheme.replace("-", "_")
-        if scheme not in SCHEMES:
-            raise ValueError(f"unknown scheme {scheme!r}; choices: "
-                             f"{', '.join(SCHEMES)}")
-    elif scheme != DEFAULT:
-        raise ValueError(f"scheme={scheme!r} applies to precision 'int8' and "
-                         f"'int16' only, not {precision!r}")
-    else:
-        scheme = None
-    if embeddings == DEFAULT:
-        embeddings = {"int8": "int8", "int16": "fp16"}.get(precision, "fp32")
-    if embeddings not in EMBEDDINGS:
-        raise ValueError(f"unknown embeddings {embeddings!r}; choices: "
-                         f"{', '.join(EMBEDDINGS)}")
-    return Options(precision, kernel, scheme, embeddings)
-
-
-def _weight(W: np.ndarray, opt: Options):
-    """The fused float32 matrix W (in, out) in the precision of ``opt``."""
-    p, k = opt.precision, opt.kernel
-    if p == "fp32":
-        if k == "numpy":
-            return W
-        from .quant.fp32 import pack_fp32
-
-        return F32Weight(pack_fp32(W), k)
-    if p == "int8":
-        from .quant.int8 import quantize
-        from .quant.kernels import default_kernel
-
-        w = Int8Weight(quantize(W, scheme=opt.scheme), k)
-        if k in ("vnni", "gemm") or (k == "auto" and default_kernel() == "vnni"):
-            w.q.packed  # noqa: B018 - pack now: its temporaries freed at load
-        return w
-    if p == "int16":
-        from .quant.int16 import quantize16
-
-        return Int16Weight(quantize16(W, scheme=opt.scheme), k)
-    from .quant.msfp import simulate_msfp
-
-    return MSFPWeight(simulate_msfp(W, p), p)
-
-
-def _release_freed_memory() -> None:
-    """Give the heap pages freed while building back to the OS (glibc's
-    ``malloc_trim``): without it the float32 temporaries of reading and
-    quantizing stay resident after they are freed. A no-op without glibc."""
-    if _LIBC[0] is None:
-        try:
-            _LIBC[0] = ctypes.CDLL("libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            _LIBC[0] = False
-    if _LIBC[0]:
-        _LIBC[0](0)
-
-
-_LIBC: list = [None]
-
-
-# -- where float32 tensors come from ----------------------------------------------
-class _FileSource:
-    """The float32 tensors of a model file, read on demand."""
-
-    def __init__(self, npz: Path, cfg: ModelConfig):
-        self.npz, self.shapes = Path(npz), param_shapes(cfg)
-
-    def open(self) -> ParamReader:
-        """Every header checked, then ``reader[name]`` reads one tensor."""
-        return ParamReader(self.npz, self.shapes)
-
-    def tensor(self, name: str) -> np.ndarray:
-        with ParamReader(self.npz, {name: self.shapes[name]}) as r:
-            return r[name]
-
-
-class _MemorySource:
-    """float32 tensors held in memory: Nematus name -> array, and the fused
-    float32 matrices W, b of an fp32 numpy model (None otherwise)."""
-
-    def __init__(self, held: dict, W: dict | None = None, b: dict | None = None):
-        self.held, self.W, self.b = held, W, b
-
-    def open(self):
-        return contextlib.nullcontext(self.held)
-
-    def tensor(self, name: str) -> np.ndarray:
-        return self.held[name]
-
-
-def _fused(reader, shapes, k: str):
-    """Fused matrix k (in, out) float32 and its bias (out,) or None, read
-    tensor by tensor from ``reader[name]`` into their column slices."""
-    names, biases = FUSED[k]
-    widths = [shapes[n][1] for n in names]
-    if len(names) == 1:
-        W = np.ascontiguousarray(reader[names[0]], dtype=np.float32)
-    else:
-        W = np.empty((shapes[names[0]][0], sum(widths)), np.float32)  # (in, out)
-        c = 0
-        for n, w in zip(names, widths):
-            W[:, c:c + w] = reader[n]  # read, copied into its slice, dropped
-            c += w
-    if biases is None:
-        return W, None
-    if len(biases) == 1:
-        return W, np.ascontiguousarray(reader[biases[0]], dtype=np.float32)
-    b = np.zeros(sum(widths), np.float32)  # (out,)
-    c = 0
-    for n, w in zip(biases, widths):
-        if n is not None:
-            b[c:c + w] = reader[n]
-        c += w
-    return W, b
-
-
-def _slices(shapes, k: str):
-    """(weight name, bias name or None, columns) of fused matrix k."""
-    names, biases = FUSED[k]
-    c = 0
-    for i, n in enumerate(names):
-        w = shapes[n][1]
-        yield n, (biases[i] if biases else None), slice(c, c + w)
-        c += w
-
-
-def _held(W: dict, b: dict, emb: dict, shapes) -> dict[str, np.ndarray]:
-    """Nematus name -> a view of the float32 arrays this model holds: every
-    bias, the weights of fp32 matrices (numpy or C), fp32 embeddings."""
-    held = {}
-    for k in FUSED:
-        w = W[k]
-        full = w if isinstance(w, np.ndarray) else (
-            w.q.WT.T if isinstance(w, F32Weight) else None)  # (in, out)
-        for n, bn, cols in _slices(shapes, k):
-            if full is not None:
-                held[n] = full[:, cols]
-            if bn is not None:
-                held[bn] = b[k][cols]
-    for side, name in _EMB.items():
-        if emb[side].dtype == "fp32":
-            held[name] = emb[side].table
-    return held
-
-
-class Params(Mapping):
-    """The float32 Nematus tensors of a model, by name (a read-only mapping).
-
-    Tensors the model holds (an fp32 model's views of its fused matrices,
-    the biases, fp32 embeddings) are returned as they are; any other is
-    read from the model's source on each access (from the model file: one
-    tensor read per access).
-    """
-
-    def __init__(self, shapes: dict, held: dict, source):
-        self._shapes, self._held, self._source = shapes, held, source
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        if name in self._held:
-            return self._held[name]
-        if name not in self._shapes:
-            raise KeyError(name)
-        return self._source.tensor(name)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._shapes)
-
-    def __len__(self) -> int:
-        return len(self._shapes)
-
-    def held(self) -> list[str]:
-        """The names answered from memory (no read)."""
-        return list(self._held)
-
-    def __repr__(self) -> str:
-        return (f"Params({len(self._shapes)} tensors, {len(self._held)} held "
-                f"in memory)")
 
 
 class Model:
@@ -464,22 +113,7 @@ class Model:
         dropped before the next is read). ``keep``: the source recorded for
         ``params``, ``copy`` and ``prepare`` (None: this model's own fp32)."""
         shapes = param_shapes(self.cfg)
-        W, b, emb = {}, {}, {}
-        with source.open() as reader:
-            for k in FUSED:
-                if getattr(source, "W", None) is not None:
-                    Wk, b[k] = source.W[k], source.b[k]  # an fp32 model's own
-                else:
-                    Wk, b[k] = _fused(reader, shapes, k)
-                W[k] = _weight(Wk, opt)
-                del Wk
-            for side, name in _EMB.items():
-                emb[side] = Embedding(reader[name], opt.embeddings)
-        held = _held(W, b, emb, shapes)
-        numpy = opt.precision == "fp32" and opt.kernel == "numpy"
-        self._mem = (_MemorySource(held, W if numpy else None, b if numpy
-                                   else None) if len(held) == len(shapes)
-                     else None)  # every fp32 tensor in memory: copy from it
+        W, b, emb, held, self._mem = build(source, shapes, opt)
         keep = self._mem if keep is None else keep
         self.W, self.b = W, b
         self.Wemb, self.Wemb_dec = emb["src"], emb["tgt"]

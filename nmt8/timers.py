@@ -18,6 +18,10 @@ CATEGORIES = (
     "product fp32 (matrix-vector)",  # P <= 16 rows: the beam's narrow matrix
     "product fp32 (matrix-matrix)",  # encoder: all source positions at once
     "product int8",  # both shapes go through one int8 routine (Table 2)
+    "product fp32 (C kernel)",  # fp32 weights packed for nmt8.quant.fp32
+    "product int16",  # Devlin 2017's int16 (nmt8.quant.int16)
+    "product msfp16 (simulated in fp32)",  # nmt8.quant.msfp, rounded at load
+    "product msfp12 (simulated in fp32)",
     "tanh",
     "sigmoid",
     "softmax",
