@@ -241,6 +241,13 @@ def _table(res: list[BatchSpeed]) -> str:
     return "\n".join(rows)
 
 
+def _copy(model, spec: str):
+    """``model`` in the precision ``spec``: "int8", or "fp32:avx512" with a
+    kernel (``nmt8.model.kernel_choices`` lists them)."""
+    precision, _, kernel = spec.partition(":")
+    return model.copy(precision, kernel=kernel) if kernel else model.copy(precision)
+
+
 def _workload(a):
     """(systems, ids, words, max_lens, min_len) for the chosen model."""
     import numpy as np
@@ -257,7 +264,7 @@ def _workload(a):
                for _ in range(a.sentences)]
         ids = [[i if i != EOS else 1 for i in s] for s in ids]
         steps = [n_src] * len(ids)
-        systems = [(p, [m.copy(p)]) for p in a.precisions]
+        systems = [(p, [_copy(m, p)]) for p in a.precisions]
         return systems, ids, n_src * len(ids), steps, n_src
     if a.split:
         from ..data import read_lines
@@ -269,7 +276,7 @@ def _workload(a):
     model = load_model(a.model)
     tr = Translator(model, precision="fp32")
     ids = [tr.src_bpe.encode(x) if x.strip() else [] for x in lines]
-    systems = [(p, [model.copy(p)]) for p in a.precisions]
+    systems = [(p, [_copy(model, p)]) for p in a.precisions]
     return systems, ids, sum(len(x.split()) for x in lines), None, 0
 
 
@@ -286,7 +293,9 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=None)
     ap.add_argument("--sentences", type=int, default=64)
     ap.add_argument("--batch-sizes", default="1,4,16,64")
-    ap.add_argument("--precisions", default="fp32,int8")
+    ap.add_argument("--precisions", default="fp32,int8",
+                    help="comma-separated; PRECISION or PRECISION:KERNEL, e.g. "
+                         "fp32:numpy,fp32:auto,int16,int8")
     ap.add_argument("--beam", type=int, default=5)
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args(argv)
