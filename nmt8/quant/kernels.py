@@ -62,6 +62,13 @@ except ImportError as err:  # pragma: no cover - depends on the build
         "nmt8's C kernels are not compiled; run `pip install -e .` in the "
         "repository (it builds nmt8/quant/_kernels through cffi)") from err
 
+from . import vnni as _vnni
+
+if (_vnni.ROWS, _vnni.DEPTH, _vnni.ALIGN) != (
+        _lib.NMT8_VNNI_ROWS, _lib.NMT8_VNNI_DEPTH, _lib.NMT8_VNNI_ALIGN):
+    raise ImportError("nmt8.quant.vnni's tile sizes differ from the compiled "
+                      "library's: rebuild with `pip install -e .`")
+
 __all__ = [
     "GEMM_MIN_ROWS",
     "KERNELS",

@@ -9,9 +9,12 @@ is cut into tiles of ``ROWS`` output rows by ``DEPTH`` consecutive k:
 
     Wp[b, g, i, j] = Wq[ROWS * b + i, DEPTH * g + j]       (zero padded)
 
-The tile sizes are read from the compiled library (``NMT8_VNNI_ROWS``,
-``NMT8_VNNI_DEPTH`` and ``NMT8_VNNI_ALIGN`` of ``csrc/nmt8_kernels.h``), so
-the C kernel and this packing cannot disagree.
+The tile sizes are stated once on each side: ``NMT8_VNNI_ROWS``,
+``NMT8_VNNI_DEPTH`` and ``NMT8_VNNI_ALIGN`` in ``csrc/nmt8_kernels.h`` and the
+constants below; ``nmt8.quant.kernels`` refuses to load if the compiled
+library disagrees with them, so the C kernel and this packing cannot differ.
+(This module imports nothing compiled, so ``nmt8.quant.int8`` can pack
+without an import cycle through the package.)
 
 Does not: multiply (``nmt8.quant.kernels``) or cache the packed copy
 (``QuantizedMatrix.packed`` does, on first use).
@@ -21,13 +24,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import lib as _lib
-
 __all__ = ["ALIGN", "DEPTH", "ROWS", "pack", "packed_shape"]
 
-ROWS = _lib.NMT8_VNNI_ROWS    # output rows per 64-byte vector
-DEPTH = _lib.NMT8_VNNI_DEPTH  # consecutive k per int32 lane
-ALIGN = _lib.NMT8_VNNI_ALIGN  # bytes: where the packed array starts
+ROWS = 16   # output rows per 64-byte vector (NMT8_VNNI_ROWS)
+DEPTH = 4   # consecutive k per int32 lane (NMT8_VNNI_DEPTH)
+ALIGN = 64  # bytes: where the packed array starts (NMT8_VNNI_ALIGN)
 
 
 def packed_shape(out_features: int, in_features: int) -> tuple[int, ...]:

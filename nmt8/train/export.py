@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..config import ModelConfig
 from ..testing import GOLDEN_PAIRS
 from ..text import BPE, EOS
+from .config import TrainConfig, model_config
 from .model import _torch, build_model, pad
-
-if TYPE_CHECKING:
-    from .loop import TrainConfig
 
 EXPORT_DTYPES = ("float16", "float32")
 
@@ -75,7 +72,6 @@ def export_checkpoints(tc: TrainConfig) -> Path:
     Needs only ``bpe.{src,tgt}.model`` in ``tc.out`` (the vocabularies the
     checkpoints were trained with), not the corpus.
     """
-    from .loop import model_config
 
     torch = _torch()
     torch.set_num_threads(tc.threads)
