@@ -233,8 +233,8 @@ def test_kernel_names(pW, monkeypatch):
         fp32_matmul(pW, X, kernel="sse4")
     with pytest.raises(TypeError, match="kernel must be a string"):
         fp32_matmul(pW, X, kernel=["ref"])
-    monkeypatch.setattr(fp32_module, "_AVAILABLE", ("ref",))
-    monkeypatch.setattr(fp32_module, "_AUTO", "ref")
+    monkeypatch.setattr(fp32_module._KERNELS, "available", ("ref",))
+    monkeypatch.setattr(fp32_module._KERNELS, "auto", "ref")
     for name in ("avx2", "avx512"):
         with pytest.raises(ValueError, match="not supported.*available"):
             fp32_matmul(pW, X, kernel=name)

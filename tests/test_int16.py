@@ -345,8 +345,8 @@ def test_kernel_names(qW, monkeypatch):
         int16_matmul(qW, X, kernel="avx512")
     with pytest.raises(TypeError, match="kernel must be a string"):
         int16_accumulate(qW, np.ones((1, 16), np.int16), kernel=None)
-    monkeypatch.setattr(int16_module, "_AVAILABLE", ("ref",))
-    monkeypatch.setattr(int16_module, "_AUTO", "ref")
+    monkeypatch.setattr(int16_module._KERNELS, "available", ("ref",))
+    monkeypatch.setattr(int16_module._KERNELS, "auto", "ref")
     for name in ("sse4", "avx2", "vnni"):
         with pytest.raises(ValueError, match="not supported.*available"):
             int16_matmul(qW, X, kernel=name)

@@ -27,18 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .int8 import _frozen
-from .kernels import (
-    _FLOATS,
-    _bias,
-    _check_name,
-    _ffi,
-    _float_matrix,
-    _lib,
-    _no_rows,
-    _output,
-    _raise,
-)
+from ._checks import Transposed, x_matrix
+from ._checks import frozen as _frozen
+from .kernels import _FLOATS, _ffi, _Ladder, _lib, _result, _target
 
 __all__ = [
     "FP32_KERNELS",
@@ -49,35 +40,25 @@ __all__ = [
 ]
 
 FP32_KERNELS = ("ref", "avx2", "avx512")
-_AUTO_ORDER = ("avx512", "avx2", "ref")  # fastest first
-_ID = {name: getattr(_lib, "NMT8_F32_" + name.upper()) for name in FP32_KERNELS}
-_AVAILABLE = tuple(k for k in FP32_KERNELS
-                   if _lib.nmt8_f32_cpu_supports(_ID[k]))
-_AUTO = next(k for k in _AUTO_ORDER if k in _AVAILABLE)
+_KERNELS = _Ladder(FP32_KERNELS, "NMT8_F32_", _lib.nmt8_f32_cpu_supports,
+                   ("avx512", "avx2", "ref"))          # "auto": fastest first
 _F32 = np.dtype(np.float32)
 
 
 def available_fp32_kernels() -> list[str]:
     """The fp32 kernels this CPU supports, in the order of FP32_KERNELS."""
-    return list(_AVAILABLE)
-
-
-def _kernel_id(kernel) -> int:
-    if kernel.__class__ is not str or kernel not in _AVAILABLE:
-        if kernel == "auto":
-            return _ID[_AUTO]
-        _check_name(kernel, FP32_KERNELS, _AVAILABLE)
-    return _ID[kernel]
+    return list(_KERNELS.available)
 
 
 @dataclass(frozen=True, eq=False)
-class PackedF32:
+class PackedF32(Transposed):
     """A float32 weight matrix prepared for the C kernels: ``WT``, the
     transpose of W (in, out), as a read-only C-contiguous (out, in) copy.
 
     Pickles and copies (nothing but WT is stored)."""
 
     WT: np.ndarray
+    _ROWS = "WT"
 
     def __post_init__(self):
         WT = self.WT
@@ -90,19 +71,6 @@ class PackedF32:
 
     def __reduce__(self):
         return (type(self), (self.WT,))
-
-    @property
-    def in_features(self) -> int:
-        return self.WT.shape[1]
-
-    @property
-    def out_features(self) -> int:
-        return self.WT.shape[0]
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(in, out), the shape of W."""
-        return (self.in_features, self.out_features)
 
     @property
     def nbytes(self) -> int:
@@ -144,31 +112,19 @@ def fp32_matmul(pW: PackedF32, X: np.ndarray, kernel: str = "auto",
     a bad out, an unknown kernel or one this CPU cannot run; TypeError if
     pW is not a PackedF32 or kernel not a string.
     """
-    kid = _kernel_id(kernel)
+    kid = _KERNELS.kernel_id(kernel)
     if not isinstance(pW, PackedF32):
         raise TypeError("expected a PackedF32 (see nmt8.quant.pack_fp32), "
                         f"got {type(pW).__name__}")
-    if not (type(X) is np.ndarray and X.dtype is _F32 and X.ndim == 2
-            and X.flags.c_contiguous and X.flags.aligned):
-        X = _float_matrix(X)
+    X = x_matrix(X, pW.in_features)
     P, K = X.shape
     N = pW.out_features
-    if K != pW.in_features:
-        raise ValueError(f"X has {K} columns, the matrix has "
-                         f"in_features={pW.in_features}")
-    Y = _output(out, P, N)                                  # (P, out)
+    Y, b = _target(out, P, N, bias)                         # (P, out)
+    if b is None:
+        return Y if out is None else out
     if Y is out and np.may_share_memory(out, X):
         Y = np.empty((P, N), np.float32)    # the kernels read X while writing
-    if P == 0:
-        _no_rows(bias, N)
-        return Y if out is None else out
-    b = _ffi.NULL if bias is None else _bias(bias, N)
     rc = _lib.nmt8_f32_matmul(kid, _ffi.from_buffer(_FLOATS, Y),
                               _ffi.from_buffer(_FLOATS, pW.WT),
                               _ffi.from_buffer(_FLOATS, X), b, P, N, K)
-    if rc:
-        _raise(rc)
-    if out is not None and Y is not out:
-        out[...] = Y                            # misaligned or overlapping out
-        return out
-    return Y
+    return _result(rc, Y, out)

@@ -37,17 +37,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .int8 import _frozen, _scheme
+from ._checks import QuantizedFields, freeze_steps, x_matrix
+from ._checks import frozen as _frozen
+from .int8 import _scheme
 from .kernels import (
     _FLOATS,
-    _bias,
-    _check_name,
     _ffi,
-    _float_matrix,
+    _Ladder,
     _lib,
-    _no_rows,
-    _output,
     _raise,
+    _result,
+    _rows_quantized,
+    _target,
 )
 
 __all__ = [
@@ -63,11 +64,8 @@ __all__ = [
 ]
 
 INT16_KERNELS = ("ref", "sse4", "avx2", "vnni")
-_AUTO_ORDER = ("vnni", "avx2", "sse4", "ref")  # fastest first
-_ID = {name: getattr(_lib, "NMT8_I16_" + name.upper()) for name in INT16_KERNELS}
-_AVAILABLE = tuple(k for k in INT16_KERNELS
-                   if _lib.nmt8_i16_cpu_supports(_ID[k]))
-_AUTO = next(k for k in _AUTO_ORDER if k in _AVAILABLE)
+_KERNELS = _Ladder(INT16_KERNELS, "NMT8_I16_", _lib.nmt8_i16_cpu_supports,
+                   ("vnni", "avx2", "sse4", "ref"))    # "auto": fastest first
 
 X_MAX = _lib.NMT8_I16_X_MAX       # 2**15 - 1: activations
 W_MAX = _lib.NMT8_I16_W_MAX       # 2**13 - 1: weights
@@ -84,19 +82,11 @@ _INT64S = _ffi.typeof("int64_t[]")
 
 def available_int16_kernels() -> list[str]:
     """The int16 kernels this CPU supports, in the order of INT16_KERNELS."""
-    return list(_AVAILABLE)
-
-
-def _kernel_id(kernel) -> int:
-    if kernel.__class__ is not str or kernel not in _AVAILABLE:
-        if kernel == "auto":
-            return _ID[_AUTO]
-        _check_name(kernel, INT16_KERNELS, _AVAILABLE)
-    return _ID[kernel]
+    return list(_KERNELS.available)
 
 
 @dataclass(frozen=True, eq=False)
-class QuantizedMatrix16:
+class QuantizedMatrix16(QuantizedFields):
     """An int16 weight matrix with its scales, like ``QuantizedMatrix``.
 
     - ``Wq``: (out, in) int16, C-contiguous, values in [-8191, 8191]; the
@@ -124,31 +114,8 @@ class QuantizedMatrix16:
         if Wq.size and (Wq.min() < -W_MAX or Wq.max() > W_MAX):
             raise ValueError(f"Wq values must lie in [-{W_MAX}, {W_MAX}]")
         object.__setattr__(self, "Wq", _frozen(Wq))
-        for name in ("scale", "step"):
-            a = getattr(self, name)
-            if not (isinstance(a, np.ndarray) and a.dtype == np.float32
-                    and a.shape == (N,)):
-                raise ValueError(f"{name} must be a ({N},) float32 array")
-            if not np.isfinite(a).all() or (a < 0).any():
-                raise ValueError(f"{name} must be finite and >= 0")
-            object.__setattr__(self, name, _frozen(a))
+        freeze_steps(self, N)
         object.__setattr__(self, "scheme", _scheme(self.scheme))
-
-    def __reduce__(self):
-        return (type(self), (self.Wq, self.scale, self.step, self.scheme))
-
-    @property
-    def in_features(self) -> int:
-        return self.Wq.shape[1]
-
-    @property
-    def out_features(self) -> int:
-        return self.Wq.shape[0]
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(in, out), the shape of the float matrix this stands for."""
-        return (self.in_features, self.out_features)
 
     @property
     def nbytes(self) -> int:
@@ -245,33 +212,21 @@ def int16_matmul(qW: QuantizedMatrix16, X: np.ndarray, kernel: str = "auto",
 
     One thread, GIL released in C.  Raises as ``int8_matmul`` does.
     """
-    kid = _kernel_id(kernel)
+    kid = _KERNELS.kernel_id(kernel)
     if not isinstance(qW, QuantizedMatrix16):
         raise TypeError("expected a QuantizedMatrix16 (see nmt8.quant."
                         f"quantize16), got {type(qW).__name__}")
-    if not (type(X) is np.ndarray and X.dtype == np.float32 and X.ndim == 2
-            and X.flags.c_contiguous and X.flags.aligned):
-        X = _float_matrix(X)
+    X = x_matrix(X, qW.in_features)
     P, K = X.shape
     N = qW.out_features
-    if K != qW.in_features:
-        raise ValueError(f"X has {K} columns, the matrix has "
-                         f"in_features={qW.in_features}")
-    Y = _output(out, P, N)                                  # (P, out)
-    if P == 0:
-        _no_rows(bias, N)
+    Y, b = _target(out, P, N, bias)                         # (P, out)
+    if b is None:
         return Y
-    b = _ffi.NULL if bias is None else _bias(bias, N)
     rc = _lib.nmt8_i16_matmul(kid, _ffi.from_buffer(_FLOATS, Y),
                               _ffi.from_buffer(_INT16S, qW.Wq),
                               _ffi.from_buffer(_FLOATS, qW.step),
                               _ffi.from_buffer(_FLOATS, X), b, P, N, K)
-    if rc:
-        _raise(rc)
-    if out is not None and Y is not out:
-        out[...] = Y                                        # misaligned out
-        return out
-    return Y
+    return _result(rc, Y, out)
 
 
 def _int16_matrix(A, name: str, top: int, K: int | None = None) -> np.ndarray:
@@ -293,7 +248,7 @@ def int16_accumulate(Wq16, Xq16: np.ndarray, kernel: str = "auto") -> np.ndarray
     8191]; Xq16: int16 (P, in) in [-32767, 32767].  For tests and
     teaching: compare with an int64 numpy product.
     """
-    kid = _kernel_id(kernel)
+    kid = _KERNELS.kernel_id(kernel)
     Wq = Wq16.Wq if isinstance(Wq16, QuantizedMatrix16) else \
         _int16_matrix(Wq16, "Wq16", W_MAX)
     N, K = Wq.shape
@@ -314,14 +269,4 @@ def int16_accumulate(Wq16, Xq16: np.ndarray, kernel: str = "auto") -> np.ndarray
 def _quantize_rows16(X) -> tuple[np.ndarray, np.ndarray]:
     """The C activation quantizer alone, for tests: must agree with
     ``quantize_activations16`` bit for bit."""
-    X = _float_matrix(X)
-    P, K = X.shape
-    Xq = np.empty((P, K), np.int16)                         # (P, in)
-    x_step = np.empty(P, np.float32)                        # (P,)
-    if P:
-        rc = _lib.nmt8_i16_quantize_rows(_ffi.from_buffer(_INT16S, Xq),
-                                         _ffi.from_buffer(_FLOATS, x_step),
-                                         _ffi.from_buffer(_FLOATS, X), P, K)
-        if rc:
-            _raise(rc)
-    return Xq, x_step
+    return _rows_quantized(_lib.nmt8_i16_quantize_rows, np.int16, X)

@@ -43,6 +43,9 @@ from functools import cached_property
 
 import numpy as np
 
+from ._checks import QuantizedFields, freeze_steps
+from ._checks import frozen as _frozen
+
 __all__ = [
     "MAX_IN_FEATURES",
     "SCHEMES",
@@ -70,19 +73,8 @@ def _scheme(scheme: str) -> str:
     return s
 
 
-def _frozen(a: np.ndarray) -> np.ndarray:
-    """A private, read-only, C-contiguous copy of ``a``.
-
-    A view of a read-only copy: nobody else holds the memory, and the view's
-    ``writeable`` flag cannot be turned back on (its base is read-only).
-    """
-    owner = np.array(a, order="C", copy=True)
-    owner.flags.writeable = False
-    return owner.view()
-
-
 @dataclass(frozen=True, eq=False)
-class QuantizedMatrix:
+class QuantizedMatrix(QuantizedFields):
     """An int8 weight matrix with its scales, ready for ``nmt8.quant.kernels``.
 
     Fields (read-only copies of what the constructor is given, so later
@@ -126,35 +118,10 @@ class QuantizedMatrix:
         if Wq.size and Wq.min() < -127:
             raise ValueError("Wq values must lie in [-127, 127]")
         object.__setattr__(self, "Wq", _frozen(Wq))
-        for name in ("scale", "step"):
-            a = getattr(self, name)
-            if not (isinstance(a, np.ndarray) and a.dtype == np.float32
-                    and a.shape == (N,)):
-                raise ValueError(f"{name} must be a ({N},) float32 array")
-            if not np.isfinite(a).all() or (a < 0).any():
-                raise ValueError(f"{name} must be finite and >= 0")
-            object.__setattr__(self, name, _frozen(a))
+        freeze_steps(self, N)
         object.__setattr__(self, "scheme", _scheme(self.scheme))
         row_sums = self.Wq.sum(axis=1, dtype=np.int64).astype(np.int32)
         object.__setattr__(self, "row_sums", _frozen(row_sums))  # (out,)
-
-    def __reduce__(self):
-        # through the constructor: copies come back read-only, and nothing
-        # derived (packed copy, the kernels' C handle) travels
-        return (type(self), (self.Wq, self.scale, self.step, self.scheme))
-
-    @property
-    def in_features(self) -> int:
-        return self.Wq.shape[1]
-
-    @property
-    def out_features(self) -> int:
-        return self.Wq.shape[0]
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(in, out), the shape of the float matrix this stands for."""
-        return (self.in_features, self.out_features)
 
     @cached_property
     def packed(self) -> np.ndarray:

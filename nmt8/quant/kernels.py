@@ -63,6 +63,8 @@ except ImportError as err:  # pragma: no cover - depends on the build
         "repository (it builds nmt8/quant/_kernels through cffi)") from err
 
 from . import vnni as _vnni
+from ._checks import float_matrix as _float_matrix
+from ._checks import x_matrix as _x_matrix
 
 if (_vnni.ROWS, _vnni.DEPTH, _vnni.ALIGN) != (
         _lib.NMT8_VNNI_ROWS, _lib.NMT8_VNNI_DEPTH, _lib.NMT8_VNNI_ALIGN):
@@ -184,6 +186,28 @@ def auto_kernel(P: int) -> str:
     return KERNELS[_for_rows(_kernel_id("auto"), "auto", P)]
 
 
+class _Ladder:
+    """The kernels of one other rung of the precision ladder (fp32, int16):
+    their C ids (``prefix`` + NAME), those this CPU runs, in the order of
+    ``names``, and the one ``"auto"`` means (the first of ``auto_order``
+    available)."""
+
+    def __init__(self, names, prefix: str, supports, auto_order):
+        self.names = names
+        self.ids = {name: getattr(_lib, prefix + name.upper()) for name in names}
+        self.available = tuple(k for k in names if supports(self.ids[k]))
+        self.auto = next(k for k in auto_order if k in self.available)
+
+    def kernel_id(self, kernel) -> int:
+        """The C id of ``kernel`` (a name or "auto"), or the error of
+        ``_check_name``."""
+        if kernel.__class__ is not str or kernel not in self.available:
+            if kernel == "auto":
+                return self.ids[self.auto]
+            _check_name(kernel, self.names, self.available)
+        return self.ids[kernel]
+
+
 # ---------------------------------------------------------------- weights
 
 class _Handle:
@@ -255,19 +279,6 @@ def _handle(qW, kid: int) -> _Handle:
 # array (a view one byte into a buffer, say) is copied first, and a
 # misaligned ``out`` is written through an aligned temporary.
 
-def _float_matrix(X) -> np.ndarray:
-    """X as an aligned C-contiguous 2-D float32 array, or ValueError."""
-    if not isinstance(X, np.ndarray):
-        X = np.asarray(X)
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (P, in), got shape {X.shape}")
-    if X.dtype.kind != "f":
-        raise ValueError(f"X must be float32 (or float64), got {X.dtype}")
-    with np.errstate(over="ignore"):  # too large for float32: inf, refused
-        X = np.ascontiguousarray(X, dtype=np.float32)
-    return X if X.flags.aligned else X.copy()
-
-
 def _int8_matrix(Xq, K: int) -> np.ndarray:
     if not isinstance(Xq, np.ndarray) or Xq.dtype != _I8 or Xq.ndim != 2:
         raise ValueError("Xq must be a 2-D int8 array")
@@ -326,6 +337,45 @@ def _raise(rc: int, what: str = "X"):
     raise ValueError(f"nmt8 kernel rejected its arguments (code {rc})")
 
 
+def _target(out, P: int, N: int, bias):
+    """``(Y, b)`` for a product of P rows and N outputs: where the C code
+    writes (``_output``) and the C bias (NULL for None); b is None when
+    P == 0, after the checks such a call still makes (C is not called)."""
+    Y = _output(out, P, N)                                  # (P, out)
+    if P == 0:
+        _no_rows(bias, N)
+        return Y, None
+    return Y, (_NULL if bias is None else _bias(bias, N))
+
+
+def _result(rc: int, Y: np.ndarray, out) -> np.ndarray:
+    """What a product returns once C has written Y (code ``rc``): the
+    error, or Y, or out with Y copied in (Y a stand-in for out)."""
+    if rc:
+        _raise(rc)
+    if out is not None and Y is not out:
+        out[...] = Y                           # misaligned or overlapping out
+        return out
+    return Y
+
+
+def _rows_quantized(quantize_rows, dtype, X) -> tuple[np.ndarray, np.ndarray]:
+    """``(Xq, x_step)`` from a C activation quantizer ``quantize_rows``
+    writing ``dtype`` values (int8 or int16), for tests."""
+    X = _float_matrix(X)
+    P, K = X.shape
+    Xq = np.empty((P, K), dtype)                            # (P, in)
+    x_step = np.empty(P, np.float32)                        # (P,)
+    if P:
+        ctype = _ffi.typeof(f"int{8 * np.dtype(dtype).itemsize}_t[]")
+        rc = quantize_rows(_ffi.from_buffer(ctype, Xq),
+                           _ffi.from_buffer(_FLOATS, x_step),
+                           _ffi.from_buffer(_FLOATS, X), P, K)
+        if rc:
+            _raise(rc)
+    return Xq, x_step
+
+
 # ------------------------------------------------------------------ products
 
 def int8_matmul(qW: QuantizedMatrix, X: np.ndarray, kernel: str = "auto",
@@ -347,27 +397,15 @@ def int8_matmul(qW: QuantizedMatrix, X: np.ndarray, kernel: str = "auto",
     """
     kid = _kernel_id(kernel)
     h = _handle(qW, kid)
-    if not (type(X) is np.ndarray and X.dtype is _F32 and X.ndim == 2
-            and X.flags.c_contiguous and X.flags.aligned):
-        X = _float_matrix(X)
-    P, K = X.shape
-    if K != h.K:
-        raise ValueError(f"X has {K} columns, the matrix has "
-                         f"in_features={h.K}")
-    Y = _output(out, P, h.N)                                # (P, out)
-    if P == 0:
-        _no_rows(bias, h.N)
+    X = _x_matrix(X, h.K)
+    P = X.shape[0]
+    Y, b = _target(out, P, h.N, bias)                       # (P, out)
+    if b is None:
         return Y
-    b = _NULL if bias is None else _bias(bias, h.N)
     kid = _for_rows(kid, kernel, P)
     rc = _lib.nmt8_matmul_f32(kid, _ffi.from_buffer(_FLOATS, Y), h.w,
                               _ffi.from_buffer(_FLOATS, X), b, P)
-    if rc:
-        _raise(rc)
-    if out is not None and Y is not out:
-        out[...] = Y                                        # misaligned out
-        return out
-    return Y
+    return _result(rc, Y, out)
 
 
 def int8_matmul_q(qW: QuantizedMatrix, Xq: np.ndarray, x_step: np.ndarray,
@@ -384,21 +422,14 @@ def int8_matmul_q(qW: QuantizedMatrix, Xq: np.ndarray, x_step: np.ndarray,
     if x_step.shape != (P,) or x_step.dtype.kind != "f":
         raise ValueError(f"x_step must be a float array of shape ({P},)")
     x_step = np.array(x_step, np.float32)                   # (P,) aligned
-    Y = _output(out, P, h.N)                                # (P, out)
-    if P == 0:
-        _no_rows(bias, h.N)
+    Y, b = _target(out, P, h.N, bias)                       # (P, out)
+    if b is None:
         return Y
-    b = _NULL if bias is None else _bias(bias, h.N)
     kid = _for_rows(kid, kernel, P)
     rc = _lib.nmt8_matmul_q(kid, _ffi.from_buffer(_FLOATS, Y), h.w,
                             _ffi.from_buffer(_INT8S, Xq),
                             _ffi.from_buffer(_FLOATS, x_step), b, P)
-    if rc:
-        _raise(rc)
-    if out is not None and Y is not out:
-        out[...] = Y                                        # misaligned out
-        return out
-    return Y
+    return _result(rc, Y, out)
 
 
 def _as_quantized(Wq) -> QuantizedMatrix:
@@ -439,14 +470,4 @@ def int8_accumulate(Wq, Xq: np.ndarray, kernel: str = "auto") -> np.ndarray:
 def _quantize_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The C activation quantizer alone, for tests: ``(Xq, x_step)`` like
     ``quant.quantize_activations(X)``, which must agree bit for bit."""
-    X = _float_matrix(X)
-    P, K = X.shape
-    Xq = np.empty((P, K), np.int8)                          # (P, in)
-    x_step = np.empty(P, np.float32)                        # (P,)
-    if P:
-        rc = _lib.nmt8_quantize_rows(_ffi.from_buffer(_INT8S, Xq),
-                                     _ffi.from_buffer(_FLOATS, x_step),
-                                     _ffi.from_buffer(_FLOATS, X), P, K)
-        if rc:
-            _raise(rc)
-    return Xq, x_step
+    return _rows_quantized(_lib.nmt8_quantize_rows, np.int8, X)

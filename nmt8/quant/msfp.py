@@ -47,6 +47,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._checks import OutShape
+
 __all__ = [
     "BLOCK",
     "E_MAX",
@@ -78,7 +80,7 @@ def bits_per_value(fmt: str) -> float:
 
 
 @dataclass(frozen=True, eq=False)
-class MSFPMatrix:
+class MSFPMatrix(OutShape):
     """A weight matrix in block floating point.
 
     - ``q``: (out, K_pad) int8 signed magnitudes in [-(2**m - 1), 2**m - 1],
@@ -91,15 +93,7 @@ class MSFPMatrix:
     e: np.ndarray
     fmt: str
     in_features: int
-
-    @property
-    def out_features(self) -> int:
-        return self.q.shape[0]
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(in, out), the shape of W."""
-        return (self.in_features, self.out_features)
+    _ROWS = "q"
 
     def __repr__(self) -> str:
         return (f"MSFPMatrix(in_features={self.in_features}, out_features="
