@@ -5,7 +5,8 @@ Pure numpy: no compiled code, so ``nmt8.quant.int8`` (which the compiled
 wrapper imports) can use it too.  What it holds: read-only private copies
 for the matrices' constructors, the checks of their scale and step arrays,
 their shape properties and pickling through the constructor, and the
-checks of X (a C-contiguous, aligned float32 matrix of the right width).
+checks of W (a 2-D float array) and of X (a C-contiguous, aligned float32
+matrix of the right width).
 
 Does not: call C, raise for C error codes, or check kernel names and
 biases (``nmt8.quant.kernels`` does, for all three wrappers).
@@ -74,6 +75,32 @@ class QuantizedFields(Transposed):
 
     def __reduce__(self):
         return (type(self), (self.Wq, self.scale, self.step, self.scheme))
+
+
+def weight_matrix(W) -> np.ndarray:
+    """W (in, out) as an array, or ValueError if not a 2-D float array."""
+    W = np.asarray(W)
+    if W.ndim != 2:
+        raise ValueError(f"W must be 2-D (in, out), got shape {W.shape}")
+    if not np.issubdtype(W.dtype, np.floating):
+        raise ValueError(f"W must be a float array, got {W.dtype}")
+    return W
+
+
+def row_maxima(X) -> tuple[np.ndarray, np.ndarray]:
+    """``(X, m)``: X (P, in) as float32 and m (P,) = ``max|X[p]|`` (0 for
+    no columns), or ValueError if X is not 2-D or holds NaN or inf (after
+    the conversion).  The numpy references of the activation quantizers
+    start here."""
+    with np.errstate(over="ignore"):  # too large for float32: inf, refused
+        X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (P, in), got shape {X.shape}")
+    P, K = X.shape
+    m = np.abs(X).max(axis=1) if K else np.zeros(P, np.float32)   # (P,)
+    if not np.isfinite(m).all():   # a NaN or inf anywhere shows in the max
+        raise ValueError("X contains NaN or inf")
+    return X, m
 
 
 def float_matrix(X) -> np.ndarray:

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import Transposed, x_matrix
+from ._checks import Transposed, weight_matrix
 from ._checks import frozen as _frozen
-from .kernels import _FLOATS, _ffi, _Ladder, _lib, _result, _target
+from .kernels import _FLOATS, _ffi, _Ladder, _lib, _operands, _result
 
 __all__ = [
     "FP32_KERNELS",
@@ -87,11 +87,7 @@ def pack_fp32(W: np.ndarray) -> PackedF32:
 
     W is rounded to float32; raises ValueError if it is not a 2-D float
     array or holds NaN or inf (after the rounding)."""
-    W = np.asarray(W)
-    if W.ndim != 2:
-        raise ValueError(f"W must be 2-D (in, out), got shape {W.shape}")
-    if not np.issubdtype(W.dtype, np.floating):
-        raise ValueError(f"W must be a float array, got {W.dtype}")
+    W = weight_matrix(W)
     with np.errstate(over="ignore"):  # beyond float32: inf, refused
         WT = np.ascontiguousarray(W.T, dtype=np.float32)         # (out, in)
     return PackedF32(WT)
@@ -113,15 +109,11 @@ def fp32_matmul(pW: PackedF32, X: np.ndarray, kernel: str = "auto",
     pW is not a PackedF32 or kernel not a string.
     """
     kid = _KERNELS.kernel_id(kernel)
-    if not isinstance(pW, PackedF32):
-        raise TypeError("expected a PackedF32 (see nmt8.quant.pack_fp32), "
-                        f"got {type(pW).__name__}")
-    X = x_matrix(X, pW.in_features)
+    X, Y, b = _operands(pW, PackedF32, "pack_fp32", X, out, bias)
+    if b is None:                                           # P == 0
+        return Y if out is None else out
     P, K = X.shape
     N = pW.out_features
-    Y, b = _target(out, P, N, bias)                         # (P, out)
-    if b is None:
-        return Y if out is None else out
     if Y is out and np.may_share_memory(out, X):
         Y = np.empty((P, N), np.float32)    # the kernels read X while writing
     rc = _lib.nmt8_f32_matmul(kid, _ffi.from_buffer(_FLOATS, Y),

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import QuantizedFields, freeze_steps, x_matrix
+from ._checks import QuantizedFields, freeze_steps, row_maxima, weight_matrix
 from ._checks import frozen as _frozen
 from .int8 import _scheme
 from .kernels import (
@@ -45,10 +45,10 @@ from .kernels import (
     _ffi,
     _Ladder,
     _lib,
+    _operands,
     _raise,
     _result,
     _rows_quantized,
-    _target,
 )
 
 __all__ = [
@@ -149,11 +149,7 @@ def quantize16(W: np.ndarray, scheme: str = "per_tensor") -> QuantizedMatrix16:
     output), as ``quantize``.  W is first rounded to float32.
     """
     scheme = _scheme(scheme)
-    W = np.asarray(W)
-    if W.ndim != 2:
-        raise ValueError(f"W must be 2-D (in, out), got shape {W.shape}")
-    if not np.issubdtype(W.dtype, np.floating):
-        raise ValueError(f"W must be a float array, got {W.dtype}")
+    W = weight_matrix(W)
     K, N = W.shape                                   # (in, out)
     _check_inner(K)
     with np.errstate(over="ignore"):   # beyond float32: inf, refused below
@@ -185,14 +181,7 @@ def quantize_activations16(X) -> tuple[np.ndarray, np.ndarray]:
     Returns ``(Xq, x_step)``: Xq (P, in) int16 in [-32767, 32767], and
     x_step (P,) float32 = ``max|X[p]| / 32767`` (0 for a zero row).
     """
-    with np.errstate(over="ignore"):  # too large for float32: inf, refused
-        X = np.asarray(X, dtype=np.float32)
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (P, in), got shape {X.shape}")
-    P, K = X.shape
-    m = np.abs(X).max(axis=1) if K else np.zeros(P, np.float32)   # (P,)
-    if not np.isfinite(m).all():
-        raise ValueError("X contains NaN or inf")
+    X, m = row_maxima(X)                                      # m: (P,)
     x_step = (m.astype(np.float64) / X_MAX).astype(np.float32)    # (P,)
     return _round(X, m, X_MAX), x_step
 
@@ -213,15 +202,11 @@ def int16_matmul(qW: QuantizedMatrix16, X: np.ndarray, kernel: str = "auto",
     One thread, GIL released in C.  Raises as ``int8_matmul`` does.
     """
     kid = _KERNELS.kernel_id(kernel)
-    if not isinstance(qW, QuantizedMatrix16):
-        raise TypeError("expected a QuantizedMatrix16 (see nmt8.quant."
-                        f"quantize16), got {type(qW).__name__}")
-    X = x_matrix(X, qW.in_features)
+    X, Y, b = _operands(qW, QuantizedMatrix16, "quantize16", X, out, bias)
+    if b is None:                                           # P == 0
+        return Y
     P, K = X.shape
     N = qW.out_features
-    Y, b = _target(out, P, N, bias)                         # (P, out)
-    if b is None:
-        return Y
     rc = _lib.nmt8_i16_matmul(kid, _ffi.from_buffer(_FLOATS, Y),
                               _ffi.from_buffer(_INT16S, qW.Wq),
                               _ffi.from_buffer(_FLOATS, qW.step),

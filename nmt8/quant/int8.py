@@ -43,7 +43,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ._checks import QuantizedFields, freeze_steps
+from ._checks import QuantizedFields, freeze_steps, row_maxima, weight_matrix
 from ._checks import frozen as _frozen
 
 __all__ = [
@@ -187,11 +187,7 @@ def quantize(W: np.ndarray, scheme: str = "per_tensor") -> QuantizedMatrix:
     ``"per-row"`` are accepted too.  W is first rounded to float32.
     """
     scheme = _scheme(scheme)
-    W = np.asarray(W)
-    if W.ndim != 2:
-        raise ValueError(f"W must be 2-D (in, out), got shape {W.shape}")
-    if not np.issubdtype(W.dtype, np.floating):
-        raise ValueError(f"W must be a float array, got {W.dtype}")
+    W = weight_matrix(W)
     K, N = W.shape                                   # (in, out)
     if K > MAX_IN_FEATURES:
         raise ValueError(f"in_features {K} > {MAX_IN_FEATURES}: int32 "
@@ -236,13 +232,6 @@ def quantize_activations(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     (in float64 where that overflows float32) and rounded to nearest even;
     an all-zero row gives step 0 and zeros.
     """
-    with np.errstate(over="ignore"):  # too large for float32: inf, refused
-        X = np.asarray(X, dtype=np.float32)
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (P, in), got shape {X.shape}")
-    P, K = X.shape
-    m = np.abs(X).max(axis=1) if K else np.zeros(P, np.float32)   # (P,)
-    if not np.isfinite(m).all():   # a NaN or inf anywhere shows in the max
-        raise ValueError("X contains NaN or inf")
+    X, m = row_maxima(X)                                      # m: (P,)
     scale, x_step, tiny = _scale_and_step(m)                       # (P,)
     return _round_rows(X, scale, m, tiny), x_step                  # (P, in)

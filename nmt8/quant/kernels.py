@@ -348,6 +348,16 @@ def _target(out, P: int, N: int, bias):
     return Y, (_NULL if bias is None else _bias(bias, N))
 
 
+def _operands(W, cls, made_by: str, X, out, bias):
+    """``(X, Y, b)`` for a product with W, which must be a ``cls`` (made by
+    ``nmt8.quant.<made_by>``): X checked (``_x_matrix``), and ``_target``."""
+    if not isinstance(W, cls):
+        raise TypeError(f"expected a {cls.__name__} (see nmt8.quant."
+                        f"{made_by}), got {type(W).__name__}")
+    X = _x_matrix(X, W.in_features)
+    return (X, *_target(out, X.shape[0], W.out_features, bias))
+
+
 def _result(rc: int, Y: np.ndarray, out) -> np.ndarray:
     """What a product returns once C has written Y (code ``rc``): the
     error, or Y, or out with Y copied in (Y a stand-in for out)."""

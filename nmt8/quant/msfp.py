@@ -47,7 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import OutShape
+from ._checks import OutShape, weight_matrix
 
 __all__ = [
     "BLOCK",
@@ -121,11 +121,7 @@ def quantize_msfp(W: np.ndarray, fmt: str = "msfp16") -> MSFPMatrix:
     Raises ValueError if W is not a 2-D float array or holds NaN or inf.
     """
     m = _mantissa_bits(fmt)
-    W = np.asarray(W)
-    if W.ndim != 2:
-        raise ValueError(f"W must be 2-D (in, out), got shape {W.shape}")
-    if not np.issubdtype(W.dtype, np.floating):
-        raise ValueError(f"W must be a float array, got {W.dtype}")
+    W = weight_matrix(W)
     with np.errstate(over="ignore"):  # beyond float32: inf, refused below
         W = W.astype(np.float32, copy=False)
     K, N = W.shape                                                # (in, out)
