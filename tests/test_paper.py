@@ -49,3 +49,11 @@ def test_tables_8_and_9_rows_are_differing_examples_with_their_times():
     assert "predictated" in paper.TABLE8[1]["32-bit"]
     d = json.loads(json.dumps(paper.as_dict()))
     assert d["table8"][0]["ms"] == [720, 180] and len(d["table9"]) == 2
+
+
+def test_table6_speedups_span_what_the_docstring_says():
+    from nmt8.lab import paper
+
+    ups = paper.table6_speedups().values()
+    assert round(min(ups), 1) == 4.4 and round(max(ups), 1) == 5.8
+    assert "4.4x to 5.8x" in paper.table6_speedups.__doc__
