@@ -20,6 +20,16 @@ from nmt8.quant import (
 )
 from nmt8.quant import fp32 as fp32_module
 
+from .kernel_checks import (
+    BAD_X,
+    NONFINITE,
+    check_degenerate,
+    check_empty_batch,
+    check_layouts,
+    check_nonfinite,
+    check_out_overlapping_x,
+)
+
 U = 2.0 ** -24          # unit roundoff of float32
 SETTINGS = settings(max_examples=30, deadline=None)
 
@@ -124,28 +134,12 @@ def test_ref_sums_in_k_order():
 
 @pytest.mark.parametrize("shape", [(0, 5), (5, 0), (0, 0), (1, 1)])
 def test_degenerate_shapes(kernel, shape):
-    pW = pack_fp32(np.ones(shape, np.float32))
-    b = np.arange(shape[1], dtype=np.float32)
-    Y = fp32_matmul(pW, np.ones((3, shape[0]), np.float32), kernel, bias=b)
-    np.testing.assert_array_equal(Y, np.broadcast_to(b + shape[0], Y.shape))
+    check_degenerate(fp32_matmul, pack_fp32(np.ones(shape, np.float32)), kernel)
 
 
 def test_empty_batch(kernel):
-    pW = pack_fp32(np.ones((20, 7), np.float32))
-    Y = fp32_matmul(pW, np.empty((0, 20), np.float32), kernel=kernel)
-    assert Y.shape == (0, 7) and Y.dtype == np.float32
-    b = np.zeros(7, np.float32)
-    b[3] = np.nan
-    with pytest.raises(ValueError, match="bias contains NaN"):
-        fp32_matmul(pW, np.empty((0, 20), np.float32), kernel, bias=b)
-
-
-def unaligned(a):
-    """A copy of ``a`` whose data starts one byte past an aligned address."""
-    raw = np.zeros(a.nbytes + 1, np.uint8)[1:]
-    out = raw.view(a.dtype).reshape(a.shape)
-    out[...] = a
-    return out
+    check_empty_batch(fp32_matmul, pack_fp32(np.ones((20, 7), np.float32)),
+                      kernel)
 
 
 def test_unaligned_strided_and_overlapping(kernel):
@@ -155,21 +149,8 @@ def test_unaligned_strided_and_overlapping(kernel):
     X = rng.standard_normal((P, K)).astype(np.float32)
     b = rng.standard_normal(N).astype(np.float32)
     expect = fp32_matmul(pW, X, kernel=kernel, bias=b)
-    wide = np.zeros((P, 2 * K), np.float32)
-    wide[:, ::2] = X
-    for Xv in (unaligned(X), np.asfortranarray(X), wide[:, ::2],
-               X.astype(np.float64)):
-        np.testing.assert_array_equal(
-            fp32_matmul(pW, Xv, kernel=kernel, bias=unaligned(b)), expect)
-    out = unaligned(np.zeros((P, N), np.float32))
-    assert fp32_matmul(pW, X, kernel=kernel, bias=b, out=out) is out
-    np.testing.assert_array_equal(out, expect)
-    buf = np.zeros(P * K, np.float32)       # out overlapping X
-    Xo = buf.reshape(P, K)
-    Xo[...] = X
-    out = buf[:P * N].reshape(P, N)
-    assert fp32_matmul(pW, Xo, kernel=kernel, bias=b, out=out) is out
-    np.testing.assert_array_equal(out, expect)
+    check_layouts(fp32_matmul, pW, X, b, expect, kernel)
+    check_out_overlapping_x(fp32_matmul, pW, X, expect, kernel, bias=b)
 
 
 # ------------------------------------------------------------- bad inputs
@@ -179,28 +160,15 @@ def pW():
     return pack_fp32(np.random.default_rng(0).standard_normal((16, 10)))
 
 
-@pytest.mark.parametrize("X, match", [
-    (np.ones((2, 16), np.int32), "float"),
-    (np.ones(16, np.float32), "2-D"),
-    (np.ones((2, 15), np.float32), "in_features"),
-])
+@pytest.mark.parametrize("X, match", BAD_X)
 def test_bad_X(pW, X, match):
     with pytest.raises(ValueError, match=match):
         fp32_matmul(pW, X)
 
 
-@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, 1e39])
+@pytest.mark.parametrize("value", NONFINITE)
 def test_nonfinite_inputs(pW, kernel, value):
-    X = np.ones((3, 16))
-    X[2, 7] = value
-    out = np.zeros((3, 10), np.float32)
-    with pytest.raises(ValueError, match="X contains NaN or inf"):
-        fp32_matmul(pW, X, kernel=kernel, out=out)
-    with np.errstate(over="ignore"):     # 1e39: inf in float32
-        b = np.where(np.arange(10) == 4, value, 1.0).astype(np.float32)
-    with pytest.raises(ValueError, match="bias contains NaN or inf"):
-        fp32_matmul(pW, np.ones((3, 16), np.float32), kernel, bias=b, out=out)
-    np.testing.assert_array_equal(out, 0)           # nothing written
+    check_nonfinite(fp32_matmul, pW, kernel, value)
     W = np.ones((4, 3))
     W[1, 1] = value
     with pytest.raises(ValueError, match="NaN or inf"):

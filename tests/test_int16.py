@@ -26,6 +26,17 @@ from nmt8.quant import (
 from nmt8.quant import int16 as int16_module
 from nmt8.quant.kernels import int8_matmul
 
+from .kernel_checks import (
+    BAD_X,
+    NONFINITE,
+    check_degenerate,
+    check_empty_batch,
+    check_layouts,
+    check_nonfinite,
+    check_out_overlapping_x,
+    unaligned,
+)
+
 XM, WM = 32767, 8191
 SETTINGS = settings(max_examples=40, deadline=None)
 
@@ -232,30 +243,16 @@ def test_matrix_is_read_only_and_pickles(kernel):
 @pytest.mark.parametrize("shape", [(0, 5), (5, 0), (0, 0), (1, 1)])
 def test_degenerate_shapes(kernel, shape):
     qW = quantize16(np.ones(shape, np.float32))
-    b = np.arange(shape[1], dtype=np.float32)
-    Y = int16_matmul(qW, np.ones((3, shape[0]), np.float32), kernel, bias=b)
-    np.testing.assert_array_equal(Y, np.broadcast_to(b + shape[0], Y.shape))
+    check_degenerate(int16_matmul, qW, kernel)
     acc = int16_accumulate(qW, np.ones((2, shape[0]), np.int16), kernel)
     np.testing.assert_array_equal(acc, WM * shape[0])
 
 
 def test_empty_batch(kernel):
     qW = quantize16(np.ones((20, 7), np.float32))
-    Y = int16_matmul(qW, np.empty((0, 20), np.float32), kernel=kernel)
-    assert Y.shape == (0, 7) and Y.dtype == np.float32
+    check_empty_batch(int16_matmul, qW, kernel)
     acc = int16_accumulate(qW, np.empty((0, 20), np.int16), kernel=kernel)
     assert acc.shape == (0, 7) and acc.dtype == np.int64
-    b = np.zeros(7, np.float32)
-    b[3] = np.nan
-    with pytest.raises(ValueError, match="bias contains NaN"):
-        int16_matmul(qW, np.empty((0, 20), np.float32), kernel, bias=b)
-
-
-def unaligned(a):
-    raw = np.zeros(a.nbytes + 1, np.uint8)[1:]
-    out = raw.view(a.dtype).reshape(a.shape)
-    out[...] = a
-    return out
 
 
 def test_unaligned_strided_and_overlapping(kernel):
@@ -265,21 +262,8 @@ def test_unaligned_strided_and_overlapping(kernel):
     X = rng.standard_normal((P, K)).astype(np.float32)
     b = rng.standard_normal(N).astype(np.float32)
     expect = expected(qW, X, b)
-    wide = np.zeros((P, 2 * K), np.float32)
-    wide[:, ::2] = X
-    for Xv in (unaligned(X), np.asfortranarray(X), wide[:, ::2],
-               X.astype(np.float64)):
-        np.testing.assert_array_equal(
-            int16_matmul(qW, Xv, kernel=kernel, bias=unaligned(b)), expect)
-    out = unaligned(np.zeros((P, N), np.float32))
-    assert int16_matmul(qW, X, kernel=kernel, bias=b, out=out) is out
-    np.testing.assert_array_equal(out, expect)
-    buf = np.zeros(P * K, np.float32)
-    Xo = buf.reshape(P, K)
-    Xo[...] = X
-    out = buf[:P * N].reshape(P, N)
-    assert int16_matmul(qW, Xo, kernel=kernel, bias=b, out=out) is out
-    np.testing.assert_array_equal(out, expect)
+    check_layouts(int16_matmul, qW, X, b, expect, kernel)
+    check_out_overlapping_x(int16_matmul, qW, X, expect, kernel, bias=b)
     Wq, Xq = random_case(4, P, K, N)
     np.testing.assert_array_equal(
         int16_accumulate(unaligned(Wq), unaligned(Xq), kernel), ref_acc(Wq, Xq))
@@ -292,30 +276,17 @@ def qW():
     return quantize16(np.random.default_rng(0).standard_normal((16, 10)))
 
 
-@pytest.mark.parametrize("X, match", [
-    (np.ones((2, 16), np.int32), "float"),
-    (np.ones(16, np.float32), "2-D"),
-    (np.ones((2, 15), np.float32), "in_features"),
-])
+@pytest.mark.parametrize("X, match", BAD_X)
 def test_bad_X(qW, X, match):
     with pytest.raises(ValueError, match=match):
         int16_matmul(qW, X)
 
 
-@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf, 1e39])
+@pytest.mark.parametrize("value", NONFINITE)
 def test_nonfinite_inputs(qW, kernel, value):
-    X = np.ones((3, 16))
-    X[2, 7] = value
-    out = np.zeros((3, 10), np.float32)
-    with pytest.raises(ValueError, match="X contains NaN or inf"):
-        int16_matmul(qW, X, kernel=kernel, out=out)
+    X = check_nonfinite(int16_matmul, qW, kernel, value)
     with pytest.raises(ValueError, match="NaN or inf"):
         quantize_activations16(X)
-    with np.errstate(over="ignore"):
-        b = np.where(np.arange(10) == 4, value, 1.0).astype(np.float32)
-    with pytest.raises(ValueError, match="bias contains NaN or inf"):
-        int16_matmul(qW, np.ones((3, 16), np.float32), kernel, bias=b, out=out)
-    np.testing.assert_array_equal(out, 0)
     with pytest.raises(ValueError, match="NaN or inf"):
         quantize16(X.T)
 

@@ -27,6 +27,8 @@ from nmt8.quant.kernels import (
     int8_matmul_q,
 )
 
+from .kernel_checks import check_layouts, check_out_overlapping_x, unaligned
+
 EXACT = [k for k in KERNELS if k != "maddubs"]
 SETTINGS = settings(max_examples=40, deadline=None)
 
@@ -274,15 +276,6 @@ def test_maddubs_is_exact_on_small_weights(case):
 
 # ------------------------------------------------------ layouts and dtypes
 
-def unaligned(a):
-    """A copy of ``a`` whose data starts one byte past an aligned address."""
-    raw = np.zeros(a.nbytes + 1, np.uint8)[1:]
-    out = raw.view(a.dtype).reshape(a.shape)
-    out[...] = a
-    assert out.ctypes.data % 2 == 1
-    return out
-
-
 def test_unaligned_and_strided_inputs(kernel):
     """Misaligned float buffers (X, bias, out) never reach the C code (the
     sanitizer build reports a misaligned load), and give the same bits."""
@@ -292,15 +285,7 @@ def test_unaligned_and_strided_inputs(kernel):
     X = rng.standard_normal((P, K)).astype(np.float32)
     b = rng.standard_normal(N).astype(np.float32)
     expect = int8_matmul(qW, X, kernel=kernel, bias=b)
-    wide = np.zeros((P, 2 * K), np.float32)
-    wide[:, ::2] = X
-    for Xv in (unaligned(X), np.asfortranarray(X), wide[:, ::2],
-               X.astype(np.float64)):
-        np.testing.assert_array_equal(
-            int8_matmul(qW, Xv, kernel=kernel, bias=unaligned(b)), expect)
-    out = unaligned(np.zeros((P, N), np.float32))
-    assert int8_matmul(qW, X, kernel=kernel, bias=b, out=out) is out
-    np.testing.assert_array_equal(out, expect)
+    check_layouts(int8_matmul, qW, X, b, expect, kernel)
     Xq, x_step = quantize_activations(X)
     np.testing.assert_array_equal(
         int8_matmul_q(qW, unaligned(Xq), unaligned(x_step), kernel=kernel,
@@ -540,14 +525,8 @@ def test_out_may_overlap_X(exact, K, N):
     rng = np.random.default_rng(7)
     P = 3
     qW = quantize(rng.standard_normal((K, N)).astype(np.float32))
-    buf = np.zeros(P * max(K, N), np.float32)
-    X = buf[:P * K].reshape(P, K)
-    X[...] = rng.standard_normal((P, K))
-    expect = expected(qW, X.copy())
-    out = buf[:P * N].reshape(P, N)
-    assert np.shares_memory(X, out)
-    assert int8_matmul(qW, X, kernel=exact, out=out) is out
-    np.testing.assert_array_equal(out, expect)
+    X = rng.standard_normal((P, K)).astype(np.float32)
+    check_out_overlapping_x(int8_matmul, qW, X, expected(qW, X), exact)
 
 
 def race(qW, Xs, kernel, rounds=20):
