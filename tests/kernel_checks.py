@@ -21,7 +21,24 @@ BAD_X = [
     (np.ones((2, 15), np.float32), "in_features"),
 ]
 
+
+def weights_16x10() -> np.ndarray:
+    """The float (16 in, 10 out) matrix the argument checks multiply by."""
+    return np.random.default_rng(0).standard_normal((16, 10))
+
 NONFINITE = [np.nan, np.inf, -np.inf, 1e39]   # 1e39: inf in float32
+
+
+def kernel_fixture(names, available, what: str):
+    """A module-scoped fixture ``kernel``: each of ``names``, skipped where
+    ``available()`` (this CPU) lacks it."""
+    @pytest.fixture(scope="module", params=names)
+    def kernel(request):
+        if request.param not in available():
+            pytest.skip(f"{what} kernel {request.param!r} not supported by "
+                        "this CPU")
+        return request.param
+    return kernel
 
 
 def unaligned(a):
@@ -61,6 +78,20 @@ def check_out_overlapping_x(matmul, W, X, expect, kernel, bias=None):
     np.testing.assert_array_equal(out, expect)
 
 
+def check_every_layout(matmul, make, expected, kernel):
+    """``check_layouts`` and ``check_out_overlapping_x`` for W = ``make``
+    of a random (133 in, 45 out) float matrix, 5 rows of X and a bias,
+    against ``expected(W, X, b)``."""
+    rng = np.random.default_rng(3)
+    K, N, P = 133, 45, 5
+    W = make(rng.standard_normal((K, N)))
+    X = rng.standard_normal((P, K)).astype(np.float32)
+    b = rng.standard_normal(N).astype(np.float32)
+    expect = expected(W, X, b)
+    check_layouts(matmul, W, X, b, expect, kernel)
+    check_out_overlapping_x(matmul, W, X, expect, kernel, bias=b)
+
+
 def check_degenerate(matmul, W, kernel):
     """W all ones, of shape (in, out) with in or out 0 (or 1): each output
     is ``in + b[o]``."""
@@ -96,3 +127,27 @@ def check_nonfinite(matmul, W, kernel, value):
         matmul(W, np.ones((3, 16), np.float32), kernel=kernel, bias=b, out=out)
     np.testing.assert_array_equal(out, 0)           # nothing written
     return X
+
+
+def check_bad_x(matmul, W):
+    """Each X of BAD_X: a ValueError naming what is wrong (W: 16 in)."""
+    for X, match in BAD_X:
+        with pytest.raises(ValueError, match=match):
+            matmul(W, X)
+
+
+def check_kernel_names(matmul, W, ladder, monkeypatch, unknown):
+    """For the kernels ``ladder`` (a ``kernels._Ladder``) of matmul: an
+    unknown name lists the known ones, and on a CPU that runs only
+    ``ref`` the others are refused and "auto" means ref."""
+    X = np.ones((1, 16), np.float32)
+    known = ".*".join(repr(k) for k in ladder.names[1:])
+    with pytest.raises(ValueError, match=f"unknown kernel {unknown!r}.*{known}"
+                       ".*auto"):
+        matmul(W, X, kernel=unknown)
+    monkeypatch.setattr(ladder, "available", ("ref",))
+    monkeypatch.setattr(ladder, "auto", "ref")
+    for name in ladder.names[1:]:
+        with pytest.raises(ValueError, match="not supported.*available"):
+            matmul(W, X, kernel=name)
+    np.testing.assert_array_equal(matmul(W, X), matmul(W, X, kernel="ref"))

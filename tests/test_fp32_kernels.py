@@ -20,25 +20,13 @@ from nmt8.quant import (
 )
 from nmt8.quant import fp32 as fp32_module
 
-from .kernel_checks import (
-    BAD_X,
-    NONFINITE,
-    check_degenerate,
-    check_empty_batch,
-    check_layouts,
-    check_nonfinite,
-    check_out_overlapping_x,
-)
+from . import kernel_checks as kc
 
 U = 2.0 ** -24          # unit roundoff of float32
 SETTINGS = settings(max_examples=30, deadline=None)
 
 
-@pytest.fixture(scope="module", params=FP32_KERNELS)
-def kernel(request):
-    if request.param not in available_fp32_kernels():
-        pytest.skip(f"fp32 kernel {request.param!r} not supported by this CPU")
-    return request.param
+kernel = kc.kernel_fixture(FP32_KERNELS, available_fp32_kernels, "fp32")
 
 
 def gamma(n):
@@ -134,45 +122,26 @@ def test_ref_sums_in_k_order():
 
 @pytest.mark.parametrize("shape", [(0, 5), (5, 0), (0, 0), (1, 1)])
 def test_degenerate_shapes(kernel, shape):
-    check_degenerate(fp32_matmul, pack_fp32(np.ones(shape, np.float32)), kernel)
+    kc.check_degenerate(fp32_matmul, pack_fp32(np.ones(shape, np.float32)), kernel)
 
 
 def test_empty_batch(kernel):
-    check_empty_batch(fp32_matmul, pack_fp32(np.ones((20, 7), np.float32)),
-                      kernel)
+    kc.check_empty_batch(fp32_matmul, pack_fp32(np.ones((20, 7), np.float32)),
+                         kernel)
 
 
 def test_unaligned_strided_and_overlapping(kernel):
-    rng = np.random.default_rng(3)
-    K, N, P = 133, 45, 5
-    pW = pack_fp32(rng.standard_normal((K, N)))
-    X = rng.standard_normal((P, K)).astype(np.float32)
-    b = rng.standard_normal(N).astype(np.float32)
-    expect = fp32_matmul(pW, X, kernel=kernel, bias=b)
-    check_layouts(fp32_matmul, pW, X, b, expect, kernel)
-    check_out_overlapping_x(fp32_matmul, pW, X, expect, kernel, bias=b)
+    def plain(pW, X, b):        # the same kernel, on plain aligned inputs
+        return fp32_matmul(pW, X, kernel=kernel, bias=b)
+
+    kc.check_every_layout(fp32_matmul, pack_fp32, plain, kernel)
 
 
 # ------------------------------------------------------------- bad inputs
 
 @pytest.fixture
 def pW():
-    return pack_fp32(np.random.default_rng(0).standard_normal((16, 10)))
-
-
-@pytest.mark.parametrize("X, match", BAD_X)
-def test_bad_X(pW, X, match):
-    with pytest.raises(ValueError, match=match):
-        fp32_matmul(pW, X)
-
-
-@pytest.mark.parametrize("value", NONFINITE)
-def test_nonfinite_inputs(pW, kernel, value):
-    check_nonfinite(fp32_matmul, pW, kernel, value)
-    W = np.ones((4, 3))
-    W[1, 1] = value
-    with pytest.raises(ValueError, match="NaN or inf"):
-        pack_fp32(W)
+    return pack_fp32(kc.weights_16x10())
 
 
 @pytest.mark.parametrize("bias", [np.ones(10), np.ones(9, np.float32),
@@ -182,7 +151,17 @@ def test_bad_bias(pW, bias):
         fp32_matmul(pW, np.ones((2, 16), np.float32), bias=bias)
 
 
-def test_bad_weights(pW):
+@pytest.mark.parametrize("value", kc.NONFINITE)
+def test_nonfinite_inputs(pW, kernel, value):
+    kc.check_nonfinite(fp32_matmul, pW, kernel, value)
+    W = np.ones((4, 3))
+    W[1, 1] = value
+    with pytest.raises(ValueError, match="NaN or inf"):
+        pack_fp32(W)
+
+
+def test_bad_X_and_weights(pW):
+    kc.check_bad_x(fp32_matmul, pW)
     with pytest.raises(TypeError, match="PackedF32"):
         fp32_matmul(np.ones((16, 10), np.float32), np.ones((1, 16), np.float32))
     for W, match in [(np.ones(3), "2-D"), (np.ones((3, 2), np.int8), "float")]:
@@ -197,16 +176,10 @@ def test_kernel_names(pW, monkeypatch):
     X = np.ones((1, 16), np.float32)
     assert FP32_KERNELS == ("ref", "avx2", "avx512")
     assert "ref" in available_fp32_kernels()
-    with pytest.raises(ValueError, match="unknown kernel 'sse4'.*'avx2'.*auto"):
-        fp32_matmul(pW, X, kernel="sse4")
     with pytest.raises(TypeError, match="kernel must be a string"):
         fp32_matmul(pW, X, kernel=["ref"])
-    monkeypatch.setattr(fp32_module._KERNELS, "available", ("ref",))
-    monkeypatch.setattr(fp32_module._KERNELS, "auto", "ref")
-    for name in ("avx2", "avx512"):
-        with pytest.raises(ValueError, match="not supported.*available"):
-            fp32_matmul(pW, X, kernel=name)
-    np.testing.assert_array_equal(fp32_matmul(pW, X), fp32_matmul(pW, X, "ref"))
+    kc.check_kernel_names(fp32_matmul, pW, fp32_module._KERNELS, monkeypatch,
+                       "sse4")
 
 
 # ------------------------------------------------------- the weight object

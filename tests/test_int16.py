@@ -26,26 +26,13 @@ from nmt8.quant import (
 from nmt8.quant import int16 as int16_module
 from nmt8.quant.kernels import int8_matmul
 
-from .kernel_checks import (
-    BAD_X,
-    NONFINITE,
-    check_degenerate,
-    check_empty_batch,
-    check_layouts,
-    check_nonfinite,
-    check_out_overlapping_x,
-    unaligned,
-)
+from . import kernel_checks as kc
 
 XM, WM = 32767, 8191
 SETTINGS = settings(max_examples=40, deadline=None)
 
 
-@pytest.fixture(scope="module", params=INT16_KERNELS)
-def kernel(request):
-    if request.param not in available_int16_kernels():
-        pytest.skip(f"int16 kernel {request.param!r} not supported by this CPU")
-    return request.param
+kernel = kc.kernel_fixture(INT16_KERNELS, available_int16_kernels, "int16")
 
 
 # ------------------------------------------------------------ references
@@ -243,48 +230,35 @@ def test_matrix_is_read_only_and_pickles(kernel):
 @pytest.mark.parametrize("shape", [(0, 5), (5, 0), (0, 0), (1, 1)])
 def test_degenerate_shapes(kernel, shape):
     qW = quantize16(np.ones(shape, np.float32))
-    check_degenerate(int16_matmul, qW, kernel)
+    kc.check_degenerate(int16_matmul, qW, kernel)
     acc = int16_accumulate(qW, np.ones((2, shape[0]), np.int16), kernel)
     np.testing.assert_array_equal(acc, WM * shape[0])
 
 
 def test_empty_batch(kernel):
     qW = quantize16(np.ones((20, 7), np.float32))
-    check_empty_batch(int16_matmul, qW, kernel)
+    kc.check_empty_batch(int16_matmul, qW, kernel)
     acc = int16_accumulate(qW, np.empty((0, 20), np.int16), kernel=kernel)
     assert acc.shape == (0, 7) and acc.dtype == np.int64
 
 
 def test_unaligned_strided_and_overlapping(kernel):
-    rng = np.random.default_rng(3)
-    K, N, P = 133, 45, 5
-    qW = quantize16(rng.standard_normal((K, N)))
-    X = rng.standard_normal((P, K)).astype(np.float32)
-    b = rng.standard_normal(N).astype(np.float32)
-    expect = expected(qW, X, b)
-    check_layouts(int16_matmul, qW, X, b, expect, kernel)
-    check_out_overlapping_x(int16_matmul, qW, X, expect, kernel, bias=b)
-    Wq, Xq = random_case(4, P, K, N)
+    kc.check_every_layout(int16_matmul, quantize16, expected, kernel)
+    Wq, Xq = random_case(4, 5, 133, 45)                    # P, K, N
     np.testing.assert_array_equal(
-        int16_accumulate(unaligned(Wq), unaligned(Xq), kernel), ref_acc(Wq, Xq))
+        int16_accumulate(kc.unaligned(Wq), kc.unaligned(Xq), kernel), ref_acc(Wq, Xq))
 
 
 # ------------------------------------------------------------- bad inputs
 
 @pytest.fixture
 def qW():
-    return quantize16(np.random.default_rng(0).standard_normal((16, 10)))
+    return quantize16(kc.weights_16x10())
 
 
-@pytest.mark.parametrize("X, match", BAD_X)
-def test_bad_X(qW, X, match):
-    with pytest.raises(ValueError, match=match):
-        int16_matmul(qW, X)
-
-
-@pytest.mark.parametrize("value", NONFINITE)
+@pytest.mark.parametrize("value", kc.NONFINITE)
 def test_nonfinite_inputs(qW, kernel, value):
-    X = check_nonfinite(int16_matmul, qW, kernel, value)
+    X = kc.check_nonfinite(int16_matmul, qW, kernel, value)
     with pytest.raises(ValueError, match="NaN or inf"):
         quantize_activations16(X)
     with pytest.raises(ValueError, match="NaN or inf"):
@@ -292,6 +266,7 @@ def test_nonfinite_inputs(qW, kernel, value):
 
 
 def test_bad_int16_inputs(qW):
+    kc.check_bad_x(int16_matmul, qW)
     with pytest.raises(TypeError, match="QuantizedMatrix16"):
         int16_matmul(quantize(np.ones((16, 10))), np.ones((1, 16), np.float32))
     with pytest.raises(ValueError, match="32767"):
@@ -310,15 +285,8 @@ def test_bad_int16_inputs(qW):
 
 
 def test_kernel_names(qW, monkeypatch):
-    X = np.ones((1, 16), np.float32)
     assert INT16_KERNELS == ("ref", "sse4", "avx2", "vnni")
-    with pytest.raises(ValueError, match="unknown kernel 'avx512'.*'vnni'.*auto"):
-        int16_matmul(qW, X, kernel="avx512")
     with pytest.raises(TypeError, match="kernel must be a string"):
         int16_accumulate(qW, np.ones((1, 16), np.int16), kernel=None)
-    monkeypatch.setattr(int16_module._KERNELS, "available", ("ref",))
-    monkeypatch.setattr(int16_module._KERNELS, "auto", "ref")
-    for name in ("sse4", "avx2", "vnni"):
-        with pytest.raises(ValueError, match="not supported.*available"):
-            int16_matmul(qW, X, kernel=name)
-    np.testing.assert_array_equal(int16_matmul(qW, X), int16_matmul(qW, X, "ref"))
+    kc.check_kernel_names(int16_matmul, qW, int16_module._KERNELS, monkeypatch,
+                       "avx512")
