@@ -74,3 +74,12 @@ def test_human_scores_sets_simulated_scores_apart():
     ticks = ax.get_xticks()
     n = len(paper.TABLE7)
     assert ticks[n] - ticks[n - 1] > ticks[1] - ticks[0]
+
+
+def test_profile_labels_missing_entries_na_not_zero():
+    from nmt8.lab import plot
+
+    ax = plot.profile({"paper": {"a": 50.0}, "ours": {"a": 40.0, "b": 10.0}})
+    texts = [t.get_text() for t in ax.texts]
+    assert "n/a" in texts and "0.0" not in texts
+    assert texts.count("n/a") == 1

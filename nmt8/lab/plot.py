@@ -52,17 +52,21 @@ def _color(label: str, i: int):
 
 
 def profile(shares: dict[str, dict[str, float]], ax=None, title=None):
-    """Grouped horizontal bars: {system: {category: percent}}."""
+    """Grouped horizontal bars: {system: {category: percent}}; a category
+    missing from a system's table is labelled "n/a" (no bar)."""
     ax = _axes(ax, 7.0, 4.2)
     systems = list(shares)
     cats = list(dict.fromkeys(c for s in systems for c in shares[s]))
     y = np.arange(len(cats))
     h = 0.8 / max(len(systems), 1)
     for i, s in enumerate(systems):
+        # a category a system's table does not list is "n/a", not a 0.0 bar
         vals = [shares[s].get(c, 0.0) for c in cats]
+        labels = [f"{v:.1f}" if c in shares[s] else "n/a"
+                  for c, v in zip(cats, vals)]
         bars = ax.barh(y + (i - (len(systems) - 1) / 2) * h, vals, h,
                        label=s, color=_color(s, i))
-        ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
+        ax.bar_label(bars, labels=labels, fontsize=7, padding=2)
     ax.set_yticks(y, cats)
     ax.invert_yaxis()
     ax.set_xlabel("share of decoding time (%)")
