@@ -21,10 +21,10 @@ Does not: batch sentences inside a worker, or share memory between workers
 from __future__ import annotations
 
 import multiprocessing as mp
-import numbers
 import os
 
 from .model import Model
+from .threads import check_threads
 from .translator import Timed, Translator
 
 _translator = None  # the worker process's own Translator
@@ -40,15 +40,10 @@ def cores() -> int:
 
 
 def check_jobs(jobs) -> int:
-    """``jobs`` as an int >= 1 (None: one per core), or a clear error."""
-    if jobs is None:
-        return cores()
-    if isinstance(jobs, bool) or not isinstance(jobs, numbers.Integral):
-        raise TypeError(f"jobs must be an int >= 1, got {type(jobs).__name__} "
-                        f"{jobs!r}")
-    if jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs}")
-    return int(jobs)
+    """``jobs`` as an int >= 1 (None: one per core), or the clear error of
+    ``nmt8.threads.check_threads``."""
+    jobs = check_threads(jobs, "jobs")
+    return cores() if jobs is None else jobs
 
 
 def _resolve(item):

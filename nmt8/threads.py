@@ -45,14 +45,16 @@ _restore = None  # how to undo the first open block: (limiter, torch threads)
 
 
 def check_threads(n, what: str = "blas_threads") -> int | None:
-    """``n`` if it is None or an int >= 1; else a clear TypeError/ValueError."""
+    """``n`` if it is None or an int >= 1; else a clear TypeError/ValueError
+    naming ``what``. Also the check of worker processes
+    (``nmt8.parallel.check_jobs``, for which None means one per core)."""
     if n is None:
         return None
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"{what} must be an int >= 1 or None, got "
                         f"{type(n).__name__} {n!r}")
     if n < 1:
-        raise ValueError(f"{what} must be >= 1 (or None), got {n}")
+        raise ValueError(f"{what} must be >= 1, got {n}")
     return int(n)
 
 
