@@ -48,40 +48,34 @@ TABLE3 = {"Phrase-based": 170.0, "Syntax-based": 21.5, "NMT 32-bit": 6.5,
 TABLE3_WPS = {"Phrase-based": 3400.0, "Syntax-based": 430.0, "NMT 32-bit": 131.0,
               "NMT 8-bit": 646.0}
 
-# Table 4: training sentences, source and target vocabulary sizes
-TABLE4 = [
-    {"lang": "En-Nl", "train": "17M", "src_vocab": 42112, "tgt_vocab": 33658},
-    {"lang": "Nl-En", "train": "17M", "src_vocab": 33658, "tgt_vocab": 42212},
-    {"lang": "Ru-En", "train": "31M", "src_vocab": 42388, "tgt_vocab": 42840},
-    {"lang": "En-De", "train": "31M", "src_vocab": 57867, "tgt_vocab": 63644},
-    {"lang": "De-En", "train": "31M", "src_vocab": 63644, "tgt_vocab": 57867},
+# Tables 4 and 5, one row per language pair: training sentences and source
+# and target vocabulary sizes (Table 4); test sentences and average sentence
+# lengths in words (Table 5)
+_TABLE4_KEYS = ("lang", "train", "src_vocab", "tgt_vocab")
+_TABLE5_KEYS = ("lang", "sentences", "src_len", "tgt_len")
+_PAIRS = [  # lang, Table 4: train, src_vocab, tgt_vocab; Table 5: the rest
+    ("En-Nl", "17M", 42112, 33658, 990, 22.5, 25.9),
+    ("Nl-En", "17M", 33658, 42212, 990, 25.9, 22.5),
+    ("Ru-En", "31M", 42388, 42840, 555, 27.2, 35.2),
+    ("En-De", "31M", 57867, 63644, 168, 51.8, 46.0),
+    ("De-En", "31M", 63644, 57867, 168, 46.0, 51.8),
 ]
+TABLE4 = [dict(zip(_TABLE4_KEYS, row[:4])) for row in _PAIRS]
+TABLE5 = [dict(zip(_TABLE5_KEYS, (row[0], *row[4:]))) for row in _PAIRS]
 MODEL_SIZE = {"dim_word": 620, "dim": 1000}  # "All models have 620 ... 1000"
 
-# Table 5: test sentences and average sentence length (words)
-TABLE5 = [
-    {"lang": "En-Nl", "sentences": 990, "src_len": 22.5, "tgt_len": 25.9},
-    {"lang": "Nl-En", "sentences": 990, "src_len": 25.9, "tgt_len": 22.5},
-    {"lang": "Ru-En", "sentences": 555, "src_len": 27.2, "tgt_len": 35.2},
-    {"lang": "En-De", "sentences": 168, "src_len": 51.8, "tgt_len": 46.0},
-    {"lang": "De-En", "sentences": 168, "src_len": 46.0, "tgt_len": 51.8},
-]
-
 # Table 6: BLEU and speed (WPCS, median of 9 runs), 32-bit vs 8-bit
-TABLE6 = [
-    {"lang": "En-Nl", "mode": "32-bit", "bleu": 31.2, "wpcs": 12.6},
-    {"lang": "En-Nl", "mode": "8-bit", "bleu": 31.2, "wpcs": 58.9},
-    {"lang": "Nl-En", "mode": "32-bit", "bleu": 36.1, "wpcs": 10.3},
-    {"lang": "Nl-En", "mode": "8-bit", "bleu": 36.3, "wpcs": 45.8},
-    {"lang": "Ru-En", "mode": "32-bit", "bleu": 24.5, "wpcs": 8.9},
-    {"lang": "Ru-En", "mode": "8-bit", "bleu": 24.3, "wpcs": 51.4},
-    {"lang": "De-En", "mode": "32-bit", "bleu": 32.6, "wpcs": 7.3},
-    {"lang": "De-En", "mode": "8-bit", "bleu": 32.2, "wpcs": 37.5},
-    {"lang": "En-De 2x", "mode": "32-bit", "bleu": 30.5, "wpcs": 7.1},
-    {"lang": "En-De 2x", "mode": "8-bit", "bleu": 30.6, "wpcs": 33.7},
-    {"lang": "En-De 1x", "mode": "32-bit", "bleu": 29.7, "wpcs": 15.9},
-    {"lang": "En-De 1x", "mode": "8-bit", "bleu": 29.7, "wpcs": 71.3},
+_TABLE6 = [  # lang, 32-bit BLEU, 32-bit WPCS, 8-bit BLEU, 8-bit WPCS
+    ("En-Nl", 31.2, 12.6, 31.2, 58.9),
+    ("Nl-En", 36.1, 10.3, 36.3, 45.8),
+    ("Ru-En", 24.5, 8.9, 24.3, 51.4),
+    ("De-En", 32.6, 7.3, 32.2, 37.5),
+    ("En-De 2x", 30.5, 7.1, 30.6, 33.7),
+    ("En-De 1x", 29.7, 15.9, 29.7, 71.3),
 ]
+TABLE6 = [{"lang": lang, "mode": mode, "bleu": bleu, "wpcs": wpcs}
+          for lang, *cols in _TABLE6
+          for mode, bleu, wpcs in (("32-bit", *cols[:2]), ("8-bit", *cols[2:]))]
 
 # Table 7: human evaluation, 0-5 scale, 100 sentences (not reproducible here)
 TABLE7 = [
