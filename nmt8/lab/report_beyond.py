@@ -1,0 +1,112 @@
+"""The sections of the ``nmt8 reproduce`` report beyond the paper.
+
+:func:`batch`: batch decoding, the paper's future work (Section 7) - WPCS
+against batch size, batch invariance, Dask scaling and kernel GOP/s
+against P, read from :class:`nmt8.lab.batch_records.BatchDecoding`.
+
+Does not: measure anything (``nmt8.lab.bulk``).
+"""
+
+from __future__ import annotations
+
+from .markdown import grouped, num, ratio, table
+from .systems import NMT8_FP32, NMT8_INT8, TORCH_FP32, TORCH_INT8
+
+BATCH = "Batch decoding (the paper's future work)"
+
+
+def batch(res) -> str:
+    text = (f"## {BATCH}\n\nBeyond the paper, whose conclusion names "
+            "batch decoding as future work. B sentences x 5 hypotheses are the "
+            "rows of one matrix at every step (`nmt8.batch`; finished "
+            "sentences leave the batch), so the weights stream once per step "
+            "for the whole batch. The PyTorch peer batches the same sentences "
+            "the way a PyTorch user does (sources padded, masks in the "
+            "encoder and the attention) inside the same search, so nmt8 and "
+            "PyTorch at one batch size are like for like.\n")
+    b = res.batch
+    if b is None:
+        return text + "\n> Skipped (settings.batch is off).\n"
+    for note in b.notes:
+        text += f"\n> Note: {note}\n"
+    for (wname,), rows in grouped(b.speed, "workload").items():
+        sizes = sorted({r.batch for r in rows})
+        by = {(r.system, r.batch): r for r in rows}
+        systems = list(dict.fromkeys(r.system for r in rows))
+        first = rows[0]
+        cells = [(s.label, *(_spread(by.get((s, n))) for n in sizes))
+                 for s in systems]
+        text += (f"\n**{wname}**: words per core second, median (min-max) of "
+                 f"{len(first.runs)} interleaved runs, {first.sentences} "
+                 f"sentences ({first.words} words), beam {first.beam}, one "
+                 "core.\n\n"
+                 + table(("system", *[f"batch {n}" for n in sizes]), cells))
+        med = {k: r.wpcs_median for k, r in by.items()}
+        ratios = [(s.label + " / batch 1", *(ratio(med.get((s, n)), med.get((s, 1)))
+                                            for n in sizes)) for s in systems]
+        for a, z in ((NMT8_INT8, TORCH_FP32), (NMT8_INT8, TORCH_INT8),
+                     (NMT8_INT8, NMT8_FP32)):
+            if a in systems and z in systems:
+                ratios.append((f"{a.label} / {z.label}, same batch",
+                               *(ratio(med.get((a, n)), med.get((z, n)))
+                                 for n in sizes)))
+        text += "\nRatios of the medians:\n\n" + table(
+            ("", *[f"batch {n}" for n in sizes]), ratios)
+    if b.invariance:
+        rows = [(i.system.label, i.workload, i.sentences, i.batch,
+                 i.translations_differ, i.scores_differ) for i in b.invariance]
+        text += ("\n### Batch invariance\n\nOutputs at batch B that differ "
+                 "from batch 1 (beam 5): another translation, or another "
+                 "score in any bit. nmt8 int8 quantizes each row on its own "
+                 "and sums exactly, so a sentence cannot see its neighbours; "
+                 "fp32 BLAS may round rows differently for another row count; "
+                 "PyTorch's dynamic int8 takes one activation scale per "
+                 "product, shared by the whole batch.\n\n"
+                 + table(("system", "workload", "sentences", "batch B",
+                           "translations differ", "scores differ"), rows))
+    d = b.dask
+    if d is not None:
+        rows = [(r.workers, num(r.lines_per_s_min), num(r.lines_per_s_median),
+                 num(r.lines_per_s_max)) for r in d.by_workers]
+        text += (f"\n### Dask on this machine\n\n`nmt8.dask.translate_file` "
+                 f"on a LocalCluster of single-threaded worker processes, "
+                 f"{d.system.label}, {d.workload}, a generated file of "
+                 f"{d.lines} lines of our own sentences, one sentence at a "
+                 f"time per worker; {len(d.by_workers[0].runs)} runs after an "
+                 f"untimed warm-up. This machine has {res.machine.cores} "
+                 "core(s).\n\n"
+                 + table(("workers", "lines/s min", "lines/s median",
+                           "lines/s max"), rows)
+                 + (f"\nMost workers / one worker: {d.ratio:.2f}x.\n"
+                    if d.ratio is not None else ""))
+    k = b.kernels
+    if k is not None:
+        Ps = sorted({p.P for p in k.points})
+        by = {(p.method, p.P): p.gops for p in k.points}
+        methods = list(dict.fromkeys(p.method for p in k.points))
+        rows = [(m, *(num(by.get((m, P))) for P in Ps)) for m in methods]
+        text += (f"\n### Kernels against P\n\nGOP/s of one product with the "
+                 f"{k.shape[0]} x {k.shape[1]} recurrent matrix of the "
+                 "paper-size model against P, the rows of X (beam x batch: "
+                 "P = 5 is the paper's beam, P = 320 a batch of 64); "
+                 "`nmt8.lab.bench`, one thread, weights from cache, median of "
+                 "interleaved rounds.\n\n"
+                 + table(("method", *[f"P={P}" for P in Ps]), rows))
+        if k.blocked is None:
+            text += ("\nNo naive/blocked crossover is marked: the blocked "
+                     "kernel is not built yet (or this CPU cannot run it); "
+                     "the int8 kernels above are the naive ones.\n")
+        elif k.crossover is None:
+            text += (f"\nThe blocked kernel ({k.blocked}) does not overtake "
+                     f"the naive one ({k.naive}) at the P measured here.\n")
+        else:
+            text += (f"\nCrossover: the blocked kernel ({k.blocked}) has more "
+                     f"GOP/s than the naive one ({k.naive}) from P = "
+                     f"{k.crossover} on, in this run.\n")
+    return text
+
+
+def _spread(r) -> str:
+    if r is None:
+        return "-"
+    return f"{r.wpcs_median:,.1f} ({r.wpcs_min:,.1f}-{r.wpcs_max:,.1f})"
