@@ -1,10 +1,11 @@
-"""The kernel benchmark runs and reports what it timed (no speed asserted)."""
+"""The kernel benchmark (nmt8.lab.bench, nmt8.lab.interleaved) runs and
+reports what it timed (no speed asserted)."""
 
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from nmt8.lab import bench
+from nmt8.lab import bench, interleaved
 from nmt8.quant import pack_fp32, quantize, quantize16
 
 
@@ -17,14 +18,14 @@ def test_copies_to_stream():
 def test_methods_cycle_through_copies():
     Ws = [np.eye(3, dtype=np.float32), 2 * np.eye(3, dtype=np.float32)]
     X = np.ones((1, 3), np.float32)
-    m = bench._methods(Ws, [quantize(w) for w in Ws], X, ["ref"], [])
+    m = interleaved._methods(Ws, [quantize(w) for w in Ws], X, ["ref"], [])
     got = [float(m["numpy-fp32"]()[0, 0]) for _ in range(3)]
     assert got == [1.0, 2.0, 1.0]
     got = [float(m["int8-ref"]()[0, 0]) for _ in range(2)]
     assert got == pytest.approx([1.0, 2.0], rel=1e-2)
-    m = bench._methods(Ws, [quantize(w) for w in Ws], X, [], [],
-                       [pack_fp32(w) for w in Ws], ["ref"],
-                       [quantize16(w) for w in Ws], ["ref"])
+    m = interleaved._methods(Ws, [quantize(w) for w in Ws], X, [], [],
+                             [pack_fp32(w) for w in Ws], ["ref"],
+                             [quantize16(w) for w in Ws], ["ref"])
     assert set(m) == {"numpy-fp32", "fp32-ref", "int16-ref"}
     assert [float(m["fp32-ref"]()[0, 0]) for _ in range(3)] == [1.0, 2.0, 1.0]
     got = [float(m["int16-ref"]()[0, 0]) for _ in range(2)]
@@ -33,7 +34,7 @@ def test_methods_cycle_through_copies():
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_bench_kernels_rows(monkeypatch, stream):
-    monkeypatch.setattr(bench, "STREAM_BYTES", 1000)
+    monkeypatch.setattr(interleaved, "STREAM_BYTES", 1000)
     rows = bench.bench_kernels(shapes=[(24, 20)], P_values=(1, 3), repeats=2,
                                kernels=["ref"], include_torch=False,
                                progress=False, min_sample=1e-5, stream=stream,
@@ -75,13 +76,13 @@ def test_speedups_name_both_baselines():
 
 
 def test_bench_times_on_one_thread_and_restores(monkeypatch):
-    seen, timed = [], bench._time_interleaved
+    seen, timed = [], interleaved._time_interleaved
 
     def spying(*args, **kw):
         seen.append(blas_counts())
         return timed(*args, **kw)
 
-    monkeypatch.setattr(bench, "_time_interleaved", spying)
+    monkeypatch.setattr(interleaved, "_time_interleaved", spying)
     np.ones((2, 2)) @ np.ones((2, 2))
     with threadpool_limits(2):
         bench.bench_kernels(shapes=[(8, 8)], P_values=(1,), repeats=1,
@@ -95,3 +96,35 @@ def blas_counts() -> set[int]:
     counts = {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
     assert counts, "no BLAS library found under numpy: nothing would be tested"
     return counts
+
+
+def test_main_prints_every_table(capsys):
+    """``nmt8 bench kernels`` prints the timing, decomposition and
+    quantization-cost tables, one row per method and shape it timed."""
+    args = ["--quick", "--kernels", "ref", "--fp32-kernels", "ref",
+            "--int16-kernels", "", "--no-torch", "--shapes", "16x8,24x12",
+            "--P", "1", "--repeats", "1"]
+    assert bench.main(args) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("CPU: ") and "one thread (while timing: " in out
+    # two shapes in the timing table; the decomposition takes C fp32, not numpy
+    counts = {"numpy-fp32": 2, "fp32-ref": 2 + 2, "int8-ref": 2 + 2}
+    for method, n in counts.items():
+        assert out.count(f"| {method} |") == n
+    assert out.count("| 16x8 |") == 3 + 2 + 1  # timing, decomposition, cost
+    assert "| in x out | quantize ms | pack ms |" in out
+
+
+def test_main_sweep_prints_the_crossover(capsys):
+    from nmt8.quant.kernels import available_kernels
+
+    naive, blocked = available_kernels()[:2]
+    args = ["--sweep-rows", "--kernels", f"{naive},{blocked}", "--shapes",
+            "32x16", "--P", "1,2", "--repeats", "1", "--json"]
+    assert bench.main(args) == 0
+    import json
+
+    got = json.loads(capsys.readouterr().out)
+    assert {(r["P"], r["kernel"]) for r in got["rows"]} == {
+        (P, k) for P in (1, 2) for k in (naive, blocked)}
+    assert got["peak"]["kernel"] in (naive, blocked)

@@ -1,0 +1,170 @@
+"""The naive and the blocked int8 kernel against P, as a fraction of this
+core's int8 peak: where ``"auto"`` should switch (Section 3's kernel, and the
+batched decoding the paper leaves to future work).
+
+:func:`sweep_rows` times only the naive ``vnni`` int8 kernel and the blocked
+``gemm`` one against P (1 to 1024 rows of X), as GOP/s and as a fraction of
+this core's int8 peak, measured in the same run on a small cache-resident
+matrix (:func:`int8_peak`); :func:`crossover` reads from it the P from which
+``"auto"`` should run gemm (``nmt8.quant.kernels.GEMM_MIN_ROWS``). These
+times are thread CPU time (``time.thread_time``), not wall time, so that
+other processes taking the core (training runs) do not count; they still
+share the caches and memory.
+
+Does not: time the other kernels or precisions (``nmt8.lab.interleaved``),
+or assert anything about speed (``tests/test_gemm.py`` checks
+:func:`crossover` on made-up rows).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from ..threads import blas_threads
+
+SWEEP_SHAPES = [(1000, 3000), (2000, 3000), (620, 40000)]   # (in, out)
+SWEEP_P = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 128, 256, 512, 1024)
+SWEEP_KERNELS = ("vnni", "gemm")
+# (in, out, P): 256 KB of weights, 128 KB of X, 32 KB of sums, all in L2
+PEAK_SHAPES = [(2048, 128, 64), (1024, 256, 64)]
+TOLERANCE = 0.05   # crossover: slower by less than this counts as a tie
+
+
+def _cpu_seconds(f, min_sample: float, repeats: int) -> float:
+    """Best thread CPU seconds per call of ``f`` over ``repeats`` samples
+    of at least ``min_sample`` seconds each."""
+    f()
+    t0 = time.thread_time()
+    f()
+    n = max(1, int(min_sample / max(time.thread_time() - t0, 1e-7)))
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.thread_time()
+        for _ in range(n):
+            f()
+        best = min(best, (time.thread_time() - t0) / n)
+    return best
+
+
+def _int8_gops(K: int, N: int, P: int, kernel: str, rng, min_sample: float,
+               repeats: int, raw: bool = False) -> float:
+    """GOP/s (2 P K N per call) of ``int8_matmul`` with ``kernel`` on a
+    random (K, N) matrix and X (P, K), out preallocated (no page faults);
+    ``raw``: of ``int8_accumulate`` instead (int32 sums of an int8 X: the
+    multiply-adds alone, no quantization of X, no epilogue)."""
+    from ..quant import quantize
+    from ..quant.kernels import int8_accumulate, int8_matmul
+
+    qW = quantize((rng.standard_normal((K, N)) / np.sqrt(K)).astype(np.float32))
+    X = rng.standard_normal((P, K)).astype(np.float32)       # (P, in)
+    Y = np.empty((P, N), np.float32)                         # (P, out)
+    if raw:
+        Xq = rng.integers(-127, 128, (P, K)).astype(np.int8)
+
+        def call():
+            return int8_accumulate(qW, Xq, kernel)
+    else:
+        def call():
+            return int8_matmul(qW, X, kernel, out=Y)
+    sec = _cpu_seconds(call, min_sample, repeats)
+    return 2 * P * K * N / sec / 1e9
+
+
+def int8_peak(kernels=SWEEP_KERNELS, min_sample: float = 2e-2,
+              repeats: int = 7, seed: int = 0) -> dict:
+    """This core's int8 peak, measured: the best GOP/s of ``kernels``'
+    raw int32 sums (``int8_accumulate``) on small matrices that stay in L2
+    (``PEAK_SHAPES``), so that only the multiply-adds count.  Returns
+    ``gops``, and the ``in``, ``out``, ``P`` and ``kernel`` that gave it."""
+    rng = np.random.default_rng(seed)
+    best = {"gops": 0.0}
+    for K, N, P in PEAK_SHAPES:
+        for k in kernels:
+            g = _int8_gops(K, N, P, k, rng, min_sample, repeats, raw=True)
+            if g > best["gops"]:
+                best = {"gops": g, "in": K, "out": N, "P": P, "kernel": k}
+    return best
+
+
+def sweep_rows(shapes=SWEEP_SHAPES, P_values=SWEEP_P, kernels=SWEEP_KERNELS,
+               min_sample: float = 2e-2, repeats: int = 5, seed: int = 0,
+               progress: bool = True) -> dict:
+    """GOP/s of each int8 kernel against P on each (in, out) shape, one
+    thread, beside the peak measured in the same run.
+
+    Returns ``{"peak": int8_peak(...), "rows": [...]}``, one row per
+    (shape, P, kernel): ``in``, ``out``, ``P``, ``kernel``, ``gops``,
+    ``of_peak`` (gops / peak)."""
+    from ..quant.kernels import available_kernels
+
+    for k in kernels:
+        if k not in available_kernels():
+            raise ValueError(f"kernel {k!r} not available; available: "
+                             f"{available_kernels()}")
+    rng = np.random.default_rng(seed)
+    with blas_threads(1):
+        peak = int8_peak(kernels, min_sample, repeats + 2, seed)
+        rows = []
+        for K, N in shapes:
+            for P in P_values:
+                if progress:
+                    print(f"  {K}x{N} P={P}", file=sys.stderr, flush=True)
+                for k in kernels:
+                    g = _int8_gops(K, N, P, k, rng, min_sample, repeats)
+                    rows.append({"in": K, "out": N, "P": P, "kernel": k,
+                                 "gops": g, "of_peak": g / peak["gops"]})
+    return {"peak": peak, "rows": rows}
+
+
+def crossover(rows: list[dict], naive: str = "vnni", blocked: str = "gemm",
+              tolerance: float = TOLERANCE) -> int | None:
+    """The smallest P of the sweep from which, at every larger P of the
+    sweep too, ``blocked`` is faster than ``naive`` on the geometric mean
+    of the shapes and slower by less than ``tolerance`` (a fraction) on
+    every shape (None if there is none): where ``"auto"`` should switch.
+    The tolerance: where both kernels run at the peak, timing noise on a
+    shared core decides the sign of a few per cent."""
+    g = {(r["in"], r["out"], r["P"], r["kernel"]): r["gops"] for r in rows}
+    shapes = sorted({(r["in"], r["out"]) for r in rows})
+    Ps = sorted({r["P"] for r in rows})
+    best = None
+    for P in reversed(Ps):
+        ratios = [g[(K, N, P, blocked)] / g[(K, N, P, naive)]
+                  for K, N in shapes]
+        if min(ratios) >= 1 - tolerance \
+                and statistics.geometric_mean(ratios) >= 1:
+            best = P
+        else:
+            break
+    return best
+
+
+def format_sweep(sweep: dict, naive: str = "vnni",
+                 blocked: str = "gemm") -> str:
+    """Markdown table of :func:`sweep_rows`: naive vs blocked GOP/s per
+    shape and P, each as a fraction of the measured peak."""
+    peak = sweep["peak"]
+    g = {(r["in"], r["out"], r["P"], r["kernel"]): r["gops"]
+         for r in sweep["rows"]}
+    lines = [(f"int8 peak of this core: {peak['gops']:.0f} GOP/s "
+              f"({peak['kernel']} int32 sums, {peak['in']}x{peak['out']}, "
+              f"P={peak['P']}, cache-resident); the rows time int8_matmul, "
+              "X quantization and float epilogue included"), "",
+             (f"| in x out | P | {naive} GOP/s | {blocked} GOP/s | "
+              f"{naive} % peak | {blocked} % peak | {blocked} / {naive} |"),
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for K, N, P in sorted({k[:3] for k in g}):
+        a, b = g[(K, N, P, naive)], g[(K, N, P, blocked)]
+        lines.append(f"| {K}x{N} | {P} | {a:.0f} | {b:.0f} | "
+                     f"{100 * a / peak['gops']:.0f}% | "
+                     f"{100 * b / peak['gops']:.0f}% | {b / a:.2f} |")
+    cross = crossover(sweep["rows"], naive, blocked)
+    lines += ["", (f"crossover (from here on, {blocked} faster on the "
+                   f"geometric mean of the shapes and within {TOLERANCE:.0%} "
+                   f"of {naive} or faster on each): P = {cross}")]
+    return "\n".join(lines)
