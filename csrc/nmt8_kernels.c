@@ -173,7 +173,20 @@ static int row_absmax(float *m, const float *x, int64_t K)
 {
     const __m128 absmask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
     __m128 vmax = _mm_setzero_ps(), vnan = _mm_setzero_ps();
+    /* four independent maxima: one chain would wait on max's latency */
+    __m128 m0 = vmax, m1 = vmax, m2 = vmax, m3 = vmax;
     int64_t k = 0;
+    for (; k + 16 <= K; k += 16) {
+        __m128 v0 = _mm_loadu_ps(x + k), v1 = _mm_loadu_ps(x + k + 4);
+        __m128 v2 = _mm_loadu_ps(x + k + 8), v3 = _mm_loadu_ps(x + k + 12);
+        m0 = _mm_max_ps(m0, _mm_and_ps(v0, absmask));
+        m1 = _mm_max_ps(m1, _mm_and_ps(v1, absmask));
+        m2 = _mm_max_ps(m2, _mm_and_ps(v2, absmask));
+        m3 = _mm_max_ps(m3, _mm_and_ps(v3, absmask));
+        vnan = _mm_or_ps(vnan, _mm_or_ps(_mm_cmpunord_ps(v0, v1),
+                                         _mm_cmpunord_ps(v2, v3)));
+    }
+    vmax = _mm_max_ps(_mm_max_ps(m0, m1), _mm_max_ps(m2, m3));
     for (; k + 4 <= K; k += 4) {
         __m128 v = _mm_loadu_ps(x + k);
         vmax = _mm_max_ps(vmax, _mm_and_ps(v, absmask));

@@ -33,7 +33,7 @@ import numbers
 
 import numpy as np
 
-from .ops import log_softmax
+from .ops import log_softmax, row_logsumexp
 from .text import EOS
 from .timers import TIMERS
 
@@ -75,17 +75,17 @@ def default_max_len(src_len: int, ratio: float = 2.0) -> int:
 class SentenceSearch:
     """The beam of one sentence: its live hypotheses and its finished ones.
 
-    ``advance`` takes the (n, V) log-probabilities of the sentence's n live
-    rows, keeps the ``beam - len(finished)`` best extensions, and returns
-    which rows live on with which next words. A sentence decoded alone or in
-    a batch goes through exactly these steps.
+    ``extend`` takes the best one-word extensions :func:`select` chose for
+    the sentence's live rows and keeps them (or finishes them at ``</s>``).
+    A sentence decoded alone or in a batch goes through exactly these steps.
+    Scores are float64 sums of log-probabilities.
     """
 
     def __init__(self, beam: int, max_len: int, exponent: float,
                  alignment: bool):
         self.beam, self.max_len, self.exponent = beam, max_len, exponent
         self.alignment = alignment
-        self.scores = np.zeros(1, np.float32)  # (n,)
+        self.scores = np.zeros(1)  # (n,) float64
         self.history: list[list[int]] = [[]]
         self.align_hist: list[list[np.ndarray]] = [[]]
         self.finished: list[Hypothesis] = []
@@ -97,33 +97,37 @@ class SentenceSearch:
     def live(self) -> int:
         return 0 if self.done else len(self.history)
 
-    def advance(self, logp: np.ndarray, alpha: np.ndarray, t: int):
-        """Extend by one word at step t; logp (n, V) is overwritten.
-        Returns the surviving local rows and their words (int64 arrays)."""
-        V = logp.shape[1]
-        logp += self.scores[:, None]  # (n, V): every one-word extension
-        best = top_k(logp, self.beam - len(self.finished))
-        rows, words = np.divmod(best, V)
+    @property
+    def wants(self) -> int:
+        """How many extensions the next step keeps: the beam less the
+        hypotheses already finished."""
+        return self.beam - len(self.finished)
+
+    def extend(self, rows, words, scores, alpha: np.ndarray, t: int):
+        """Keep the extensions (row r + word w, with its score) chosen at
+        step t, best first. Returns the surviving local rows and their
+        words (int64 arrays)."""
         keep_rows, keep_words, keep_scores, new_hist, new_align = \
             [], [], [], [], []
-        for r, w, sc in zip(rows, words, logp.ravel()[best]):
-            ids = self.history[r] + [int(w)]
+        for r, w, sc in zip(rows.tolist(), words.tolist(), scores.tolist()):
+            ids = self.history[r] + [w]
             al = self.align_hist[r] + [alpha[r]] if self.alignment else []
             if w == EOS:
-                self.finished.append(_hyp(ids, float(sc), self.exponent, al))
+                self.finished.append(_hyp(ids, sc, self.exponent, al))
             else:
                 keep_rows.append(r)
                 keep_words.append(w)
                 keep_scores.append(sc)
                 new_hist.append(ids)
                 new_align.append(al)
-        self.scores = np.array(keep_scores, np.float32)
+        self.scores = np.array(keep_scores)
         self.history, self.align_hist = new_hist, new_align
         if not keep_rows:
             self.done = True
         elif t + 1 >= self.max_len:  # the live hypotheses end here, no </s>
-            for ids, sc, al in zip(self.history, self.scores, self.align_hist):
-                self.finished.append(_hyp(ids, float(sc), self.exponent, al))
+            for ids, sc, al in zip(self.history, self.scores.tolist(),
+                                   self.align_hist):
+                self.finished.append(_hyp(ids, sc, self.exponent, al))
             self.done = True
         return np.array(keep_rows, np.int64), np.array(keep_words, np.int64)
 
@@ -179,27 +183,35 @@ def beam_search_batch(models, srcs, beam: int = 5, max_lens=None,
     t = 0
     while active:
         counts = [searches[g].live for g in active]
-        logp, new_states, alphas = None, [], None
+        logits, new_states, alphas = [], [], None
         for m, enc, s in zip(models, encs, states):
-            logits, s_t, al_m = m.step_batch([enc[g] for g in active], counts,
-                                             s, y_prev)
-            lp = log_softmax(logits, out=logits)  # the logits are ours
-            if logp is None:
-                logp = lp
-            else:
-                logp += lp
+            z, s_t, al_m = m.step_batch([enc[g] for g in active], counts, s,
+                                        y_prev)
+            logits.append(z)
             new_states.append(s_t)
             alphas = al_m if alphas is None else [a + b for a, b in
                                                   zip(alphas, al_m)]
+        scores = np.concatenate([searches[g].scores for g in active])  # (P,)
+        if len(models) == 1:
+            # log p = z - logsumexp(z), never written out: the row's
+            # log-sum-exp joins its score as one offset per row
+            logp = logits[0]
+            offset = scores - row_logsumexp(logp)
+        else:  # the mean of the K models' log-probabilities
+            logp = log_softmax(logits[0], out=logits[0])  # the logits are ours
+            for z in logits[1:]:
+                logp += log_softmax(z, out=z)
+            logp /= len(models)
+            alphas = [a / len(models) for a in alphas]
+            offset = scores
         with TIMERS.section("beam bookkeeping"):
-            if len(models) > 1:
-                logp /= len(models)
-                alphas = [a / len(models) for a in alphas]
             if t < min_len:
                 logp[:, EOS] = -np.inf
+            chosen = select(logp, offset, counts,
+                            [searches[g].wants for g in active])
             keep, words, still, r = [], [], [], 0
-            for g, n, al in zip(active, counts, alphas):
-                rows, w = searches[g].advance(logp[r:r + n], al, t)
+            for g, n, al, best in zip(active, counts, alphas, chosen):
+                rows, w = searches[g].extend(*best, al, t)
                 if not searches[g].done:
                     keep.append(rows + r)
                     words.append(w)
@@ -214,26 +226,62 @@ def beam_search_batch(models, srcs, beam: int = 5, max_lens=None,
     return [s.best(n_best) for s in searches]
 
 
-def top_k(cand: np.ndarray, k: int) -> np.ndarray:
-    """Flat indices of the k largest entries of cand (P, V), best first.
+def select(logp: np.ndarray, offset: np.ndarray, counts, wants):
+    """The best one-word extensions of several sentences at once.
 
-    A full partition of P x V candidates (P=5, V=40k: 200k floats) costs more
-    than a whole int8 decoder step, so we first bound the k-th best from
-    below: each row's maximum is a candidate, so the k-th largest of the row
-    maxima (when P >= k) is <= the k-th largest overall; only the few entries
-    above it need sorting. Ties are broken by flat index, deterministically.
+    logp (P, V): the live rows' log-probabilities (or logits that ``offset``
+    turns into them), sentence g owning the next ``counts[g]`` rows; offset
+    (P,) float64, added to every entry of its row (the hypothesis' score,
+    less the row's log-sum-exp). Returns per sentence ``(rows, words,
+    scores)``: the ``wants[g]`` largest ``logp[r, w] + offset[r]`` over its
+    rows (local row numbers), best first, ties by (row, word).
+
+    A full sort of P x V candidates (P = 5, V = 40k: 200k numbers) costs more
+    than a whole int8 decoder step, so each sentence first bounds its
+    wants-th best from below: every row's maximum is a candidate, so the
+    wants-th largest row maximum (when the sentence has that many rows; else
+    the largest of its rows' wants-th entries) is at most the wants-th best.
+    One pass over logp finds the few entries above the bounds, and the sum
+    is formed for those only. Nothing depends on other sentences' rows.
     """
-    flat = cand.ravel()
-    if k >= flat.size:
-        idx = np.arange(flat.size)
-    elif cand.shape[0] >= k:
-        row_max = cand.max(axis=1)  # (P,)
-        bound = np.partition(row_max, row_max.size - k)[row_max.size - k]
-        idx = np.flatnonzero(flat >= bound)
-    else:  # first step: one live hypothesis, no bound yet
-        idx = np.argpartition(-flat, k - 1)[:k]
-    order = np.lexsort((idx, -flat[idx]))  # by score, then index
-    return idx[order[:k]]
+    P, V = logp.shape
+    counts = np.asarray(counts, np.int64)
+    G = len(counts)
+    start = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+    seg = np.repeat(np.arange(G), counts)  # (P,) the sentence of each row
+    row_best = logp.max(axis=1) + offset  # (P,) float64
+    bound = np.full(G, -np.inf)  # (G,)
+    for g, (n, k, r0) in enumerate(zip(counts.tolist(), wants, start.tolist())):
+        if n * V <= k:
+            continue  # every entry is kept
+        if n >= k:
+            bound[g] = np.partition(row_best[r0:r0 + n], n - k)[n - k]
+        elif k <= V:  # fewer rows than wanted (the first step)
+            kth = np.partition(logp[r0:r0 + n], V - k, axis=1)[:, V - k]
+            bound[g] = (kth + offset[r0:r0 + n]).max()
+    thr = bound[seg] - offset  # (P,) in logp's units
+    # a little lower in float32, so that no candidate is lost to rounding
+    thr = (thr - 1e-6 * (1.0 + np.abs(thr))).astype(logp.dtype)
+    r, w = np.divmod(np.flatnonzero(logp >= thr[:, None]), V)  # (1-D: fast)
+    sc = logp[r, w].astype(np.float64) + offset[r]
+    g = seg[r]
+    ok = sc >= bound[g]  # the exact test, in float64
+    r, w, sc, g = r[ok], w[ok], sc[ok], g[ok]
+    local = r - start[g]
+    order = np.lexsort((w, local, -sc, g))  # by sentence, score, row, word
+    local, w, sc, g = local[order], w[order], sc[order], g[order]
+    first = np.searchsorted(g, np.arange(G + 1))
+    return [(local[a:a + k], w[a:a + k], sc[a:a + k])
+            for a, k in zip(first[:-1].tolist(),
+                            np.minimum(wants, np.diff(first)).tolist())]
+
+
+def top_k(cand: np.ndarray, k: int) -> np.ndarray:
+    """Flat indices of the k largest entries of cand (P, V), best first,
+    ties by flat index: :func:`select` for one block of rows."""
+    P, V = cand.shape
+    rows, words, _ = select(cand, np.zeros(P), [P], [k])[0]
+    return rows * V + words
 
 
 def _hyp(ids, logprob, length_exponent, align) -> Hypothesis:

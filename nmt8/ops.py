@@ -319,5 +319,30 @@ def log_softmax(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return _log_softmax(x, out)
 
 
+def _row_logsumexp(x, rows):
+    m = x.max(axis=1)  # (P,)
+    out = np.empty(len(m))  # (P,) float64
+    for i in range(0, len(m), rows):  # a block of rows at a time, in cache
+        z = x[i:i + rows] - m[i:i + rows, None]
+        np.exp(z, out=z)
+        out[i:i + rows] = np.log(z.sum(axis=1).astype(np.float64))
+    return out + m
+
+
+def row_logsumexp(x: np.ndarray, rows: int = 16) -> np.ndarray:
+    """``log(sum(exp(x), axis=1))`` of x (P, V), float64 (P,), stable.
+
+    What log-softmax subtracts, without writing the (P, V) result: beam
+    search adds it to each hypothesis' score instead. Each row's value is
+    computed alone, so it does not depend on the other rows.
+    """
+    if TIMERS.enabled:
+        t0 = _clock()
+        y = _row_logsumexp(x, rows)
+        TIMERS.add("softmax", _clock() - t0)
+        return y
+    return _row_logsumexp(x, rows)
+
+
 def softmax(x: np.ndarray) -> np.ndarray:
     return np.exp(log_softmax(x))

@@ -130,3 +130,24 @@ def test_int8_embeddings_change_no_bit_of_int8_output(shipped):
     assert m.embeddings == "int8"
     V, E = shipped.params["Wemb"].shape
     assert m.Wemb.nbytes == V * E + 4 * V
+
+
+@pytest.mark.parametrize("K", [1, 5, 16, 37, 64])
+def test_c_quantizer_finds_the_maximum_and_a_nan_anywhere(K):
+    """The C row quantizer reads a row in blocks of 16, then 4, then one by
+    one: a row's largest |x| and a NaN count wherever they sit."""
+    from nmt8.quant import quantize_activations
+    from nmt8.quant.kernels import _quantize_rows
+
+    rng = np.random.default_rng(K)
+    for k in range(K):
+        X = rng.uniform(-1, 1, (2, K)).astype(np.float32)
+        X[1, k] = -3.0  # the largest |x| of row 1, at position k
+        Xq, step = _quantize_rows(X)
+        ref_q, ref_step = quantize_activations(X)
+        np.testing.assert_array_equal(Xq, ref_q)
+        np.testing.assert_array_equal(step, ref_step)
+        assert step[1] == np.float32(3.0) / np.float32(127.0)
+        X[1, k] = np.nan
+        with pytest.raises(ValueError, match="NaN or inf"):
+            _quantize_rows(X)
