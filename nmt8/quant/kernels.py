@@ -36,8 +36,11 @@ CPU once, when it is loaded, which kernels it can run.
 
 Every call runs on one thread (cffi releases the GIL during it); several
 threads may use one QuantizedMatrix at once.  The C view of a matrix (its
-``nmt8_weights`` struct) is cached here, beside the matrix rather than in
-it, so matrices and the models holding them pickle and copy.
+``nmt8_weights`` struct) is cached beside the matrix rather than in it
+(``nmt8.quant._calls``, which also checks every other operand), so matrices
+and the models holding them pickle and copy; ``nmt8.quant._clib`` loads the
+library and names its kernels and error codes.  This module chooses the
+kernel and calls it.
 
 Does not: quantize weights (``nmt8.quant``), pack them for VNNI
 (``nmt8.quant.vnni``), run one product on several threads, or produce int8
@@ -47,29 +50,30 @@ outputs (the paper keeps outputs in float32).
 from __future__ import annotations
 
 import os
-import threading
-import weakref
 
 import numpy as np
 
-from .int8 import QuantizedMatrix
-
-try:
-    from ._kernels import ffi as _ffi
-    from ._kernels import lib as _lib
-except ImportError as err:  # pragma: no cover - depends on the build
-    raise ImportError(
-        "nmt8's C kernels are not compiled; run `pip install -e .` in the "
-        "repository (it builds nmt8/quant/_kernels through cffi)") from err
-
-from . import vnni as _vnni
-from ._checks import float_matrix as _float_matrix
+# _operands, _result, _rows_quantized, _raise, _Ladder, _ffi, _lib and
+# _FLOATS are also imported from here by nmt8.quant.fp32 and int16
+from ._calls import handle as _handle
+from ._calls import int8_matrix as _int8_matrix
+from ._calls import operands as _operands  # noqa: F401
+from ._calls import result as _result
+from ._calls import rows_quantized as _rows_quantized
+from ._calls import target as _target
 from ._checks import x_matrix as _x_matrix
-
-if (_vnni.ROWS, _vnni.DEPTH, _vnni.ALIGN) != (
-        _lib.NMT8_VNNI_ROWS, _lib.NMT8_VNNI_DEPTH, _lib.NMT8_VNNI_ALIGN):
-    raise ImportError("nmt8.quant.vnni's tile sizes differ from the compiled "
-                      "library's: rebuild with `pip install -e .`")
+from ._clib import AVAILABLE, KERNELS
+from ._clib import FLOATS as _FLOATS
+from ._clib import I8 as _I8
+from ._clib import INT8S as _INT8S
+from ._clib import INT32S as _INT32S
+from ._clib import KERNEL_IDS as _ID
+from ._clib import Ladder as _Ladder  # noqa: F401
+from ._clib import check_name as _check_name
+from ._clib import ffi as _ffi
+from ._clib import lib as _lib
+from ._clib import raise_error as _raise
+from .int8 import QuantizedMatrix
 
 __all__ = [
     "GEMM_MIN_ROWS",
@@ -82,11 +86,8 @@ __all__ = [
     "int8_matmul_q",
 ]
 
-KERNELS = ("ref", "sse4", "avx2", "vnni", "maddubs", "gemm")
 _AUTO_ORDER = ("vnni", "avx2", "sse4", "ref")  # fastest first; not maddubs
-_ID = {name: getattr(_lib, "NMT8_KERNEL_" + name.upper()) for name in KERNELS}
 _VNNI, _GEMM = _ID["vnni"], _ID["gemm"]
-_PACKED = frozenset((_VNNI, _GEMM))   # the kernels that read w->Wp
 
 # "auto" runs gemm rather than vnni from this many rows of X on: the
 # crossover measured, not guessed, by
@@ -99,12 +100,6 @@ _PACKED = frozenset((_VNNI, _GEMM))   # the kernels that read w->Wp
 # (thread CPU time); an earlier run without P = 3 gave 4.
 GEMM_MIN_ROWS = 3
 
-_F32, _I8 = np.dtype(np.float32), np.dtype(np.int8)
-_FLOATS = _ffi.typeof("float[]")
-_INT8S = _ffi.typeof("int8_t[]")
-_INT32S = _ffi.typeof("int32_t[]")
-_NULL = _ffi.NULL
-
 
 def _cpu_supports(name: str) -> bool:
     """Whether this CPU (and OS) can run kernel ``name``, asked of the C
@@ -112,7 +107,7 @@ def _cpu_supports(name: str) -> bool:
     return bool(_lib.nmt8_cpu_supports(_ID[name]))
 
 
-_AVAILABLE = frozenset(k for k in KERNELS if _cpu_supports(k))
+_AVAILABLE = frozenset(AVAILABLE)  # read at each call (tests narrow it)
 
 
 def available_kernels() -> list[str]:
@@ -146,21 +141,6 @@ def _check_kernel(name, what=""):
     _check_name(name, KERNELS, available_kernels(), what)
 
 
-def _check_name(name, known, available, what=""):
-    """Raise the error for a kernel name that cannot be used: TypeError if
-    not a string, ValueError if not in ``known`` (nor "auto") or not in
-    ``available``.  Shared with the fp32 and int16 wrappers."""
-    if not isinstance(name, str):
-        raise TypeError(f"kernel {what}must be a string, one of {known} or "
-                        f"'auto'; got {type(name).__name__} {name!r}")
-    if name not in known and name != "auto":
-        raise ValueError(f"unknown kernel {what}{name!r}; choose from "
-                         f"{known} or 'auto'")
-    if name not in available and name != "auto":
-        raise ValueError(f"kernel {what}{name!r} is not supported by this CPU; "
-                         f"available: {list(available)}")
-
-
 def _kernel_id(kernel) -> int:
     if kernel.__class__ is not str:   # a list is unhashable: check first
         _check_kernel(kernel)
@@ -184,206 +164,6 @@ def _for_rows(kid: int, kernel, P: int) -> int:
 def auto_kernel(P: int) -> str:
     """The kernel ``"auto"`` runs for a product with P rows of X."""
     return KERNELS[_for_rows(_kernel_id("auto"), "auto", P)]
-
-
-class _Ladder:
-    """The kernels of one other rung of the precision ladder (fp32, int16):
-    their C ids (``prefix`` + NAME), those this CPU runs, in the order of
-    ``names``, and the one ``"auto"`` means (the first of ``auto_order``
-    available)."""
-
-    def __init__(self, names, prefix: str, supports, auto_order):
-        self.names = names
-        self.ids = {name: getattr(_lib, prefix + name.upper()) for name in names}
-        self.available = tuple(k for k in names if supports(self.ids[k]))
-        self.auto = next(k for k in auto_order if k in self.available)
-
-    def kernel_id(self, kernel) -> int:
-        """The C id of ``kernel`` (a name or "auto"), or the error of
-        ``_check_name``."""
-        if kernel.__class__ is not str or kernel not in self.available:
-            if kernel == "auto":
-                return self.ids[self.auto]
-            _check_name(kernel, self.names, self.available)
-        return self.ids[kernel]
-
-
-# ---------------------------------------------------------------- weights
-
-class _Handle:
-    """The C view of a QuantizedMatrix: an ``nmt8_weights`` struct whose
-    pointers stay valid as long as ``keep`` holds their buffers."""
-
-    __slots__ = ("K", "N", "keep", "packed", "w")
-
-    def __init__(self, qW: QuantizedMatrix):
-        Wq, step, sums = qW.Wq, qW.step, qW.row_sums
-        N, K = Wq.shape
-        # QuantizedMatrix checked these at construction; the C code relies
-        # on them, so check again (once per matrix)
-        if not (Wq.dtype == _I8 and Wq.flags.c_contiguous
-                and step.dtype == _F32 and step.shape == (N,)
-                and step.flags.c_contiguous and step.flags.aligned
-                and sums.shape == (N,)):
-            raise ValueError(f"malformed QuantizedMatrix: {qW!r}")
-        # 128 * sum_k Wq[o, k], wrapping to int32 like the C sums do
-        wsum = (sums.astype(np.int64) * _lib.NMT8_X_SHIFT).astype(np.int32)
-        bufs = [_ffi.from_buffer(_INT8S, Wq),
-                _ffi.from_buffer(_FLOATS, step),
-                _ffi.from_buffer(_INT32S, wsum)]                  # (out,)
-        self.w = w = _ffi.new("nmt8_weights *")
-        w.Wq, w.w_step, w.wsum = bufs
-        w.Wp, w.N, w.K = _NULL, N, K
-        self.keep, self.N, self.K, self.packed = bufs, N, K, False
-
-    def add_packed(self, qW: QuantizedMatrix):
-        from .vnni import packed_shape
-
-        Wp = qW.packed
-        if Wp.dtype != _I8 or Wp.shape != packed_shape(self.N, self.K) \
-                or not Wp.flags.c_contiguous:
-            raise ValueError(f"malformed packed weights: {qW!r}")
-        buf = _ffi.from_buffer(_INT8S, Wp)
-        self.keep.append(buf)
-        self.w.Wp = buf
-        self.packed = True
-
-
-# the C view of each live QuantizedMatrix, dropped with the matrix; kept
-# out of the matrix itself, which therefore pickles and deep-copies
-_HANDLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_HANDLES_LOCK = threading.Lock()
-
-
-def _handle(qW, kid: int) -> _Handle:
-    """The cached C view of ``qW``, packed for VNNI if ``kid`` needs it."""
-    try:
-        h = _HANDLES[qW]
-    except (KeyError, TypeError):
-        if not isinstance(qW, QuantizedMatrix):
-            raise TypeError("expected a QuantizedMatrix (see nmt8.quant."
-                            f"quantize), got {type(qW).__name__}") from None
-        with _HANDLES_LOCK:   # one handle per matrix, even from two threads
-            h = _HANDLES.get(qW)
-            if h is None:
-                h = _HANDLES[qW] = _Handle(qW)
-    if kid in _PACKED and not h.packed:
-        with _HANDLES_LOCK:
-            if not h.packed:
-                h.add_packed(qW)
-    return h
-
-
-# ------------------------------------------------------------- activations
-# The C code reads float32 only from 4-byte aligned memory: a misaligned
-# array (a view one byte into a buffer, say) is copied first, and a
-# misaligned ``out`` is written through an aligned temporary.
-
-def _int8_matrix(Xq, K: int) -> np.ndarray:
-    if not isinstance(Xq, np.ndarray) or Xq.dtype != _I8 or Xq.ndim != 2:
-        raise ValueError("Xq must be a 2-D int8 array")
-    if Xq.shape[1] != K:
-        raise ValueError(f"Xq has {Xq.shape[1]} columns, the matrix has "
-                         f"in_features={K}")
-    if Xq.size and Xq.min() < -127:
-        raise ValueError("Xq values must lie in [-127, 127]")
-    return np.ascontiguousarray(Xq)
-
-
-def _output(out, P: int, N: int) -> np.ndarray:
-    """Where the C code writes: ``out``, or a new (P, N) float32 array when
-    out is None or misaligned (the caller then copies it into out)."""
-    if out is None:
-        return np.empty((P, N), np.float32)
-    if not (isinstance(out, np.ndarray) and out.dtype == _F32
-            and out.shape == (P, N) and out.flags.c_contiguous
-            and out.flags.writeable):
-        raise ValueError(f"out must be a writeable C-contiguous ({P}, {N}) "
-                         "float32 array")
-    return out if out.flags.aligned else np.empty((P, N), np.float32)
-
-
-def _bias(bias, N: int):
-    if not (isinstance(bias, np.ndarray) and bias.dtype == _F32
-            and bias.shape == (N,)):
-        got = (f"{bias.dtype} {bias.shape}" if isinstance(bias, np.ndarray)
-               else type(bias).__name__)
-        raise ValueError(f"bias must be a float32 array of shape ({N},), "
-                         f"got {got}")
-    bias = np.ascontiguousarray(bias)
-    return _ffi.from_buffer(_FLOATS, bias if bias.flags.aligned
-                            else bias.copy())
-
-
-def _no_rows(bias, N: int):
-    """The checks a call with P = 0 still makes (C is not called then)."""
-    if bias is not None:
-        _bias(bias, N)
-        if not np.isfinite(bias).all():
-            _raise(_lib.NMT8_ENONFINITE_BIAS)
-
-
-def _raise(rc: int, what: str = "X"):
-    if rc == _lib.NMT8_ENONFINITE:
-        raise ValueError(f"{what} contains NaN or inf (after conversion to "
-                         "float32)")
-    if rc == _lib.NMT8_ENONFINITE_BIAS:
-        raise ValueError("bias contains NaN or inf")
-    if rc == _lib.NMT8_ENOMEM:
-        raise MemoryError("nmt8 kernel could not allocate its scratch buffer")
-    if rc == _lib.NMT8_EUNSUPPORTED:
-        raise ValueError("kernel not supported by this CPU; available: "
-                         f"{available_kernels()}")
-    raise ValueError(f"nmt8 kernel rejected its arguments (code {rc})")
-
-
-def _target(out, P: int, N: int, bias):
-    """``(Y, b)`` for a product of P rows and N outputs: where the C code
-    writes (``_output``) and the C bias (NULL for None); b is None when
-    P == 0, after the checks such a call still makes (C is not called)."""
-    Y = _output(out, P, N)                                  # (P, out)
-    if P == 0:
-        _no_rows(bias, N)
-        return Y, None
-    return Y, (_NULL if bias is None else _bias(bias, N))
-
-
-def _operands(W, cls, made_by: str, X, out, bias):
-    """``(X, Y, b)`` for a product with W, which must be a ``cls`` (made by
-    ``nmt8.quant.<made_by>``): X checked (``_x_matrix``), and ``_target``."""
-    if not isinstance(W, cls):
-        raise TypeError(f"expected a {cls.__name__} (see nmt8.quant."
-                        f"{made_by}), got {type(W).__name__}")
-    X = _x_matrix(X, W.in_features)
-    return (X, *_target(out, X.shape[0], W.out_features, bias))
-
-
-def _result(rc: int, Y: np.ndarray, out) -> np.ndarray:
-    """What a product returns once C has written Y (code ``rc``): the
-    error, or Y, or out with Y copied in (Y a stand-in for out)."""
-    if rc:
-        _raise(rc)
-    if out is not None and Y is not out:
-        out[...] = Y                           # misaligned or overlapping out
-        return out
-    return Y
-
-
-def _rows_quantized(quantize_rows, dtype, X) -> tuple[np.ndarray, np.ndarray]:
-    """``(Xq, x_step)`` from a C activation quantizer ``quantize_rows``
-    writing ``dtype`` values (int8 or int16), for tests."""
-    X = _float_matrix(X)
-    P, K = X.shape
-    Xq = np.empty((P, K), dtype)                            # (P, in)
-    x_step = np.empty(P, np.float32)                        # (P,)
-    if P:
-        ctype = _ffi.typeof(f"int{8 * np.dtype(dtype).itemsize}_t[]")
-        rc = quantize_rows(_ffi.from_buffer(ctype, Xq),
-                           _ffi.from_buffer(_FLOATS, x_step),
-                           _ffi.from_buffer(_FLOATS, X), P, K)
-        if rc:
-            _raise(rc)
-    return Xq, x_step
 
 
 # ------------------------------------------------------------------ products
