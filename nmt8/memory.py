@@ -30,6 +30,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -108,8 +109,9 @@ HEADER = ("| precision | kernel | embeddings | nbytes | start | loaded | "
 
 def save_model(folder, model=None) -> Path:
     """Write ``model`` (default: the paper-size ``nmt8.random_model()``) as
-    ``folder/model.npz`` (``np.savez``, float32) and its options JSON;
-    returns the ``model.npz`` path."""
+    ``folder/model.npz`` (``np.savez``, float32) and its options JSON, with
+    the BPE models found beside ``model.path`` (options naming none when
+    they are not there); returns the ``model.npz`` path."""
     from .model import random_model
 
     folder = Path(folder)
@@ -117,7 +119,15 @@ def save_model(folder, model=None) -> Path:
     model = random_model() if model is None else model
     npz = folder / "model.npz"
     np.savez(npz, **{k: model.params[k] for k in model.params})
-    model.cfg.to_json(folder / "model.npz.json")
+    cfg = model.cfg
+    home = Path(model.path).parent if model.path is not None else None
+    bpe = [home / name for name in cfg.bpe_models] if home else []
+    if bpe and all(f.is_file() for f in bpe):
+        for f in bpe:
+            shutil.copyfile(f, folder / f.name)
+    else:  # a Translator would look for them: the copy has none
+        cfg = dataclasses.replace(cfg, bpe_models=[])
+    cfg.to_json(folder / "model.npz.json")
     return npz
 
 

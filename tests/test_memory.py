@@ -145,3 +145,19 @@ def test_measure_in_a_fresh_process(npz):
     assert r.row(r).startswith("| int8 | ref | int8 |")
     with pytest.raises(ValueError, match="unknown kernel 'x'"):
         measure("int8", npz, kernel="x")
+
+
+def test_save_model_carries_the_bpe_models(tmp_path):
+    """A model without a file of its own (the toy's) saved for a fresh
+    process translates text there as here; one whose BPE models are not
+    beside it is saved without them, and still loads."""
+    from nmt8.testing import toy_model
+
+    toy = toy_model(tmp_path / "toy")
+    saved = nmt8.load_model(save_model(tmp_path / "saved", toy))
+    lines = ["ein Mann .", "zwei Hunde laufen ."]
+    assert nmt8.Translator(saved, beam=2).translate(lines) == \
+        nmt8.Translator(toy, beam=2).translate(lines)
+    toy.path = tmp_path / "elsewhere" / "model.npz"
+    bare = nmt8.load_model(save_model(tmp_path / "bare", toy))
+    assert bare.cfg.bpe_models == [] and nmt8.Translator(bare).src_bpe is None

@@ -14,6 +14,7 @@ from nmt8.lab.report import HEADINGS
 from nmt8.lab.results import (
     NMT8_FP32,
     NMT8_INT8,
+    NMT8_INT16,
     TORCH_FP32,
     TORCH_INT8,
     Results,
@@ -31,7 +32,8 @@ TINY = {"speed_sentences": 2, "runs": 1, "beams": (2,), "sweep_beams": (1, 2),
         "paper_size": (12, 16, 200, 200), "batch_sizes": (1, 3),
         "batch_sentences": 5, "batch_runs": 1, "invariance_batch": 4,
         "dask_workers": (1, 2), "dask_lines": 40, "dask_runs": 1,
-        "kernel_P": (1, 5), "kernel_repeats": 1}
+        "kernel_P": (1, 5), "kernel_repeats": 1,
+        "memory_systems": (NMT8_FP32, NMT8_INT16, NMT8_INT8)}
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +105,27 @@ def test_reproduce_writes_every_section(toy):
             assert e.text[0] != e.text[1]
     assert res.total_seconds > 0 and saved["total_seconds"] > 0
     _check_batch_section(res, saved, report)
+    _check_memory_section(res, saved, report)
+
+
+def _check_memory_section(res, saved, report):
+    """Memory: every workload's model x system, in results.json too; int8
+    and int16 hold fewer bytes than fp32 (the resident sets of a toy model
+    are too small to order: the benchmark compares them)."""
+    from nmt8.lab.results import MemoryUse
+    from nmt8.lab.speed import runnable
+
+    systems = [s for s in TINY["memory_systems"] if runnable(s)]
+    assert [(r.model, r.system) for r in res.memory] == [
+        (w.name, s) for w in res.workloads for s in systems]
+    assert [MemoryUse.from_json(r) for r in saved["memory"]] == res.memory
+    for w in res.workloads:
+        held = {r.system: r.nbytes for r in res.memory if r.model == w.name}
+        assert all(held[s] < held[NMT8_FP32] for s in held if s != NMT8_FP32)
+        assert f"\n**{w.name}**\n" in report.split("## Memory")[1]
+    for r in res.memory:
+        assert 0 < r.start < r.loaded <= r.peak and r.translated <= r.peak
+    assert "| nmt8 fp32 | fp32 |" in report
 
 
 def _check_batch_section(res, saved, report):
@@ -151,11 +174,13 @@ def test_reproduce_without_data(toy, monkeypatch):
     out = root / "out-nodata"
     res = rp.reproduce(out, data=root / "missing", model=model, progress=False,
                        settings=rp.Settings(**{**TINY, "peer": False,
-                                               "jobs": 1, "dask": False}))
+                                               "jobs": 1, "dask": False,
+                                               "memory": False}))
     report = (out / "report.md").read_text(encoding="utf-8")
     for h in HEADINGS:
         assert f"\n## {h}\n" in report
     assert "Multi30k not found" in report and "Skipped" in report
+    assert "> Skipped (settings.memory is off)." in report and not res.memory
     assert res.quality is None and not res.data.found
     assert not any(r.system.engine == "PyTorch" for r in res.speed)
     # the batch section runs on our own sentences
@@ -413,3 +438,45 @@ def test_every_runnable_rung_builds_its_translator(toy):
         tr = system.build(model, beam=2)
         assert tr.precision == system.precision, system
         assert len(tr.translate_ids([[3, 4, 5]])) == 1
+
+
+def _memory(system, nbytes, loaded, translated, peak, start=30):
+    """A MemoryUse of the made-up "big" workload, figures in MiB."""
+    from nmt8.lab.results import MemoryUse
+
+    MiB = 2**20
+    return MemoryUse("big", system, system.precision, nbytes * MiB, start * MiB,
+                     loaded * MiB, translated * MiB, peak * MiB)
+
+
+def test_memory_section_and_targets_read_the_records(made_up):
+    from nmt8.lab.report import render
+
+    made_up.memory = [_memory(NMT8_FP32, 400, 430, 440, 500),
+                      _memory(NMT8_INT16, 200, 250, 260, 520),
+                      _memory(NMT8_INT8, 100, 130, 140, 450)]
+    lines = render(made_up).splitlines()
+    assert "## Memory: resident set per precision" in lines and "**big**" in lines
+    assert ("| nmt8 fp32 | fp32 | 400.0 | 30.0 | 430.0 | 440.0 | 500.0 | "
+            "1.00x | 1.00x | 1.00x | 1.00x |") in lines
+    assert ("| nmt8 int16 | int16 | 200.0 | 30.0 | 250.0 | 260.0 | 520.0 | "
+            "0.58x | 0.59x | 1.04x | 0.55x |") in lines
+    assert ("| nmt8 int8 | int8 | 100.0 | 30.0 | 130.0 | 140.0 | 450.0 | "
+            "0.30x | 0.32x | 0.90x | 0.25x |") in lines
+    got = {t.target: (round(t.value, 3), t.met) for t in rp.targets(made_up)}
+    assert got["int8/fp32 resident after loading <= 0.45x"] == (0.302, True)
+    assert got["int16/fp32 resident after loading <= 0.65x"] == (0.581, True)
+    made_up.memory[1] = _memory(NMT8_INT16, 200, 300, 310, 520)
+    got = {t.target: t.met for t in rp.targets(made_up)}
+    assert got["int16/fp32 resident after loading <= 0.65x"] is False
+
+
+def test_memory_record_round_trips_through_json():
+    from nmt8.lab.results import MemoryUse, to_json
+
+    r = _memory(System(precision="int8", scheme="per_row", kernel="ref"),
+                100, 130, 140, 450)
+    saved = json.loads(json.dumps(to_json(r)))
+    assert saved["system"]["label"] == "nmt8 int8 per-row (ref)"
+    assert MemoryUse.from_json(saved) == r
+    assert r.own == 100 * 2**20

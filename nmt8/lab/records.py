@@ -4,7 +4,8 @@ One dataclass per measurement, each naming its :class:`System`:
 :class:`Profile` and :class:`CrossCheck` (Tables 1/2), :class:`SpeedResult`
 (Tables 3/6), :class:`Throughput`, :class:`Target`, :class:`DataStats`
 (Table 5), :class:`QualityResult` and :class:`Quality` (Table 6),
-:class:`Differences` (Tables 8/9).
+:class:`Differences` (Tables 8/9); and beyond the paper :class:`MemoryUse`
+(resident memory, the other half of 8 bits).
 
 Does not: measure (``nmt8.lab.speed``, ``nmt8.lab.quality``), hold the
 batch-decoding records (``nmt8.lab.batch_records``) or a whole run
@@ -174,3 +175,30 @@ class Differences:
     flip_summary: object  # nmt8.lab.diff.FlipSummary
     examples: list[Example]
 
+
+# -- memory: the other half of 8 bits (beyond the paper) ------------------------
+@dataclasses.dataclass
+class MemoryUse:
+    """Resident memory of one system holding one model, loaded from its
+    file in a fresh process (``nmt8.memory.measure``). Bytes."""
+
+    model: str  # the workload's name (the model's label)
+    system: System
+    embeddings: str  # how the model stores them: fp32, fp16 or int8
+    nbytes: int  # Model.nbytes() after translating
+    start: int  # resident before loading: interpreter, numpy, nmt8
+    loaded: int  # resident after load_model
+    translated: int  # resident after translating
+    peak: int  # VmHWM: the largest resident set of the process
+
+    @property
+    def own(self) -> int:
+        """The model's own share of the resident set: loaded - start."""
+        return self.loaded - self.start
+
+    @classmethod
+    def from_json(cls, d: dict) -> MemoryUse:
+        """The record back from its ``results.json`` object."""
+        fields = {f.name for f in dataclasses.fields(System)}
+        system = System(**{k: v for k, v in d["system"].items() if k in fields})
+        return cls(**{**d, "system": system})

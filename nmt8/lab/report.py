@@ -29,7 +29,7 @@ DATA = "Tables 4 and 5: models and test data"
 HEADINGS = (  # the section headings, in order (tests check them)
     MACHINE, DATA, report_speed.PROFILES, report_speed.SPEED,
     report_quality.TABLE6, report_quality.HUMAN, report_quality.DIFFERENCES,
-    report_beyond.BATCH,
+    report_beyond.BATCH, report_beyond.MEMORY,
 )
 
 
@@ -37,7 +37,8 @@ def render(res: Results) -> str:
     parts = [_head(res), _machine(res), _data(res),
              report_speed.profiles(res), report_speed.speed(res),
              report_quality.table6(res), report_quality.human(),
-             report_quality.differences(res), report_beyond.batch(res)]
+             report_quality.differences(res), report_beyond.batch(res),
+             report_beyond.memory(res)]
     return "\n".join(parts)
 
 

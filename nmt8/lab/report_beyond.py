@@ -2,17 +2,21 @@
 
 :func:`batch`: batch decoding, the paper's future work (Section 7) - WPCS
 against batch size, batch invariance, Dask scaling and kernel GOP/s
-against P, read from :class:`nmt8.lab.batch_records.BatchDecoding`.
+against P, read from :class:`nmt8.lab.batch_records.BatchDecoding`;
+:func:`memory`: resident memory per precision and model, each figure's
+ratio to fp32's, from the :class:`nmt8.lab.records.MemoryUse` records.
 
-Does not: measure anything (``nmt8.lab.bulk``).
+Does not: measure anything (``nmt8.lab.bulk``, ``nmt8.lab.resident``).
 """
 
 from __future__ import annotations
 
-from .markdown import grouped, num, ratio, table
+from .markdown import grouped, note, num, ratio, table
 from .systems import NMT8_FP32, NMT8_INT8, TORCH_FP32, TORCH_INT8
 
 BATCH = "Batch decoding (the paper's future work)"
+MEMORY = "Memory: resident set per precision"
+MiB = 2**20
 
 
 def batch(res) -> str:
@@ -26,9 +30,8 @@ def batch(res) -> str:
             "PyTorch at one batch size are like for like.\n")
     b = res.batch
     if b is None:
-        return text + "\n> Skipped (settings.batch is off).\n"
-    for note in b.notes:
-        text += f"\n> Note: {note}\n"
+        return text + note("Skipped (settings.batch is off).")
+    text += "".join(note(f"Note: {n}") for n in b.notes)
     for (wname,), rows in grouped(b.speed, "workload").items():
         sizes = sorted({r.batch for r in rows})
         by = {(r.system, r.batch): r for r in rows}
@@ -110,3 +113,36 @@ def _spread(r) -> str:
     if r is None:
         return "-"
     return f"{r.wpcs_median:,.1f} ({r.wpcs_min:,.1f}-{r.wpcs_max:,.1f})"
+
+
+def memory(res) -> str:
+    """Resident memory by model and system, in MiB, with ratios to fp32's."""
+    text = (f"## {MEMORY}\n\nBeyond the paper: the other half of 8 bits. "
+            "Each system loads its model from the model's file in a fresh "
+            "Python process (`nmt8.memory.measure`; a model without a file is "
+            "saved first) and translates three sentences of random ids at "
+            "beam 5. Resident sets from `/proc/self/statm`, the peak is "
+            "`VmHWM`; *start* is the interpreter, numpy and nmt8 before "
+            "loading, so the model's own share is loaded - start. "
+            "`Model.nbytes` counts the arrays the model holds. MiB; ratios "
+            "to the same model's fp32 (numpy).\n")
+    if not res.memory:
+        return text + note("Skipped (settings.memory is off).")
+    for (model,), rows in grouped(res.memory, "model").items():
+        fp32 = next((r for r in rows if r.system == NMT8_FP32), None)
+        cells = []
+        for r in rows:
+            x = [r.loaded, r.translated, r.peak, r.own]
+            base = ([fp32.loaded, fp32.translated, fp32.peak, fp32.own]
+                    if fp32 else [None] * len(x))
+            cells.append((r.system.label, r.embeddings,
+                          *(num(v / MiB) for v in (r.nbytes, r.start, r.loaded,
+                                                   r.translated, r.peak)),
+                          *(ratio(a, b) for a, b in zip(x, base))))
+        text += (f"\n**{model}**\n\n"
+                 + table(("system", "embeddings", "Model.nbytes", "start",
+                          "loaded", "after translating", "peak",
+                          "loaded / fp32", "after translating / fp32",
+                          "peak / fp32", "own (loaded - start) / fp32"),
+                         cells))
+    return text

@@ -16,7 +16,10 @@ Ballesteros (2018) and writes ``report.md`` (one section per table),
    per core second against batch size for nmt8 and the PyTorch peer, the
    batch-invariance count, Dask scaling on this machine and kernel GOP/s
    against P (``nmt8.lab.bulk``);
-5. the paper's own numbers beside ours, labelled as theirs
+5. beyond the paper, the other half of 8 bits: resident memory of every
+   timed precision after loading, after translating and at its peak, each
+   in a fresh process (``nmt8.lab.resident``);
+6. the paper's own numbers beside ours, labelled as theirs
    (``nmt8.lab.paper``, ``nmt8.lab.report``).
 
 This module only runs the parts in order and writes the files; every part
@@ -38,21 +41,14 @@ from pathlib import Path
 
 from ..model import Model, load_model
 from ..testing import toy_model  # noqa: F401 (old home; nmt8.testing now)
-from . import bulk, measure, paper, plot
+from . import bulk, measure, paper, plot, resident
+from .batch_records import BatchDecoding
 from .machine import has_dask, has_torch, int8_available, machine_info
 from .quality import QualityRun, data_stats, differences, load_test, quality
+from .records import Target
 from .report import write_report
-from .results import (
-    NMT8_FP32,
-    NMT8_INT8,
-    TORCH_FP32,
-    TORCH_INT8,
-    BatchDecoding,
-    Results,
-    Settings,
-    Target,
-    to_json,
-)
+from .results import Results, to_json
+from .settings import Settings
 from .speed import (  # noqa: F401 (notebooks 8 and 9 import these from here)
     Workload,
     beam_sweep,
@@ -66,6 +62,7 @@ from .speed import (  # noqa: F401 (notebooks 8 and 9 import these from here)
     throughputs,
     workloads,
 )
+from .systems import NMT8_FP32, NMT8_INT8, TORCH_FP32, TORCH_INT8
 
 
 def reproduce(out_dir, quick: bool = False, data=None, model="de-en",
@@ -135,6 +132,9 @@ def _reproduce(out_dir, quick, data, model, progress, ensemble, settings,
                           lambda: beam_sweep(loads[-1], settings, progress))
     res.throughput = part("throughput",
                           lambda: throughputs(loads, settings, progress))
+    if settings.memory:
+        res.memory = part("memory", lambda: resident.memory_use(
+            loads, settings, progress))
     q = None
     if test is not None and tr0.src_bpe is not None:
         src, refs = test
@@ -189,7 +189,8 @@ def batch_decoding(model: Model, ref, test_src, loads, translator,
 
 
 def targets(res: Results) -> list[Target]:
-    """The issue's speed targets, checked on the paper-size workload."""
+    """The issues' speed and memory targets, checked on the paper-size
+    workload."""
     out = []
     for beam, need in ((5, 5.0), (1, 3.5)):
         wpcs = {r.system: r.wpcs for r in res.speed
@@ -202,7 +203,7 @@ def targets(res: Results) -> list[Target]:
             r = wpcs[NMT8_INT8] / wpcs[TORCH_INT8]
             out.append(Target(f"nmt8 int8 / PyTorch int8 WPCS >= 1.2x, "
                               f"beam {beam}", r, r >= 1.2))
-    return out
+    return out + resident.targets(res.memory, res.paper_workload)
 
 
 def plots(res: Results, out_dir: Path, q: QualityRun | None = None,

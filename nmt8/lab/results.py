@@ -47,6 +47,7 @@ from .records import (  # noqa: F401 (re-exported)
     Differences,
     Example,
     JobsResult,
+    MemoryUse,
     PeerCheck,
     Profile,
     Quality,
@@ -105,6 +106,7 @@ class Results:
     quality: Quality | None = None
     differences: Differences | None = None
     batch: BatchDecoding | None = None
+    memory: list[MemoryUse] = dataclasses.field(default_factory=list)
     targets: list[Target] = dataclasses.field(default_factory=list)
     plots: list[str] = dataclasses.field(default_factory=list)
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # by part

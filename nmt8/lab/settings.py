@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from .systems import NMT8_FP32, NMT8_INT8, NMT8_INT16, System
+
 
 @dataclasses.dataclass
 class Settings:
@@ -45,6 +47,12 @@ class Settings:
     dask_runs: int = 3
     kernel_P: tuple[int, ...] = (1, 5, 20, 80, 320)  # beam 5 x batch 1..64
     kernel_repeats: int = 11
+    # resident memory, each system in a fresh process (nmt8.memory.measure)
+    memory: bool = True
+    memory_systems: tuple[System, ...] | None = None  # None: every timed rung
+    # Table 6 for the shipped models of the other direction (En-De when the
+    # model is De-En), and their 2-model ensemble when a second is shipped
+    directions: bool = True
 
     @classmethod
     def quick(cls, **kw) -> Settings:
@@ -54,6 +62,7 @@ class Settings:
                 "example_runs": 3, "flip_sentences": 20,
                 "batch_sizes": (1, 4, 16), "batch_sentences": 16,
                 "batch_runs": 1, "invariance_batch": 16, "dask_lines": 200,
-                "dask_runs": 1, "kernel_P": (1, 5, 20), "kernel_repeats": 3}
+                "dask_runs": 1, "kernel_P": (1, 5, 20), "kernel_repeats": 3,
+                "memory_systems": (NMT8_FP32, NMT8_INT16, NMT8_INT8)}
         return cls(**{**base, **kw})
 
