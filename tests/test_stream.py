@@ -1,4 +1,4 @@
-"""nmt8.stream: line ends, bad lines, signals, broken pipes, bounded memory.
+"""nmt8.stream and its parts (stream_lines, stream_windows, stream_pool): line ends, bad lines, signals, broken pipes, bounded memory.
 
 The line reader is checked against ``str.splitlines`` (which ends lines at
 ``\\n``, ``\\r\\n`` and ``\\r`` too); signals and pipes are checked on a real
@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nmt8 import stream
+from nmt8 import stream, stream_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,12 +66,12 @@ def test_read_lines_line_ends(data, lines):
 @given(st.text(alphabet="ab é\r\n", max_size=60), st.integers(1, 5))
 def test_read_lines_matches_splitlines_at_any_read_size(text, read_bytes):
     # reads of 1..5 bytes cut \r\n and two-byte characters at every place
-    old = stream.READ_BYTES
-    stream.READ_BYTES = read_bytes
+    old = stream_lines.READ_BYTES
+    stream_lines.READ_BYTES = read_bytes
     try:
         got = _read(text.encode())
     finally:
-        stream.READ_BYTES = old
+        stream_lines.READ_BYTES = old
     assert got == list(enumerate(text.splitlines(), 1))
 
 
@@ -96,8 +96,8 @@ def test_read_lines_names_the_bad_line():
 
 
 def test_read_lines_refuses_a_line_too_long(monkeypatch):
-    monkeypatch.setattr(stream, "MAX_LINE_BYTES", 10)
-    monkeypatch.setattr(stream, "READ_BYTES", 4)
+    monkeypatch.setattr(stream_lines, "MAX_LINE_BYTES", 10)
+    monkeypatch.setattr(stream_lines, "READ_BYTES", 4)
     it = stream.read_lines(io.BytesIO(b"kurz\n" + b"x" * 30 + b"\n"), "in")
     assert next(it) == (1, "kurz")
     with pytest.raises(ValueError, match="line 2: longer than 10 bytes"):
