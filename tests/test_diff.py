@@ -1,4 +1,6 @@
-"""nmt8.lab.diff: the bold word diff of Tables 8/9 and where beam decisions flip."""
+"""nmt8.lab.diff: the bold word diff of Tables 8/9, and where beam decisions
+flip and the paired bootstrap (nmt8.lab.flips, nmt8.lab.significance, which
+diff re-exports)."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,5 @@
-"""nmt8.stream and its parts (stream_lines, stream_windows, stream_pool): line ends, bad lines, signals, broken pipes, bounded memory.
+"""nmt8.stream and its parts (stream_lines, stream_windows, stream_pool):
+line ends, bad lines, signals, broken pipes, bounded memory.
 
 The line reader is checked against ``str.splitlines`` (which ends lines at
 ``\\n``, ``\\r\\n`` and ``\\r`` too); signals and pipes are checked on a real
