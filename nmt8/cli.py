@@ -20,7 +20,6 @@ from .model import PRECISIONS
 from .ops import EMBEDDINGS
 from .parallel import check_jobs
 from .stream import DEFAULT_WINDOW, check_window
-from .testing import DEMO_SENTENCES
 
 
 def _checked(check, kind=int):
@@ -154,47 +153,10 @@ def cmd_evaluate(a) -> int:
 
 
 def cmd_demo(a) -> int:
-    """fp32 and int8 side by side on our own sentences, one thread, with the
-    speed-up and the number of identical outputs on the last line."""
-    from statistics import median
+    """fp32 and int8 side by side on our own sentences (``nmt8.demo``)."""
+    from .demo import demo
 
-    from .threads import blas_threads, describe
-    from .translator import Translator
-
-    models, runs = a.model or ["de-en"], 3
-    systems = [Translator(models, precision="fp32", beam=a.beam)]
-    missing = None
-    try:
-        systems.append(Translator(models, precision="int8", beam=a.beam))
-    except ImportError as err:  # kernels not compiled
-        missing = err
-    timed = [[] for _ in systems]
-    with blas_threads(1):
-        print(f"one sentence at a time, one thread ({describe()}); "
-              f"median of {runs} interleaved runs")
-        for tr in systems:
-            tr.translate(DEMO_SENTENCES[:1])  # warm-up
-        for _ in range(runs):
-            for tr, res in zip(systems, timed):
-                res.append(tr.translate(DEMO_SENTENCES, with_seconds=True))
-    texts = [res[0].outputs for res in timed]
-    secs = [[median(r.seconds[i] for r in res) for i in range(len(DEMO_SENTENCES))]
-            for res in timed]  # per system, per sentence
-    for i, src in enumerate(DEMO_SENTENCES):
-        print(f"\nDE    {src}")
-        for tr, hyp, sec in zip(systems, texts, secs):
-            print(f"{tr.precision:5s} {hyp[i]}   [{sec[i] * 1000:.0f} ms]")
-    print()
-    words = sum(len(s.split()) for s in DEMO_SENTENCES)
-    for tr, sec in zip(systems, secs):
-        print(f"{tr}: {words / sum(sec):.1f} source words/s on one core")
-    if missing is not None:
-        print(f"int8 unavailable ({missing}): no speed-up to show")
-    else:
-        same = sum(x == y for x, y in zip(*texts))
-        print(f"int8 is {sum(secs[0]) / sum(secs[1]):.2f}x as fast as fp32; "
-              f"{same} of {len(DEMO_SENTENCES)} outputs identical")
-    return 0
+    return demo(a.model or ["de-en"], a.beam)
 
 
 def cmd_data(a) -> int:
