@@ -57,3 +57,33 @@ def test_table6_speedups_span_what_the_docstring_says():
     ups = paper.table6_speedups().values()
     assert round(min(ups), 1) == 4.4 and round(max(ups), 1) == 5.8
     assert "4.4x to 5.8x" in paper.table6_speedups.__doc__
+
+
+def test_tables_4_and_5_are_read_row_by_row_as_printed():
+    """Tables 4 and 5 list the same five pairs in the paper's order; each
+    direction's vocabularies and test lengths are the reverse direction's
+    swapped (Nl-En's 42212 is the paper's own, kept)."""
+    from nmt8.lab import paper
+
+    langs = ["En-Nl", "Nl-En", "Ru-En", "En-De", "De-En"]
+    assert [r["lang"] for r in paper.TABLE4] == langs
+    assert [r["lang"] for r in paper.TABLE5] == langs
+    t4 = {r["lang"]: r for r in paper.TABLE4}
+    t5 = {r["lang"]: r for r in paper.TABLE5}
+    assert (t4["De-En"]["src_vocab"], t4["De-En"]["tgt_vocab"]) == (
+        t4["En-De"]["tgt_vocab"], t4["En-De"]["src_vocab"])
+    assert (t5["Nl-En"]["src_len"], t5["Nl-En"]["tgt_len"]) == (
+        t5["En-Nl"]["tgt_len"], t5["En-Nl"]["src_len"])
+    assert set(t4["Ru-En"]) == {"lang", "train", "src_vocab", "tgt_vocab"}
+    assert set(t5["Ru-En"]) == {"lang", "sentences", "src_len", "tgt_len"}
+
+
+def test_table6_has_a_32_bit_then_an_8_bit_row_per_model():
+    from nmt8.lab import paper
+
+    modes = [(r["lang"], r["mode"]) for r in paper.TABLE6]
+    langs = list(dict.fromkeys(lang for lang, _ in modes))
+    assert modes == [(lang, m) for lang in langs for m in ("32-bit", "8-bit")]
+    assert len(langs) == 6
+    assert {r["lang"]: r["bleu"] for r in paper.TABLE6
+            if r["mode"] == "8-bit"}["Nl-En"] == 36.3
