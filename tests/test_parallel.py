@@ -116,3 +116,12 @@ def test_the_core_does_not_import_the_lab(module):
     # imported parallel: a cycle the function-level import only hid
     names = _imports(Path(nmt8.__file__).parent / f"{module}.py")
     assert not {n for n in names if n.startswith(("nmt8.lab", "lab"))}
+
+
+def test_check_jobs_is_the_thread_count_check_with_none_for_every_core():
+    assert parallel.check_jobs(None) == parallel.cores()
+    assert parallel.check_jobs(3) == 3
+    with pytest.raises(ValueError, match=r"^jobs must be >= 1, got 0$"):
+        parallel.check_jobs(0)
+    with pytest.raises(TypeError, match=r"^jobs must be an int >= 1 or None"):
+        parallel.check_jobs(2.0)
