@@ -25,6 +25,7 @@ import multiprocessing as mp
 import signal
 import threading
 
+from .parallel import check_jobs
 from .stream_windows import (
     DEFAULT_WINDOW,
     Interrupted,
@@ -106,12 +107,8 @@ def translate_stream_parallel(make_translate, lines, out, jobs: int | None = Non
     is left behind. Workers ignore SIGINT, so Ctrl-C in a terminal (sent to
     every process of the group) prints no worker traceback.
     """
-    from .parallel import cores
-
     window = check_window(window)
-    jobs = jobs or cores()
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be an int >= 1, got {jobs!r}")
+    jobs = check_jobs(jobs)  # None: one per core
     write, bar, done = _line_writer(out), _progress_bar(progress), 0
     inflight = collections.deque()  # AsyncResults, in input order
 

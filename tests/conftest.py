@@ -27,6 +27,23 @@ def tiny():
     return nmt8.random_model(emb=12, hidden=16, src_vocab=40, tgt_vocab=30, seed=3)
 
 
+@pytest.fixture(scope="session")
+def toy(tmp_path_factory):
+    """A tiny random model with BPE models: reads and writes (nonsense) text."""
+    from nmt8.testing import toy_model
+
+    return toy_model(tmp_path_factory.mktemp("toy"), seed=3)
+
+
+@pytest.fixture
+def random_src():
+    """``make(n)``: n random sources of ids (lengths 3, 4, ...), fixed seed."""
+    def make(n, vocab=60, seed=0):
+        rng = np.random.default_rng(seed)
+        return [rng.integers(2, vocab, size=k).tolist() for k in range(3, 3 + n)]
+    return make
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

@@ -11,7 +11,6 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import nmt8
 from nmt8.lab import measure
-from nmt8.lab.reproduce import toy_model
 
 
 class Clock:
@@ -132,19 +131,9 @@ def test_timings_run_with_one_blas_thread(clock):
     assert after == {2}
 
 
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory):
-    return toy_model(tmp_path_factory.mktemp("toy"), seed=3)
-
-
-def _src(n=3, vocab=60, seed=0):
-    rng = np.random.default_rng(seed)
-    return [rng.integers(2, vocab, size=k).tolist() for k in range(3, 3 + n)]
-
-
-def test_profile_shares_add_up(toy):
+def test_profile_shares_add_up(toy, random_src):
     tr = nmt8.Translator(toy, beam=3)
-    p = measure.profile(tr, _src(), max_lens=[4, 5, 6])
+    p = measure.profile(tr, random_src(3), max_lens=[4, 5, 6])
     assert set(p["share"]) == set(nmt8.timers.CATEGORIES) | {measure.OTHER}
     assert sum(p["share"].values()) == pytest.approx(100.0)
     assert all(v >= 0 for v in p["seconds"].values())
@@ -152,9 +141,9 @@ def test_profile_shares_add_up(toy):
     assert p["calls"]["product int8"] == 0
 
 
-def test_cross_check_rows(toy):
+def test_cross_check_rows(toy, random_src):
     tr = nmt8.Translator(toy, beam=2)
-    cc = measure.cross_check(tr, _src(2), max_lens=[3, 3])
+    cc = measure.cross_check(tr, random_src(2), max_lens=[3, 3])
     cats = [r["category"] for r in cc["rows"]]
     assert cats == ["products (all)", "tanh", "sigmoid", "softmax", "rest"]
     for col in ("timers", "cprofile"):
@@ -174,11 +163,11 @@ def test_quality_matches_sacrebleu():
         measure.quality(hyps, refs[:1])
 
 
-def test_peer_matches_nmt8_fp32(toy):
+def test_peer_matches_nmt8_fp32(toy, random_src):
     pytest.importorskip("torch")
     from nmt8.lab.peer import PeerTranslator, TorchModel
 
-    src = _src(3)
+    src = random_src(3)
     ours = nmt8.Translator(toy, beam=3).translate_ids(src, max_len=5)
     theirs = PeerTranslator(toy, quantized=False, beam=3).translate_ids(
         src, max_len=5)

@@ -2,27 +2,14 @@
 every line and setting is checked before a worker starts."""
 
 import ast
+import io
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import nmt8
 from nmt8 import parallel
 from nmt8.parallel import WorkerPool, translate_parallel
-
-
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory):
-    """A tiny random model with BPE models: reads and writes (nonsense) text."""
-    from nmt8.lab.reproduce import toy_model
-
-    return toy_model(tmp_path_factory.mktemp("toy"), seed=3)
-
-
-def _src(n=4, vocab=60, seed=0):
-    rng = np.random.default_rng(seed)
-    return [rng.integers(2, vocab, size=k).tolist() for k in range(3, 3 + n)]
 
 
 @pytest.fixture
@@ -43,11 +30,11 @@ def test_translate_parallel_preserves_order(toy):
 
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
-def test_worker_pool_takes_a_model_object(toy, precision):
+def test_worker_pool_takes_a_model_object(toy, random_src, precision):
     # the Model is pickled to each worker; the int8 one has been used first,
     # so whatever it caches for the kernels travels too
     model = toy if precision == "fp32" else toy.copy("int8")
-    src = _src()
+    src = random_src(4)
     serial = nmt8.Translator(model, precision=precision, beam=2)
     expect = serial.translate_ids(src, max_len=4)
     with WorkerPool(2, model_or_models=model, precision=precision,
@@ -86,6 +73,20 @@ def test_bad_jobs(toy, jobs, error):
         WorkerPool(jobs, model_or_models=toy)
 
 
+@pytest.mark.parametrize("jobs", [0, -3, "2", 1.5, True])
+def test_the_stream_pool_says_what_check_jobs_says(jobs, no_workers):
+    # stream_pool once had its own check: 0 meant every core, and a wrong
+    # type was a ValueError in other words
+    from nmt8.stream_pool import translate_stream_parallel
+
+    with pytest.raises((TypeError, ValueError)) as expected:
+        parallel.check_jobs(jobs)
+    with pytest.raises(expected.type) as got:
+        translate_stream_parallel(str.upper, iter(["a\n"]), io.StringIO(),
+                                  jobs=jobs)
+    assert str(got.value) == str(expected.value)
+
+
 def test_a_worker_reports_a_bad_model(tmp_path):
     pool = WorkerPool(1, model_or_models=str(tmp_path / "none"))
     with pool, pytest.raises(FileNotFoundError, match="not found"):
@@ -110,7 +111,8 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("module", ["parallel", "translator", "threads", "beam"])
+@pytest.mark.parametrize("module", ["parallel", "translator", "threads", "beam",
+                                    "stream_pool"])
 def test_the_core_does_not_import_the_lab(module):
     # nmt8.parallel imported nmt8.lab.measure inside a function, and measure
     # imported parallel: a cycle the function-level import only hid
