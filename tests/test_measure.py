@@ -149,6 +149,8 @@ def test_cross_check_rows(toy, random_src):
     for col in ("timers", "cprofile"):
         assert sum(r[col] for r in cc["rows"]) == pytest.approx(100.0)
         assert cc["rows"][0][col] > 0
+    # cProfile finds nmt8/ops.py's functions by file and name: each is found
+    assert all(r["cprofile"] > 0 for r in cc["rows"][:4])
 
 
 def test_quality_matches_sacrebleu():
