@@ -9,131 +9,41 @@ averages the K log-probability vectors at every step.
 Scores are sums of log-probabilities; with ``normalize`` they are divided by
 the hypothesis length (``</s>`` included) to the power ``length_exponent``
 before the final ranking (1 is Nematus' normalisation; a model's options file
-may carry a value chosen on the validation set). It is not called ``alpha``:
-that is the attention weights of eq. (5)-(6).
-
-The beam is at most ``MAX_BEAM`` = 64 hypotheses: every step costs beam x V
-scores and keeps beam histories, so a beam of 1000 takes minutes a sentence
-and one of 100000 tens of GB, while the paper uses 5 (and BLEU stops growing
-long before 64).
+may carry a value chosen on the validation set). The beam is at most
+``MAX_BEAM`` = 64 hypotheses (``nmt8.beam_sentence`` says why).
 
 Several sentences can be searched together (:func:`beam_search_batch`, the
 paper's future work): their hypotheses share the matrix, and each
 sentence's search is its own :class:`SentenceSearch`, so a sentence's
 output does not depend on its neighbours. One sentence is a batch of one.
 
+This module is the search loop and forced decoding (:func:`score_ids`). A
+sentence's hypotheses and the checks of the settings: ``nmt8.beam_sentence``;
+choosing the best extensions: ``nmt8.beam_select``; both re-exported here.
+
 Does not: tokenise, or plan batches (``nmt8.batch``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
-import numbers
-
 import numpy as np
 
+from .beam_select import select, top_k
+from .beam_sentence import (
+    MAX_BEAM,
+    Hypothesis,
+    SentenceSearch,
+    check_beam,
+    check_length_exponent,
+    default_max_len,
+)
 from .ops import log_softmax, row_logsumexp
 from .text import EOS
 from .timers import TIMERS
 
-MAX_BEAM = 64  # largest beam accepted (see the module docstring)
-
-
-@dataclasses.dataclass
-class Hypothesis:
-    ids: list[int]  # target ids, ending in </s> unless cut at max_len
-    logprob: float  # sum of log p(y_t | ...)
-    score: float  # logprob, divided by len(ids) when normalising
-    alignment: np.ndarray | None = None  # (len(ids), S) attention weights
-
-
-def check_beam(beam) -> int:
-    """``beam`` as an int in 1..MAX_BEAM, or a clear TypeError/ValueError."""
-    if isinstance(beam, bool) or not isinstance(beam, numbers.Integral):
-        raise TypeError(f"beam must be an int, got {type(beam).__name__} {beam!r}")
-    if not 1 <= beam <= MAX_BEAM:
-        raise ValueError(f"beam must be between 1 and {MAX_BEAM}, got {beam}")
-    return int(beam)
-
-
-def check_length_exponent(x) -> float:
-    """The length normalisation exponent as a finite float >= 0, or an error."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError("length_exponent must be a number, got "
-                        f"{type(x).__name__} {x!r}")
-    if not (math.isfinite(x) and x >= 0):
-        raise ValueError(f"length_exponent must be finite and >= 0, got {x}")
-    return float(x)
-
-
-def default_max_len(src_len: int, ratio: float = 2.0) -> int:
-    """Longest output considered: ``ratio`` x source length, plus 10."""
-    return int(ratio * src_len) + 10
-
-
-class SentenceSearch:
-    """The beam of one sentence: its live hypotheses and its finished ones.
-
-    ``extend`` takes the best one-word extensions :func:`select` chose for
-    the sentence's live rows and keeps them (or finishes them at ``</s>``).
-    A sentence decoded alone or in a batch goes through exactly these steps.
-    Scores are float64 sums of log-probabilities.
-    """
-
-    def __init__(self, beam: int, max_len: int, exponent: float,
-                 alignment: bool):
-        self.beam, self.max_len, self.exponent = beam, max_len, exponent
-        self.alignment = alignment
-        self.scores = np.zeros(1)  # (n,) float64
-        self.history: list[list[int]] = [[]]
-        self.align_hist: list[list[np.ndarray]] = [[]]
-        self.finished: list[Hypothesis] = []
-        self.done = max_len <= 0
-        if self.done:  # nothing may be decoded: the empty hypothesis
-            self.finished.append(_hyp([], 0.0, exponent, []))
-
-    @property
-    def live(self) -> int:
-        return 0 if self.done else len(self.history)
-
-    @property
-    def wants(self) -> int:
-        """How many extensions the next step keeps: the beam less the
-        hypotheses already finished."""
-        return self.beam - len(self.finished)
-
-    def extend(self, rows, words, scores, alpha: np.ndarray, t: int):
-        """Keep the extensions (row r + word w, with its score) chosen at
-        step t, best first. Returns the surviving local rows and their
-        words (int64 arrays)."""
-        keep_rows, keep_words, keep_scores, new_hist, new_align = \
-            [], [], [], [], []
-        for r, w, sc in zip(rows.tolist(), words.tolist(), scores.tolist()):
-            ids = self.history[r] + [w]
-            al = self.align_hist[r] + [alpha[r]] if self.alignment else []
-            if w == EOS:
-                self.finished.append(_hyp(ids, sc, self.exponent, al))
-            else:
-                keep_rows.append(r)
-                keep_words.append(w)
-                keep_scores.append(sc)
-                new_hist.append(ids)
-                new_align.append(al)
-        self.scores = np.array(keep_scores)
-        self.history, self.align_hist = new_hist, new_align
-        if not keep_rows:
-            self.done = True
-        elif t + 1 >= self.max_len:  # the live hypotheses end here, no </s>
-            for ids, sc, al in zip(self.history, self.scores.tolist(),
-                                   self.align_hist):
-                self.finished.append(_hyp(ids, sc, self.exponent, al))
-            self.done = True
-        return np.array(keep_rows, np.int64), np.array(keep_words, np.int64)
-
-    def best(self, n_best: int) -> list[Hypothesis]:
-        self.finished.sort(key=lambda h: -h.score)
-        return self.finished[:n_best]
+__all__ = ["MAX_BEAM", "Hypothesis", "SentenceSearch", "beam_search",
+           "beam_search_batch", "check_beam", "check_length_exponent",
+           "default_max_len", "score_ids", "select", "top_k"]
 
 
 def beam_search(models, src_ids, beam: int = 5, max_len: int | None = None,
@@ -224,71 +134,6 @@ def beam_search_batch(models, srcs, beam: int = 5, max_lens=None,
                 y_prev = np.concatenate(words)
         t += 1
     return [s.best(n_best) for s in searches]
-
-
-def select(logp: np.ndarray, offset: np.ndarray, counts, wants):
-    """The best one-word extensions of several sentences at once.
-
-    logp (P, V): the live rows' log-probabilities (or logits that ``offset``
-    turns into them), sentence g owning the next ``counts[g]`` rows; offset
-    (P,) float64, added to every entry of its row (the hypothesis' score,
-    less the row's log-sum-exp). Returns per sentence ``(rows, words,
-    scores)``: the ``wants[g]`` largest ``logp[r, w] + offset[r]`` over its
-    rows (local row numbers), best first, ties by (row, word).
-
-    A full sort of P x V candidates (P = 5, V = 40k: 200k numbers) costs more
-    than a whole int8 decoder step, so each sentence first bounds its
-    wants-th best from below: every row's maximum is a candidate, so the
-    wants-th largest row maximum (when the sentence has that many rows; else
-    the largest of its rows' wants-th entries) is at most the wants-th best.
-    One pass over logp finds the few entries above the bounds, and the sum
-    is formed for those only. Nothing depends on other sentences' rows.
-    """
-    P, V = logp.shape
-    counts = np.asarray(counts, np.int64)
-    G = len(counts)
-    start = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
-    seg = np.repeat(np.arange(G), counts)  # (P,) the sentence of each row
-    row_best = logp.max(axis=1) + offset  # (P,) float64
-    bound = np.full(G, -np.inf)  # (G,)
-    for g, (n, k, r0) in enumerate(zip(counts.tolist(), wants, start.tolist())):
-        if n * V <= k:
-            continue  # every entry is kept
-        if n >= k:
-            bound[g] = np.partition(row_best[r0:r0 + n], n - k)[n - k]
-        elif k <= V:  # fewer rows than wanted (the first step)
-            kth = np.partition(logp[r0:r0 + n], V - k, axis=1)[:, V - k]
-            bound[g] = (kth + offset[r0:r0 + n]).max()
-    thr = bound[seg] - offset  # (P,) in logp's units
-    # a little lower in float32, so that no candidate is lost to rounding
-    thr = (thr - 1e-6 * (1.0 + np.abs(thr))).astype(logp.dtype)
-    r, w = np.divmod(np.flatnonzero(logp >= thr[:, None]), V)  # (1-D: fast)
-    sc = logp[r, w].astype(np.float64) + offset[r]
-    g = seg[r]
-    ok = sc >= bound[g]  # the exact test, in float64
-    r, w, sc, g = r[ok], w[ok], sc[ok], g[ok]
-    local = r - start[g]
-    order = np.lexsort((w, local, -sc, g))  # by sentence, score, row, word
-    local, w, sc, g = local[order], w[order], sc[order], g[order]
-    first = np.searchsorted(g, np.arange(G + 1))
-    return [(local[a:a + k], w[a:a + k], sc[a:a + k])
-            for a, k in zip(first[:-1].tolist(),
-                            np.minimum(wants, np.diff(first)).tolist())]
-
-
-def top_k(cand: np.ndarray, k: int) -> np.ndarray:
-    """Flat indices of the k largest entries of cand (P, V), best first,
-    ties by flat index: :func:`select` for one block of rows."""
-    P, V = cand.shape
-    rows, words, _ = select(cand, np.zeros(P), [P], [k])[0]
-    return rows * V + words
-
-
-def _hyp(ids, logprob, length_exponent, align) -> Hypothesis:
-    score = logprob / max(len(ids), 1) ** length_exponent if length_exponent \
-        else logprob
-    return Hypothesis(ids=ids, logprob=logprob, score=score,
-                      alignment=np.stack(align) if align else None)
 
 
 def score_ids(models, src_ids, tgt_ids) -> np.ndarray:
