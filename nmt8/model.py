@@ -1,14 +1,14 @@
-"""The attentional GRU translation model of Section 2, in numpy.
+"""The attentional GRU translation model of Section 2, in numpy: one
+model's weights in one precision, and loading them.
 
-* encoder: a bidirectional GRU over source embeddings, eq. (1);
-  ``h_i = [fwd_i ; bwd_i]`` (Nematus order: forward half first);
-* initial decoder state ``s_0 = tanh(mean_i(h_i) W_s + b_s)`` (Nematus
-  ``ff_state``);
-* decoder: the conditional GRU of Nematus, eq. (3)-(6): GRU ``r`` on the
-  previous target embedding, MLP attention (``nmt8.attention``), GRU ``q`` on
-  the context ``H_t``;
-* readout ``g`` of eq. (2): ``t = tanh(s_t W1 + E[y_{t-1}] W2 + H_t W3)``,
-  logits ``t W_o + b_o``.
+* encoder: a bidirectional GRU over source embeddings, eq. (1), and the
+  initial decoder state ``s_0`` (``nmt8.encoder``);
+* decoder: the conditional GRU of Nematus, eq. (3)-(6), with MLP attention
+  (``nmt8.attention``) and the readout ``g`` of eq. (2) (``nmt8.decoder``).
+
+:class:`Model` holds the weights and runs both (``encode``, ``step``);
+:func:`load_model` reads a Nematus model file, :func:`random_model` draws
+one of any size.
 
 Parameters carry the Nematus (Theano) ``.npz`` names and (in, out) shapes
 (``nmt8.params`` lists them and reads model files):
@@ -40,24 +40,23 @@ Precisions (``PRECISIONS``, ``check_options``, the weight each builds):
 matrices are assembled, and what a model holds in memory (``Params``):
 ``nmt8.weights``.
 
-Does not: search (``nmt8.beam``), tokenise (``nmt8.text``) or train
-(``nmt8.train``, PyTorch).
+Does not: compute the encoder or a decoder step itself (``nmt8.encoder``,
+``nmt8.decoder``), search (``nmt8.beam``), tokenise (``nmt8.text``) or
+train (``nmt8.train``, PyTorch).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
 
-from .attention import attend
+from . import decoder, encoder
 from .config import ModelConfig
-from .gru import gru_gates, gru_step
-from .ops import EMBEDDINGS, Rows8, linear, tanh
+from .embedding import EMBEDDINGS
+from .encoder import Encoded
 from .params import MODELS_DIR, options_path, param_shapes, resolve
 from .precision import DEFAULT, PRECISIONS, Options, check_options, kernel_choices
-from .text import EOS
 from .weights import (
     FUSED,
     Params,
@@ -67,21 +66,13 @@ from .weights import (
     build,
 )
 
-# re-exported: EMBEDDINGS (ops), MODELS_DIR, param_shapes (params), FUSED,
-# Params (weights), PRECISIONS, DEFAULT, Options, check_options,
-# kernel_choices (precision), where callers import them from nmt8.model
+# re-exported: Encoded (encoder), EMBEDDINGS (embedding), MODELS_DIR,
+# param_shapes (params), FUSED, Params (weights), PRECISIONS, DEFAULT,
+# Options, check_options, kernel_choices (precision), where callers import
+# them from nmt8.model
 __all__ = ["DEFAULT", "EMBEDDINGS", "FUSED", "MODELS_DIR", "PRECISIONS",
            "Encoded", "Model", "Options", "Params", "check_options",
            "kernel_choices", "load_model", "param_shapes", "random_model"]
-
-
-@dataclasses.dataclass
-class Encoded:
-    """What the decoder needs of one source sentence."""
-
-    h: np.ndarray  # (S, 2H) annotations h_i, eq. (1)
-    pctx: np.ndarray  # (S, 2H) h W_c_att + b_att, reused by every step
-    s0: np.ndarray  # (1, H) initial decoder state
 
 
 class Model:
@@ -90,8 +81,8 @@ class Model:
     ``Model(cfg, params)`` builds an fp32 (numpy) model from float32 arrays
     with the Nematus names (``load_model`` reads a file, ``random_model``
     draws one). ``W``/``b``: the fused matrices (weight type per precision,
-    ``nmt8.ops``) and their float32 biases; ``Wemb``/``Wemb_dec``: the
-    embedding tables (``nmt8.ops.Embedding``); ``params``: the float32
+    ``nmt8.products``) and their float32 biases; ``Wemb``/``Wemb_dec``: the
+    embedding tables (``nmt8.embedding.Embedding``); ``params``: the float32
     Nematus tensors (``Params``); ``precision``, ``kernel``, ``scheme``,
     ``embeddings``: how it is prepared. Every precision is built from the
     same float32 parameters ("both systems load parameters from the same
@@ -171,74 +162,15 @@ class Model:
         return self.encode_batch([src_ids])[0]
 
     def encode_batch(self, srcs) -> list[Encoded]:
-        """Eq. (1) for B sentences of ids (each INCLUDING its final </s>).
-
-        One :class:`Encoded` per sentence, in the order given. The sources
-        run sorted longest first, so at every position the sentences still
-        running are a prefix of the rows: no padding enters a recurrence,
-        and each sentence's numbers are those of encoding it alone (int8:
-        bit for bit; fp32: up to BLAS's rounding for another row count).
-        """
-        B, H = len(srcs), self.cfg.dim
-        if B == 0:
-            return []
-        L = np.array([len(s) for s in srcs])  # (B,)
-        if L.min() < 1:
-            raise ValueError("every source must hold at least one id (</s>)")
-        order = np.argsort(-L, kind="stable")  # longest first
-        Ls = L[order]  # (B,) descending
-        S = int(Ls[0])
-        ids = np.full((B, S), EOS, np.int64)  # (B, S), padded
-        for row, b in enumerate(order):
-            ids[row, :Ls[row]] = srcs[b]
-        if ids.min() < 0 or ids.max() >= self.cfg.n_words_src:
-            raise ValueError(f"source id out of range [0, {self.cfg.n_words_src})")
-        x = self.Wemb.lookup_rows(ids.reshape(-1))  # (B*S, E), or int8 rows
-        x_proj = linear(x, self.W["enc_x"], self.b["enc_x"], mm=True)
-        x_proj = x_proj.reshape(B, S, 6 * H)  # (B, S, 6H)
-        h = np.zeros((B, S, 2 * H), np.float32)  # (B, S, 2H)
-        fwd = np.zeros((B, H), np.float32)
-        bwd = np.zeros((B, H), np.float32)
-        for i in range(S):
-            n = int((Ls > i).sum())  # sentences still running: rows [0, n)
-            fwd[:n] = gru_step(x_proj[:n, i, :3 * H], fwd[:n], self.W["enc_U"])
-            h[:n, i, :H] = fwd[:n]
-            rows, j = np.arange(n), Ls[:n] - 1 - i  # each own backward position
-            bwd[:n] = gru_step(x_proj[rows, j, 3 * H:], bwd[:n],
-                               self.W["enc_r_U"])
-            h[rows, j, H:] = bwd[:n]
-        # s_0 from each sentence's own mean (no padded row in the sum)
-        mean = np.concatenate([np.ascontiguousarray(h[r, :Ls[r]]).mean(
-            0, keepdims=True) for r in range(B)])  # (B, 2H)
-        s0 = tanh(linear(mean, self.W["ff_state"], self.b["ff_state"]))  # (B, H)
-        pctx = linear(h.reshape(B * S, 2 * H), self.W["Wc_att"],
-                      self.b["Wc_att"], mm=True).reshape(B, S, 2 * H)
-        out: list[Encoded] = [None] * B  # type: ignore[list-item]
-        for r, b in enumerate(order):
-            n = int(Ls[r])
-            out[b] = Encoded(h=np.ascontiguousarray(h[r, :n]),
-                             pctx=np.ascontiguousarray(pctx[r, :n]),
-                             s0=s0[r:r + 1].copy())
-        return out
+        """Eq. (1) for B sentences of ids (each INCLUDING its final </s>),
+        one :class:`Encoded` each, in the order given
+        (``nmt8.encoder.encode_batch``: int8 bit for bit as each alone)."""
+        return encoder.encode_batch(self, srcs)
 
     # -- decoder, eq. (2)-(6) ------------------------------------------------
     def embed_prev(self, y_prev) -> np.ndarray:
         """E[y_{t-1}] (P, E); id -1 means "no previous word" (zero vector)."""
-        y_prev = np.asarray(y_prev)
-        emb = self.Wemb_dec.lookup(np.maximum(y_prev, 0))
-        emb[y_prev < 0] = 0.0
-        return emb
-
-    def _embed_prev_rows(self, y_prev):
-        """``embed_prev`` for the product that reads it: an int8 table's
-        rows as stored (``nmt8.ops.Rows8``) when the product is int8."""
-        if not (self.Wemb_dec.dtype == "int8" and self.precision == "int8"):
-            return self.embed_prev(y_prev)
-        y_prev = np.asarray(y_prev)
-        q, step = self.Wemb_dec.lookup_rows(np.maximum(y_prev, 0))
-        none = y_prev < 0
-        q[none], step[none] = 0, 0.0
-        return Rows8(q, step)
+        return decoder.embed_prev(self, y_prev)
 
     def step(self, enc: Encoded, s_prev: np.ndarray, y_prev):
         """One decoder step for the P hypotheses of one sentence.
@@ -252,33 +184,12 @@ class Model:
 
     def step_batch(self, encs: list[Encoded], counts: list[int],
                    s_prev: np.ndarray, y_prev):
-        """One decoder step for the live rows of several sentences.
-
-        ``encs[g]`` owns the next ``counts[g]`` rows of s_prev (P, H) and
-        y_prev (P,). Every weight product runs once over all P rows;
-        attention, eq. (5)-(6), runs per sentence over its own source.
-        Returns logits (P, Vt), s_t (P, H) and one alpha (counts[g], S_g)
-        per sentence.
+        """One decoder step for the live rows of several sentences
+        (``nmt8.decoder.step_batch``): ``encs[g]`` owns the next
+        ``counts[g]`` rows of s_prev (P, H) and y_prev (P,). Returns logits
+        (P, Vt), s_t (P, H) and one alpha (counts[g], S_g) per sentence.
         """
-        H, C = self.cfg.dim, 2 * self.cfg.dim
-        W, b = self.W, self.b
-        y_proj = linear(self._embed_prev_rows(y_prev), W["dec_y"],
-                        b["dec_y"])  # (P, 3H + E)
-        s1 = gru_step(y_proj[:, :3 * H], s_prev, W["dec_U"])  # s'_t, eq. (3)
-        s1_proj = linear(s1, W["dec_s1"], b["dec_s1"])  # (P, C + 3H)
-        H_t = np.empty((s1.shape[0], C), np.float32)  # (P, 2H)
-        alphas, r = [], 0
-        for enc, n in zip(encs, counts):
-            H_t[r:r + n], alpha = attend(enc.pctx, s1_proj[r:r + n, :C], enc.h,
-                                         W["U_att"], b["U_att"])
-            alphas.append(alpha)
-            r += n
-        c_proj = linear(H_t, W["dec_ctx"], b["dec_ctx"])  # (P, 3H + E)
-        s_t = gru_gates(c_proj[:, :3 * H], s1_proj[:, C:], s1)  # eq. (4)
-        t = tanh(linear(s_t, W["logit_lstm"], b["logit_lstm"])
-                 + y_proj[:, 3 * H:] + c_proj[:, 3 * H:])  # (P, E), eq. (2)
-        logits = linear(t, W["logit"], b["logit"])  # (P, Vt)
-        return logits, s_t, alphas
+        return decoder.step_batch(self, encs, counts, s_prev, y_prev)
 
     def arrays(self) -> dict[str, list[np.ndarray]]:
         """Every array the model holds, by part: ``weights`` (the fused

@@ -113,7 +113,8 @@ def _imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("module", ["parallel", "translator", "threads", "beam",
                                     "beam_select", "beam_sentence", "ops",
-                                    "products", "embedding",
+                                    "products", "embedding", "model", "encoder",
+                                    "decoder",
                                     "stream_pool"])
 def test_the_core_does_not_import_the_lab(module):
     # nmt8.parallel imported nmt8.lab.measure inside a function, and measure
