@@ -1,4 +1,5 @@
-"""nmt8.lab.bulk: the batch-size sweep and the batch-invariance count."""
+"""nmt8.lab.batch_measure (the batch-size sweep, the batch-invariance count,
+the reproduce records) and nmt8.lab.bulk (`nmt8 bench batch`)."""
 
 import numpy as np
 
