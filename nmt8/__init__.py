@@ -3,14 +3,26 @@
 A reference implementation of Quinn & Ballesteros (2018), "Pieces of Eight:
 8-bit Neural Machine Translation". The modules follow the paper:
 
-- ``model``, ``gru``, ``attention``: the fp32 model of Section 2;
-- ``beam``, ``translator``: beam search and the text pipeline;
-- ``quant`` (``quant.int8``, ``quant.kernels``): int8 quantization and the
-  int8 products (Section 3);
-- ``threads``, ``parallel``: one thread per sentence, one process per core;
-- ``timers``, ``lab.measure``: the measurements of Sections 4 and 5.
+- Section 2, the model: ``config`` (options), ``params`` (Nematus names,
+  shapes, reading a model file), ``gru``, ``attention``, ``encoder``
+  (eq. (1)), ``decoder`` (eq. (2)-(6)), ``model`` (the weights in one
+  precision, ``load_model``, ``random_model``), ``embedding``;
+- the products: ``ops`` (``linear``, the one product function, and the
+  elementwise functions), ``products`` (a weight type per precision, bound
+  to its kernel), ``precision`` and ``weights`` (building them);
+- Section 3: ``quant`` (``int8``, ``int16``, ``fp32``, ``msfp``,
+  ``kernels``, ``vnni`` and the private ``_clib``, ``_calls``, ``_checks``,
+  ``_build``): quantization and the C kernels;
+- search and text: ``beam`` (the loop), ``beam_sentence`` (a sentence's
+  hypotheses), ``beam_select`` (candidate selection), ``batch`` (several
+  sentences at once), ``text`` (BPE), ``translator``;
+- deployment: ``threads`` (one BLAS thread per sentence), ``parallel`` (one
+  process per core), ``stream`` (files of any size; ``stream_lines``,
+  ``stream_windows``, ``stream_pool``), ``dask``, ``memory``;
+- Sections 4-5, measurement: ``timers`` and ``lab``; training: ``train``;
+- around them: ``cli`` (the ``nmt8`` command), ``demo``, ``data``
+  (Multi30k), ``testing`` (our own sentences and toy models).
 """
-
 from .beam import Hypothesis, beam_search, score_ids
 from .config import ModelConfig
 from .model import Model, load_model, random_model
