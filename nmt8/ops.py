@@ -69,12 +69,17 @@ def _linear(X, W, b):
     return W.matmul(X, b)
 
 
+def _timed(category: str, f, *args):
+    """``f(*args)``, its time added to ``TIMERS`` under ``category``."""
+    t0 = _clock()
+    y = f(*args)
+    TIMERS.add(category, _clock() - t0)
+    return y
+
+
 def tanh(x: np.ndarray) -> np.ndarray:
     if TIMERS.enabled:
-        t0 = _clock()
-        y = np.tanh(x)
-        TIMERS.add("tanh", _clock() - t0)
-        return y
+        return _timed("tanh", np.tanh, x)
     return np.tanh(x)
 
 
@@ -88,10 +93,7 @@ def _sigmoid(x):
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     if TIMERS.enabled:
-        t0 = _clock()
-        y = _sigmoid(x)
-        TIMERS.add("sigmoid", _clock() - t0)
-        return y
+        return _timed("sigmoid", _sigmoid, x)
     return _sigmoid(x)
 
 
@@ -110,10 +112,7 @@ def log_softmax(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     owns: one (P, V) array less to allocate per step).
     """
     if TIMERS.enabled:
-        t0 = _clock()
-        y = _log_softmax(x, out)
-        TIMERS.add("softmax", _clock() - t0)
-        return y
+        return _timed("softmax", _log_softmax, x, out)
     return _log_softmax(x, out)
 
 
@@ -135,10 +134,7 @@ def row_logsumexp(x: np.ndarray, rows: int = 16) -> np.ndarray:
     computed alone, so it does not depend on the other rows.
     """
     if TIMERS.enabled:
-        t0 = _clock()
-        y = _row_logsumexp(x, rows)
-        TIMERS.add("softmax", _clock() - t0)
-        return y
+        return _timed("softmax", _row_logsumexp, x, rows)
     return _row_logsumexp(x, rows)
 
 

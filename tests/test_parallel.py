@@ -111,11 +111,9 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("module", ["parallel", "translator", "threads", "beam",
-                                    "beam_select", "beam_sentence", "ops",
-                                    "products", "embedding", "model", "encoder",
-                                    "decoder",
-                                    "stream_pool"])
+@pytest.mark.parametrize("module", [
+    "parallel", "translator", "threads", "beam", "beam_select", "beam_sentence",
+    "ops", "products", "embedding", "model", "encoder", "decoder", "stream_pool"])
 def test_the_core_does_not_import_the_lab(module):
     # nmt8.parallel imported nmt8.lab.measure inside a function, and measure
     # imported parallel: a cycle the function-level import only hid
