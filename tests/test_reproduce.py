@@ -92,8 +92,9 @@ def test_reproduce_writes_every_section(toy):
     # the speed runs time single models: ensemble rows show no speed-run WPCS
     if "2x int8 per-tensor" in variants:
         row = next(line for line in report.splitlines()
-                   if line.startswith("| 2x int8 per-tensor |"))
-        assert row.split("|")[4].strip() == "-"
+                   if line.startswith("| De-En | 2x int8 per-tensor |"))
+        assert row.split("|")[5].strip() == "-"
+    _check_other_directions(res, saved, report)
     d = res.differences
     if d is not None:
         assert d.systems == (NMT8_FP32, NMT8_INT8)
@@ -126,6 +127,33 @@ def _check_memory_section(res, saved, report):
     for r in res.memory:
         assert 0 < r.start < r.loaded <= r.peak and r.translated <= r.peak
     assert "| nmt8 fp32 | fp32 |" in report
+
+
+def _check_other_directions(res, saved, report):
+    """Table 6's En-De rows: the shipped en-de model on the test set read
+    English -> German (our sentences), fp32 and int8; 2x exactly when a
+    second En-De model is shipped."""
+    from nmt8.lab import quality
+    from nmt8.lab.machine import int8_available
+    from nmt8.lab.markdown import THEIRS
+
+    assert res.quality.lang == "De-En"
+    (d,) = res.directions
+    assert (d.lang, d.sentences) == ("En-De", len(PAIRS))
+    assert d.model.startswith("en-de E=")
+    single = [NMT8_FP32] + ([NMT8_INT8] if int8_available() else [])
+    two = quality.shipped(quality.SHIPPED["en", "de"][1])
+    assert [r.system for r in d.systems] == single + (
+        [System(precision=s.precision, models=2) for s in single] if two else [])
+    assert d.systems[0].identical_to_fp32 == len(PAIRS)
+    assert saved["directions"][0]["lang"] == "En-De"
+    rows = [line for line in report.splitlines() if line.startswith("| En-De |")]
+    assert [row.split("|")[2].strip() for row in rows] == \
+        [r.system.variant for r in d.systems]
+    # each direction's rows, then the paper's rows of that direction
+    table6 = report.split("## Table 6")[1]
+    assert table6.index(rows[-1]) < table6.index(f"| {THEIRS}: En-De")
+    assert ("no En-De 2x row" in report) != two
 
 
 def _check_batch_section(res, saved, report):
@@ -288,7 +316,8 @@ def made_up(toy):
                   machine=machine_info(), model="toy", config=model.cfg,
                   ensemble=None, paper={})
     res.data = DataStats(found=True, dir="d", split="test_2016_flickr",
-                         sentences=3, src_len=4.0, tgt_len=5.0)
+                         sentences=3, src_len=4.0, tgt_len=5.0,
+                         lang="De-En")
     res.workloads = [WorkloadInfo("toy", 2, 10, False, None),
                      WorkloadInfo("big", 2, 10, True, 22)]
     res.speed = [_speed("toy", 5, NMT8_FP32, 10.0), _speed("toy", 5, NMT8_INT8, 30.0),
@@ -326,9 +355,10 @@ def test_report_rows_come_from_the_fields(made_up):
     assert "| big | beam 5 | PyTorch int8 | 10.0 | 10.0 | 5 |" in lines
     # Table 6 takes the speed-run WPCS of the same System on the first
     # workload, beam 5; the ensemble has none
-    assert "| fp32 | 31.2 | 50.0 | 10.0 | 1.00x | - | 7.0 | 3 |" in lines
-    assert "| int8 per-tensor | 30.8 | 50.0 | 30.0 | 3.00x | - | 7.0 | 3 |" in lines
-    assert "| 2x fp32 | 33.0 | 50.0 | - | - | - | 7.0 | 3 |" in lines
+    assert "| De-En | fp32 | 31.2 | 50.0 | 10.0 | 1.00x | - | 7.0 | 3 |" in lines
+    assert ("| De-En | int8 per-tensor | 30.8 | 50.0 | 30.0 | 3.00x | - | 7.0 | "
+            "3 |") in lines
+    assert "| De-En | 2x fp32 | 33.0 | 50.0 | - | - | - | 7.0 | 3 |" in lines
     assert "| nmt8 int8 / PyTorch int8 WPCS >= 1.2x, beam 5 | 1.10x | NO |" in lines
     assert "| system | beam 1 | beam 5 |" in lines
     assert "| nmt8 int8 | 18.0 | 9.0 |" in lines
@@ -480,3 +510,75 @@ def test_memory_record_round_trips_through_json():
     assert saved["system"]["label"] == "nmt8 int8 per-row (ref)"
     assert MemoryUse.from_json(saved) == r
     assert r.own == 100 * 2**20
+
+
+@pytest.fixture(scope="module")
+def en_de(tmp_path_factory):
+    """Two toy English -> German models saved as files (our sentences)."""
+    from nmt8.memory import save_model
+
+    root = tmp_path_factory.mktemp("en-de")
+    out = []
+    for seed in (1, 2):
+        m = toy_model(root / f"toy{seed}", [(en, de) for de, en in PAIRS],
+                      vocab_size=60, seed=seed)
+        m.cfg.src_lang, m.cfg.tgt_lang = "en", "de"
+        out.append(save_model(root / f"en-de-{seed}", m).parent)
+    return out
+
+
+@pytest.mark.parametrize("second", [True, False])
+def test_other_directions_add_the_ensemble_once_it_is_shipped(
+        toy, en_de, monkeypatch, second):
+    """En-De 1x from the first model; 2x exactly when the second exists."""
+    from nmt8.lab import quality
+    from nmt8.lab.machine import int8_available
+
+    _, model, data = toy
+    seed2 = en_de[1] if second else en_de[1].parent / "not-shipped"
+    monkeypatch.setattr(quality, "SHIPPED", {("de", "en"): ("nope", "nope"),
+                                             ("en", "de"): (en_de[0], seed2)})
+    (d,) = quality.other_directions(model, data, progress=False)
+    single = [NMT8_FP32] + ([NMT8_INT8] if int8_available() else [])
+    doubled = [System(precision=s.precision, models=2) for s in single]
+    assert [r.system for r in d.systems] == single + (doubled if second else [])
+    assert (d.lang, d.sentences, d.ensemble is not None) == ("En-De", len(PAIRS),
+                                                             second)
+    # read English -> German: references are the German side
+    assert d.systems[0].identical_to_fp32 == len(PAIRS)
+    # without the first model or the test data the direction is left out
+    monkeypatch.setattr(quality, "SHIPPED", {("en", "de"): ("nope", "nope")})
+    assert quality.other_directions(model, data, progress=False) == []
+    monkeypatch.setattr(quality, "SHIPPED", {("en", "fr"): (en_de[0], "nope")})
+    assert quality.other_directions(model, data, progress=False) == []
+
+
+def test_table6_puts_each_direction_beside_the_papers_rows(made_up):
+    from nmt8.lab import paper
+    from nmt8.lab.markdown import THEIRS
+    from nmt8.lab.report import render
+    from nmt8.lab.results import Quality, QualityResult
+
+    def q(system, bleu):
+        return QualityResult(system, bleu, 50.0, "BLEU sig", "chrF sig", 7.0, 3,
+                             ["a", "b", "c"])
+    made_up.directions = [Quality(3, 12, [q(NMT8_FP32, 20.0), q(NMT8_INT8, 19.5),
+                                          q(System(models=2), 21.0)],
+                                  "En-De", "en", "en2")]
+    text = render(made_up)
+    lines = text.splitlines()
+    # no speed runs of this model: no speed-run WPCS, no speed-ups
+    assert "| En-De | fp32 | 20.0 | 50.0 | - | - | - | 7.0 | 3 |" in lines
+    assert "| En-De | 2x fp32 | 21.0 | 50.0 | - | - | - | 7.0 | 3 |" in lines
+    # ours of a direction, then the paper's of it; then the paper's others
+    section = text.split("## Table 6")[1].split("\n## ")[0]
+    first = [line.split("|")[1].strip().replace(f"{THEIRS}: ", "")
+             for line in section.splitlines() if line.startswith("| ")][1:]
+    theirs = [t["lang"] for t in paper.TABLE6]
+    mine = ("De-En", "En-De")
+    assert first == (["De-En"] * 3 + [t for t in theirs if t.startswith(mine[0])]
+                     + ["En-De"] * 3 + [t for t in theirs if t.startswith(mine[1])]
+                     + [t for t in theirs if not t.startswith(mine)])
+    assert "En-De: the shipped en and en2 (2x)." in lines
+    made_up.directions[0].ensemble = None
+    assert "no En-De 2x row" in render(made_up)

@@ -9,6 +9,9 @@ decoders on the test set (Table 6), and how their outputs differ (Tables
 * :func:`quality` - BLEU and chrF (sacrebleu) of nmt8 fp32 and int8 with
   per-tensor and per-row scales, beam 5, and of a 2-model ensemble when
   one is given;
+* :func:`other_directions` - Table 6's rows of the other direction (En-De
+  when the model is De-En): the shipped model (1x) and, once a second seed
+  is shipped (:data:`SHIPPED`), their ensemble (2x), fp32 and int8;
 * :func:`differences` - identical outputs, bold-diff examples with their
   times, and where the beams part (``nmt8.lab.diff.flip``).
 
@@ -22,38 +25,40 @@ import dataclasses
 
 import numpy as np
 
-from ..model import Model
+from ..model import Model, load_model
+from ..params import resolve
 from . import diff, measure, paper
 from .machine import int8_available
-from .results import (
-    NMT8_FP32,
-    NMT8_INT8,
-    DataStats,
-    Differences,
-    Example,
-    Quality,
-    QualityResult,
-    Settings,
-    System,
-)
-from .speed import ladder_systems
+from .records import DataStats, Differences, Example, Quality, QualityResult
+from .settings import Settings
+from .speed import ladder_systems, model_label
+from .systems import NMT8_FP32, NMT8_INT8, System
 
 SPLIT = "test_2016_flickr"
+# the shipped models of each direction: (source, target language) ->
+# (the single model, the second seed its 2x ensemble adds when shipped)
+SHIPPED = {("de", "en"): ("de-en", "de-en-seed2"),
+           ("en", "de"): ("en-de", "en-de-seed2")}
 
 
-def load_test(data=None, limit=None):
-    """(German sources, English references) of test_2016_flickr, or None."""
+def lang(src: str = "de", tgt: str = "en") -> str:
+    """A direction as the paper names it: ``De-En``."""
+    return f"{src.capitalize()}-{tgt.capitalize()}"
+
+
+def load_test(data=None, limit=None, src: str = "de", tgt: str = "en"):
+    """(sources, references) of test_2016_flickr, src -> tgt, or None."""
     from ..data import DataMissing, read_lines
 
     try:
-        src = read_lines(SPLIT, "de", data, limit)
-        ref = read_lines(SPLIT, "en", data, limit)
+        sources = read_lines(SPLIT, src, data, limit)
+        refs = read_lines(SPLIT, tgt, data, limit)
     except DataMissing:
         return None
-    return src, ref
+    return sources, refs
 
 
-def data_stats(data, test) -> DataStats:
+def data_stats(data, test, direction: str = "De-En") -> DataStats:
     """Table 5 of our test set: sentences and mean lengths in words."""
     from ..data import data_dir
 
@@ -63,7 +68,8 @@ def data_stats(data, test) -> DataStats:
     return DataStats(found=True, dir=str(data_dir(data)), split=SPLIT,
                      sentences=len(src),
                      src_len=float(np.mean([measure.count_words(s) for s in src])),
-                     tgt_len=float(np.mean([measure.count_words(s) for s in ref])))
+                     tgt_len=float(np.mean([measure.count_words(s) for s in ref])),
+                     lang=direction)
 
 
 @dataclasses.dataclass
@@ -111,13 +117,16 @@ def quality_systems(ensemble: bool) -> list[System]:
 
 
 def quality(model: Model, src, refs, ensemble: Model | None = None,
-            progress=True) -> QualityRun:
-    """BLEU/chrF of fp32 and int8 (per-tensor, per-row), beam 5, and of a
-    2-model ensemble when given; identical outputs against the fp32 system
-    of the same models."""
+            progress=True, systems: list[System] | None = None) -> QualityRun:
+    """BLEU/chrF of ``systems`` (default :func:`quality_systems`: fp32 and
+    int8 per-tensor and per-row, ...), beam 5, and of a 2-model ensemble
+    when given; identical outputs against the fp32 system of the same
+    models (which ``systems`` must put first)."""
     words = sum(measure.count_words(s) for s in src)
     results, trs, outs = [], {}, {}
-    for system in quality_systems(ensemble is not None):
+    if systems is None:
+        systems = quality_systems(ensemble is not None)
+    for system in systems:
         models = [model, ensemble] if system.models == 2 else model
         trs[system] = tr = system.build(models, 5)
         with measure.single_threaded():
@@ -130,7 +139,43 @@ def quality(model: Model, src, refs, ensemble: Model | None = None,
             bleu_signature=q["bleu_signature"], chrf_signature=q["chrf_signature"],
             wpcs_one_run=measure.wpcs(words, sum(t.seconds)),
             identical_to_fp32=same, text=t.text))
-    return QualityRun(Quality(len(src), words, results), trs, outs)
+    cfg = model.cfg
+    return QualityRun(Quality(
+        len(src), words, results, lang(cfg.src_lang, cfg.tgt_lang),
+        model_label(model),
+        model_label(ensemble) if ensemble is not None else None), trs, outs)
+
+
+def shipped(name) -> bool:
+    """Is there a model by this name (a shipped one) or at this path?"""
+    try:
+        resolve(name)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def other_directions(model: Model, data=None, limit: int | None = None,
+                     progress=True) -> list[Quality]:
+    """Table 6 of every direction of :data:`SHIPPED` other than the
+    model's: fp32 and int8 of its single model on its test set (sources
+    and references swapped), and of the 2-model ensemble when the second
+    seed is shipped. A direction without its model or test data is left
+    out."""
+    out = []
+    for (src_lang, tgt_lang), (first, second) in SHIPPED.items():
+        if (src_lang, tgt_lang) == (model.cfg.src_lang, model.cfg.tgt_lang):
+            continue
+        test = load_test(data, limit, src_lang, tgt_lang)
+        if test is None or not shipped(first):
+            continue
+        one = load_model(first)
+        two = load_model(second) if shipped(second) else None
+        systems = [NMT8_FP32] + ([NMT8_INT8] if int8_available() else [])
+        if two is not None:
+            systems += [dataclasses.replace(s, models=2) for s in systems]
+        out.append(quality(one, *test, two, progress, systems).quality)
+    return out
 
 
 def differences(q: QualityRun, src, settings: Settings, a: System = NMT8_FP32,

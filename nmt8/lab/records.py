@@ -127,6 +127,7 @@ class DataStats:
     sentences: int | None = None
     src_len: float | None = None  # mean source words
     tgt_len: float | None = None
+    lang: str | None = None  # the direction read, as the paper: "De-En"
 
 
 @dataclasses.dataclass
@@ -145,9 +146,14 @@ class QualityResult:
 
 @dataclasses.dataclass
 class Quality:
+    """Table 6 of one direction: every system on its test set."""
+
     sentences: int
     words: int
     systems: list[QualityResult]
+    lang: str = "De-En"  # the direction, as the paper names it
+    model: str | None = None  # the model's label
+    ensemble: str | None = None  # the second model's label (the 2x rows)
 
 
 @dataclasses.dataclass

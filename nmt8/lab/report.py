@@ -103,7 +103,7 @@ def _data(res) -> str:
     d = res.data
     rows = []
     if d.found:
-        rows.append((f"Multi30k {d.split} (De-En)", d.sentences,
+        rows.append((f"Multi30k {d.split} ({d.lang})", d.sentences,
                      num(d.src_len), num(d.tgt_len)))
     for r in paper.TABLE5:
         rows.append((f"{THEIRS}: {r['lang']}", r["sentences"], r["src_len"],

@@ -20,44 +20,63 @@ DIFFERENCES = "Tables 8 and 9: 32-bit and 8-bit outputs compared"
 
 
 def table6(res) -> str:
+    """Our rows of each direction (the model's, then the others' shipped
+    models), each followed by the paper's rows of that direction."""
     text = f"## {TABLE6}\n\n"
     q = res.quality
-    # the speed runs of the first workload, beam 5; they time single models
-    # only, so a "2x ..." system finds no figure there
+    # the speed runs of the first workload, beam 5; they time the model's
+    # single models only, so a "2x ..." system or another direction finds
+    # no figure there
     first = res.workloads[0].name if res.workloads else None
     b5 = {r.system: r.wpcs for r in res.speed
           if r.workload == first and r.beam == 5}
-    rows = []
     if q:
-        for r in q.systems:
-            ups = [ratio(b5.get(r.system), b5.get(base.system)) for base in BASELINES]
-            rows.append((r.system.variant, num(r.bleu), num(r.chrf),
-                         num(b5.get(r.system)), *ups, num(r.wpcs_one_run),
-                         f"{r.identical_to_fp32}"))
         text += (f"Multi30k test_2016_flickr, {q.sentences} sentences, beam 5. "
                  "WPCS (speed runs) is the median of the speed section (first "
-                 "workload, beam 5), and the speed-ups are its ratios; "
-                 "WPCS (test set) is this single pass. \"identical to fp32\" "
-                 "counts outputs equal to the numpy fp32 system's.\n\n")
+                 f"workload, beam 5: the {q.lang} model), and the speed-ups "
+                 "are its ratios; WPCS (test set) is this single pass. "
+                 "\"identical to fp32\" counts outputs equal to the numpy "
+                 "fp32 system's of the same models.\n\n")
     else:
         text += "> Skipped: no test data (see the note at the top).\n\n"
-    for r in paper.TABLE6:
-        rows.append((f"{THEIRS}: {r['lang']} {r['mode']}", r["bleu"], "-",
-                     r["wpcs"], *["-"] * len(BASELINES), "-", "-"))
-    text += table(("system", "BLEU", "chrF", "WPCS (speed runs)",
-                    *[f"speed-up vs {b.name}" for b in BASELINES],
-                    "WPCS (test set)", "identical to fp32"), rows)
+    theirs, rows = list(paper.TABLE6), []
+    for k, d in enumerate([q, *res.directions] if q else []):
+        rows += [_ours(d.lang, r, b5 if k == 0 else {}) for r in d.systems]
+        same = [t for t in theirs if t["lang"].split()[0] == d.lang]
+        rows += [_theirs(t) for t in same]
+        theirs = [t for t in theirs if t not in same]
+    rows += [_theirs(t) for t in theirs]
+    text += table(("pair", "system", "BLEU", "chrF", "WPCS (speed runs)",
+                   *[f"speed-up vs {b.name}" for b in BASELINES],
+                   "WPCS (test set)", "identical to fp32"), rows)
     if q:
         sig = q.systems[0]
         text += (f"\nsacrebleu signatures: `{sig.bleu_signature}`, "
                  f"`{sig.chrf_signature}`.\n")
         if not res.ensemble:
-            text += ("\nNo second model was given, so there is no 2-model "
-                     "ensemble row (the paper's \"En-De 2x\"); pass "
-                     "`--ensemble PATH`.\n")
+            text += (f"\nNo second {q.lang} model was given, so there is no "
+                     f"{q.lang} 2-model ensemble row; pass `--ensemble PATH`.\n")
+    for d in res.directions:
+        text += (f"\n{d.lang}: the shipped {d.model}"
+                 + (f" and {d.ensemble} (2x)." if d.ensemble else
+                    f"; no second {d.lang} model is shipped yet, so there is "
+                    f"no {d.lang} 2x row.") + "\n")
     text += ("\nNothing was tuned on the test set: beam 5, both scaling schemes "
              "and the shown examples are fixed in advance.\n")
     return text
+
+
+def _ours(lang, r, b5) -> tuple:
+    """One row of ours; b5: {System: speed-run WPCS} of the same model."""
+    ups = [ratio(b5.get(r.system), b5.get(base.system)) for base in BASELINES]
+    return (lang, r.system.variant, num(r.bleu), num(r.chrf),
+            num(b5.get(r.system)), *ups, num(r.wpcs_one_run),
+            f"{r.identical_to_fp32}")
+
+
+def _theirs(t) -> tuple:
+    return (f"{THEIRS}: {t['lang']}", t["mode"], t["bleu"], "-", t["wpcs"],
+            *["-"] * len(BASELINES), "-", "-")
 
 
 def human() -> str:

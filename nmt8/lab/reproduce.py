@@ -11,7 +11,8 @@ Ballesteros (2018) and writes ``report.md`` (one section per table),
    a PyTorch peer (``nmt8.lab.speed``);
 3. BLEU and chrF, fp32 vs int8 with per-tensor and per-row scales (Table 6),
    optionally a 2-model ensemble, and how the outputs differ (Section 5,
-   Tables 8 and 9) (``nmt8.lab.quality``);
+   Tables 8 and 9); Table 6's rows of the other direction's shipped models
+   (En-De 1x, and 2x once its second seed is shipped) (``nmt8.lab.quality``);
 4. beyond the paper, its future work (Section 7): batch decoding - words
    per core second against batch size for nmt8 and the PyTorch peer, the
    batch-invariance count, Dask scaling on this machine and kernel GOP/s
@@ -22,9 +23,10 @@ Ballesteros (2018) and writes ``report.md`` (one section per table),
 6. the paper's own numbers beside ours, labelled as theirs
    (``nmt8.lab.paper``, ``nmt8.lab.report``).
 
-This module only runs the parts in order and writes the files; every part
-returns records of ``nmt8.lab.results``, and ``results.json`` is
-``results.to_json`` of the :class:`~nmt8.lab.results.Results` it returns.
+This module only runs the parts in order and writes the files (the figures
+are ``nmt8.lab.figures``); every part returns records of
+``nmt8.lab.results``, and ``results.json`` is ``results.to_json`` of the
+:class:`~nmt8.lab.results.Results` it returns.
 
 Does not: measure, score or format by itself, tune anything on the test set
 (no choice is made from it), or train models (``nmt8 train``).
@@ -41,10 +43,18 @@ from pathlib import Path
 
 from ..model import Model, load_model
 from ..testing import toy_model  # noqa: F401 (old home; nmt8.testing now)
-from . import bulk, measure, paper, plot, resident
+from . import bulk, measure, paper, resident
 from .batch_records import BatchDecoding
+from .figures import plots
 from .machine import has_dask, has_torch, int8_available, machine_info
-from .quality import QualityRun, data_stats, differences, load_test, quality
+from .quality import (
+    data_stats,
+    differences,
+    lang,
+    load_test,
+    other_directions,
+    quality,
+)
 from .records import Target
 from .report import write_report
 from .results import Results, to_json
@@ -103,12 +113,13 @@ def _reproduce(out_dir, quick, data, model, progress, ensemble, settings,
                          "were skipped (run `pip install -e .`).")
     if settings.peer and not has_torch():
         res.notes.append("PyTorch is not installed: no PyTorch peer.")
-    test = load_test(data, settings.quality_sentences)
+    src_lang, tgt_lang = m.cfg.src_lang, m.cfg.tgt_lang
+    test = load_test(data, settings.quality_sentences, src_lang, tgt_lang)
     if test is None:
         res.notes.append("Multi30k not found (set NMT8_DATA or --data): "
                          "quality and output differences were skipped; "
                          "speed runs on our own example sentences.")
-    res.data = data_stats(data, test)
+    res.data = data_stats(data, test, lang(src_lang, tgt_lang))
 
     def part(name, fn):
         t0 = time.perf_counter()
@@ -142,6 +153,9 @@ def _reproduce(out_dir, quick, data, model, progress, ensemble, settings,
         res.quality = q.quality
         res.differences = part("differences", lambda: differences(
             q, src, settings, progress=progress))
+        if settings.directions:
+            res.directions = part("other directions", lambda: other_directions(
+                m, data, settings.quality_sentences, progress))
     if settings.batch:
         res.batch = part("batch decoding", lambda: batch_decoding(
             m, ref, test[0] if test else None, loads, tr0, settings, progress))
@@ -204,49 +218,6 @@ def targets(res: Results) -> list[Target]:
             out.append(Target(f"nmt8 int8 / PyTorch int8 WPCS >= 1.2x, "
                               f"beam {beam}", r, r >= 1.2))
     return out + resident.targets(res.memory, res.paper_workload)
-
-
-def plots(res: Results, out_dir: Path, q: QualityRun | None = None,
-          src=None) -> list[str]:
-    """PNG figures of the profiles, speeds, beam sweep and one attention map."""
-    written = []
-
-    def save(ax, name):
-        plot.save(ax, out_dir / name)
-        written.append(name)
-
-    for k, w in enumerate(res.workloads):
-        ax = plot.figure(7.5, 4.2)
-        plot.profile({p.system.precision: p.share for p in res.profile
-                      if p.workload == w.name}, ax=ax,
-                     title=f"Profile, beam 5: {w.name}")
-        save(ax, f"profile_{k}.png")
-    for k, w in enumerate(res.workloads):
-        ax = plot.figure(7.5, 4.2)
-        vals = {f"{r.system.label}, beam {r.beam}": r.wpcs for r in res.speed
-                if r.workload == w.name}
-        plot.speed(vals, ax=ax, title=f"WPCS, median of runs: {w.name}")
-        save(ax, f"speed_{k}.png")
-    ax = plot.figure(6.0, 4.0)
-    plot.beam_sweep(sweep_wpcs(res.beam_sweep), ax=ax,
-                    title=f"Beam sweep: {res.beam_sweep[0].workload}")
-    save(ax, "beam_sweep.png")
-    d = res.differences
-    if q is not None and d is not None and d.examples:
-        i = d.examples[0].index
-        fig = plot.figure(11, 5).figure
-        fig.clear()
-        axes = fig.subplots(1, 2)
-        for ax, system in zip(axes, d.systems):
-            tr = q.translators[system]
-            (h,) = tr.translate_ids([q.translations[system].src_ids[i]],
-                                    alignment=True)[0][:1]
-            src_tok = tr.src_bpe.pieces(src[i]) + ["</s>"]
-            tgt_tok = [tr.tgt_bpe.id_to_piece(t) for t in h.ids]
-            plot.attention(h.alignment, src_tok, tgt_tok, ax=ax,
-                           title=system.variant)
-        save(axes[0], "attention.png")
-    return written
 
 
 def _call_repr(out_dir, quick, data, model, ensemble) -> str:

@@ -103,7 +103,9 @@ class Results:
     peer_check: list[PeerCheck] = dataclasses.field(default_factory=list)
     beam_sweep: list[SpeedResult] = dataclasses.field(default_factory=list)
     throughput: list[Throughput] = dataclasses.field(default_factory=list)
-    quality: Quality | None = None
+    quality: Quality | None = None  # Table 6 of the model's direction
+    directions: list[Quality] = dataclasses.field(default_factory=list)
+    # ... and of the shipped models of the other direction(s)
     differences: Differences | None = None
     batch: BatchDecoding | None = None
     memory: list[MemoryUse] = dataclasses.field(default_factory=list)
