@@ -138,8 +138,17 @@ def _round(rows: np.ndarray, absmax: np.ndarray, top: int) -> np.ndarray:
     rows (n, K) float; absmax (n,) float32."""
     m = absmax.astype(np.float64)
     s = np.where(m > 0, top / np.where(m > 0, m, 1.0), 0.0)        # (n,)
-    q = np.rint(rows.astype(np.float64) * s[:, None])              # (n, K)
-    return np.clip(q, -top, top).astype(np.int16)
+    out = np.empty(rows.shape, np.int16)                           # (n, K)
+    # a block of rows at a time: the float64 temporaries stay small (a
+    # 40k x 620 matrix at once would need three of 200 MB each)
+    step = max(1, (1 << 20) // max(rows.shape[1], 1))
+    for i in range(0, rows.shape[0], step):
+        q = rows[i:i + step].astype(np.float64)
+        q *= s[i:i + step, None]
+        np.rint(q, out=q)
+        np.clip(q, -top, top, out=q)
+        out[i:i + step] = q
+    return out
 
 
 def quantize16(W: np.ndarray, scheme: str = "per_tensor") -> QuantizedMatrix16:
