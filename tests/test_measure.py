@@ -149,8 +149,12 @@ def test_cross_check_rows(toy, random_src):
     for col in ("timers", "cprofile"):
         assert sum(r[col] for r in cc["rows"]) == pytest.approx(100.0)
         assert cc["rows"][0][col] > 0
-    # cProfile finds nmt8/ops.py's functions by file and name: each is found
+    # cProfile finds the ops functions by their code objects: each is found
     assert all(r["cprofile"] > 0 for r in cc["rows"][:4])
+    # the softmax row counts what TIMERS counts as softmax: the beam's
+    # row log-sum-exp (one model), the ensemble's log-softmax
+    assert set(measure._CPROFILE_FUNCS["softmax"]) == {
+        nmt8.ops.log_softmax, nmt8.ops.row_logsumexp}
 
 
 def test_quality_matches_sacrebleu():

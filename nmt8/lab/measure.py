@@ -29,6 +29,7 @@ import pstats
 import statistics
 import time
 
+from .. import ops
 from ..parallel import WorkerPool
 from ..threads import blas_threads
 from ..timers import CATEGORIES, TIMERS
@@ -233,13 +234,21 @@ def profile(translator, src_ids, max_lens=None) -> dict:
 
 # cProfile sees Python functions, not operators: ``X @ W`` is inside
 # ops._linear, so its cumulative time is the product time; the others are
-# the ops wrappers themselves (run with TIMERS off, so no timer cost inside)
+# the ops wrappers themselves (run with TIMERS off, so no timer cost inside).
+# Found by their code objects, so a renamed or moved function is an error
+# here, not a silent 0.
 _CPROFILE_FUNCS = {
-    "products (all)": ("ops.py", "_linear"),
-    "tanh": ("ops.py", "tanh"),
-    "sigmoid": ("ops.py", "sigmoid"),
-    "softmax": ("ops.py", "log_softmax"),
+    "products (all)": (ops._linear,),
+    "tanh": (ops.tanh,),
+    "sigmoid": (ops.sigmoid,),
+    "softmax": (ops.log_softmax, ops.row_logsumexp),
 }
+
+
+def _code_key(f) -> tuple[str, int, str]:
+    """cProfile's key of a Python function: (file, first line, name)."""
+    c = f.__code__
+    return c.co_filename, c.co_firstlineno, c.co_name
 
 
 def cross_check(translator, src_ids, max_lens=None) -> dict:
@@ -260,10 +269,9 @@ def cross_check(translator, src_ids, max_lens=None) -> dict:
         total = time.perf_counter() - t0
         prof.disable()
     stats = pstats.Stats(prof).stats  # {(file, line, func): (cc, nc, tt, ct, callers)}
-    cum = {}
-    for name, (fname, func) in _CPROFILE_FUNCS.items():
-        cum[name] = sum(v[3] for k, v in stats.items()
-                        if k[0].endswith(fname) and k[2] == func)
+    cum = {name: sum(stats[_code_key(f)][3] for f in funcs
+                     if _code_key(f) in stats)
+           for name, funcs in _CPROFILE_FUNCS.items()}
     ts = timed["share"]
     t_share = {"products (all)": sum(v for k, v in ts.items()
                                      if k.startswith("product")),
