@@ -145,6 +145,10 @@ void nmt8_epilogue(void *Y, int64_t ld, const float *x_step,
 int nmt8_gemm_fused(float *Y, const nmt8_weights *w, const int8_t *Xq,
                     const float *x_step, const float *bias, int64_t P);
 
+/* the same for the gemm_avx2 kernel (nmt8_gemm_avx2.c) */
+int nmt8_gemm_avx2_fused(float *Y, const nmt8_weights *w, const int8_t *Xq,
+                         const float *x_step, const float *bias, int64_t P);
+
 /* ----------------------------------------------------------- VNNI tile */
 
 /* bytes of one packed VNNI vector: 16 output rows x 4 k */

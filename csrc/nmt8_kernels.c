@@ -3,7 +3,7 @@
  * Section 3 of Quinn & Ballesteros 2018: the reference kernel `ref`, the
  * activation quantizer, the float epilogue and the run-time dispatch to
  * the ISA-specific kernels (nmt8_sse4.c, nmt8_avx2.c, nmt8_vnni.c,
- * nmt8_gemm.c).
+ * nmt8_gemm.c, nmt8_gemm_avx2.c).
  *
  * Everything here compiles for any target.  On x86-64 the quantizer and
  * the epilogue use SSE2, which every x86-64 CPU has; elsewhere they are
@@ -30,12 +30,16 @@ const int8_t NMT8_TAIL_MASK[32] = {
 typedef int (*accum_fn)(int32_t *, const nmt8_weights *, const int8_t *,
                         int64_t);
 
+/* a blocked kernel with the epilogue fused in (nmt8_internal.h) */
+typedef int (*fused_fn)(float *, const nmt8_weights *, const int8_t *,
+                        const float *, const float *, int64_t);
+
 #if defined(__x86_64__) && defined(__GNUC__)
 
 /* every kernel, by id: what nmt8_accumulate(id, ...) runs when it can */
 static const accum_fn ACCUM[NMT8_NUM_KERNELS] = {
     nmt8_accum_ref, nmt8_accum_sse4, nmt8_accum_avx2, nmt8_accum_vnni,
-    nmt8_accum_maddubs, nmt8_accum_gemm,
+    nmt8_accum_maddubs, nmt8_accum_gemm, nmt8_accum_gemm_avx2,
 };
 
 /* the CPU question, asked once per kernel by dispatch_init */
@@ -49,6 +53,7 @@ static int cpu_has(int kernel)
             && __builtin_cpu_supports("sse4.1");
     case NMT8_KERNEL_AVX2:
     case NMT8_KERNEL_MADDUBS:
+    case NMT8_KERNEL_GEMM_AVX2:
         return __builtin_cpu_supports("avx2");
     case NMT8_KERNEL_VNNI:
     case NMT8_KERNEL_GEMM:
@@ -90,6 +95,14 @@ int nmt8_cpu_supports(int kernel)
 static accum_fn pick(int kernel)
 {
     return nmt8_cpu_supports(kernel) ? DISPATCH[kernel] : NULL;
+}
+
+/* the fused version of a blocked kernel, which converts tile by tile */
+static fused_fn fused(int kernel)
+{
+    return kernel == NMT8_KERNEL_GEMM        ? nmt8_gemm_fused
+         : kernel == NMT8_KERNEL_GEMM_AVX2 ? nmt8_gemm_avx2_fused
+                                           : NULL;
 }
 
 /* ----------------------------------------------------------- scalar tails */
@@ -430,8 +443,9 @@ int nmt8_matmul_q(int kernel, float *Y, const nmt8_weights *w,
     if (!NMT8_ALIGNED(x_step, float))
         return NMT8_EBADARG;
     acc_or_y *Yu = (acc_or_y *)Y;
-    if (kernel == NMT8_KERNEL_GEMM)         /* converts tile by tile */
-        return nmt8_gemm_fused(Y, w, Xq, x_step, bias, P);
+    fused_fn ff = fused(kernel);
+    if (ff)                                 /* converts tile by tile */
+        return ff(Y, w, Xq, x_step, bias, P);
     rc = f(&Yu->i, w, Xq, P);               /* accumulate in place */
     if (rc != NMT8_OK)
         return rc;
@@ -463,8 +477,9 @@ int nmt8_matmul_f32(int kernel, float *Y, const nmt8_weights *w,
     rc = nmt8_quantize_rows(Xq, x_step, X, P, w->K);
     if (rc != NMT8_OK)
         goto done;
-    if (kernel == NMT8_KERNEL_GEMM) {       /* converts tile by tile */
-        rc = nmt8_gemm_fused(Y, w, Xq, x_step, bias, P);
+    fused_fn ff = fused(kernel);
+    if (ff) {                               /* converts tile by tile */
+        rc = ff(Y, w, Xq, x_step, bias, P);
         goto done;
     }
     rc = f(&Yu->i, w, Xq, P);               /* accumulate in place */

@@ -40,7 +40,8 @@
 #define NMT8_KERNEL_VNNI 3
 #define NMT8_KERNEL_MADDUBS 4
 #define NMT8_KERNEL_GEMM 5
-#define NMT8_NUM_KERNELS 6
+#define NMT8_KERNEL_GEMM_AVX2 6
+#define NMT8_NUM_KERNELS 7
 
 /* return codes */
 #define NMT8_OK 0
@@ -70,8 +71,8 @@
  * QuantizedMatrix and keeps the buffers alive.
  *   Wq      (N, K) int8, row-major: the paper's transposed weights
  *   Wp      VNNI layout (ceil(N/16), ceil(K/4), 16, 4) int8, zero padded,
- *           NMT8_VNNI_ALIGN-byte aligned; NULL unless the vnni or gemm
- *           kernel is used
+ *           NMT8_VNNI_ALIGN-byte aligned; NULL unless the vnni, gemm or
+ *           gemm_avx2 kernel is used
  *   wsum    (N,) int32: NMT8_X_SHIFT * sum_k Wq[o,k] (wrapping), the
  *           correction for the shift of X in the vnni, gemm and maddubs
  *           kernels
@@ -110,6 +111,9 @@ int nmt8_accum_maddubs(int32_t *acc, const nmt8_weights *w,
 /* blocked VNNI for many rows of X (nmt8_gemm.c): same sums as vnni */
 int nmt8_accum_gemm(int32_t *acc, const nmt8_weights *w, const int8_t *Xq,
                     int64_t P);
+/* blocked AVX2 for many rows of X (nmt8_gemm_avx2.c): packed like vnni */
+int nmt8_accum_gemm_avx2(int32_t *acc, const nmt8_weights *w,
+                         const int8_t *Xq, int64_t P);
 
 /* the three entry points; `kernel` is one of the NMT8_KERNEL_* ids */
 

@@ -40,8 +40,8 @@ HEADERS = [HEADER] + [os.path.join(CSRC, name)
 SOURCES = [
     os.path.join(CSRC, name)
     for name in ("nmt8_kernels.c", "nmt8_sse4.c", "nmt8_avx2.c", "nmt8_vnni.c",
-                 "nmt8_gemm.c", "nmt8_fp32.c", "nmt8_fp32_simd.c",
-                 "nmt8_int16.c", "nmt8_int16_simd.c")
+                 "nmt8_gemm.c", "nmt8_gemm_avx2.c", "nmt8_fp32.c",
+                 "nmt8_fp32_simd.c", "nmt8_int16.c", "nmt8_int16_simd.c")
 ]
 DEPENDS = SOURCES + HEADERS + [os.path.join(CSRC, name) for name in
                                ("nmt8_internal.h", "nmt8_ladder.h")]
