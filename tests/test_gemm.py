@@ -1,12 +1,14 @@
-"""Tests of the blocked int8 kernel ``gemm`` (``csrc/nmt8_gemm.c``) for many
-rows of X: bit for bit against the int64 numpy reference and against the
-naive ``vnni`` kernel, across the sizes where its blocking changes path
-(chunks of 8 rows, slivers of 2 blocks of 16 outputs, groups of 256 KB of
-weights, the float epilogue fused per tile); overlap, misalignment, bad
-arguments, threads; and where ``"auto"`` switches to it (the crossover
+"""Tests of the blocked int8 kernels for many rows of X, ``gemm`` (AVX-512
+VNNI, ``csrc/nmt8_gemm.c``) and ``gemm_avx2`` (AVX2,
+``csrc/nmt8_gemm_avx2.c``): bit for bit against the int64 numpy reference
+and against the naive kernel of the same ISA (``vnni``, ``avx2``), across
+the sizes where their blocking changes path (chunks of 8 or 4 rows, slivers
+of 32 or 8 outputs, groups of 256 KB of weights, blocks of 2048 k for
+gemm_avx2, the float epilogue fused per tile); overlap, misalignment, bad
+arguments, threads; and where ``"auto"`` switches to them (the crossover
 derived by ``nmt8.lab.bench.crossover``).
 
-The checks that every kernel shares (``tests/test_kernels.py``) run on gemm
+The checks that every kernel shares (``tests/test_kernels.py``) run on both
 too; these add P up to 1024 and the shapes of the blocking."""
 
 import os
@@ -16,9 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from nmt8.lab.bench import crossover
+from nmt8.lab.bench import crossover, format_sweep
 from nmt8.quant import kernels, quantize
 from nmt8.quant.kernels import (
+    GEMM_AVX2_MIN_ROWS,
     GEMM_MIN_ROWS,
     auto_kernel,
     available_kernels,
@@ -31,17 +34,33 @@ from nmt8.quant.kernels import (
 from .kernel_checks import check_out_overlapping_x
 from .test_kernels import expected, ref_acc, ref_float
 
-pytestmark = pytest.mark.skipif(
-    "gemm" not in available_kernels(),
-    reason=f"gemm needs AVX-512 VNNI; available: {available_kernels()}")
+# each blocked kernel and the naive one of its ISA
+NAIVE = {"gemm": "vnni", "gemm_avx2": "avx2"}
+GROUP = 256 * 1024   # GEMM_GROUP_KB, GEMM2_GROUP_KB of csrc/, in bytes
+KC = 2048            # GEMM2_KC of csrc/nmt8_gemm_avx2.c: k per K block
 
-GROUP = 256 * 1024   # GEMM_GROUP_KB of csrc/nmt8_gemm.c, in bytes
+
+def need(kernel):
+    if kernel not in available_kernels():
+        pytest.skip(f"{kernel} not supported by this CPU; available: "
+                    f"{available_kernels()}")
 
 
-def blocks_per_group(K):
-    """Output blocks of 16 per group of weights, as nmt8_gemm.c cuts them."""
-    bstride = -(-K // 4) * 64
-    return max(2, GROUP // (2 * bstride) * 2)
+@pytest.fixture(params=sorted(NAIVE))
+def blocked(request):
+    """Each blocked kernel this CPU runs."""
+    need(request.param)
+    return request.param
+
+
+def outputs_per_group(K, kernel):
+    """Outputs per group of weights, as csrc/ cuts them: blocks of 16 in
+    pairs (gemm), slivers of 8 of one K block (gemm_avx2)."""
+    G = -(-K // 4)
+    if kernel == "gemm":
+        return 16 * max(2, GROUP // (2 * G * 64) * 2)
+    nkb = -(-G // (KC // 4))
+    return 8 * max(1, GROUP // (-(-G // nkb) * 32))
 
 
 def case(seed, P, K, N):
@@ -62,52 +81,78 @@ def case(seed, P, K, N):
     (257, 4001, 100), (511, 77, 130), (1000, 31, 45), (1024, 129, 97),
     (1023, 1000, 35),
 ])
-def test_accumulate_is_exact(P, K, N):
+def test_accumulate_is_exact(blocked, P, K, N):
     Wq, Xq = case(P * 7919 + K * 31 + N, P, K, N)
-    acc = int8_accumulate(Wq, Xq, "gemm")
+    acc = int8_accumulate(Wq, Xq, blocked)
     np.testing.assert_array_equal(acc, ref_acc(Wq, Xq))
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_sampled_P_up_to_1024(seed):
-    """Random P in 1..1024 and odd K, N, against int64 numpy and vnni."""
+def test_sampled_P_up_to_1024(blocked, seed):
+    """Random P in 1..1024 and odd K, N, against int64 numpy and the naive
+    kernel of the same ISA."""
     rng = np.random.default_rng(seed)
     P = int(rng.integers(1, 1025))
     K, N = int(rng.integers(1, 400)), int(rng.integers(1, 200))
     Wq, Xq = case(seed, P, K, N)
-    acc = int8_accumulate(Wq, Xq, "gemm")
+    acc = int8_accumulate(Wq, Xq, blocked)
     np.testing.assert_array_equal(acc, ref_acc(Wq, Xq))
-    np.testing.assert_array_equal(acc, int8_accumulate(Wq, Xq, "vnni"))
+    np.testing.assert_array_equal(acc,
+                                  int8_accumulate(Wq, Xq, NAIVE[blocked]))
 
 
 @pytest.mark.parametrize("K", [620, 4000, 10001])
-def test_several_groups_and_a_short_one(K):
-    """N spanning 2 groups of weights and part of a third, the last sliver
-    one block wide; K = 10001: a sliver is larger than a group."""
-    per = blocks_per_group(K)
-    N = 16 * (2 * per + 1) + 5                 # odd block count, tail of 5
+def test_several_groups_and_a_short_one(blocked, K):
+    """N spanning 2 groups of weights and part of a third, with a tail of
+    5 outputs; K = 10001: a sliver is larger than a group (gemm), 5 blocks
+    of K (gemm_avx2)."""
+    N = 2 * outputs_per_group(K, blocked) + 16 + 5
     Wq, Xq = case(K, 19, K, N)
-    np.testing.assert_array_equal(int8_accumulate(Wq, Xq, "gemm"),
+    np.testing.assert_array_equal(int8_accumulate(Wq, Xq, blocked),
                                   ref_acc(Wq, Xq))
+
+
+# K around the K blocks of gemm_avx2 (2048 k = 512 steps of 4): one block,
+# two (of 513 and 512 steps, of 257 and 256), three; P and N with tails
+@pytest.mark.parametrize("P, K, N", [
+    (5, 2048, 9), (6, 2049, 17), (13, 2052, 8), (4, 4096, 7),
+    (9, 4100, 33), (3, 6145, 40), (17, 8193, 3),
+])
+def test_blocks_of_K_add_up_exactly(blocked, P, K, N):
+    """Extremes too: +-127 everywhere, so every partial sum is large."""
+    Wq, Xq = case(K + N, P, K, N)
+    np.testing.assert_array_equal(int8_accumulate(Wq, Xq, blocked),
+                                  ref_acc(Wq, Xq))
+    ext = np.where(Wq >= 0, 127, -127).astype(np.int8)
+    xt = np.where(Xq >= 0, 127, -127).astype(np.int8)
+    xt[0] = 127
+    ext[0] = 127                          # one output at 127 * 127 * K
+    acc = int8_accumulate(ext, xt, blocked)
+    np.testing.assert_array_equal(acc, ref_acc(ext, xt))
+    assert acc[0, 0] == 127 * 127 * K
 
 
 @pytest.mark.parametrize("P, K, N", [(1, 33, 21), (8, 620, 417),
                                      (65, 1000, 100), (300, 77, 1003),
-                                     (1024, 64, 40)])
+                                     (1024, 64, 40), (37, 4100, 45)])
 @pytest.mark.parametrize("bias", [False, True])
-def test_float_output_matches_reference_and_vnni(P, K, N, bias):
-    """The fused epilogue (per tile) gives the bits of the separate one."""
+def test_float_output_matches_reference_and_naive(blocked, P, K, N, bias):
+    """The fused epilogue (per tile) gives the bits of the separate one,
+    after several blocks of K too (K = 4100)."""
     rng = np.random.default_rng(P + K + N)
     qW = quantize(rng.standard_normal((K, N)).astype(np.float32), "per_row")
     X = rng.standard_normal((P, K)).astype(np.float32)
     b = rng.standard_normal(N).astype(np.float32) if bias else None
-    got = int8_matmul(qW, X, kernel="gemm", bias=b)
+    got = int8_matmul(qW, X, kernel=blocked, bias=b)
     np.testing.assert_array_equal(got, expected(qW, X, b))
-    np.testing.assert_array_equal(got, int8_matmul(qW, X, kernel="vnni",
-                                                   bias=b))
+    np.testing.assert_array_equal(
+        got, int8_matmul(qW, X, kernel=NAIVE[blocked], bias=b))
+    Xq, x_step = kernels._quantize_rows(X)
+    np.testing.assert_array_equal(
+        int8_matmul_q(qW, Xq, x_step, kernel=blocked, bias=b), got)
 
 
-def test_pre_quantized_X_with_tiny_steps():
+def test_pre_quantized_X_with_tiny_steps(blocked):
     """int8_matmul_q, steps whose product is subnormal: the other order of
     the epilogue, per tile too."""
     rng = np.random.default_rng(3)
@@ -115,7 +160,7 @@ def test_pre_quantized_X_with_tiny_steps():
     qW = quantize(rng.standard_normal((K, N)).astype(np.float32) * 1e-20)
     Xq = rng.integers(-127, 128, (P, K), dtype=np.int8)
     x_step = np.full(P, 1e-20, np.float32)
-    got = int8_matmul_q(qW, Xq, x_step, kernel="gemm")
+    got = int8_matmul_q(qW, Xq, x_step, kernel=blocked)
     np.testing.assert_array_equal(
         got, ref_float(ref_acc(qW.Wq, Xq), x_step, qW.step))
     assert ((x_step[0] * qW.step) < np.finfo(np.float32).tiny).any()
@@ -124,16 +169,16 @@ def test_pre_quantized_X_with_tiny_steps():
 # -------------------------------------------------- memory and arguments
 
 @pytest.mark.parametrize("K, N", [(300, 200), (200, 300)])
-def test_out_may_overlap_X(K, N):
+def test_out_may_overlap_X(blocked, K, N):
     """All of X is quantized and shifted before Y is written, at any P."""
     rng = np.random.default_rng(5)
     P = 70
     qW = quantize(rng.standard_normal((K, N)).astype(np.float32))
     X = rng.standard_normal((P, K)).astype(np.float32)
-    check_out_overlapping_x(int8_matmul, qW, X, expected(qW, X), "gemm")
+    check_out_overlapping_x(int8_matmul, qW, X, expected(qW, X), blocked)
 
 
-def test_misaligned_inputs():
+def test_misaligned_inputs(blocked):
     """X, out and bias one byte into their buffers; Xq at an odd address."""
     rng = np.random.default_rng(9)
     P, K, N = 37, 101, 83
@@ -150,35 +195,35 @@ def test_misaligned_inputs():
     b[...] = rng.standard_normal(N)
     out = misaligned((P, N), np.float32)
     assert not (X.flags.aligned or out.flags.aligned or b.flags.aligned)
-    int8_matmul(qW, X, kernel="gemm", bias=b, out=out)
+    int8_matmul(qW, X, kernel=blocked, bias=b, out=out)
     np.testing.assert_array_equal(out, expected(qW, X, b))
     Xq = misaligned((P, K), np.int8)
     Xq[...] = rng.integers(-127, 128, (P, K))
-    np.testing.assert_array_equal(int8_accumulate(qW, Xq, "gemm"),
+    np.testing.assert_array_equal(int8_accumulate(qW, Xq, blocked),
                                   ref_acc(qW.Wq, Xq))
 
 
-def test_bad_inputs_are_refused():
+def test_bad_inputs_are_refused(blocked):
     rng = np.random.default_rng(2)
     qW = quantize(rng.standard_normal((16, 40)).astype(np.float32))
     with pytest.raises(ValueError, match="columns"):
-        int8_matmul(qW, np.ones((20, 15), np.float32), kernel="gemm")
+        int8_matmul(qW, np.ones((20, 15), np.float32), kernel=blocked)
     with pytest.raises(ValueError, match="NaN or inf"):
         X = np.ones((20, 16), np.float32)
         X[13, 2] = np.nan
-        int8_matmul(qW, X, kernel="gemm")
+        int8_matmul(qW, X, kernel=blocked)
     with pytest.raises(ValueError, match=r"\[-127, 127\]"):
-        int8_accumulate(qW, np.full((20, 16), -128, np.int8), "gemm")
+        int8_accumulate(qW, np.full((20, 16), -128, np.int8), blocked)
     with pytest.raises(ValueError, match="out must be"):
-        int8_matmul(qW, np.ones((20, 16), np.float32), kernel="gemm",
+        int8_matmul(qW, np.ones((20, 16), np.float32), kernel=blocked,
                     out=np.empty((20, 41), np.float32))
 
 
-def test_c_entry_points_refuse_bad_arguments():
-    """Straight into C: no packed weights, negative P, no x_step: an error
-    code, no crash."""
+def test_c_entry_points_refuse_bad_arguments(blocked):
+    """Straight into C: no packed weights, no Wq, negative P, misaligned
+    acc, no x_step: an error code, no crash."""
     lib, ffi = kernels._lib, kernels._ffi
-    gemm = lib.NMT8_KERNEL_GEMM
+    gemm = getattr(lib, "NMT8_KERNEL_" + blocked.upper())
     qW = quantize(np.ones((8, 20), np.float32))      # Wq all 127
     Wq, step = qW.Wq, qW.step
     wsum = (128 * Wq.astype(np.int32).sum(1)).astype(np.int32)
@@ -193,6 +238,12 @@ def test_c_entry_points_refuse_bad_arguments():
     assert lib.nmt8_accumulate(gemm, pa, w, px, 2) == lib.NMT8_EBADARG
     w.Wp = ffi.from_buffer("int8_t[]", qW.packed)
     assert lib.nmt8_accumulate(gemm, pa, w, px, -1) == lib.NMT8_EBADARG
+    odd = ffi.cast("int32_t *", ffi.cast("char *", pa) + 1)
+    assert lib.nmt8_accumulate(gemm, odd, w, px, 2) == lib.NMT8_EBADARG
+    w.Wq = ffi.NULL
+    assert lib.nmt8_accumulate(gemm, pa, w, px, 2) == lib.NMT8_EBADARG
+    w.Wq = ffi.from_buffer("int8_t[]", Wq)
+    assert (acc == 0).all()                          # nothing written
     assert lib.nmt8_accumulate(gemm, pa, w, px, 2) == lib.NMT8_OK
     np.testing.assert_array_equal(acc, np.full((2, 20), 8 * 127))
     Y = np.zeros((2, 20), np.float32)
@@ -200,21 +251,21 @@ def test_c_entry_points_refuse_bad_arguments():
                              ffi.NULL, ffi.NULL, 2) == lib.NMT8_EBADARG
 
 
-def test_two_threads_on_one_matrix():
+def test_two_threads_on_one_matrix(blocked):
     """Two threads, many rows, one fresh matrix (racing for its packed
     copy): what one thread gets alone."""
     rng = np.random.default_rng(11)
     K, N = 300, 200
     W = rng.standard_normal((K, N)).astype(np.float32)
     Xs = [rng.standard_normal((P, K)).astype(np.float32) for P in (17, 130)]
-    alone = [int8_matmul(quantize(W), X, kernel="gemm") for X in Xs]
+    alone = [int8_matmul(quantize(W), X, kernel=blocked) for X in Xs]
     for _ in range(3):
         qW = quantize(W)
         start = threading.Barrier(2)
 
         def work(qW=qW, start=start):
             start.wait()
-            return [[int8_matmul(qW, X, kernel="gemm") for X in Xs]
+            return [[int8_matmul(qW, X, kernel=blocked) for X in Xs]
                     for _ in range(5)]
 
         with ThreadPoolExecutor(2) as pool:
@@ -227,23 +278,46 @@ def test_two_threads_on_one_matrix():
 
 # ------------------------------------------------------- auto and crossover
 
-def test_auto_switches_at_the_crossover(monkeypatch):
-    monkeypatch.delenv("NMT8_KERNEL", raising=False)
-    monkeypatch.setattr(kernels, "_auto", [None])
-    if default_kernel() != "vnni":
-        pytest.skip("auto is not vnni here")
-    assert auto_kernel(GEMM_MIN_ROWS - 1) == "vnni"
-    assert auto_kernel(GEMM_MIN_ROWS) == "gemm"
-    assert auto_kernel(1024) == "gemm"
+# (naive, blocked, its rows) "auto" runs on a CPU with VNNI, and on one with
+# AVX2 but without AVX-512 (this CPU narrowed to look like one)
+AUTO = {"vnni": ("vnni", "gemm", GEMM_MIN_ROWS),
+        "avx2": ("avx2", "gemm_avx2", GEMM_AVX2_MIN_ROWS)}
 
 
-def test_auto_runs_gemm_for_many_rows(monkeypatch):
-    """The kernel id int8_matmul hands to C under "auto": vnni below
-    GEMM_MIN_ROWS rows, gemm from there on; exact either way."""
+@pytest.fixture(params=sorted(AUTO))
+def cpu(request, monkeypatch):
+    """``AUTO[isa]``, with "auto" resolved afresh on a CPU of that isa."""
+    naive, blocked, rows = AUTO[request.param]
+    need(blocked)
+    if request.param == "avx2":
+        monkeypatch.setattr(kernels, "_AVAILABLE", frozenset(
+            k for k in available_kernels() if k not in ("vnni", "gemm")))
     monkeypatch.delenv("NMT8_KERNEL", raising=False)
     monkeypatch.setattr(kernels, "_auto", [None])
-    if default_kernel() != "vnni":
-        pytest.skip("auto is not vnni here")
+    assert default_kernel() == naive
+    return naive, blocked, rows
+
+
+def test_auto_switches_at_the_crossover(cpu):
+    naive, blocked, rows = cpu
+    assert auto_kernel(rows - 1) == naive
+    assert auto_kernel(rows) == blocked
+    assert auto_kernel(1024) == blocked
+
+
+def test_this_cpu_keeps_gemm(monkeypatch):
+    """With VNNI, "auto" never runs gemm_avx2: vnni, then gemm."""
+    need("gemm")
+    monkeypatch.delenv("NMT8_KERNEL", raising=False)
+    monkeypatch.setattr(kernels, "_auto", [None])
+    assert {auto_kernel(P) for P in range(1, 300)} == {"vnni", "gemm"}
+
+
+def test_auto_runs_the_blocked_kernel_for_many_rows(cpu, monkeypatch):
+    """The kernel id int8_matmul hands to C under "auto": the naive kernel
+    below its crossover, the blocked one from there on; exact either
+    way."""
+    naive, blocked, rows = cpu
     seen = []
     real = kernels._lib
 
@@ -258,29 +332,34 @@ def test_auto_runs_gemm_for_many_rows(monkeypatch):
     monkeypatch.setattr(kernels, "_lib", Spy())
     rng = np.random.default_rng(4)
     qW = quantize(rng.standard_normal((30, 20)).astype(np.float32))
-    for P in (1, GEMM_MIN_ROWS - 1, GEMM_MIN_ROWS, 300):
+    for P in (1, rows - 1, rows, 300):
         X = rng.standard_normal((P, 30)).astype(np.float32)
         np.testing.assert_array_equal(int8_matmul(qW, X), expected(qW, X))
-    assert seen == [real.NMT8_KERNEL_VNNI] * 2 + [real.NMT8_KERNEL_GEMM] * 2
+    ids = [getattr(real, "NMT8_KERNEL_" + k.upper())
+           for k in (naive, naive, blocked, blocked)]
+    assert seen == ids
 
 
-def test_environment_choice_is_kept_for_many_rows(monkeypatch):
-    """NMT8_KERNEL=vnni means vnni at every P: no switch to gemm."""
+@pytest.mark.parametrize("naive", ["vnni", "avx2"])
+def test_environment_choice_is_kept_for_many_rows(monkeypatch, naive):
+    """NMT8_KERNEL=vnni (avx2) means vnni (avx2) at every P: no switch to
+    gemm (gemm_avx2)."""
+    need(naive)
     monkeypatch.setattr(kernels, "_auto", [None])
-    monkeypatch.setenv("NMT8_KERNEL", "vnni")
-    assert default_kernel() == "vnni"
-    assert auto_kernel(1024) == "vnni"
+    monkeypatch.setenv("NMT8_KERNEL", naive)
+    assert default_kernel() == naive
+    assert auto_kernel(1024) == naive
     monkeypatch.delenv("NMT8_KERNEL")
     default_kernel()
     assert os.environ.get("NMT8_KERNEL") is None
 
 
-def rows(table):
+def rows(table, naive="vnni", blocked="gemm"):
     """Sweep rows from {(shape, P): (naive GOP/s, blocked GOP/s)}."""
     out = []
     for ((K, N), P), (a, b) in table.items():
-        out += [{"in": K, "out": N, "P": P, "kernel": "vnni", "gops": a},
-                {"in": K, "out": N, "P": P, "kernel": "gemm", "gops": b}]
+        out += [{"in": K, "out": N, "P": P, "kernel": naive, "gops": a},
+                {"in": K, "out": N, "P": P, "kernel": blocked, "gops": b}]
     return out
 
 
@@ -300,3 +379,25 @@ def test_crossover_needs_a_gain_on_the_mean():
     s, t = (1000, 3000), (620, 40000)
     table = {(s, 8): (400, 390), (t, 8): (300, 295)}
     assert crossover(rows(table)) is None
+
+
+def test_sweep_table_has_one_crossover_per_pair():
+    """Both pairs in one sweep: a table and a crossover each, read from
+    the pair's own rows."""
+    s, t = (1000, 3000), (620, 40000)
+    vnni = {(s, 1): (100, 80), (t, 1): (50, 40),
+            (s, 8): (400, 420), (t, 8): (250, 350)}
+    avx2 = {(s, 1): (60, 30), (t, 1): (30, 20), (s, 8): (60, 140),
+            (t, 8): (40, 90)}
+    got = rows(vnni) + rows(avx2, "avx2", "gemm_avx2")
+    assert crossover(got, "avx2", "gemm_avx2") == 8
+    sweep = {"peak": {"gops": 400.0, "kernel": "vnni", "in": 2048,
+                      "out": 128, "P": 64,
+                      "by_kernel": {"vnni": 400.0, "avx2": 150.0}},
+             "rows": got}
+    table = format_sweep(sweep)
+    assert table.count("crossover") == 2
+    assert "| gemm_avx2 / avx2 |" in table and "| gemm / vnni |" in table
+    assert "| 620x40000 | 8 | 40 | 90 | 10% | 22% | 2.25 |" in table
+    only = format_sweep(sweep, "avx2", "gemm_avx2")
+    assert only.count("crossover") == 1 and "gemm / vnni" not in only

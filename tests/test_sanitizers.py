@@ -132,11 +132,11 @@ def test_a_bug_is_caught(sanitized, call, where):
 
 def test_kernel_tests_are_clean_under_sanitizers(sanitized):
     """The kernel, quantization and int8 model tests (the blocked gemm
-    kernel's own included), and those of the fp32 and int16 kernels
-    (every kernel,
-    unaligned and strided inputs, the stack/heap switch, the largest K,
-    empty matrices, two threads, decoding) against the sanitized build: no
-    report, all pass.  (This found prefetches one byte before Wq when
+    and gemm_avx2 kernels' own included: tests/test_gemm.py, P up to 1024,
+    several groups and blocks of K), and those of the fp32 and int16
+    kernels (every kernel, unaligned and strided inputs, the stack/heap
+    switch, the largest K, empty matrices, two threads, decoding) against
+    the sanitized build: no report, all pass.  (This found prefetches one byte before Wq when
     K = 0.)"""
     _, env = sanitized
     rc, output = run(env, (

@@ -39,7 +39,7 @@ from ._clib import (
 from .int8 import QuantizedMatrix
 
 # the kernels that read the packed weights w->Wp
-PACKED = frozenset((KERNEL_IDS["vnni"], KERNEL_IDS["gemm"]))
+PACKED = frozenset(KERNEL_IDS[k] for k in ("vnni", "gemm", "gemm_avx2"))
 
 
 # ---------------------------------------------------------------- weights

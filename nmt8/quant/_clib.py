@@ -38,7 +38,7 @@ INT8S = ffi.typeof("int8_t[]")
 INT32S = ffi.typeof("int32_t[]")
 NULL = ffi.NULL
 
-KERNELS = ("ref", "sse4", "avx2", "vnni", "maddubs", "gemm")
+KERNELS = ("ref", "sse4", "avx2", "vnni", "maddubs", "gemm", "gemm_avx2")
 KERNEL_IDS = {name: getattr(lib, "NMT8_KERNEL_" + name.upper())
               for name in KERNELS}
 # the int8 kernels this CPU (and OS) can run, in the order of KERNELS

@@ -24,12 +24,17 @@ Kernels, all computing the same exact sums except ``maddubs``:
 - ``gemm``: the vnni instructions and layout, blocked for many rows of X
   (batched decoding; Goto & van de Geijn 2008): each sliver of weights is
   read from memory once and used by all P rows from L2
-  (``csrc/nmt8_gemm.c``).  Same exact sums as ``vnni``.
+  (``csrc/nmt8_gemm.c``).  Same exact sums as ``vnni``;
+- ``gemm_avx2``: the same blocking with AVX2 only (int8 widened to int16,
+  ``vpmaddwd``: exact), on the vnni packed layout, for CPUs without
+  AVX-512 VNNI (``csrc/nmt8_gemm_avx2.c``).
 
 ``"auto"`` is the fastest this CPU runs (vnni > avx2 > sse4 > ref), and,
-per call, ``gemm`` instead of ``vnni`` when X has at least
-``GEMM_MIN_ROWS`` rows (a crossover measured by ``nmt8 bench kernels``);
-the environment variable ``NMT8_KERNEL`` overrides it.  It is read by
+per call, the blocked kernel of the same ISA when X has many rows:
+``gemm`` instead of ``vnni`` from ``GEMM_MIN_ROWS`` rows, ``gemm_avx2``
+instead of ``avx2`` from ``GEMM_AVX2_MIN_ROWS`` (crossovers measured by
+``nmt8 bench kernels --sweep-rows``); the environment variable
+``NMT8_KERNEL`` overrides it.  It is read by
 ``default_kernel()``, whose answer ``"auto"`` then keeps (reading the
 environment costs more than a small product).  The C library asks the
 CPU once, when it is loaded, which kernels it can run.
@@ -76,6 +81,7 @@ from ._clib import raise_error as _raise
 from .int8 import QuantizedMatrix
 
 __all__ = [
+    "GEMM_AVX2_MIN_ROWS",
     "GEMM_MIN_ROWS",
     "KERNELS",
     "auto_kernel",
@@ -87,7 +93,7 @@ __all__ = [
 ]
 
 _AUTO_ORDER = ("vnni", "avx2", "sse4", "ref")  # fastest first; not maddubs
-_VNNI, _GEMM = _ID["vnni"], _ID["gemm"]
+_VNNI, _GEMM, _AVX2 = _ID["vnni"], _ID["gemm"], _ID["avx2"]
 
 # "auto" runs gemm rather than vnni from this many rows of X on: the
 # crossover measured, not guessed, by
@@ -99,6 +105,19 @@ _VNNI, _GEMM = _ID["vnni"], _ID["gemm"]
 # one core, 2026-11-30, load average ~6 on 2 cores from training runs
 # (thread CPU time); an earlier run without P = 3 gave 4.
 GEMM_MIN_ROWS = 3
+
+# ... and gemm_avx2 rather than avx2 (CPUs with AVX2, without VNNI) from
+# this many rows on: the crossover of the same sweep for that pair,
+#     nmt8 bench kernels --sweep-rows --kernels avx2,gemm_avx2 \
+#         --P 1,2,3,4,5,6,8,12,16,24,32,48,64,128,256 --repeats 7
+# (from P = 8 on gemm_avx2 is faster on the geometric mean and within 5% or
+# faster on each shape; below, avx2 is faster on 2000x3000, whose K = 2000
+# rows of X in int16 fill most of L1).  Same machine and load, 2026-11-30.
+GEMM_AVX2_MIN_ROWS = 8
+
+# the naive kernel "auto" may resolve to -> (its blocked kernel, from rows)
+_BLOCKED = {_VNNI: ("gemm", _GEMM, GEMM_MIN_ROWS),
+            _AVX2: ("gemm_avx2", _ID["gemm_avx2"], GEMM_AVX2_MIN_ROWS)}
 
 
 def _cpu_supports(name: str) -> bool:
@@ -122,7 +141,8 @@ _auto_env = [False]                # ... and whether $NMT8_KERNEL chose it
 def default_kernel() -> str:
     """The kernel ``"auto"`` means: ``$NMT8_KERNEL`` if set, else the
     fastest available (vnni > avx2 > sse4 > ref; for P >= GEMM_MIN_ROWS
-    rows the products run gemm in place of vnni: ``auto_kernel(P)``).
+    rows the products run gemm in place of vnni, for P >=
+    GEMM_AVX2_MIN_ROWS gemm_avx2 in place of avx2: ``auto_kernel(P)``).
 
     Reads the environment at each call and updates what ``"auto"`` means
     for the products (which otherwise resolve it once).
@@ -153,11 +173,14 @@ def _kernel_id(kernel) -> int:
 
 def _for_rows(kid: int, kernel, P: int) -> int:
     """``kid`` for a call with P rows of X: what ``"auto"`` resolved to
-    (vnni) swapped for gemm from ``GEMM_MIN_ROWS`` rows on, unless
+    (vnni, avx2) swapped for its blocked kernel (gemm, gemm_avx2) from
+    ``GEMM_MIN_ROWS`` (``GEMM_AVX2_MIN_ROWS``) rows on, unless
     ``$NMT8_KERNEL`` chose it."""
-    if kid == _VNNI and P >= GEMM_MIN_ROWS and kernel == "auto" \
-            and not _auto_env[0] and "gemm" in _AVAILABLE:
-        return _GEMM
+    if kernel != "auto" or _auto_env[0]:     # the fast way out, P = 1 too
+        return kid
+    blocked = _BLOCKED.get(kid)
+    if blocked is not None and P >= blocked[2] and blocked[0] in _AVAILABLE:
+        return blocked[1]
     return kid
 
 
@@ -192,7 +215,9 @@ def int8_matmul(qW: QuantizedMatrix, X: np.ndarray, kernel: str = "auto",
     Y, b = _target(out, P, h.N, bias)                       # (P, out)
     if b is None:
         return Y
-    kid = _for_rows(kid, kernel, P)
+    kid, before = _for_rows(kid, kernel, P), kid
+    if kid != before:               # the blocked kernel may need the packing
+        h = _handle(qW, kid)
     rc = _lib.nmt8_matmul_f32(kid, _ffi.from_buffer(_FLOATS, Y), h.w,
                               _ffi.from_buffer(_FLOATS, X), b, P)
     return _result(rc, Y, out)
@@ -215,7 +240,9 @@ def int8_matmul_q(qW: QuantizedMatrix, Xq: np.ndarray, x_step: np.ndarray,
     Y, b = _target(out, P, h.N, bias)                       # (P, out)
     if b is None:
         return Y
-    kid = _for_rows(kid, kernel, P)
+    kid, before = _for_rows(kid, kernel, P), kid
+    if kid != before:               # the blocked kernel may need the packing
+        h = _handle(qW, kid)
     rc = _lib.nmt8_matmul_q(kid, _ffi.from_buffer(_FLOATS, Y), h.w,
                             _ffi.from_buffer(_INT8S, Xq),
                             _ffi.from_buffer(_FLOATS, x_step), b, P)
@@ -249,7 +276,9 @@ def int8_accumulate(Wq, Xq: np.ndarray, kernel: str = "auto") -> np.ndarray:
     acc = np.empty((P, h.N), np.int32)                       # (P, out)
     if P == 0:
         return acc
-    kid = _for_rows(kid, kernel, P)
+    kid, before = _for_rows(kid, kernel, P), kid
+    if kid != before:               # the blocked kernel may need the packing
+        h = _handle(qW, kid)
     rc = _lib.nmt8_accumulate(kid, _ffi.from_buffer(_INT32S, acc), h.w,
                               _ffi.from_buffer(_INT8S, Xq), P)
     if rc:
