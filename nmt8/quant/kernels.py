@@ -110,10 +110,12 @@ GEMM_MIN_ROWS = 3
 # this many rows on: the crossover of the same sweep for that pair,
 #     nmt8 bench kernels --sweep-rows --kernels avx2,gemm_avx2 \
 #         --P 1,2,3,4,5,6,8,12,16,24,32,48,64,128,256 --repeats 7
-# (from P = 8 on gemm_avx2 is faster on the geometric mean and within 5% or
-# faster on each shape; below, avx2 is faster on 2000x3000, whose K = 2000
-# rows of X in int16 fill most of L1).  Same machine and load, 2026-11-30.
-GEMM_AVX2_MIN_ROWS = 8
+# (two runs: from P = 2 on gemm_avx2 is faster on the geometric mean and
+# within 5% or faster on each shape; at P = 1 avx2 is 8-17% faster on the
+# cached 1000x3000 and 2000x3000).  Same machine, 2026-11-30, load average
+# 2.6-4.4 on 2 cores; an earlier kernel (chunks of 4 + 1 rows for P = 5)
+# gave 8.
+GEMM_AVX2_MIN_ROWS = 2
 
 # the naive kernel "auto" may resolve to -> (its blocked kernel, from rows)
 _BLOCKED = {_VNNI: ("gemm", _GEMM, GEMM_MIN_ROWS),
