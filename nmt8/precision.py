@@ -171,7 +171,10 @@ def _weight(W: np.ndarray, opt: Options):
         from .quant.kernels import default_kernel
 
         w = Int8Weight(quantize(W, scheme=opt.scheme), k)
-        if k in ("vnni", "gemm") or (k == "auto" and default_kernel() == "vnni"):
+        # the kernels that read the packed copy (auto: the blocked kernel it
+        # switches to for many rows, vnni's gemm or avx2's gemm_avx2)
+        if k in ("vnni", "gemm", "gemm_avx2") or (
+                k == "auto" and default_kernel() in ("vnni", "avx2")):
             w.q.packed  # noqa: B018 - pack now: its temporaries freed at load
         return w
     if p == "int16":

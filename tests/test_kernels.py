@@ -357,7 +357,8 @@ def test_quantized_output_approximates_float_product():
 # ------------------------------------------------------ kernel selection
 
 def test_kernel_names():
-    assert KERNELS == ("ref", "sse4", "avx2", "vnni", "maddubs", "gemm")
+    assert KERNELS == ("ref", "sse4", "avx2", "vnni", "maddubs", "gemm",
+                       "gemm_avx2")
     assert "ref" in available_kernels()
     assert default_kernel() in available_kernels()
     assert default_kernel() != "maddubs"
@@ -372,7 +373,7 @@ def test_unsupported_kernel_raises(monkeypatch):
     X = np.ones((1, 8), np.float32)
     assert available_kernels() == ["ref"]
     assert default_kernel() == "ref"
-    for name in ("sse4", "avx2", "vnni", "maddubs", "gemm"):
+    for name in ("sse4", "avx2", "vnni", "maddubs", "gemm", "gemm_avx2"):
         with pytest.raises(ValueError, match="not supported.*available"):
             int8_matmul(qW, X, kernel=name)
         with pytest.raises(ValueError, match="not supported"):
@@ -480,10 +481,10 @@ def test_bad_weights_and_int8_inputs(qW):
         int8_matmul_q(qW, np.ones((2, 16), np.int8), np.ones(3, np.float32))
 
 
-def test_packed_copy_is_made_only_for_vnni(kernel):
+def test_packed_copy_is_made_only_for_the_kernels_that_read_it(kernel):
     qW = quantize(np.random.default_rng(0).standard_normal((40, 20)))
     int8_matmul(qW, np.ones((1, 40), np.float32), kernel=kernel)
-    assert ("packed" in qW.__dict__) == (kernel in ("vnni", "gemm"))
+    assert ("packed" in qW.__dict__) == (kernel in ("vnni", "gemm", "gemm_avx2"))
 
 
 # ------------------------------------------------- where the C code switches

@@ -16,8 +16,9 @@ kernel quality. :func:`quantize_cost` adds what quantizing costs at load.
 ``--stream`` cycles through copies of the weights so that every call reads
 them from memory (the 500 x 30000 output layer streams anyway); without it
 a matrix that fits in the last-level cache is timed from cache. The report
-says which. ``--sweep-rows`` instead times the naive ``vnni`` and blocked
-``gemm`` int8 kernels against P (``nmt8.lab.sweep``).
+says which. ``--sweep-rows`` instead times each naive int8 kernel against
+its blocked one (``vnni``/``gemm``, ``avx2``/``gemm_avx2``, those this CPU
+runs) against P (``nmt8.lab.sweep``).
 
 Importing this module changes nothing (no environment variables).
 
@@ -210,8 +211,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, help="round-robin rounds")
     ap.add_argument("--no-torch", action="store_true", help="skip FBGEMM")
     ap.add_argument("--sweep-rows", action="store_true",
-                    help="only the naive vnni and blocked gemm int8 kernels "
-                         "against P (--P, default 1..1024) on --shapes "
+                    help="only each naive int8 kernel against its blocked "
+                         "one (vnni/gemm, avx2/gemm_avx2) against P (--P, default 1..1024) on --shapes "
                          "(default 1000x3000,2000x3000,620x40000), as GOP/s "
                          "and %% of the measured peak, and the crossover")
     ap.add_argument("--stream", action="store_true",
