@@ -53,3 +53,19 @@ def test_en_de_translates_our_sentences_into_german():
     joined = " ".join(out)
     assert sum(w in joined.split() for w in ("Ein", "Eine", "Der", "Zwei")) >= 3
     assert not {"A", "The", "Two"} & set(joined.split())
+
+
+def test_en_de_2x_ensemble_is_german_and_batch_invariant_in_int8():
+    """The paper's "En-De 2x": both En-De seeds averaged at every step."""
+    from nmt8.testing import GOLDEN_PAIRS
+
+    if "en-de-seed2" not in SHIPPED:
+        pytest.fail("en-de-seed2 is not shipped: the 2x ensemble needs it")
+    lines = [en for _, en in GOLDEN_PAIRS]
+    tr = nmt8.Translator(["en-de", "en-de-seed2"], precision="int8", beam=3)
+    assert len(tr.models) == 2
+    out = tr.translate(lines)
+    assert out == tr.translate(lines, batch_size=len(lines))
+    joined = " ".join(out)
+    assert sum(w in joined.split() for w in ("Ein", "Eine", "Der", "Zwei")) >= 3
+    assert not {"A", "The", "Two"} & set(joined.split())
