@@ -156,7 +156,7 @@ def cmd_demo(a) -> int:
     """fp32 and int8 side by side on our own sentences (``nmt8.demo``)."""
     from .demo import demo
 
-    return demo(a.model or ["de-en"], a.beam)
+    return demo(a.model or None, a.beam)
 
 
 def cmd_data(a) -> int:
@@ -210,7 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("demo", help="translate a few sentences, fp32 and int8")
-    p.add_argument("--model", action="append", default=None)
+    p.add_argument("--model", action="append", default=None,
+                   help="a model name or path (repeat for an ensemble); "
+                        "default: de-en, then en-de")
     p.add_argument("--beam", type=_checked(check_beam), default=5,
                    help=f"beam size, 1 to {MAX_BEAM} (default 5)")
     p.set_defaults(func=cmd_demo)

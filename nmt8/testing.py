@@ -84,6 +84,7 @@ PAIRS = [
 
 GOLDEN_PAIRS = PAIRS[0:5]  # the export writes golden log-probs of these
 DEMO_SENTENCES = [de for de, _ in PAIRS[5:9]]  # nmt8 demo translates these
+DEMO_ENGLISH = [en for _, en in PAIRS[5:9]]  # ... and these, into German
 GERMAN = [de for de, _ in PAIRS[9:12]]  # the unit tests translate these
 COURSE_PAIRS = PAIRS[12:]  # the notebooks' examples (chapters 4, 8, 9, 11)
 

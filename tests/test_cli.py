@@ -208,8 +208,16 @@ def test_demo_is_single_threaded_and_sums_up(monkeypatch, capsys):
     assert status == 0
     lines = out.strip().splitlines()
     assert "one thread" in lines[0]
-    assert re.fullmatch(r"int8 is \d+\.\d\dx as fast as fp32; [0-4] of 4 "
-                        r"outputs identical", lines[-1]), lines[-1]
+    summaries = [x for x in lines if x.startswith("int8 is ")]
+    assert len(summaries) == 2  # both shipped directions, each summed up
+    for x in summaries:
+        assert re.fullmatch(r"int8 is \d+\.\d\dx as fast as fp32; [0-4] of 4 "
+                            r"outputs identical", x), x
+    assert "== de-en: de -> en" in lines and "== en-de: en -> de" in lines
+    # each direction reads sentences in its source language
+    from nmt8.testing import DEMO_ENGLISH, DEMO_SENTENCES
+
+    assert f"EN    {DEMO_ENGLISH[0]}" in lines and f"DE    {DEMO_SENTENCES[0]}" in lines
     assert seen and all(s == {1} for s in seen)
 
 
