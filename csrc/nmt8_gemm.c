@@ -39,6 +39,7 @@
 #include <stdlib.h>
 
 #include "nmt8_internal.h"
+#include "nmt8_vnni_tile.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -91,23 +92,9 @@ VNNI NMT8_INLINE void gemm_tile(int32_t *acc, int64_t N, const int8_t *wp,
             wv[b] = _mm512_loadu_si512((const void *)(wp + b * bstride
                                                      + g * LINE));
         }
-        for (int p = 0; p < PT; p++) {
-            int32_t x4;                              /* 4 bytes of x + 128 */
-            memcpy(&x4, xu + p * G * DEP + g * DEP, sizeof x4);
-            __m512i xb = _mm512_set1_epi32(x4);
-            for (int b = 0; b < NB; b++)
-                c[b][p] = _mm512_dpbusd_epi32(c[b][p], xb, wv[b]);
-        }
+        NMT8_VNNI_STEP(c, wv, xu, G, g, NB, PT);
     }
-    for (int b = 0; b < NB; b++) {
-        /* the masked load and store stay inside the N outputs */
-        __mmask16 m = b == NB - 1 ? (__mmask16)((1u << nlast) - 1u)
-                                  : (__mmask16)0xffff;
-        __m512i corr = _mm512_maskz_loadu_epi32(m, wsum + b * BLK);
-        for (int p = 0; p < PT; p++)
-            _mm512_mask_storeu_epi32(acc + p * N + b * BLK, m,
-                                     _mm512_sub_epi32(c[b][p], corr));
-    }
+    NMT8_VNNI_STORE(acc, N, c, wsum, NB, PT, nlast);
 }
 
 /*

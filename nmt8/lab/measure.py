@@ -235,20 +235,13 @@ def profile(translator, src_ids, max_lens=None) -> dict:
 # cProfile sees Python functions, not operators: ``X @ W`` is inside
 # ops._linear, so its cumulative time is the product time; the others are
 # the ops wrappers themselves (run with TIMERS off, so no timer cost inside).
-# Found by their code objects, so a renamed or moved function is an error
-# here, not a silent 0.
+# Looked up by their code objects: cProfile's key is (file, line, name).
 _CPROFILE_FUNCS = {
     "products (all)": (ops._linear,),
     "tanh": (ops.tanh,),
     "sigmoid": (ops.sigmoid,),
     "softmax": (ops.log_softmax, ops.row_logsumexp),
 }
-
-
-def _code_key(f) -> tuple[str, int, str]:
-    """cProfile's key of a Python function: (file, first line, name)."""
-    c = f.__code__
-    return c.co_filename, c.co_firstlineno, c.co_name
 
 
 def cross_check(translator, src_ids, max_lens=None) -> dict:
@@ -269,9 +262,10 @@ def cross_check(translator, src_ids, max_lens=None) -> dict:
         total = time.perf_counter() - t0
         prof.disable()
     stats = pstats.Stats(prof).stats  # {(file, line, func): (cc, nc, tt, ct, callers)}
-    cum = {name: sum(stats[_code_key(f)][3] for f in funcs
-                     if _code_key(f) in stats)
-           for name, funcs in _CPROFILE_FUNCS.items()}
+    key = {f: (f.__code__.co_filename, f.__code__.co_firstlineno,
+               f.__code__.co_name) for fs in _CPROFILE_FUNCS.values() for f in fs}
+    cum = {name: sum(stats[key[f]][3] for f in fs if key[f] in stats)
+           for name, fs in _CPROFILE_FUNCS.items()}
     ts = timed["share"]
     t_share = {"products (all)": sum(v for k, v in ts.items()
                                      if k.startswith("product")),

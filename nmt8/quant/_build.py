@@ -44,7 +44,8 @@ SOURCES = [
                  "nmt8_fp32_simd.c", "nmt8_int16.c", "nmt8_int16_simd.c")
 ]
 DEPENDS = SOURCES + HEADERS + [os.path.join(CSRC, name) for name in
-                               ("nmt8_internal.h", "nmt8_ladder.h")]
+                               ("nmt8_internal.h", "nmt8_ladder.h",
+                                "nmt8_vnni_tile.h")]
 MODULE = "nmt8.quant._kernels"
 
 _DEFINE = re.compile(r"^\s*#\s*define\s+\w+\s+-?\d+\s*$")
