@@ -186,6 +186,14 @@ def _for_rows(kid: int, kernel, P: int) -> int:
     return kid
 
 
+def _rows_kernel(qW, kid: int, h, kernel, P: int):
+    """``(kid, h)`` for a call with P rows: :func:`_for_rows`, and the
+    handle of the blocked kernel when it switches (it may need the
+    packing)."""
+    k = _for_rows(kid, kernel, P)
+    return (kid, h) if k == kid else (k, _handle(qW, k))
+
+
 def auto_kernel(P: int) -> str:
     """The kernel ``"auto"`` runs for a product with P rows of X."""
     return KERNELS[_for_rows(_kernel_id("auto"), "auto", P)]
@@ -217,9 +225,7 @@ def int8_matmul(qW: QuantizedMatrix, X: np.ndarray, kernel: str = "auto",
     Y, b = _target(out, P, h.N, bias)                       # (P, out)
     if b is None:
         return Y
-    kid, before = _for_rows(kid, kernel, P), kid
-    if kid != before:               # the blocked kernel may need the packing
-        h = _handle(qW, kid)
+    kid, h = _rows_kernel(qW, kid, h, kernel, P)
     rc = _lib.nmt8_matmul_f32(kid, _ffi.from_buffer(_FLOATS, Y), h.w,
                               _ffi.from_buffer(_FLOATS, X), b, P)
     return _result(rc, Y, out)
@@ -242,9 +248,7 @@ def int8_matmul_q(qW: QuantizedMatrix, Xq: np.ndarray, x_step: np.ndarray,
     Y, b = _target(out, P, h.N, bias)                       # (P, out)
     if b is None:
         return Y
-    kid, before = _for_rows(kid, kernel, P), kid
-    if kid != before:               # the blocked kernel may need the packing
-        h = _handle(qW, kid)
+    kid, h = _rows_kernel(qW, kid, h, kernel, P)
     rc = _lib.nmt8_matmul_q(kid, _ffi.from_buffer(_FLOATS, Y), h.w,
                             _ffi.from_buffer(_INT8S, Xq),
                             _ffi.from_buffer(_FLOATS, x_step), b, P)
@@ -278,9 +282,7 @@ def int8_accumulate(Wq, Xq: np.ndarray, kernel: str = "auto") -> np.ndarray:
     acc = np.empty((P, h.N), np.int32)                       # (P, out)
     if P == 0:
         return acc
-    kid, before = _for_rows(kid, kernel, P), kid
-    if kid != before:               # the blocked kernel may need the packing
-        h = _handle(qW, kid)
+    kid, h = _rows_kernel(qW, kid, h, kernel, P)
     rc = _lib.nmt8_accumulate(kid, _ffi.from_buffer(_INT32S, acc), h.w,
                               _ffi.from_buffer(_INT8S, Xq), P)
     if rc:
