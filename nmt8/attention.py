@@ -8,6 +8,11 @@ decoder state ``s'`` of each hypothesis (the paper's ``u(s')``)::
     alpha_t  = softmax(alpha'_t)
     H_t      = sum_i alpha_{t,i} h_i                        eq. (5)
 
+With an int8 or C fp32 ``U_att`` (``nmt8.products``), the scores alpha'_t
+come from one C pass (``nmt8.quant.attention``): each row of tanh stays in
+L1 and meets U_att at once, with nmt8's own float32 tanh (as accurate as
+numpy's); numpy's fp32 computes them as written above.
+
 Does not: compute ``s' W_comb_att`` (the decoder fuses it with another product
 of ``s'``) or batch several sentences (one sentence at a time, as in the
 paper).
@@ -18,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from .ops import linear, softmax, tanh
+from .products import F32Weight, Int8Weight
+from .quant.attention import scores
 from .timers import TIMERS
 
 
@@ -29,8 +36,12 @@ def attend(pctx: np.ndarray, s_proj: np.ndarray, h: np.ndarray, U_att,
     U_att: (2H, 1) weight; c_tt: (1,).
     """
     P, S, C = s_proj.shape[0], pctx.shape[0], pctx.shape[1]
-    e = tanh(pctx[None, :, :] + s_proj[:, None, :])  # (P, S, 2H)
-    alpha_prime = linear(e.reshape(P * S, C), U_att, c_tt)  # (P*S, 1)
+    if isinstance(U_att, (Int8Weight, F32Weight)):  # one pass in C
+        with TIMERS.section("attention scores (fused C)"):
+            alpha_prime = scores(pctx, s_proj, U_att.q, c_tt)  # (P, S)
+    else:
+        e = tanh(pctx[None, :, :] + s_proj[:, None, :])  # (P, S, 2H)
+        alpha_prime = linear(e.reshape(P * S, C), U_att, c_tt)  # (P*S, 1)
     alpha = softmax(alpha_prime.reshape(P, S))  # (P, S)
     with TIMERS.section("attention (weighted sum)"):
         H_t = alpha @ h  # (P, 2H)

@@ -102,11 +102,13 @@ def beam_search_batch(models, srcs, beam: int = 5, max_lens=None,
             alphas = al_m if alphas is None else [a + b for a, b in
                                                   zip(alphas, al_m)]
         scores = np.concatenate([searches[g].scores for g in active])  # (P,)
+        row_max = None
         if len(models) == 1:
             # log p = z - logsumexp(z), never written out: the row's
             # log-sum-exp joins its score as one offset per row
             logp = logits[0]
-            offset = scores - row_logsumexp(logp)
+            lse, row_max = row_logsumexp(logp, with_max=True)
+            offset = scores - lse
         else:  # the mean of the K models' log-probabilities
             logp = log_softmax(logits[0], out=logits[0])  # the logits are ours
             for z in logits[1:]:
@@ -117,8 +119,9 @@ def beam_search_batch(models, srcs, beam: int = 5, max_lens=None,
         with TIMERS.section("beam bookkeeping"):
             if t < min_len:
                 logp[:, EOS] = -np.inf
+                row_max = None  # EOS may have been a row's maximum
             chosen = select(logp, offset, counts,
-                            [searches[g].wants for g in active])
+                            [searches[g].wants for g in active], row_max)
             keep, words, still, r = [], [], [], 0
             for g, n, al, best in zip(active, counts, alphas, chosen):
                 rows, w = searches[g].extend(*best, al, t)

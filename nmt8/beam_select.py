@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 
-def select(logp: np.ndarray, offset: np.ndarray, counts, wants):
+def select(logp: np.ndarray, offset: np.ndarray, counts, wants,
+           row_max: np.ndarray | None = None):
     """The best one-word extensions of several sentences at once.
 
     logp (P, V): the live rows' log-probabilities (or logits that ``offset``
@@ -33,13 +34,16 @@ def select(logp: np.ndarray, offset: np.ndarray, counts, wants):
     the largest of its rows' wants-th entries) is at most the wants-th best.
     One pass over logp finds the few entries above the bounds, and the sum
     is formed for those only. Nothing depends on other sentences' rows.
+    ``row_max`` (P,): each row's maximum of logp, when already known.
     """
     V = logp.shape[1]
     counts = np.asarray(counts, np.int64)
     G = len(counts)
     start = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
     seg = np.repeat(np.arange(G), counts)  # (P,) the sentence of each row
-    row_best = logp.max(axis=1) + offset  # (P,) float64
+    if row_max is None:
+        row_max = logp.max(axis=1)
+    row_best = row_max + offset  # (P,) float64
     bound = np.full(G, -np.inf)  # (G,)
     for g, (n, k, r0) in enumerate(zip(counts.tolist(), wants, start.tolist())):
         if n * V <= k:

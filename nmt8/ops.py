@@ -34,6 +34,7 @@ import numpy as np
 
 from .embedding import EMBEDDINGS, Embedding
 from .products import F32Weight, Int8Weight, Int16Weight, MSFPWeight, Rows8, dense
+from .quant.softmax import row_logsumexp as _c_row_logsumexp
 from .timers import TIMERS
 
 __all__ = ["EMBEDDINGS", "Embedding", "F32Weight", "Int8Weight", "Int16Weight",
@@ -116,26 +117,21 @@ def log_softmax(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return _log_softmax(x, out)
 
 
-def _row_logsumexp(x, rows):
-    m = x.max(axis=1)  # (P,)
-    out = np.empty(len(m))  # (P,) float64
-    for i in range(0, len(m), rows):  # a block of rows at a time, in cache
-        z = x[i:i + rows] - m[i:i + rows, None]
-        np.exp(z, out=z)
-        out[i:i + rows] = np.log(z.sum(axis=1).astype(np.float64))
-    return out + m
-
-
-def row_logsumexp(x: np.ndarray, rows: int = 16) -> np.ndarray:
-    """``log(sum(exp(x), axis=1))`` of x (P, V), float64 (P,), stable.
+def row_logsumexp(x: np.ndarray, with_max: bool = False):
+    """``log(sum(exp(x), axis=1))`` of x (P, V), float64 (P,), stable;
+    with ``with_max`` also each row's maximum, float32 (P,).
 
     What log-softmax subtracts, without writing the (P, V) result: beam
-    search adds it to each hypothesis' score instead. Each row's value is
-    computed alone, so it does not depend on the other rows.
+    search adds it to each hypothesis' score instead. In C
+    (``nmt8.quant.softmax``: two passes over each row, summed in double);
+    each row's value is computed alone, so it does not depend on the
+    other rows.
     """
     if TIMERS.enabled:
-        return _timed("softmax", _row_logsumexp, x, rows)
-    return _row_logsumexp(x, rows)
+        lse, m = _timed("softmax", _c_row_logsumexp, x)
+    else:
+        lse, m = _c_row_logsumexp(x)
+    return (lse, m) if with_max else lse
 
 
 def softmax(x: np.ndarray) -> np.ndarray:

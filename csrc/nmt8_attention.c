@@ -1,0 +1,455 @@
+/*
+ * nmt8_attention.c -- the attention scores of eq. (6), fused: tanh, the
+ * row's quantization and its product with u in one pass per (p, s), in
+ * L1.  See nmt8_attention.h for the contract.  The reference: the
+ * portable path, and int8_matmul on its tanh rows (tests/
+ * test_attention_kernel.py).
+ *
+ * tanh32(x), for a = min(|x|, 10) (tanh(10) rounds to 1 in float32):
+ *
+ *   a <  0.625:  fma(a, z * Q(z), a),  z = a * a, Q of degree 4 fitted for
+ *                relative error 4e-9 (weighted least squares, Lawson);
+ *   a >= 0.625:  1 - 2 / (exp(2a) + 1), exp of nmt8_expf.h,
+ *
+ * then the sign of x (NaN stays NaN).  Additions, multiplications, FMAs
+ * and one division, written out in the same order on every path (the
+ * build passes -ffp-contract=off), so every path rounds alike.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nmt8_attention.h"
+#include "nmt8_expf.h"
+#include "nmt8_internal.h"
+
+#if defined(__x86_64__)
+#define AVX2 NMT8_AVX2F
+#define AVX512 NMT8_AVX512F
+#endif
+
+#define T_SMALL 0.625f          /* below: the odd polynomial */
+#define A_BIG 10.0f             /* above: tanh = 1 in float32 */
+#define LANES 16                /* the float dot's partial sums */
+#define MAX_C 130000            /* C * 127 * 127 fits in int32 */
+
+/* Q(z) = Q0 + Q1 z + ... + Q4 z^4 */
+static const float Q[5] = {-0.3333328366279602f, 0.13331490755081177f,
+                           -0.05374349653720856f, 0.020650586113333702f,
+                           -0.005717044696211815f};
+/* ---------------------------------------------------------------- scalar */
+
+NMT8_SCALAR static float tanh1(float x)
+{
+    if (x != x)
+        return x;
+    float a = fabsf(x);
+    a = a < A_BIG ? a : A_BIG;
+    const float z = a * a;
+    float q = Q[4];
+    for (int i = 3; i >= 0; i--)
+        q = fmaf(q, z, Q[i]);
+    const float small = fmaf(a, z * q, a);
+    const float E = nmt8_exp1(a + a);
+    const float big = 1.0f - 2.0f / (E + 1.0f);
+    return copysignf(a < T_SMALL ? small : big, x);
+}
+
+/* e[c] = tanh1(pc[c] + sp[c]) for c in [c0, C); max |e| into *m; nonzero
+ * when a sum is NaN */
+NMT8_SCALAR static int tail_tanh(float *e, const float *pc, const float *sp,
+                                 int64_t c0, int64_t C, float *m)
+{
+    int nan = 0;
+    for (int64_t c = c0; c < C; c++) {
+        const float x = pc[c] + sp[c];
+        nan |= x != x;
+        e[c] = tanh1(x);
+        const float a = fabsf(e[c]);
+        *m = a > *m ? a : *m;
+    }
+    return nan;
+}
+
+static int row_portable(float *e, const float *pc, const float *sp,
+                        int64_t C, float *m)
+{
+    *m = 0.0f;
+    return tail_tanh(e, pc, sp, 0, C, m);
+}
+
+/* sum of rint(e * s) (clamped to +-127) times u over C16 entries */
+NMT8_SCALAR static int32_t qdot_portable(const float *e, const int32_t *u,
+                                         float s, int64_t C16)
+{
+    int32_t acc = 0;
+    for (int64_t c = 0; c < C16; c++) {
+        float r = rintf(e[c] * s);
+        r = r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r);
+        acc += (int32_t)r * u[c];
+    }
+    return acc;
+}
+
+NMT8_SCALAR static void fdot_portable(float *acc, const float *e,
+                                      const float *u, int64_t C16)
+{
+    for (int64_t c = 0; c < C16; c += LANES)
+        for (int j = 0; j < LANES; j++)
+            acc[j] = acc[j] + e[c + j] * u[c + j];
+}
+
+typedef int (*row_fn)(float *, const float *, const float *, int64_t,
+                      float *);
+typedef int32_t (*qdot_fn)(const float *, const int32_t *, float, int64_t);
+typedef void (*fdot_fn)(float *, const float *, const float *, int64_t);
+typedef void (*tanh_fn)(float *, const float *, int64_t);
+
+NMT8_SCALAR static void tanh_portable(float *y, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = tanh1(x[i]);
+}
+
+#if defined(__x86_64__)
+
+/* ------------------------------------------------------------------ AVX2 */
+
+AVX2 NMT8_INLINE __m256 tanh8(__m256 x)
+{
+    const __m256 sign = _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MIN));
+    const __m256 a = _mm256_min_ps(_mm256_andnot_ps(sign, x),
+                                   _mm256_set1_ps(A_BIG));
+    const __m256 z = _mm256_mul_ps(a, a);
+    __m256 q = _mm256_set1_ps(Q[4]);
+    for (int i = 3; i >= 0; i--)
+        q = _mm256_fmadd_ps(q, z, _mm256_set1_ps(Q[i]));
+    const __m256 small = _mm256_fmadd_ps(a, _mm256_mul_ps(z, q), a);
+    const __m256 E = nmt8_exp8(_mm256_add_ps(a, a));
+    const __m256 one = _mm256_set1_ps(1.0f);
+    const __m256 big = _mm256_sub_ps(
+        one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(E, one)));
+    __m256 y = _mm256_blendv_ps(big, small,
+                                _mm256_cmp_ps(a, _mm256_set1_ps(T_SMALL),
+                                              _CMP_LT_OQ));
+    y = _mm256_or_ps(y, _mm256_and_ps(x, sign));
+    return _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
+AVX2 static int row_avx2(float *e, const float *pc, const float *sp,
+                         int64_t C, float *m)
+{
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MAX));
+    __m256 vmax = _mm256_setzero_ps(), vnan = _mm256_setzero_ps();
+    int64_t c = 0;
+    for (; c + 8 <= C; c += 8) {
+        const __m256 x = _mm256_add_ps(_mm256_loadu_ps(pc + c),
+                                       _mm256_loadu_ps(sp + c));
+        const __m256 y = tanh8(x);
+        _mm256_storeu_ps(e + c, y);
+        vmax = _mm256_max_ps(vmax, _mm256_and_ps(y, absmask));
+        vnan = _mm256_or_ps(vnan, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, vmax);
+    *m = 0.0f;
+    for (int j = 0; j < 8; j++)
+        *m = lanes[j] > *m ? lanes[j] : *m;
+    return _mm256_movemask_ps(vnan) | tail_tanh(e, pc, sp, c, C, m);
+}
+
+AVX2 static int32_t qdot_avx2(const float *e, const int32_t *u, float s,
+                              int64_t C16)
+{
+    const __m256 vs = _mm256_set1_ps(s);
+    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
+    __m256i acc = _mm256_setzero_si256();
+    for (int64_t c = 0; c < C16; c += 8) {
+        __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(e + c), vs));
+        q = _mm256_min_epi32(_mm256_max_epi32(q, lo), hi);
+        acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(
+            q, _mm256_loadu_si256((const __m256i *)(u + c))));
+    }
+    int32_t lanes[8], sum = 0;
+    _mm256_storeu_si256((__m256i *)lanes, acc);
+    for (int j = 0; j < 8; j++)
+        sum += lanes[j];
+    return sum;
+}
+
+AVX2 static void fdot_avx2(float *acc, const float *e, const float *u,
+                           int64_t C16)
+{
+    __m256 a0 = _mm256_loadu_ps(acc), a1 = _mm256_loadu_ps(acc + 8);
+    for (int64_t c = 0; c < C16; c += LANES) {
+        a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_loadu_ps(e + c),
+                                             _mm256_loadu_ps(u + c)));
+        a1 = _mm256_add_ps(a1, _mm256_mul_ps(_mm256_loadu_ps(e + c + 8),
+                                             _mm256_loadu_ps(u + c + 8)));
+    }
+    _mm256_storeu_ps(acc, a0);
+    _mm256_storeu_ps(acc + 8, a1);
+}
+
+AVX2 static void tanh_avx2(float *y, const float *x, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, tanh8(_mm256_loadu_ps(x + i)));
+    tanh_portable(y + i, x + i, n - i);
+}
+
+/* --------------------------------------------------------------- AVX-512 */
+
+AVX512 NMT8_INLINE __m512 as_ps(__m512i v) { return _mm512_castsi512_ps(v); }
+AVX512 NMT8_INLINE __m512i as_si(__m512 v) { return _mm512_castps_si512(v); }
+
+AVX512 NMT8_INLINE __m512 tanh16(__m512 x)
+{
+    const __m512i sign = _mm512_set1_epi32(INT32_MIN);
+    const __m512 a = _mm512_min_ps(as_ps(_mm512_andnot_si512(sign, as_si(x))),
+                                   _mm512_set1_ps(A_BIG));
+    const __m512 z = _mm512_mul_ps(a, a);
+    __m512 q = _mm512_set1_ps(Q[4]);
+    for (int i = 3; i >= 0; i--)
+        q = _mm512_fmadd_ps(q, z, _mm512_set1_ps(Q[i]));
+    const __m512 small = _mm512_fmadd_ps(a, _mm512_mul_ps(z, q), a);
+    const __m512 E = nmt8_exp16(_mm512_add_ps(a, a));
+    const __m512 one = _mm512_set1_ps(1.0f);
+    const __m512 big = _mm512_sub_ps(
+        one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(E, one)));
+    __m512 y = _mm512_mask_blend_ps(
+        _mm512_cmp_ps_mask(a, _mm512_set1_ps(T_SMALL), _CMP_LT_OQ), big, small);
+    y = as_ps(_mm512_or_si512(as_si(y), _mm512_and_si512(as_si(x), sign)));
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), y, x);
+}
+
+AVX512 static int row_avx512(float *e, const float *pc, const float *sp,
+                             int64_t C, float *m)
+{
+    const __m512i absmask = _mm512_set1_epi32(INT32_MAX);
+    __m512 vmax = _mm512_setzero_ps();
+    __mmask16 nan = 0;
+    int64_t c = 0;
+    for (; c + 16 <= C; c += 16) {
+        const __m512 x = _mm512_add_ps(_mm512_loadu_ps(pc + c),
+                                       _mm512_loadu_ps(sp + c));
+        const __m512 y = tanh16(x);
+        _mm512_storeu_ps(e + c, y);
+        vmax = _mm512_max_ps(vmax, as_ps(_mm512_and_si512(as_si(y), absmask)));
+        nan |= _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    }
+    *m = _mm512_reduce_max_ps(vmax);
+    return (nan != 0) | tail_tanh(e, pc, sp, c, C, m);
+}
+
+AVX512 static int32_t qdot_avx512(const float *e, const int32_t *u, float s,
+                                  int64_t C16)
+{
+    const __m512 vs = _mm512_set1_ps(s);
+    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+    __m512i acc = _mm512_setzero_si512();
+    for (int64_t c = 0; c < C16; c += 16) {
+        __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(e + c), vs));
+        q = _mm512_min_epi32(_mm512_max_epi32(q, lo), hi);
+        acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(
+            q, _mm512_loadu_si512((const void *)(u + c))));
+    }
+    return _mm512_reduce_add_epi32(acc);
+}
+
+AVX512 static void fdot_avx512(float *acc, const float *e, const float *u,
+                               int64_t C16)
+{
+    __m512 a = _mm512_loadu_ps(acc);
+    for (int64_t c = 0; c < C16; c += LANES)
+        a = _mm512_add_ps(a, _mm512_mul_ps(_mm512_loadu_ps(e + c),
+                                           _mm512_loadu_ps(u + c)));
+    _mm512_storeu_ps(acc, a);
+}
+
+AVX512 static void tanh_avx512(float *y, const float *x, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, tanh16(_mm512_loadu_ps(x + i)));
+    tanh_portable(y + i, x + i, n - i);
+}
+
+#endif
+
+/* -------------------------------------------------------------- dispatch */
+
+typedef struct {
+    row_fn row;
+    qdot_fn qdot;
+    fdot_fn fdot;
+    tanh_fn tanh;
+} att_isa;
+
+int nmt8_att_isa_supported(int isa)
+{
+    switch (isa) {
+    case NMT8_ISA_AUTO:
+    case NMT8_ISA_PORTABLE:
+        return 1;
+#if defined(__x86_64__)
+    case NMT8_ISA_AVX2:
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case NMT8_ISA_AVX512:
+        return !!__builtin_cpu_supports("avx512f");
+#endif
+    default:
+        return 0;
+    }
+}
+
+/* the functions of isa, or 0 when this CPU cannot run it */
+static int pick_isa(att_isa *f, int isa)
+{
+    if (!nmt8_att_isa_supported(isa))
+        return 0;
+    if (isa == NMT8_ISA_AUTO)
+        isa = nmt8_att_isa_supported(NMT8_ISA_AVX512) ? NMT8_ISA_AVX512
+            : nmt8_att_isa_supported(NMT8_ISA_AVX2) ? NMT8_ISA_AVX2
+            : NMT8_ISA_PORTABLE;
+    *f = (att_isa){row_portable, qdot_portable, fdot_portable, tanh_portable};
+#if defined(__x86_64__)
+    if (isa == NMT8_ISA_AVX2)
+        *f = (att_isa){row_avx2, qdot_avx2, fdot_avx2, tanh_avx2};
+    if (isa == NMT8_ISA_AVX512)
+        *f = (att_isa){row_avx512, qdot_avx512, fdot_avx512, tanh_avx512};
+#endif
+    return 1;
+}
+
+int nmt8_tanh32(float *y, const float *x, int64_t n, int isa)
+{
+    att_isa f;
+    if (!pick_isa(&f, isa))
+        return NMT8_EUNSUPPORTED;
+    if (n < 0 || (n > 0 && (x == NULL || y == NULL))
+        || !NMT8_ALIGNED(x, float) || !NMT8_ALIGNED(y, float))
+        return NMT8_EBADARG;
+    f.tanh(y, x, n);
+    return NMT8_OK;
+}
+
+/* the checks both entry points share */
+static int bad_shapes(const float *scores, const float *pctx, const float *sp,
+                      int64_t ld_sp, const void *u, int64_t P, int64_t S,
+                      int64_t C)
+{
+    if (P < 0 || S < 0 || C < 0 || C > MAX_C || ld_sp < C)
+        return 1;
+    if (P * S > 0 && (scores == NULL || pctx == NULL || sp == NULL
+                      || u == NULL))
+        return 1;
+    return !NMT8_ALIGNED(scores, float) || !NMT8_ALIGNED(pctx, float)
+        || !NMT8_ALIGNED(sp, float);
+}
+
+/* C rounded up to whole vectors of LANES; e and u padded with zeros */
+static int64_t padded(int64_t C) { return NMT8_CEIL_DIV(C, LANES) * LANES; }
+
+/* (float)acc * (x_step * u_step) + bias, in nmt8_epilogue's order */
+static float epilogue(int32_t acc, float x_step, float u_step, float bias)
+{
+    const float a = (float)acc, s = x_step * u_step;
+    const float v = s > 0.0f && s < FLT_MIN ? (a * x_step) * u_step : a * s;
+    return v + bias;
+}
+
+/* the int32 sum for a row whose scale 127 / m overflows: in double */
+NMT8_SCALAR static int32_t qdot_tiny(const float *e, const int32_t *u,
+                                     float m, int64_t C)
+{
+    const double s = 127.0 / (double)m;
+    int32_t acc = 0;
+    for (int64_t c = 0; c < C; c++) {
+        double r = rint((double)e[c] * s);
+        r = r > 127.0 ? 127.0 : (r < -127.0 ? -127.0 : r);
+        acc += (int32_t)r * u[c];
+    }
+    return acc;
+}
+
+int nmt8_att_scores_i8(float *scores, const float *pctx, const float *sp,
+                       int64_t ld_sp, const int8_t *u, float u_step,
+                       float bias, int64_t P, int64_t S, int64_t C, int isa)
+{
+    att_isa f;
+    if (!pick_isa(&f, isa))
+        return NMT8_EUNSUPPORTED;
+    if (bad_shapes(scores, pctx, sp, ld_sp, u, P, S, C))
+        return NMT8_EBADARG;
+    const int64_t C16 = padded(C);
+    float *e = calloc((size_t)C16 + 1, sizeof(float));
+    int32_t *u32 = calloc((size_t)C16 + 1, sizeof(int32_t));
+    int rc = NMT8_ENOMEM;
+    if (e == NULL || u32 == NULL)
+        goto done;
+    for (int64_t c = 0; c < C; c++)
+        u32[c] = u[c];
+    rc = NMT8_OK;
+    for (int64_t p = 0; p < P; p++)
+        for (int64_t s = 0; s < S; s++) {
+            float m;
+            if (f.row(e, pctx + s * C, sp + p * ld_sp, C, &m)) {
+                rc = NMT8_ENONFINITE;
+                goto done;
+            }
+            int32_t acc = 0;
+            float x_step = 0.0f;
+            if (m > 0.0f) {
+                const float scale = 127.0f / m;     /* as quantize_row */
+                x_step = m / 127.0f;
+                acc = scale > FLT_MAX ? qdot_tiny(e, u32, m, C)
+                                      : f.qdot(e, u32, scale, C16);
+            }
+            scores[p * S + s] = epilogue(acc, x_step, u_step, bias);
+        }
+done:
+    free(e);
+    free(u32);
+    return rc;
+}
+
+int nmt8_att_scores_f32(float *scores, const float *pctx, const float *sp,
+                        int64_t ld_sp, const float *u, float bias, int64_t P,
+                        int64_t S, int64_t C, int isa)
+{
+    att_isa f;
+    if (!pick_isa(&f, isa))
+        return NMT8_EUNSUPPORTED;
+    if (bad_shapes(scores, pctx, sp, ld_sp, u, P, S, C)
+        || !NMT8_ALIGNED(u, float))
+        return NMT8_EBADARG;
+    const int64_t C16 = padded(C);
+    float *e = calloc((size_t)C16 + 1, sizeof(float));
+    float *uf = calloc((size_t)C16 + 1, sizeof(float));
+    int rc = NMT8_ENOMEM;
+    if (e == NULL || uf == NULL)
+        goto done;
+    if (C > 0)
+        memcpy(uf, u, (size_t)C * sizeof(float));
+    rc = NMT8_OK;
+    for (int64_t p = 0; p < P; p++)
+        for (int64_t s = 0; s < S; s++) {
+            float m, acc[LANES] = {0};
+            if (f.row(e, pctx + s * C, sp + p * ld_sp, C, &m)) {
+                rc = NMT8_ENONFINITE;
+                goto done;
+            }
+            f.fdot(acc, e, uf, C16);
+            for (int w = LANES / 2; w >= 1; w /= 2)   /* a fixed tree */
+                for (int j = 0; j < w; j++)
+                    acc[j] = acc[j] + acc[j + w];
+            scores[p * S + s] = acc[0] + bias;
+        }
+done:
+    free(e);
+    free(uf);
+    return rc;
+}

@@ -1,0 +1,57 @@
+/*
+ * nmt8_attention.h -- eq. (6) of Quinn & Ballesteros 2018 in one pass:
+ * the attention scores of P decoder states over S source positions,
+ *
+ *   alpha'[p, s] = tanh(pctx[s] + sp[p]) . u + c_tt,
+ *
+ * without writing the (P, S, C) tanh array.  Each row tanh(pctx[s] +
+ * sp[p]) (C floats) lives in a scratch buffer in L1, where it is
+ * multiplied by u at once: in int8 (quantized with its own step, exactly
+ * as nmt8_matmul_f32 quantizes a row of X, and summed exactly in int32)
+ * or in float32 (16 partial sums in a fixed order).
+ *
+ * tanh is nmt8's own float32 tanh (nmt8_tanh32, max error about 1.4 ulp,
+ * like numpy's): the same operations (FMAs included) in the same order
+ * on every instruction set, so the scalar, AVX2+FMA and AVX-512 paths
+ * give the same bits.  Every score depends on its own p and s
+ * only: a sentence's scores cannot see its neighbours in a batch.
+ *
+ * isa: NMT8_ISA_AUTO (the widest this CPU runs), NMT8_ISA_PORTABLE,
+ * NMT8_ISA_AVX2 or NMT8_ISA_AVX512 (tests compare them).  Returns
+ * NMT8_OK, NMT8_EUNSUPPORTED (isa not runnable here), NMT8_EBADARG,
+ * NMT8_ENOMEM, or NMT8_ENONFINITE when pctx[s] + sp[p] is NaN for some
+ * entry (an inf gives tanh = +-1, as numpy's); nothing useful is written
+ * then.  Single-threaded and reentrant.
+ */
+#ifndef NMT8_ATTENTION_H
+#define NMT8_ATTENTION_H
+
+#include <stdint.h>
+
+#define NMT8_ISA_AUTO 0
+#define NMT8_ISA_PORTABLE 1
+#define NMT8_ISA_AVX2 2
+#define NMT8_ISA_AVX512 3
+
+/* nonzero when this CPU runs isa */
+int nmt8_att_isa_supported(int isa);
+
+/* y (n,) = tanh32(x (n,)); y may be x */
+int nmt8_tanh32(float *y, const float *x, int64_t n, int isa);
+
+/*
+ * scores (P, S) float32; pctx (S, C) float32; sp (P, C) float32, row
+ * stride ld_sp >= C; u (C,) int8 in [-127, 127] with float step u_step;
+ * bias: c_tt.  scores[p, s] = (float)acc * (x_step * u_step) + bias,
+ * acc the int32 sum of the quantized row times u (nmt8_epilogue's order).
+ */
+int nmt8_att_scores_i8(float *scores, const float *pctx, const float *sp,
+                       int64_t ld_sp, const int8_t *u, float u_step,
+                       float bias, int64_t P, int64_t S, int64_t C, int isa);
+
+/* the same with u (C,) float32: scores[p, s] = dot + bias */
+int nmt8_att_scores_f32(float *scores, const float *pctx, const float *sp,
+                        int64_t ld_sp, const float *u, float bias, int64_t P,
+                        int64_t S, int64_t C, int isa);
+
+#endif
