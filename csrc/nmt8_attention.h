@@ -40,18 +40,33 @@ int nmt8_att_isa_supported(int isa);
 int nmt8_tanh32(float *y, const float *x, int64_t n, int isa);
 
 /*
- * scores (P, S) float32; pctx (S, C) float32; sp (P, C) float32, row
- * stride ld_sp >= C; u (C,) int8 in [-127, 127] with float step u_step;
- * bias: c_tt.  scores[p, s] = (float)acc * (x_step * u_step) + bias,
- * acc the int32 sum of the quantized row times u (nmt8_epilogue's order).
+ * scores (P, S) float32 = tanh(pctx[s] + sp[p]) . u + bias, eq. (6).
+ * pctx (S, C) float32; sp (P, C) float32, row stride ld_sp >= C; exactly
+ * one of u8 (C,) int8 in [-127, 127] with float step u_step (each row of
+ * tanh quantized with its own step as nmt8_matmul_f32 does, summed in
+ * int32: scores = (float)acc * (x_step * u_step) + bias, nmt8_epilogue's
+ * order) and uf (C,) float32 (16 partial sums, a fixed tree) non-NULL.
  */
-int nmt8_att_scores_i8(float *scores, const float *pctx, const float *sp,
-                       int64_t ld_sp, const int8_t *u, float u_step,
-                       float bias, int64_t P, int64_t S, int64_t C, int isa);
+int nmt8_att_scores(float *scores, const float *pctx, const float *sp,
+                    int64_t ld_sp, const int8_t *u8, const float *uf,
+                    float u_step, float bias, int64_t P, int64_t S, int64_t C,
+                    int isa);
 
-/* the same with u (C,) float32: scores[p, s] = dot + bias */
-int nmt8_att_scores_f32(float *scores, const float *pctx, const float *sp,
-                        int64_t ld_sp, const float *u, float bias, int64_t P,
-                        int64_t S, int64_t C, int isa);
+/*
+ * The whole of eq. (5)-(6) for the rows of several sentences at once:
+ * row p belongs to sentence g = sentence[p], whose S_of[g] source
+ * positions have pctx[g] and h[g], both (S_of[g], C) float32.  For each
+ * row: its scores as nmt8_att_scores, alpha = their softmax (exp of
+ * nmt8_expf.h, summed in double in order, then divided), written to
+ * alpha (P, ld_a) and zero past S_of[g]; ctx (P, C) = sum_s alpha[s]
+ * h[g][s] in order of s, one FMA per step.  Every row alone: its bits do
+ * not depend on the other rows, nor on G or ld_a.
+ */
+int nmt8_att_context(float *ctx, float *alpha, int64_t ld_a,
+                     const float *const *pctx, const float *const *h,
+                     const int64_t *S_of, const int64_t *sentence,
+                     int64_t G, const float *sp, int64_t ld_sp,
+                     const int8_t *u8, const float *uf, float u_step,
+                     float bias, int64_t P, int64_t C, int isa);
 
 #endif

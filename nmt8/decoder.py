@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .attention import attend
+from .attention import attend, attend_all, fused
 from .encoder import Encoded
 from .gru import gru_gates, gru_step
 from .ops import linear, tanh
@@ -60,13 +60,17 @@ def step_batch(model, encs: list[Encoded], counts: list[int],
                     b["dec_y"])  # (P, 3H + E)
     s1 = gru_step(y_proj[:, :3 * H], s_prev, W["dec_U"])  # s'_t, eq. (3)
     s1_proj = linear(s1, W["dec_s1"], b["dec_s1"])  # (P, C + 3H)
-    H_t = np.empty((s1.shape[0], C), np.float32)  # (P, 2H)
-    alphas, r = [], 0
-    for enc, n in zip(encs, counts):
-        H_t[r:r + n], alpha = attend(enc.pctx, s1_proj[r:r + n, :C], enc.h,
-                                     W["U_att"], b["U_att"])
-        alphas.append(alpha)
-        r += n
+    if fused(W["U_att"]):
+        H_t, alphas = attend_all(encs, counts, s1_proj[:, :C], W["U_att"],
+                                 b["U_att"])  # (P, 2H)
+    else:
+        H_t = np.empty((s1.shape[0], C), np.float32)  # (P, 2H)
+        alphas, r = [], 0
+        for enc, n in zip(encs, counts):
+            H_t[r:r + n], alpha = attend(enc.pctx, s1_proj[r:r + n, :C],
+                                         enc.h, W["U_att"], b["U_att"])
+            alphas.append(alpha)
+            r += n
     c_proj = linear(H_t, W["dec_ctx"], b["dec_ctx"])  # (P, 3H + E)
     s_t = gru_gates(c_proj[:, :3 * H], s1_proj[:, C:], s1)  # eq. (4)
     t = tanh(linear(s_t, W["logit_lstm"], b["logit_lstm"])

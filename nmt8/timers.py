@@ -25,7 +25,7 @@ CATEGORIES = (
     "tanh",
     "sigmoid",
     "softmax",
-    "attention scores (fused C)",  # tanh and U_att in one pass (int8, C fp32)
+    "attention (fused C)",  # eq. (5)-(6) in C (int8, C fp32)
     "attention (weighted sum)",
     "beam bookkeeping",
 )

@@ -169,3 +169,61 @@ def test_float64_and_strided_inputs_are_converted():
     want = A.scores(pctx, s_proj, qU, c_tt)
     assert np.array_equal(bits(A.scores(pctx.astype(np.float64),
                                         wide[:, ::2], qU, c_tt)), bits(want))
+
+
+def sentences(sizes, C, seed=7):
+    rng = np.random.default_rng(seed)
+    pctxs = [rng.standard_normal((S, C)).astype(np.float32) for S in sizes]
+    hs = [rng.standard_normal((S, C)).astype(np.float32) for S in sizes]
+    return pctxs, hs
+
+
+@pytest.mark.parametrize("C", [1024, 37])
+@pytest.mark.parametrize("kind", ["int8", "fp32"])
+def test_context_rows_are_their_own_in_any_batch(C, kind):
+    """Eq. (5)-(6) for several sentences in one call: every row's context
+    and weights are, to the bit, those it gets with its sentence alone,
+    on every instruction set; alpha is zero past the sentence's length."""
+    sizes, counts = [15, 3, 22, 1], [5, 2, 4, 1]
+    pctxs, hs = sentences(sizes, C)
+    _, s_proj, U, c_tt = operands(sum(counts), 1, C, seed=8)
+    W = quantize(U) if kind == "int8" else pack_fp32(U)
+    runs = [A.context(pctxs, hs, counts, s_proj, W, c_tt, isa) for isa in ISAS]
+    H_t, alpha = runs[0]
+    for H2, a2 in runs[1:]:
+        assert np.array_equal(bits(H2), bits(H_t))
+        assert np.array_equal(bits(a2), bits(alpha))
+    assert alpha.shape == (sum(counts), max(sizes))
+    r = 0
+    for g, (S, n) in enumerate(zip(sizes, counts)):
+        H1, a1 = A.context([pctxs[g]], [hs[g]], [n], s_proj[r:r + n], W, c_tt)
+        assert np.array_equal(bits(H1), bits(H_t[r:r + n]))
+        assert np.array_equal(bits(a1), bits(alpha[r:r + n, :S]))
+        assert not alpha[r:r + n, S:].any()
+        # against numpy in float64: softmax of the fused scores, weighted sum
+        z = A.scores(pctxs[g], s_proj[r:r + n], W, c_tt).astype(np.float64)
+        want = np.exp(z - z.max(1, keepdims=True))
+        want /= want.sum(1, keepdims=True)
+        np.testing.assert_allclose(a1, want, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(H1, want @ hs[g], rtol=1e-4, atol=1e-5)
+        r += n
+
+
+def test_context_bad_input():
+    pctxs, hs = sentences([4, 6], 16)
+    _, s_proj, U, c_tt = operands(3, 1, 16)
+    qU = quantize(U)
+    with pytest.raises(ValueError, match="count per sentence"):
+        A.context(pctxs, hs, [1, 1], s_proj, qU, c_tt)
+    with pytest.raises(ValueError, match="count per sentence"):
+        A.context(pctxs, hs[:1], [1, 2], s_proj, qU, c_tt)
+    with pytest.raises(ValueError, match="alike"):
+        A.context(pctxs, [hs[0], hs[1][:3]], [1, 2], s_proj, qU, c_tt)
+    with pytest.raises(ValueError, match="alike"):
+        A.context([pctxs[0][:, :8], pctxs[1]], hs, [1, 2], s_proj, qU, c_tt)
+    bad = [pctxs[0], pctxs[1].copy()]
+    bad[1][2, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        A.context(bad, hs, [1, 2], s_proj, qU, c_tt)
+    H_t, alpha = A.context([], [], [], s_proj[:0], qU, c_tt)
+    assert H_t.shape == (0, 16) and alpha.shape == (0, 0)

@@ -18,12 +18,15 @@ Does not: softmax or weigh the source states (``nmt8.attention``).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ._clib import F32, FLOATS, INT8S, ffi, lib, raise_error
+from ._clib import F32, FLOATS, INT8S, NULL, ffi, lib, raise_error
 from .fp32 import PackedF32
 from .int8 import QuantizedMatrix
 
+_INT64S = ffi.typeof("int64_t[]")
 ISAS = {"auto": lib.NMT8_ISA_AUTO, "portable": lib.NMT8_ISA_PORTABLE,
         "avx2": lib.NMT8_ISA_AVX2, "avx512": lib.NMT8_ISA_AVX512}
 # the instruction sets this CPU runs, "auto" aside
@@ -41,6 +44,9 @@ def _isa(isa: str) -> int:
 
 
 def _floats(a, name: str, ndim: int) -> np.ndarray:
+    if a.__class__ is np.ndarray and a.dtype == F32 and a.ndim == ndim \
+            and a.flags.c_contiguous:
+        return a  # the decoder's arrays: no check costs more than this
     a = np.asarray(a)
     if a.dtype.kind != "f" or a.ndim != ndim:
         raise ValueError(f"{name} must be a {ndim}-D float array, got "
@@ -61,41 +67,98 @@ def tanh32(x, isa: str = "auto") -> np.ndarray:
     return y
 
 
+def _u(U):
+    """(u8, uf, u_step) C arguments for the weight of ``U_att`` (C, 1)."""
+    if isinstance(U, QuantizedMatrix):
+        return ffi.from_buffer(INT8S, U.Wq), NULL, float(U.step[0]), U.Wq
+    if isinstance(U, PackedF32):
+        return NULL, ffi.from_buffer(FLOATS, U.WT), 0.0, U.WT
+    raise TypeError("U must be a QuantizedMatrix or a PackedF32, got "
+                    f"{type(U).__name__}")
+
+
+def _bias(c_tt) -> float:
+    bias = np.asarray(c_tt, np.float32).reshape(-1)
+    if bias.shape != (1,) or not math.isfinite(bias[0]):
+        raise ValueError("c_tt must be one finite number")
+    return float(bias[0])
+
+
+def _check_u(u, C, *shapes):
+    if u.shape != (1, C):
+        raise ValueError(f"need U (C, 1) with C = {C} (the width of "
+                         f"{', '.join(map(str, shapes))}); got "
+                         f"{u.shape[::-1]}")
+
+
 def scores(pctx, s_proj, U, c_tt, isa: str = "auto") -> np.ndarray:
     """``tanh(pctx[None] + s_proj[:, None]) @ U + c_tt`` as (P, S) float32.
 
     pctx (S, C) and s_proj (P, C) float; U the weight of ``U_att`` (C, 1):
     a ``QuantizedMatrix`` (int8: each row tanh(...) quantized with its own
-    step: bit for bit ``int8_matmul`` of the rows :func:`tanh32` gives) or a ``PackedF32`` (float32: 16 partial sums, a fixed
-    tree); c_tt (1,). ValueError for bad shapes or a NaN sum.
+    step: bit for bit ``int8_matmul`` of the rows :func:`tanh32` gives)
+    or a ``PackedF32`` (float32: 16 partial sums, a fixed tree); c_tt
+    (1,). ValueError for bad shapes or a NaN sum.
     """
     code = _isa(isa)
     pctx, s_proj = _floats(pctx, "pctx", 2), _floats(s_proj, "s_proj", 2)
     (S, C), P = pctx.shape, s_proj.shape[0]
-    if isinstance(U, QuantizedMatrix):
-        u, fn = U.Wq, lib.nmt8_att_scores_i8
-    elif isinstance(U, PackedF32):
-        u, fn = U.WT, lib.nmt8_att_scores_f32
-    else:
-        raise TypeError("U must be a QuantizedMatrix or a PackedF32, got "
-                        f"{type(U).__name__}")
-    if u.shape != (1, C) or s_proj.shape[1] != C:
-        raise ValueError(f"need pctx (S, C), s_proj (P, C) and U (C, 1); got "
-                         f"{pctx.shape}, {s_proj.shape} and "
-                         f"{u.shape[::-1]}")
-    bias = np.asarray(c_tt, np.float32).reshape(-1)
-    if bias.shape != (1,) or not np.isfinite(bias).all():
-        raise ValueError("c_tt must be one finite number")
+    u8, uf, u_step, u = _u(U)
+    if s_proj.shape[1] != C:
+        raise ValueError(f"need pctx (S, C) and s_proj (P, C); got "
+                         f"{pctx.shape} and {s_proj.shape}")
+    _check_u(u, C, "pctx", "s_proj")
+    bias = _bias(c_tt)
     out = np.empty((P, S), F32)
-    if isinstance(U, QuantizedMatrix):
-        rc = fn(ffi.from_buffer(FLOATS, out), ffi.from_buffer(FLOATS, pctx),
-                ffi.from_buffer(FLOATS, s_proj), C,
-                ffi.from_buffer(INT8S, u), float(U.step[0]), float(bias[0]),
-                P, S, C, code)
-    else:
-        rc = fn(ffi.from_buffer(FLOATS, out), ffi.from_buffer(FLOATS, pctx),
-                ffi.from_buffer(FLOATS, s_proj), C,
-                ffi.from_buffer(FLOATS, u), float(bias[0]), P, S, C, code)
+    rc = lib.nmt8_att_scores(ffi.from_buffer(FLOATS, out),
+                             ffi.from_buffer(FLOATS, pctx),
+                             ffi.from_buffer(FLOATS, s_proj), C, u8, uf,
+                             u_step, bias, P, S, C, code)
     if rc:
         raise_error(rc, "pctx + s_proj")
     return out
+
+
+def context(pctxs, hs, counts, s_proj, U, c_tt, isa: str = "auto"):
+    """Eq. (5)-(6) for the rows of several sentences in one C call.
+
+    Sentence g owns the next ``counts[g]`` rows of s_proj (P, C) and has
+    ``pctxs[g]`` and ``hs[g]``, (S_g, C) float32 each. Returns
+    ``(H_t (P, C), alpha (P, max S_g))`` float32: each row's scores as
+    :func:`scores`, their softmax (alpha, zero past S_g) and the weighted
+    sum of its sentence's h. Each row alone: its bits are the same in any
+    batch.
+    """
+    code = _isa(isa)
+    s_proj = _floats(s_proj, "s_proj", 2)
+    P, C = s_proj.shape
+    counts = [int(n) for n in counts]
+    if len(pctxs) != len(counts) or len(hs) != len(counts) \
+            or sum(counts) != P or min(counts, default=0) < 0:
+        raise ValueError(f"need one pctx, h and count per sentence, the "
+                         f"counts summing to the {P} rows of s_proj")
+    pctxs = [_floats(a, "pctx", 2) for a in pctxs]
+    hs = [_floats(a, "h", 2) for a in hs]
+    sizes = [a.shape[0] for a in pctxs]
+    for h, a in zip(hs, pctxs):
+        if a.shape[1] != C or h.shape != a.shape:
+            raise ValueError(f"every pctx and h must be (S_g, {C}), alike")
+    u8, uf, u_step, u = _u(U)
+    _check_u(u, C, "s_proj")
+    bias = _bias(c_tt)
+    S_of = np.array(sizes, np.int64)
+    width = max(sizes, default=0)
+    H_t, alpha = np.empty((P, C), F32), np.empty((P, width), F32)
+    keep = [ffi.from_buffer(FLOATS, a) for a in pctxs + hs]
+    G = len(pctxs)
+    rc = lib.nmt8_att_context(
+        ffi.from_buffer(FLOATS, H_t), ffi.from_buffer(FLOATS, alpha), width,
+        ffi.new("float *[]", keep[:G]), ffi.new("float *[]", keep[G:]),
+        ffi.from_buffer(_INT64S, S_of),
+        ffi.from_buffer(_INT64S, np.repeat(np.arange(G, dtype=np.int64),
+                                           counts)),
+        G, ffi.from_buffer(FLOATS, s_proj), C, u8, uf, u_step, bias, P, C,
+        code)
+    if rc:
+        raise_error(rc, "pctx + s_proj")
+    return H_t, alpha
