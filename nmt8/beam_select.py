@@ -15,10 +15,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from .quant.select import select as _c_select
+
 
 def select(logp: np.ndarray, offset: np.ndarray, counts, wants,
            row_max: np.ndarray | None = None):
-    """The best one-word extensions of several sentences at once.
+    """The best one-word extensions of several sentences at once: in C
+    (``nmt8.quant.select``), the same bits as :func:`select_numpy`, whose
+    docstring says how."""
+    return _c_select(logp, offset, counts, wants, row_max)
+
+
+def select_numpy(logp: np.ndarray, offset: np.ndarray, counts, wants,
+                 row_max: np.ndarray | None = None):
+    """The best one-word extensions of several sentences at once (the
+    reference of the C kernel).
 
     logp (P, V): the live rows' log-probabilities (or logits that ``offset``
     turns into them), sentence g owning the next ``counts[g]`` rows; offset
