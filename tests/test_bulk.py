@@ -70,3 +70,24 @@ def test_crossover_is_where_the_blocked_kernel_stays_ahead():
     assert bulk.crossover(pts((1, 2, 3, 4), (5, 5, 5, 5)), "b", "n") is None
     assert bulk.crossover(pts((9, 9, 9, 9), (5, 5, 5, 5)), "b", "n") == 1
     assert bulk.crossover(pts((9, 9, 9, 9), (5, 5, 5, 5)), "b", "x") is None
+
+
+def test_kernel_shapes_times_each_target_shape_at_each_target_P():
+    from nmt8.lab.batch_targets import int8_method
+    from nmt8.lab.machine import has_torch, int8_available
+    from nmt8.lab.results import Settings
+
+    s = Settings(kernel_target_P=(2, 7), kernel_target_shapes=((12, 40),
+                                                               (9, 33)),
+                 kernel_repeats=1)
+    if not int8_available():
+        return
+    got = bulk.kernel_shapes(s, progress=False)
+    assert [k.shape for k in got] == [(12, 40), (9, 33)]
+    for k in got:
+        assert sorted({p.P for p in k.points}) == [2, 7]
+        methods = {p.method for p in k.points}
+        assert ("torch-fbgemm" in methods) == has_torch()
+        assert int8_method(k.points) in methods and "numpy-fp32" in methods
+        assert all(p.gops > 0 for p in k.points)
+    assert bulk.kernel_shapes(Settings(kernel_target_P=()), progress=False) == []

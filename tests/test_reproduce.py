@@ -33,6 +33,7 @@ TINY = {"speed_sentences": 2, "runs": 1, "beams": (2,), "sweep_beams": (1, 2),
         "batch_sentences": 5, "batch_runs": 1, "invariance_batch": 4,
         "dask_workers": (1, 2), "dask_lines": 40, "dask_runs": 1,
         "kernel_P": (1, 5), "kernel_repeats": 1,
+        "kernel_target_P": (4, 8), "kernel_target_shapes": ((12, 48), (20, 30)),
         "memory_systems": (NMT8_FP32, NMT8_INT16, NMT8_INT8)}
 
 
@@ -160,6 +161,7 @@ def _check_batch_section(res, saved, report):
     """Batch decoding: every system x batch size x workload, the invariance
     count, Dask 1 and 2 workers, kernel GOP/s against P."""
     from nmt8.lab.machine import has_dask, has_torch, int8_available
+    from nmt8.lab.results import BatchDecoding
 
     b = res.batch
     assert "## Batch decoding (the paper's future work)" in report
@@ -194,6 +196,33 @@ def _check_batch_section(res, saved, report):
         assert all(p.gops > 0 for p in k.points)
         assert "### Kernels against P" in report
         assert ("blocked kernel is not built yet" in report) == (k.blocked is None)
+        _check_kernel_targets(res, report)
+    # the whole section comes back from results.json
+    assert BatchDecoding.from_json(saved["batch"]) == b
+
+
+def _check_kernel_targets(res, report):
+    """Numpy fp32, one int8 kernel and FBGEMM (with torch) on every target
+    shape at every target P; two targets each (one without torch)."""
+    from nmt8.lab import batch_targets
+    from nmt8.lab.machine import has_torch
+
+    shapes = res.batch.kernel_shapes
+    assert [k.shape for k in shapes] == list(TINY["kernel_target_shapes"])
+    for k in shapes:
+        assert {p.P for p in k.points} == set(TINY["kernel_target_P"])
+        methods = {p.method for p in k.points}
+        int8 = methods - {"numpy-fp32", "torch-fbgemm"}
+        assert "numpy-fp32" in methods and len(int8) == 1
+        assert ("torch-fbgemm" in methods) == has_torch()
+        assert batch_targets.int8_method(k.points) == int8.pop()
+    assert "### Kernel targets" in report
+    kernel = [t for t in res.targets if t.target.startswith("kernel ")]
+    assert len(kernel) == len(shapes) * len(TINY["kernel_target_P"]) * (
+        2 if has_torch() else 1)
+    assert "kernel 12x48, P=4: " in kernel[0].target
+    # batch 32 was not measured: no end-to-end batch targets
+    assert not any("batch 32" in t.target for t in res.targets)
 
 
 def test_reproduce_without_data(toy, monkeypatch):
@@ -225,7 +254,12 @@ def test_main_reports_a_missing_model(tmp_path, capsys):
 def test_settings_quick_is_smaller():
     full, quick = rp.Settings(), rp.Settings.quick()
     assert quick.speed_sentences < full.speed_sentences
-    assert full.batch_sizes == (1, 4, 16, 64) and full.invariance_batch == 32
+    assert full.batch_sizes == (1, 4, 16, 32, 64) and full.invariance_batch == 32
+    # issue 13's kernel targets: the paper's three shapes at P = 64 and 256
+    assert full.kernel_target_P == (64, 256)
+    assert full.kernel_target_shapes == quick.kernel_target_shapes == (
+        (1000, 3000), (2000, 3000), (620, 40000))
+    assert 0 < len(quick.kernel_target_P) < len(full.kernel_target_P)
     assert full.dask_workers == (1, 2) and full.dask_lines >= 2000
     assert quick.batch_sentences < full.batch_sentences
     assert quick.dask_lines < full.dask_lines
@@ -431,6 +465,154 @@ def test_results_json_carries_the_batch_records(made_up):
     row = saved["batch"]["speed"][0]
     assert row["system"]["label"] == "nmt8 int8" and row["batch"] == 4
     assert row["wpcs_median"] == 10.0 and saved["batch"]["dask"] is None
+
+
+# -- issue 13's targets: batch 32, Dask, kernels on the paper's shapes -----------
+def _speeds(workload, system, by_batch):
+    """BatchSpeedResults of one system: {batch: median WPCS}."""
+    from nmt8.lab.results import BatchSpeedResult
+
+    return [BatchSpeedResult(workload=workload, system=system, batch=n, beam=5,
+                             sentences=8, words=80, runs=[80 / w, 80 / w],
+                             wpcs_min=w / 2, wpcs_median=w, wpcs_max=w * 2)
+            for n, w in by_batch.items()]
+
+
+def _kernel_shape(shape, gops_by_method, P=64):
+    """A KernelScaling of one shape at one P: {method: GOP/s}."""
+    from nmt8.lab.results import KernelPoint, KernelScaling
+
+    return KernelScaling(shape, [KernelPoint(m, P, 2 * P * shape[0] * shape[1]
+                                             / g / 1e9, g)
+                                 for m, g in gops_by_method.items()], None)
+
+
+def _issue13(e):
+    """A made-up batch section whose every issue-13 ratio is e x its
+    threshold ("toy" is the shipped workload, "big" the paper-size one)."""
+    from nmt8.lab.results import BatchDecoding, DaskRun, DaskScaling
+
+    return BatchDecoding(
+        speed=(_speeds("toy", NMT8_INT8, {1: 100.0, 32: 250.0 * e})
+               + _speeds("toy", TORCH_FP32, {1: 20.0, 32: 50.0})
+               + _speeds("big", NMT8_FP32, {1: 30.0, 32: 100.0})
+               + _speeds("big", NMT8_INT8, {1: 90.0, 32: 300.0 * e})),
+        dask=DaskScaling("toy", NMT8_INT8, 3000, 1,
+                         [DaskRun(1, [30.0], 100.0, 100.0, 100.0),
+                          DaskRun(2, [20.0], 150.0, 160.0 * e, 170.0)],
+                         1.6 * e),
+        kernel_shapes=[_kernel_shape((620, 40000), {
+            "numpy-fp32": 100.0, "int8-vnni": 900.0,  # faster, not blocked
+            "int8-gemm": 350.0 * e, "torch-fbgemm": 350.0 / 1.2})])
+
+
+@pytest.mark.parametrize("e, met", [(1.01, True), (0.99, False)])
+def test_issue13_targets_are_met_from_their_threshold_on(made_up, e, met):
+    before = {t.target for t in rp.targets(made_up)}  # no batch section
+    made_up.batch = _issue13(e)
+    got = {t.target: (round(t.value, 6), t.met) for t in rp.targets(made_up)
+           if t.target not in before}
+    assert got == {
+        "nmt8 int8 batch 32 / nmt8 int8 batch 1 median WPCS >= 2.5x, beam 5, "
+        "toy": (round(2.5 * e, 6), met),
+        "nmt8 int8 / PyTorch fp32 median WPCS >= 5.0x, both batch 32, beam 5, "
+        "toy": (round(5 * e, 6), met),
+        "nmt8 int8 / nmt8 fp32 (numpy) median WPCS >= 3.0x, both batch 32, "
+        "beam 5, big": (round(3 * e, 6), met),
+        "Dask, nmt8 int8: 2 workers / 1 worker median lines/s >= 1.6x, 3000 "
+        "lines": (round(1.6 * e, 6), met),
+        "kernel 620x40000, P=64: int8-gemm / numpy-fp32 GOP/s >= 3.5x":
+            (round(3.5 * e, 6), met),
+        "kernel 620x40000, P=64: int8-gemm / torch-fbgemm GOP/s >= 1.2x":
+            (round(1.2 * e, 6), met)}
+
+
+def test_issue13_targets_need_their_measurements(made_up):
+    from nmt8.lab import batch_targets
+
+    b = _issue13(1.01)
+    b.speed = [r for r in b.speed if r.system != TORCH_FP32]  # no PyTorch
+    b.dask.ratio = None  # one worker size only
+    b.kernel_shapes = [_kernel_shape((1000, 3000), {"int8-gemm": 400.0})]
+    names = [t.target for t in batch_targets.targets(b, "big")]
+    assert len(names) == 2 and "PyTorch" not in " ".join(names)
+    # without batch 32, or with the paper-size model first (no BPE): no
+    # shipped-model rows
+    b.speed = [r for r in b.speed if r.batch != 32]
+    assert batch_targets.targets(b, "big") == []
+    b = _issue13(1.01)
+    b.speed += _speeds("toy", NMT8_FP32, {32: 100.0})
+    wpcs = [t.target for t in batch_targets.targets(b, "toy")
+            if "WPCS" in t.target]
+    assert wpcs == [("nmt8 int8 / nmt8 fp32 (numpy) median WPCS >= 3.0x, both "
+                     "batch 32, beam 5, toy")]
+    assert batch_targets.targets(None, "big") == []
+
+
+def test_the_kernel_targets_use_the_blocked_int8_kernel():
+    from nmt8.lab.batch_targets import int8_method
+
+    def points(*methods):
+        return _kernel_shape((8, 8), dict(zip(methods, (1.0, 9.0, 5.0, 3.0)))
+                             ).points
+
+    assert int8_method(points("int8-gemm_avx2", "int8-vnni", "int8-gemm")) == \
+        "int8-gemm"
+    assert int8_method(points("int8-gemm_avx2", "int8-vnni")) == "int8-gemm_avx2"
+    assert int8_method(points("int8-avx2", "int8-vnni", "torch-fbgemm")) == \
+        "int8-vnni"  # no blocked kernel: the fastest int8 one
+    assert int8_method(points("numpy-fp32", "torch-fbgemm")) is None
+
+
+def test_report_shows_the_kernel_targets(made_up):
+    from nmt8.lab.report import render
+
+    made_up.batch = _issue13(1.0)
+    made_up.batch.kernel_shapes = [
+        _kernel_shape((1000, 3000), {"numpy-fp32": 100.0, "int8-gemm": 400.0,
+                                     "torch-fbgemm": 320.0}, P=P)
+        for P in (64, 256)] + [_kernel_shape((620, 40000), {
+            "numpy-fp32": 90.0, "int8-vnni": 300.0})]
+    made_up.targets = rp.targets(made_up)
+    text = render(made_up)
+    lines = text.splitlines()
+    assert "### Kernel targets" in lines
+    assert "| 1000 x 3000 | 64 | int8-gemm | 100.0 | 400.0 | 320.0 | 4.00x | " \
+        "1.25x |" in lines
+    assert "| 1000 x 3000 | 256 | int8-gemm | 100.0 | 400.0 | 320.0 | 4.00x | " \
+        "1.25x |" in lines
+    assert "| 620 x 40000 | 64 | int8-vnni | 90.0 | 300.0 | - | 3.33x | - |" \
+        in lines
+    # ... and every target among the report's targets
+    assert ("| kernel 620x40000, P=64: int8-vnni / numpy-fp32 GOP/s >= 3.5x | "
+            "3.33x | NO |") in lines
+    assert ("| nmt8 int8 / PyTorch fp32 median WPCS >= 5.0x, both batch 32, "
+            "beam 5, toy | 5.00x | yes |") in lines
+    made_up.batch.kernel_shapes = []
+    assert "### Kernel targets" not in render(made_up)
+
+
+def test_the_batch_section_round_trips_through_results_json(made_up):
+    from nmt8.lab.results import (
+        BatchDecoding,
+        BatchInvariance,
+        KernelPoint,
+        KernelScaling,
+        to_json,
+    )
+
+    b = _issue13(1.0)
+    b.invariance = [BatchInvariance("toy", TORCH_INT8, 32, 40, 3, 17)]
+    b.kernels = KernelScaling((1000, 3000), [KernelPoint("int8-gemm", 5, 1e-4,
+                                                         60.0)], 5,
+                              "int8-gemm", "int8-vnni")
+    b.notes = ["made up"]
+    made_up.batch = b
+    saved = json.loads(json.dumps(to_json(made_up)))
+    assert saved["batch"]["kernel_shapes"][0]["shape"] == [620, 40000]
+    assert BatchDecoding.from_json(saved["batch"]) == b
+    assert BatchDecoding.from_json(json.loads(json.dumps(to_json(
+        BatchDecoding())))) == BatchDecoding()
 
 
 def test_ladder_rungs_without_speed_are_only_in_table_6(monkeypatch):

@@ -8,15 +8,16 @@
   PyTorch int8: one activation scale per product, shared by the batch);
 * for ``nmt8 reproduce`` (records of ``nmt8.lab.results``):
   :func:`batch_speeds`, :func:`batch_invariance`, :func:`dask_scaling`
-  (``nmt8.dask`` on a LocalCluster of 1 and 2 single-threaded workers) and
+  (``nmt8.dask`` on a LocalCluster of 1 and 2 single-threaded workers),
   :func:`kernel_scaling` (GOP/s against P = beam x batch, from
-  ``nmt8.lab.bench``).
+  ``nmt8.lab.bench``) and :func:`kernel_shapes` (GOP/s on the paper's
+  shapes at issue 13's target P).
 
 Everything but the Dask run is on one core: one BLAS thread, one process.
 
 Does not: decode (``nmt8.batch``, ``nmt8.lab.peer``), time the kernels
-itself (``nmt8.lab.bench``), or parse and print (``nmt8 bench batch``:
-``nmt8.lab.bulk``).
+itself (``nmt8.lab.bench``), check targets (``nmt8.lab.batch_targets``),
+or parse and print (``nmt8 bench batch``: ``nmt8.lab.bulk``).
 """
 
 from __future__ import annotations
@@ -204,6 +205,39 @@ def kernel_scaling(settings, progress=True):
         return KernelScaling(shape, points, None, None, None)
     return KernelScaling(shape, points, crossover(points, blocked, naive),
                          blocked, naive)
+
+
+def kernel_shapes(settings, progress=True) -> list:
+    """GOP/s of numpy fp32, the blocked int8 kernel (``gemm``, else
+    ``gemm_avx2``, else this CPU's default int8 kernel) and FBGEMM on each
+    of ``settings.kernel_target_shapes`` at each P of
+    ``settings.kernel_target_P`` (issue 13's kernel targets,
+    ``nmt8.lab.batch_targets``): one KernelScaling per shape, by
+    ``nmt8.lab.bench.bench_kernels``; none without target P."""
+    from ..quant.kernels import available_kernels, default_kernel
+    from . import bench
+    from .batch_targets import BLOCKED
+    from .machine import has_torch
+    from .results import KernelPoint, KernelScaling
+
+    shapes = [tuple(s) for s in settings.kernel_target_shapes]
+    if not settings.kernel_target_P or not shapes:
+        return []
+    blocked = [k for k in BLOCKED if k in available_kernels()][:1]
+    rows = bench.bench_kernels(shapes, settings.kernel_target_P,
+                               repeats=settings.kernel_repeats,
+                               kernels=blocked or [default_kernel()],
+                               include_torch=has_torch(), progress=progress,
+                               min_sample=5e-4, fp32_kernels=(),
+                               int16_kernels=())
+    out = []
+    for shape in shapes:
+        points = [KernelPoint(r["method"], r["P"], r["seconds"], r["gops"])
+                  for r in rows if (r["in"], r["out"]) == shape]
+        out.append(KernelScaling(shape, points, crossover=None,
+                                 blocked=f"int8-{blocked[0]}" if blocked
+                                 else None))
+    return out
 
 
 # the blocked int8 kernel and the naive one that "auto" swaps it for from

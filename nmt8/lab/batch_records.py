@@ -3,15 +3,20 @@
 :class:`BatchDecoding` holds one ``nmt8 reproduce`` run's section:
 :class:`BatchSpeedResult` (WPCS against batch size),
 :class:`BatchInvariance`, :class:`DaskScaling` (of :class:`DaskRun`) and
-:class:`KernelScaling` (of :class:`KernelPoint`).
+:class:`KernelScaling` (of :class:`KernelPoint`): against P on the
+recurrent matrix, and at issue 13's target P on each of the paper's
+shapes. :meth:`BatchDecoding.from_json` reads the section back from
+``results.json``.
 
-Does not: measure (``nmt8.lab.bulk``) or format (``nmt8.lab.report_beyond``).
+Does not: measure (``nmt8.lab.bulk``), check targets
+(``nmt8.lab.batch_targets``) or format (``nmt8.lab.report_beyond``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+from .records import system_from_json
 from .systems import System
 
 
@@ -95,6 +100,33 @@ class BatchDecoding:
     speed: list[BatchSpeedResult] = dataclasses.field(default_factory=list)
     invariance: list[BatchInvariance] = dataclasses.field(default_factory=list)
     dask: DaskScaling | None = None
-    kernels: KernelScaling | None = None
+    kernels: KernelScaling | None = None  # against P, the recurrent matrix
+    kernel_shapes: list[KernelScaling] = dataclasses.field(
+        default_factory=list)  # issue 13's target P, one per paper shape
     notes: list[str] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, d: dict) -> BatchDecoding:
+        """The section back from its ``results.json`` object."""
+        def system(r):
+            return {**r, "system": system_from_json(r["system"])}
+
+        dask = d.get("dask")
+        if dask is not None:
+            dask = DaskScaling(**{**system(dask), "by_workers": [
+                DaskRun(**r) for r in dask["by_workers"]]})
+        kernels = d.get("kernels")
+        return cls(
+            speed=[BatchSpeedResult(**system(r)) for r in d.get("speed", [])],
+            invariance=[BatchInvariance(**system(r))
+                        for r in d.get("invariance", [])],
+            dask=dask,
+            kernels=None if kernels is None else _kernels(kernels),
+            kernel_shapes=[_kernels(k) for k in d.get("kernel_shapes", [])],
+            notes=list(d.get("notes", [])))
+
+
+def _kernels(d: dict) -> KernelScaling:
+    return KernelScaling(**{**d, "shape": tuple(d["shape"]),
+                            "points": [KernelPoint(**p) for p in d["points"]]})
 

@@ -26,13 +26,14 @@ from .batch_measure import (
     dask_scaling,
     invariance,
     kernel_scaling,
+    kernel_shapes,
     our_lines,
     sweep,
 )
 
 __all__ = ["BLOCKED_VS_NAIVE", "BatchSpeed", "batch_invariance", "batch_speeds",
-           "crossover", "dask_scaling", "invariance", "kernel_scaling", "main",
-           "our_lines", "sweep"]
+           "crossover", "dask_scaling", "invariance", "kernel_scaling",
+           "kernel_shapes", "main", "our_lines", "sweep"]
 
 
 def _table(res: list[BatchSpeed]) -> str:

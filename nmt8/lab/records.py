@@ -5,7 +5,8 @@ One dataclass per measurement, each naming its :class:`System`:
 (Tables 3/6), :class:`Throughput`, :class:`Target`, :class:`DataStats`
 (Table 5), :class:`QualityResult` and :class:`Quality` (Table 6),
 :class:`Differences` (Tables 8/9); and beyond the paper :class:`MemoryUse`
-(resident memory, the other half of 8 bits).
+(resident memory, the other half of 8 bits); :func:`system_from_json`
+reads a System back from ``results.json``.
 
 Does not: measure (``nmt8.lab.speed``, ``nmt8.lab.quality``), hold the
 batch-decoding records (``nmt8.lab.batch_records``) or a whole run
@@ -205,6 +206,11 @@ class MemoryUse:
     @classmethod
     def from_json(cls, d: dict) -> MemoryUse:
         """The record back from its ``results.json`` object."""
-        fields = {f.name for f in dataclasses.fields(System)}
-        system = System(**{k: v for k, v in d["system"].items() if k in fields})
-        return cls(**{**d, "system": system})
+        return cls(**{**d, "system": system_from_json(d["system"])})
+
+
+def system_from_json(d: dict) -> System:
+    """A System back from its ``results.json`` object (which also carries
+    its ``label`` and ``variant``)."""
+    fields = {f.name for f in dataclasses.fields(System)}
+    return System(**{k: v for k, v in d.items() if k in fields})

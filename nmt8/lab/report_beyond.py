@@ -1,8 +1,9 @@
 """The sections of the ``nmt8 reproduce`` report beyond the paper.
 
 :func:`batch`: batch decoding, the paper's future work (Section 7) - WPCS
-against batch size, batch invariance, Dask scaling and kernel GOP/s
-against P, read from :class:`nmt8.lab.batch_records.BatchDecoding`;
+against batch size, batch invariance, Dask scaling, kernel GOP/s
+against P and issue 13's kernel targets (``nmt8.lab.batch_targets``), read
+from :class:`nmt8.lab.batch_records.BatchDecoding`;
 :func:`memory`: resident memory per precision and model, each figure's
 ratio to fp32's, from the :class:`nmt8.lab.records.MemoryUse` records.
 
@@ -11,6 +12,7 @@ Does not: measure anything (``nmt8.lab.bulk``, ``nmt8.lab.resident``).
 
 from __future__ import annotations
 
+from . import batch_targets
 from .markdown import grouped, note, num, ratio, table
 from .systems import NMT8_FP32, NMT8_INT8, TORCH_FP32, TORCH_INT8
 
@@ -106,7 +108,29 @@ def batch(res) -> str:
             text += (f"\nCrossover: the blocked kernel ({k.blocked}) has more "
                      f"GOP/s than the naive one ({k.naive}) from P = "
                      f"{k.crossover} on, in this run.\n")
-    return text
+    return text + _kernel_targets(b.kernel_shapes)
+
+
+def _kernel_targets(shapes) -> str:
+    """Issue 13's kernel targets: GOP/s of numpy fp32, the int8 kernel and
+    FBGEMM on each paper shape at each target P, with the two ratios."""
+    rows = [r for k in shapes for r in batch_targets.kernel_rows(k)]
+    if not rows:
+        return ""
+    cells = [(f"{r.shape[0]} x {r.shape[1]}", r.P, r.method, num(r.numpy),
+              num(r.int8), num(r.fbgemm), ratio(r.int8, r.numpy),
+              ratio(r.int8, r.fbgemm)) for r in rows]
+    return (f"\n### Kernel targets\n\nIssue 13 asks, on the paper's shapes "
+            f"(in, out) at P = 64 and 256, for int8 >= "
+            f"{batch_targets.KERNEL_VS_NUMPY}x numpy fp32 and >= "
+            f"{batch_targets.KERNEL_VS_FBGEMM}x FBGEMM (PyTorch's dynamic int8 "
+            "Linear) at the same P. GOP/s, `nmt8.lab.bench`, one thread, "
+            "median of interleaved rounds; the int8 kernel is the blocked one "
+            "(`int8-gemm`, else `int8-gemm_avx2`, else the fastest int8 "
+            "kernel measured), named in each row; `-`: not measured.\n\n"
+            + table(("in x out", "P", "int8 kernel", "numpy fp32 GOP/s",
+                     "int8 GOP/s", "FBGEMM GOP/s", "int8 / numpy fp32",
+                     "int8 / FBGEMM"), cells))
 
 
 def _spread(r) -> str:

@@ -15,8 +15,9 @@ Ballesteros (2018) and writes ``report.md`` (one section per table),
    (En-De 1x, and 2x once its second seed is shipped) (``nmt8.lab.quality``);
 4. beyond the paper, its future work (Section 7): batch decoding - words
    per core second against batch size for nmt8 and the PyTorch peer, the
-   batch-invariance count, Dask scaling on this machine and kernel GOP/s
-   against P (``nmt8.lab.bulk``);
+   batch-invariance count, Dask scaling on this machine, kernel GOP/s
+   against P and on the paper's shapes at the target P (``nmt8.lab.bulk``),
+   and issue 13's targets (``nmt8.lab.batch_targets``);
 5. beyond the paper, the other half of 8 bits: resident memory of every
    timed precision after loading, after translating and at its peak, each
    in a fresh process (``nmt8.lab.resident``);
@@ -43,7 +44,7 @@ from pathlib import Path
 
 from ..model import Model, load_model
 from ..testing import toy_model  # noqa: F401 (old home; nmt8.testing now)
-from . import bulk, measure, paper, resident
+from . import batch_targets, bulk, measure, paper, resident
 from .batch_records import BatchDecoding
 from .figures import plots
 from .machine import has_dask, has_torch, int8_available, machine_info
@@ -196,6 +197,7 @@ def batch_decoding(model: Model, ref, test_src, loads, translator,
         out.dask = bulk.dask_scaling(loads[0], fastest, settings, progress)
     if int8_available():
         out.kernels = bulk.kernel_scaling(settings, progress)
+        out.kernel_shapes = bulk.kernel_shapes(settings, progress)
     else:
         out.notes.append("nmt8's int8 kernels are not compiled: no kernel "
                          "GOP/s.")
@@ -204,7 +206,8 @@ def batch_decoding(model: Model, ref, test_src, loads, translator,
 
 def targets(res: Results) -> list[Target]:
     """The issues' speed and memory targets, checked on the paper-size
-    workload."""
+    workload; then issue 13's of batch decoding (``nmt8.lab.batch_targets``:
+    batch 32 on both workloads, Dask, kernels on the paper's shapes)."""
     out = []
     for beam, need in ((5, 5.0), (1, 3.5)):
         wpcs = {r.system: r.wpcs for r in res.speed
@@ -217,7 +220,8 @@ def targets(res: Results) -> list[Target]:
             r = wpcs[NMT8_INT8] / wpcs[TORCH_INT8]
             out.append(Target(f"nmt8 int8 / PyTorch int8 WPCS >= 1.2x, "
                               f"beam {beam}", r, r >= 1.2))
-    return out + resident.targets(res.memory, res.paper_workload)
+    return (out + resident.targets(res.memory, res.paper_workload)
+            + batch_targets.targets(res.batch, res.paper_workload))
 
 
 def _call_repr(out_dir, quick, data, model, ensemble) -> str:

@@ -18,7 +18,9 @@ it re-exports the names of the modules it was split into, so
 objects), where every ``system`` object also carries its ``label`` and
 ``variant``. For example ``results.json["speed"]`` is a list of
 ``{"workload", "beam", "system": {"engine", "precision", "scheme", "kernel",
-"models", "label", "variant"}, "wps", "wpcs", ...}``.
+"models", "label", "variant"}, "wps", "wpcs", ...}``. Sections read back
+into records with ``BatchDecoding.from_json(saved["batch"])`` and
+``MemoryUse.from_json`` (one object of ``saved["memory"]``).
 
 Does not: measure (``nmt8.lab.speed``, ``nmt8.lab.quality``) or format
 (``nmt8.lab.report``).

@@ -37,7 +37,7 @@ class Settings:
     seed: int = 1
     # batch decoding (the paper's future work, Section 7)
     batch: bool = True  # run the batch decoding section at all
-    batch_sizes: tuple[int, ...] = (1, 4, 16, 64)
+    batch_sizes: tuple[int, ...] = (1, 4, 16, 32, 64)  # issue 13's targets: 32
     batch_sentences: int = 64  # sentences per batch-size run
     batch_runs: int = 3  # interleaved runs: min / median / max
     invariance_batch: int = 32  # compared with batch 1
@@ -47,6 +47,11 @@ class Settings:
     dask_runs: int = 3
     kernel_P: tuple[int, ...] = (1, 5, 20, 80, 320)  # beam 5 x batch 1..64
     kernel_repeats: int = 11
+    # issue 13's kernel targets: numpy fp32, the blocked int8 kernel and
+    # FBGEMM on the paper's shapes (in, out) at these P (() skips them)
+    kernel_target_P: tuple[int, ...] = (64, 256)
+    kernel_target_shapes: tuple[tuple[int, int], ...] = (
+        (1000, 3000), (2000, 3000), (620, 40000))
     # resident memory, each system in a fresh process (nmt8.memory.measure)
     memory: bool = True
     memory_systems: tuple[System, ...] | None = None  # None: every timed rung
@@ -63,6 +68,7 @@ class Settings:
                 "batch_sizes": (1, 4, 16), "batch_sentences": 16,
                 "batch_runs": 1, "invariance_batch": 16, "dask_lines": 200,
                 "dask_runs": 1, "kernel_P": (1, 5, 20), "kernel_repeats": 3,
+                "kernel_target_P": (64,),
                 "memory_systems": (NMT8_FP32, NMT8_INT16, NMT8_INT8)}
         return cls(**{**base, **kw})
 
