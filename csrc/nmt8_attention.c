@@ -5,15 +5,8 @@
  * portable path, and int8_matmul on its tanh rows (tests/
  * test_attention_kernel.py).
  *
- * tanh32(x), for a = min(|x|, 10) (tanh(10) rounds to 1 in float32):
- *
- *   a <  0.625:  fma(a, z * Q(z), a),  z = a * a, Q of degree 4 fitted for
- *                relative error 4e-9 (weighted least squares, Lawson);
- *   a >= 0.625:  1 - 2 / (exp(2a) + 1), exp of nmt8_expf.h,
- *
- * then the sign of x (NaN stays NaN).  Additions, multiplications, FMAs
- * and one division, written out in the same order on every path (the
- * build passes -ffp-contract=off), so every path rounds alike.
+ * tanh and exp are nmt8's own (nmt8_mathf.h): the same operations in the
+ * same order on every path, so every path rounds alike.
  */
 #include <float.h>
 #include <math.h>
@@ -21,7 +14,7 @@
 #include <string.h>
 
 #include "nmt8_attention.h"
-#include "nmt8_expf.h"
+#include "nmt8_mathf.h"
 #include "nmt8_internal.h"
 
 #if defined(__x86_64__)
@@ -29,34 +22,12 @@
 #define AVX512 NMT8_AVX512F
 #endif
 
-#define T_SMALL 0.625f          /* below: the odd polynomial */
-#define A_BIG 10.0f             /* above: tanh = 1 in float32 */
 #define LANES 16                /* the float dot's partial sums */
 #define MAX_C 130000            /* C * 127 * 127 fits in int32 */
 
-/* Q(z) = Q0 + Q1 z + ... + Q4 z^4 */
-static const float Q[5] = {-0.3333328366279602f, 0.13331490755081177f,
-                           -0.05374349653720856f, 0.020650586113333702f,
-                           -0.005717044696211815f};
 /* ---------------------------------------------------------------- scalar */
 
-NMT8_SCALAR static float tanh1(float x)
-{
-    if (x != x)
-        return x;
-    float a = fabsf(x);
-    a = a < A_BIG ? a : A_BIG;
-    const float z = a * a;
-    float q = Q[4];
-    for (int i = 3; i >= 0; i--)
-        q = fmaf(q, z, Q[i]);
-    const float small = fmaf(a, z * q, a);
-    const float E = nmt8_exp1(a + a);
-    const float big = 1.0f - 2.0f / (E + 1.0f);
-    return copysignf(a < T_SMALL ? small : big, x);
-}
-
-/* e[c] = tanh1(pc[c] + sp[c]) for c in [c0, C); max |e| into *m; nonzero
+/* e[c] = nmt8_tanh1(pc[c] + sp[c]) for c in [c0, C); max |e| into *m; nonzero
  * when a sum is NaN */
 NMT8_SCALAR static int tail_tanh(float *e, const float *pc, const float *sp,
                                  int64_t c0, int64_t C, float *m)
@@ -65,7 +36,7 @@ NMT8_SCALAR static int tail_tanh(float *e, const float *pc, const float *sp,
     for (int64_t c = c0; c < C; c++) {
         const float x = pc[c] + sp[c];
         nan |= x != x;
-        e[c] = tanh1(x);
+        e[c] = nmt8_tanh1(x);
         const float a = fabsf(e[c]);
         *m = a > *m ? a : *m;
     }
@@ -130,33 +101,12 @@ static void wsum_portable(float *y, const float *a, const float *h,
 NMT8_SCALAR static void tanh_portable(float *y, const float *x, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
-        y[i] = tanh1(x[i]);
+        y[i] = nmt8_tanh1(x[i]);
 }
 
 #if defined(__x86_64__)
 
 /* ------------------------------------------------------------------ AVX2 */
-
-AVX2 NMT8_INLINE __m256 tanh8(__m256 x)
-{
-    const __m256 sign = _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MIN));
-    const __m256 a = _mm256_min_ps(_mm256_andnot_ps(sign, x),
-                                   _mm256_set1_ps(A_BIG));
-    const __m256 z = _mm256_mul_ps(a, a);
-    __m256 q = _mm256_set1_ps(Q[4]);
-    for (int i = 3; i >= 0; i--)
-        q = _mm256_fmadd_ps(q, z, _mm256_set1_ps(Q[i]));
-    const __m256 small = _mm256_fmadd_ps(a, _mm256_mul_ps(z, q), a);
-    const __m256 E = nmt8_exp8(_mm256_add_ps(a, a));
-    const __m256 one = _mm256_set1_ps(1.0f);
-    const __m256 big = _mm256_sub_ps(
-        one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(E, one)));
-    __m256 y = _mm256_blendv_ps(big, small,
-                                _mm256_cmp_ps(a, _mm256_set1_ps(T_SMALL),
-                                              _CMP_LT_OQ));
-    y = _mm256_or_ps(y, _mm256_and_ps(x, sign));
-    return _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
-}
 
 AVX2 static int row_avx2(float *e, const float *pc, const float *sp,
                          int64_t C, float *m)
@@ -167,7 +117,7 @@ AVX2 static int row_avx2(float *e, const float *pc, const float *sp,
     for (; c + 8 <= C; c += 8) {
         const __m256 x = _mm256_add_ps(_mm256_loadu_ps(pc + c),
                                        _mm256_loadu_ps(sp + c));
-        const __m256 y = tanh8(x);
+        const __m256 y = nmt8_tanh8(x);
         _mm256_storeu_ps(e + c, y);
         vmax = _mm256_max_ps(vmax, _mm256_and_ps(y, absmask));
         vnan = _mm256_or_ps(vnan, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
@@ -247,34 +197,11 @@ AVX2 static void tanh_avx2(float *y, const float *x, int64_t n)
 {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, tanh8(_mm256_loadu_ps(x + i)));
+        _mm256_storeu_ps(y + i, nmt8_tanh8(_mm256_loadu_ps(x + i)));
     tanh_portable(y + i, x + i, n - i);
 }
 
 /* --------------------------------------------------------------- AVX-512 */
-
-AVX512 NMT8_INLINE __m512 as_ps(__m512i v) { return _mm512_castsi512_ps(v); }
-AVX512 NMT8_INLINE __m512i as_si(__m512 v) { return _mm512_castps_si512(v); }
-
-AVX512 NMT8_INLINE __m512 tanh16(__m512 x)
-{
-    const __m512i sign = _mm512_set1_epi32(INT32_MIN);
-    const __m512 a = _mm512_min_ps(as_ps(_mm512_andnot_si512(sign, as_si(x))),
-                                   _mm512_set1_ps(A_BIG));
-    const __m512 z = _mm512_mul_ps(a, a);
-    __m512 q = _mm512_set1_ps(Q[4]);
-    for (int i = 3; i >= 0; i--)
-        q = _mm512_fmadd_ps(q, z, _mm512_set1_ps(Q[i]));
-    const __m512 small = _mm512_fmadd_ps(a, _mm512_mul_ps(z, q), a);
-    const __m512 E = nmt8_exp16(_mm512_add_ps(a, a));
-    const __m512 one = _mm512_set1_ps(1.0f);
-    const __m512 big = _mm512_sub_ps(
-        one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(E, one)));
-    __m512 y = _mm512_mask_blend_ps(
-        _mm512_cmp_ps_mask(a, _mm512_set1_ps(T_SMALL), _CMP_LT_OQ), big, small);
-    y = as_ps(_mm512_or_si512(as_si(y), _mm512_and_si512(as_si(x), sign)));
-    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), y, x);
-}
 
 AVX512 static int row_avx512(float *e, const float *pc, const float *sp,
                              int64_t C, float *m)
@@ -286,9 +213,9 @@ AVX512 static int row_avx512(float *e, const float *pc, const float *sp,
     for (; c + 16 <= C; c += 16) {
         const __m512 x = _mm512_add_ps(_mm512_loadu_ps(pc + c),
                                        _mm512_loadu_ps(sp + c));
-        const __m512 y = tanh16(x);
+        const __m512 y = nmt8_tanh16(x);
         _mm512_storeu_ps(e + c, y);
-        vmax = _mm512_max_ps(vmax, as_ps(_mm512_and_si512(as_si(y), absmask)));
+        vmax = _mm512_max_ps(vmax, nmt8_as_ps(_mm512_and_si512(nmt8_as_si(y), absmask)));
         nan |= _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
     }
     *m = _mm512_reduce_max_ps(vmax);
@@ -354,7 +281,7 @@ AVX512 static void tanh_avx512(float *y, const float *x, int64_t n)
 {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(y + i, tanh16(_mm512_loadu_ps(x + i)));
+        _mm512_storeu_ps(y + i, nmt8_tanh16(_mm512_loadu_ps(x + i)));
     tanh_portable(y + i, x + i, n - i);
 }
 
@@ -545,7 +472,7 @@ int nmt8_att_scores(float *scores, const float *pctx, const float *sp,
     return rc;
 }
 
-/* alpha (S,) = softmax(alpha (S,)): exp of nmt8_expf.h, summed in double
+/* alpha (S,) = softmax(alpha (S,)): exp of nmt8_mathf.h, summed in double
  * in order */
 NMT8_SCALAR static void softmax_row(float *alpha, int64_t S)
 {

@@ -57,7 +57,7 @@ int nmt8_att_scores(float *scores, const float *pctx, const float *sp,
  * row p belongs to sentence g = sentence[p], whose S_of[g] source
  * positions have pctx[g] and h[g], both (S_of[g], C) float32.  For each
  * row: its scores as nmt8_att_scores, alpha = their softmax (exp of
- * nmt8_expf.h, summed in double in order, then divided), written to
+ * nmt8_mathf.h, summed in double in order, then divided), written to
  * alpha (P, ld_a) and zero past S_of[g]; ctx (P, C) = sum_s alpha[s]
  * h[g][s] in order of s, one FMA per step.  Every row alone: its bits do
  * not depend on the other rows, nor on G or ld_a.

@@ -5,7 +5,7 @@
 #include <math.h>
 
 #include "nmt8_attention.h"
-#include "nmt8_expf.h"
+#include "nmt8_mathf.h"
 #include "nmt8_internal.h"
 #include "nmt8_softmax.h"
 

@@ -5,7 +5,7 @@
  *
  *   m[p] = max_v x[p, v],  lse[p] = m[p] + log(sum_v exp(x[p, v] - m[p]))
  *
- * in one pass per row after the maximum: exp is nmt8_expf.h's (x - m
+ * in one pass per row after the maximum: exp is nmt8_mathf.h's (x - m
  * clamped at -87: a term below 2e-38 instead of 0, invisible in a sum of
  * at least 1), the terms summed in double, entry v into partial sum
  * v mod 16, the 16 sums added in a fixed tree, so the portable, AVX2+FMA

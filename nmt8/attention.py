@@ -24,14 +24,14 @@ from __future__ import annotations
 import numpy as np
 
 from .ops import linear, softmax, tanh
-from .products import F32Weight, Int8Weight
+from .products import in_c
 from .quant.attention import context
 from .timers import TIMERS
 
 
 def fused(U_att) -> bool:
     """Whether attention with this ``U_att`` runs in C (:func:`attend_all`)."""
-    return isinstance(U_att, (Int8Weight, F32Weight))
+    return in_c(U_att)
 
 
 def attend_all(encs, counts, s_proj: np.ndarray, U_att, c_tt):

@@ -20,7 +20,7 @@ from .attention import attend, attend_all, fused
 from .encoder import Encoded
 from .gru import gru_gates, gru_step
 from .ops import linear, tanh
-from .products import Rows8
+from .products import Rows8, in_c
 
 
 def embed_prev(model, y_prev) -> np.ndarray:
@@ -72,7 +72,8 @@ def step_batch(model, encs: list[Encoded], counts: list[int],
             alphas.append(alpha)
             r += n
     c_proj = linear(H_t, W["dec_ctx"], b["dec_ctx"])  # (P, 3H + E)
-    s_t = gru_gates(c_proj[:, :3 * H], s1_proj[:, C:], s1)  # eq. (4)
+    s_t = gru_gates(c_proj[:, :3 * H], s1_proj[:, C:], s1,
+                    in_c(W["dec_U"]))  # eq. (4)
     t = tanh(linear(s_t, W["logit_lstm"], b["logit_lstm"])
              + y_proj[:, 3 * H:] + c_proj[:, 3 * H:])  # (P, E), eq. (2)
     logits = linear(t, W["logit"], b["logit"])  # (P, Vt)

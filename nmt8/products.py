@@ -157,3 +157,11 @@ class MSFPWeight(_Weight):
 
     def __repr__(self) -> str:
         return f"MSFPWeight({self.shape}, fmt={self.fmt!r}, simulated)"
+
+
+def in_c(W) -> bool:
+    """Whether a model with this weight runs the work beside its products
+    in C too (attention, the GRU's gates: ``nmt8.quant.attention``,
+    ``nmt8.quant.gru``): int8 and C fp32. numpy fp32 stays the textbook
+    numpy; int16 and the simulated formats keep numpy's as well."""
+    return isinstance(W, (Int8Weight, F32Weight))

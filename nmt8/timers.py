@@ -26,6 +26,7 @@ CATEGORIES = (
     "sigmoid",
     "softmax",
     "attention (fused C)",  # eq. (5)-(6) in C (int8, C fp32)
+    "GRU gates (fused C)",  # eq. (1)'s non-linear part in C (int8, C fp32)
     "attention (weighted sum)",
     "beam bookkeeping",
 )

@@ -38,17 +38,17 @@ HEADER = os.path.join(CSRC, "nmt8_kernels.h")
 HEADERS = [HEADER] + [os.path.join(CSRC, name)
                       for name in ("nmt8_fp32.h", "nmt8_int16.h",
                                     "nmt8_attention.h", "nmt8_softmax.h",
-                                    "nmt8_select.h")]
+                                    "nmt8_select.h", "nmt8_gru.h")]
 SOURCES = [
     os.path.join(CSRC, name)
     for name in ("nmt8_kernels.c", "nmt8_sse4.c", "nmt8_avx2.c", "nmt8_vnni.c",
                  "nmt8_gemm.c", "nmt8_gemm_avx2.c", "nmt8_fp32.c",
                  "nmt8_fp32_simd.c", "nmt8_int16.c", "nmt8_int16_simd.c",
                  "nmt8_attention.c", "nmt8_softmax.c",
-                 "nmt8_select.c")
+                 "nmt8_select.c", "nmt8_gru.c")
 ]
 DEPENDS = SOURCES + HEADERS + [os.path.join(CSRC, name) for name in
-                               ("nmt8_internal.h", "nmt8_ladder.h", "nmt8_expf.h",
+                               ("nmt8_internal.h", "nmt8_ladder.h", "nmt8_mathf.h",
                                 "nmt8_vnni_tile.h")]
 MODULE = "nmt8.quant._kernels"
 
