@@ -94,7 +94,7 @@ def speed(res) -> str:
     if res.targets:
         rows = [(t.target, f"{t.value:.2f}x", "yes" if t.met else "NO")
                 for t in res.targets]
-        text += ("\nTargets (paper-size workload; meant for a quiet machine):\n\n"
+        text += ("\nTargets of the issues (each row names its workload, shape or P; meant for a quiet machine):\n\n"
                  + table(("target", "measured", "met"), rows))
 
     text += "\n### Multi-core throughput\n\n"
