@@ -314,15 +314,21 @@ int nmt8_att_isa_supported(int isa)
     }
 }
 
+int nmt8_isa_resolve(int isa)
+{
+    if (isa != NMT8_ISA_AUTO)
+        return isa;
+    return nmt8_att_isa_supported(NMT8_ISA_AVX512) ? NMT8_ISA_AVX512
+         : nmt8_att_isa_supported(NMT8_ISA_AVX2) ? NMT8_ISA_AVX2
+         : NMT8_ISA_PORTABLE;
+}
+
 /* the functions of isa, or 0 when this CPU cannot run it */
 static int pick_isa(att_isa *f, int isa)
 {
     if (!nmt8_att_isa_supported(isa))
         return 0;
-    if (isa == NMT8_ISA_AUTO)
-        isa = nmt8_att_isa_supported(NMT8_ISA_AVX512) ? NMT8_ISA_AVX512
-            : nmt8_att_isa_supported(NMT8_ISA_AVX2) ? NMT8_ISA_AVX2
-            : NMT8_ISA_PORTABLE;
+    isa = nmt8_isa_resolve(isa);
     *f = (att_isa){row_portable, qdot_portable, fdot_portable, tanh_portable,
                    wsum_portable};
 #if defined(__x86_64__)

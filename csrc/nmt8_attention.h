@@ -36,6 +36,10 @@
 /* nonzero when this CPU runs isa */
 int nmt8_att_isa_supported(int isa);
 
+/* isa itself, or for NMT8_ISA_AUTO the widest this CPU runs (shared by
+ * the kernels beside the products: attention, GRU, softmax, selection) */
+int nmt8_isa_resolve(int isa);
+
 /* y (n,) = tanh32(x (n,)); y may be x */
 int nmt8_tanh32(float *y, const float *x, int64_t n, int isa);
 

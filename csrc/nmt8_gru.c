@@ -86,10 +86,7 @@ int nmt8_gru_gates(float *h, const float *xp, int64_t ld_x, const float *hp,
         || !NMT8_ALIGNED(h, float) || !NMT8_ALIGNED(xp, float)
         || !NMT8_ALIGNED(hp, float) || !NMT8_ALIGNED(h_prev, float))
         return NMT8_EBADARG;
-    if (isa == NMT8_ISA_AUTO)
-        isa = nmt8_att_isa_supported(NMT8_ISA_AVX512) ? NMT8_ISA_AVX512
-            : nmt8_att_isa_supported(NMT8_ISA_AVX2) ? NMT8_ISA_AVX2
-            : NMT8_ISA_PORTABLE;
+    isa = nmt8_isa_resolve(isa);
     row_fn row = row_portable;
 #if defined(__x86_64__)
     if (isa == NMT8_ISA_AVX2)

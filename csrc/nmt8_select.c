@@ -188,10 +188,7 @@ int nmt8_select(int64_t *rows, int64_t *words, double *scores,
     }
     if (total != P || (slots > 0 && (!rows || !words || !scores)))
         return NMT8_EBADARG;
-    if (isa == NMT8_ISA_AUTO)
-        isa = nmt8_att_isa_supported(NMT8_ISA_AVX512) ? NMT8_ISA_AVX512
-            : nmt8_att_isa_supported(NMT8_ISA_AVX2) ? NMT8_ISA_AVX2
-            : NMT8_ISA_PORTABLE;
+    isa = nmt8_isa_resolve(isa);
     scan_fn scan = scan_portable;
 #if defined(__x86_64__)
     if (isa == NMT8_ISA_AVX2)

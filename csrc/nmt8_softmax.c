@@ -131,10 +131,7 @@ int nmt8_row_logsumexp(double *lse, float *m, const float *x, int64_t ld,
         || !NMT8_ALIGNED(lse, double) || !NMT8_ALIGNED(m, float)
         || !NMT8_ALIGNED(x, float))
         return NMT8_EBADARG;
-    if (isa == NMT8_ISA_AUTO)
-        isa = nmt8_att_isa_supported(NMT8_ISA_AVX512) ? NMT8_ISA_AVX512
-            : nmt8_att_isa_supported(NMT8_ISA_AVX2) ? NMT8_ISA_AVX2
-            : NMT8_ISA_PORTABLE;
+    isa = nmt8_isa_resolve(isa);
     max_fn fmax_ = max_portable;
     sum_fn fsum = sum_portable;
 #if defined(__x86_64__)
