@@ -8,6 +8,10 @@ of the precision ladder they are measured against.
   "similar optimized floating point implementation");
 - ``int16``: symmetric int16 quantization and its C kernels (Devlin 2017;
   Marian's int16);
+- ``attention``, ``gru``, ``softmax``, ``select``: the work beside the
+  products, in C for int8 and C fp32 models: attention, eq. (5)-(6), the
+  GRU's gates, beam search's row log-sum-exp and its choice of the best
+  extensions (each row alone, the same bits on every instruction set);
 - ``_build``: the cffi build script that compiles them.
 
 ``kernels``, ``fp32`` and ``int16`` need the compiled
