@@ -217,6 +217,7 @@ def _check_kernel_targets(res, report):
         assert ("torch-fbgemm" in methods) == has_torch()
         assert batch_targets.int8_method(k.points) == int8.pop()
     assert "### Kernel targets" in report
+    assert res.batch.int8_peak["gops"] > 0 and "% of peak" in report
     kernel = [t for t in res.targets if t.target.startswith("kernel ")]
     assert len(kernel) == len(shapes) * len(TINY["kernel_target_P"]) * (
         2 if has_torch() else 1)
@@ -588,6 +589,15 @@ def test_report_shows_the_kernel_targets(made_up):
             "3.33x | NO |") in lines
     assert ("| nmt8 int8 / PyTorch fp32 median WPCS >= 5.0x, both batch 32, "
             "beam 5, toy | 5.00x | yes |") in lines
+    # with this core's measured peak: each kernel's share of it
+    made_up.batch.int8_peak = {"gops": 500.0, "in": 1024, "out": 256, "P": 64,
+                               "kernel": "gemm", "by_kernel": {"gemm": 500.0}}
+    lines = render(made_up).splitlines()
+    assert "| 1000 x 3000 | 64 | int8-gemm | 100.0 | 400.0 | 320.0 | 4.00x | " \
+        "1.25x | 80% | 64% |" in lines
+    assert "| 620 x 40000 | 64 | int8-vnni | 90.0 | 300.0 | - | 3.33x | - | " \
+        "60% | - |" in lines
+    assert any("int8 peak, measured: 500 GOP/s" in x for x in lines)
     made_up.batch.kernel_shapes = []
     assert "### Kernel targets" not in render(made_up)
 
@@ -607,6 +617,8 @@ def test_the_batch_section_round_trips_through_results_json(made_up):
                                                          60.0)], 5,
                               "int8-gemm", "int8-vnni")
     b.notes = ["made up"]
+    b.int8_peak = {"gops": 414.0, "in": 1024, "out": 256, "P": 64,
+                   "kernel": "gemm", "by_kernel": {"gemm": 414.0, "vnni": 413.0}}
     made_up.batch = b
     saved = json.loads(json.dumps(to_json(made_up)))
     assert saved["batch"]["kernel_shapes"][0]["shape"] == [620, 40000]

@@ -103,6 +103,9 @@ class BatchDecoding:
     kernels: KernelScaling | None = None  # against P, the recurrent matrix
     kernel_shapes: list[KernelScaling] = dataclasses.field(
         default_factory=list)  # issue 13's target P, one per paper shape
+    # this core's measured int8 peak (nmt8.lab.sweep.int8_peak): gops, in,
+    # out, P, kernel, by_kernel; None when not measured
+    int8_peak: dict | None = None
     notes: list[str] = dataclasses.field(default_factory=list)
 
     @classmethod
@@ -123,6 +126,7 @@ class BatchDecoding:
             dask=dask,
             kernels=None if kernels is None else _kernels(kernels),
             kernel_shapes=[_kernels(k) for k in d.get("kernel_shapes", [])],
+            int8_peak=d.get("int8_peak"),
             notes=list(d.get("notes", [])))
 
 

@@ -108,18 +108,32 @@ def batch(res) -> str:
             text += (f"\nCrossover: the blocked kernel ({k.blocked}) has more "
                      f"GOP/s than the naive one ({k.naive}) from P = "
                      f"{k.crossover} on, in this run.\n")
-    return text + _kernel_targets(b.kernel_shapes)
+    return text + _kernel_targets(b.kernel_shapes, b.int8_peak)
 
 
-def _kernel_targets(shapes) -> str:
+def _kernel_targets(shapes, peak=None) -> str:
     """Issue 13's kernel targets: GOP/s of numpy fp32, the int8 kernel and
-    FBGEMM on each paper shape at each target P, with the two ratios."""
+    FBGEMM on each paper shape at each target P, with the two ratios, and
+    with ``peak`` (``nmt8.lab.sweep.int8_peak``) each int8 kernel's share
+    of this core's measured int8 peak."""
     rows = [r for k in shapes for r in batch_targets.kernel_rows(k)]
     if not rows:
         return ""
+    g = peak["gops"] if peak else None
     cells = [(f"{r.shape[0]} x {r.shape[1]}", r.P, r.method, num(r.numpy),
               num(r.int8), num(r.fbgemm), ratio(r.int8, r.numpy),
-              ratio(r.int8, r.fbgemm)) for r in rows]
+              ratio(r.int8, r.fbgemm))
+             + ((_share(r.int8, g), _share(r.fbgemm, g)) if g else ())
+             for r in rows]
+    head = ("in x out", "P", "int8 kernel", "numpy fp32 GOP/s", "int8 GOP/s",
+            "FBGEMM GOP/s", "int8 / numpy fp32", "int8 / FBGEMM") + (
+        ("int8 % of peak", "FBGEMM % of peak") if g else ())
+    said = (f" This core's int8 peak, measured: {g:,.0f} GOP/s (the raw int32 "
+            f"sums of the `{peak['kernel']}` kernel on {peak['in']} x "
+            f"{peak['out']} at P = {peak['P']}, in cache: "
+            "`nmt8.lab.sweep.int8_peak`); no kernel passes it, so int8 / "
+            "FBGEMM can be no more than the peak over FBGEMM's GOP/s."
+            if g else "")
     return (f"\n### Kernel targets\n\nIssue 13 asks, on the paper's shapes "
             f"(in, out) at P = 64 and 256, for int8 >= "
             f"{batch_targets.KERNEL_VS_NUMPY}x numpy fp32 and >= "
@@ -127,10 +141,12 @@ def _kernel_targets(shapes) -> str:
             "Linear) at the same P. GOP/s, `nmt8.lab.bench`, one thread, "
             "median of interleaved rounds; the int8 kernel is the blocked one "
             "(`int8-gemm`, else `int8-gemm_avx2`, else the fastest int8 "
-            "kernel measured), named in each row; `-`: not measured.\n\n"
-            + table(("in x out", "P", "int8 kernel", "numpy fp32 GOP/s",
-                     "int8 GOP/s", "FBGEMM GOP/s", "int8 / numpy fp32",
-                     "int8 / FBGEMM"), cells))
+            "kernel measured), named in each row; `-`: not measured."
+            + said + "\n\n" + table(head, cells))
+
+
+def _share(gops, peak) -> str:
+    return "-" if gops is None else f"{100 * gops / peak:.0f}%"
 
 
 def _spread(r) -> str:

@@ -60,6 +60,7 @@ from .records import Target
 from .report import write_report
 from .results import Results, to_json
 from .settings import Settings
+from .sweep import int8_peak
 from .speed import (  # noqa: F401 (notebooks 8 and 9 import these from here)
     Workload,
     beam_sweep,
@@ -198,6 +199,8 @@ def batch_decoding(model: Model, ref, test_src, loads, translator,
     if int8_available():
         out.kernels = bulk.kernel_scaling(settings, progress)
         out.kernel_shapes = bulk.kernel_shapes(settings, progress)
+        if out.kernel_shapes:  # what the kernel targets' GOP/s are a share of
+            out.int8_peak = int8_peak()
     else:
         out.notes.append("nmt8's int8 kernels are not compiled: no kernel "
                          "GOP/s.")
