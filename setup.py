@@ -2,4 +2,4 @@
 # ``cffi_modules`` hook; all metadata lives in pyproject.toml.
 from setuptools import setup
 
-setup(cffi_modules=["nmt8/quant/_build.py:ffibuilder"])
+setup(cffi_modules=["nmt8/native/build.py:ffibuilder"])

@@ -13,7 +13,7 @@
  * order of the float additions differs between kernels (each rounds
  * differently, within the usual bound gamma_K * sum_k |x_k w_k|).
  *
- * Read by nmt8/quant/_build.py into cdef, like nmt8_kernels.h: plain
+ * Read by nmt8/native/build.py into cdef, like nmt8_kernels.h: plain
  * declarations and "#define NAME <integer>" only.
  */
 #ifndef NMT8_FP32_H

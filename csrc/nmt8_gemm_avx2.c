@@ -55,7 +55,7 @@
  * Does not: prefetch in software (each sliver reads its lines in order,
  * which the hardware prefetchers follow; nothing is ever read past the
  * packed array or X), use several threads, or help for small P (the naive
- * avx2 kernel reads Wq as it is: nmt8.quant.kernels picks that below
+ * avx2 kernel reads Wq as it is: nmt8.native.kernels picks that below
  * GEMM_AVX2_MIN_ROWS rows).
  */
 #include <stdlib.h>

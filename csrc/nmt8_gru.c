@@ -1,6 +1,6 @@
 /*
  * nmt8_gru.c -- a GRU step's gates and new state (nmt8_gru.h); the
- * reference is nmt8.gru.gru_gates in numpy, with numpy's tanh.
+ * reference is nmt8.model.gru.gru_gates in numpy, with numpy's tanh.
  */
 #include "nmt8_attention.h"
 #include "nmt8_gru.h"

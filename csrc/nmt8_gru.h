@@ -7,7 +7,7 @@
  *   h~      = tanh(xp[:, 2H:] + r * hp[:, 2H:])
  *   h       = u * h_prev + (1 - u) * h~
  *
- * each operation rounded in this order (numpy's order in nmt8.gru), with
+ * each operation rounded in this order (numpy's order in nmt8.model.gru), with
  * nmt8's float32 tanh (nmt8_mathf.h): the same bits on every instruction
  * set, each row alone.  h (P, H) contiguous; xp, hp and h_prev row
  * strides ld_x, ld_h >= 3H and ld_p >= H; h may not overlap the inputs.

@@ -20,7 +20,7 @@
  * (Full 16-bit weights would leave room for one pair per lane only;
  * Marian's int16 weights, scaled by 2^10, rarely pass 8191 anyway.)
  *
- * Read by nmt8/quant/_build.py into cdef, like nmt8_kernels.h.
+ * Read by nmt8/native/build.py into cdef, like nmt8_kernels.h.
  */
 #ifndef NMT8_INT16_H
 #define NMT8_INT16_H

@@ -3,7 +3,7 @@
  * Ballesteros 2018, "Pieces of Eight: 8-bit Neural Machine Translation".
  *
  * This header is the single source of the C declarations: the cffi build
- * script (nmt8/quant/_build.py) reads it into ffibuilder.cdef, dropping
+ * script (nmt8/native/build.py) reads it into ffibuilder.cdef, dropping
  * the preprocessor lines other than "#define NAME <integer>".  Keep it to
  * plain declarations that cffi can parse.
  *

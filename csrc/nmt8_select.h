@@ -1,6 +1,6 @@
 /*
  * nmt8_select.h -- beam search's choice of the best one-word extensions
- * of several sentences at once, exactly as nmt8.beam_select.select_numpy
+ * of several sentences at once, exactly as nmt8.search.select.select_numpy
  * (the reference):
  *
  * sentence g owns rows [start_g, start_g + counts[g]) of logp (P, V)

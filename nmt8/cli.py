@@ -14,12 +14,12 @@ import functools
 import sys
 import time
 
-from .batch import check_batch_size
-from .beam import MAX_BEAM, check_beam, check_length_exponent
-from .model import PRECISIONS
-from .ops import EMBEDDINGS
-from .parallel import check_jobs
-from .stream import DEFAULT_WINDOW, check_window
+from nmt8.model.embedding import EMBEDDINGS
+from nmt8.model.precision import PRECISIONS
+from nmt8.search.batch import check_batch_size
+from nmt8.search.sentence import MAX_BEAM, check_beam, check_length_exponent
+from nmt8.serve.parallel import check_jobs
+from nmt8.serve.windows import DEFAULT_WINDOW, check_window
 
 
 def _checked(check, kind=int):
@@ -70,8 +70,8 @@ def _translator_args(p: argparse.ArgumentParser) -> None:
 
 def _translator_kwargs(a) -> dict:
     """Translator arguments the user gave (the library's defaults otherwise),
-    the precision's settings checked (``nmt8.model.check_options``)."""
-    from .model import check_options
+    the precision's settings checked (``nmt8.model.model.check_options``)."""
+    from nmt8.model.model import check_options
 
     check_options(a.precision, *(getattr(a, k) or "default"
                                  for k in ("kernel", "scheme", "embeddings")))
@@ -83,33 +83,34 @@ def _translator_kwargs(a) -> dict:
 
 
 def _translator(a):
-    from .parallel import make_translator
+    from nmt8.serve.parallel import make_translator
 
     return make_translator(**_translator_kwargs(a))
 
 
 def read_file_lines(path: str) -> list[str]:
-    """The lines of a file, as ``nmt8.stream.read_lines`` splits them."""
-    from .stream import read_lines
+    """The lines of a file, as ``nmt8.serve.stream.read_lines`` splits them."""
+    from nmt8.serve.lines import read_lines
 
     with open(path, "rb") as fh:
         return [text for _, text in read_lines(fh, path)]
 
 
 def cmd_translate(a) -> int:
-    """Stream stdin to stdout window by window (``nmt8.stream``): memory stays
+    """Stream stdin to stdout window by window (``nmt8.serve.stream``): memory stays
     bounded, every finished window is written before a signal or a bad line
     stops the run (the run stops AT a bad line, naming it, with every line
     before it written)."""
-    from .params import check_model
-    from .stream import TranslatorFactory, run
+    from nmt8.model.params import check_model
+    from nmt8.serve.pool import TranslatorFactory
+    from nmt8.serve.stream import run
 
     kw = _translator_kwargs(a)  # checked before reading stdin and the model
     for m in kw["model_or_models"]:
         check_model(m)  # a bad model file: one error, before any worker
     driver = None
     if a.dask:
-        from . import dask as nmt8_dask
+        from nmt8.serve import dask as nmt8_dask
 
         driver = functools.partial(nmt8_dask.translate_file, scheduler=a.dask)
     window = a.window
@@ -122,7 +123,7 @@ def cmd_translate(a) -> int:
 def cmd_evaluate(a) -> int:
     import sacrebleu
 
-    from . import data
+    from nmt8 import data
 
     if a.split:
         src = data.read_lines(a.split, a.src_lang, a.data)
@@ -154,13 +155,13 @@ def cmd_evaluate(a) -> int:
 
 def cmd_demo(a) -> int:
     """fp32 and int8 side by side on our own sentences (``nmt8.demo``)."""
-    from .demo import demo
+    from nmt8.demo import demo
 
     return demo(a.model or None, a.beam)
 
 
 def cmd_data(a) -> int:
-    from . import data
+    from nmt8 import data
 
     if a.action == "download":
         for f in data.download(a.out, base_url=a.url):
@@ -173,13 +174,20 @@ def cmd_data(a) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv=()) -> argparse.ArgumentParser:
+    """The whole ``nmt8`` command tree; ``argv`` says which lab command
+    needs its module imported for its options."""
     ap = argparse.ArgumentParser(
         prog="nmt8", description="8-bit CPU decoding for attentional GRU NMT "
         "(Quinn & Ballesteros 2018).")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
-    p = sub.add_parser("translate", help="translate stdin to stdout, line by line")
+    p = sub.add_parser(
+        "translate", help="translate stdin to stdout, line by line",
+        description="Translate the lines of stdin and write them to stdout, "
+                    "in order: `nmt8 translate < input.de > output.en`. "
+                    "Memory stays bounded whatever the input's size.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _translator_args(p)
     p.add_argument("--jobs", type=_checked(check_jobs), default=1,
                    help="worker processes, one per core (default 1)")
@@ -197,19 +205,21 @@ def build_parser() -> argparse.ArgumentParser:
                                       "stderr is a terminal)")
     p.set_defaults(func=cmd_translate)
 
-    p = sub.add_parser("evaluate", help="BLEU and chrF (sacrebleu) of a system")
+    p = sub.add_parser("evaluate", help="BLEU and chrF (sacrebleu) of a system",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _translator_args(p)
     p.add_argument("--split", help="a Multi30k split, e.g. test_2016_flickr")
     p.add_argument("--data", help="Multi30k folder (default $NMT8_DATA)")
-    p.add_argument("--src-lang", default="de")
-    p.add_argument("--tgt-lang", default="en")
+    p.add_argument("--src-lang", default="de", help="source language")
+    p.add_argument("--tgt-lang", default="en", help="target language")
     p.add_argument("--src", help="source file (one sentence per line)")
     p.add_argument("--ref", help="reference file")
     p.add_argument("--hyp", help="score these hypotheses instead of translating")
     p.add_argument("--out", help="write the hypotheses here")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("demo", help="translate a few sentences, fp32 and int8")
+    p = sub.add_parser("demo", help="translate a few sentences, fp32 and int8",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", action="append", default=None,
                    help="a model name or path (repeat for an ensemble); "
                         "default: de-en, then en-de")
@@ -217,49 +227,72 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"beam size, 1 to {MAX_BEAM} (default 5)")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("data", help="download or check the Multi30k corpus")
-    p.add_argument("action", choices=["download", "check"])
+    p = sub.add_parser("data", help="download or check the Multi30k corpus",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("action", choices=["download", "check"],
+                   help="download the corpus, or check the one you have")
     p.add_argument("--out", default="data/multi30k", help="download folder")
     p.add_argument("--url", default=None, help="base URL (default: GitHub)")
     p.add_argument("--data", help="corpus folder to check (default $NMT8_DATA)")
-    p.add_argument("--src-lang", default="de")
-    p.add_argument("--tgt-lang", default="en")
+    p.add_argument("--src-lang", default="de", help="source language")
+    p.add_argument("--tgt-lang", default="en", help="target language")
     p.set_defaults(func=cmd_data)
 
-    for name, help_ in (("bench", "benchmarks: `nmt8 bench kernels`, `nmt8 bench batch`"),
-                        ("reproduce", "regenerate the paper's tables"),
-                        ("train", "train a model (needs the [train] extra)")):
-        p = sub.add_parser(name, help=help_, add_help=False)
-        p.set_defaults(func=None)
+    bench = sub.add_parser("bench", help="benchmarks of the kernels and of "
+                           "batch decoding",
+                           description="benchmarks: `nmt8 bench kernels`, "
+                                       "`nmt8 bench batch`")
+    bench_sub = bench.add_subparsers(dest="bench", required=True)
+    for name, help_, module in _LAB_COMMANDS:
+        if name.startswith("bench "):
+            _lab_command(bench_sub, name.split()[1], help_, module, argv)
+        else:
+            _lab_command(sub, name, help_, module, argv)
     return ap
+
+
+# subcommands whose code lives above the CLI's own imports: their module is
+# imported only when the command line names them, so `nmt8 translate`
+# starts without the lab or PyTorch
+_LAB_COMMANDS = (
+    ("bench kernels", "time the kernels against numpy, C fp32 and FBGEMM",
+     "nmt8.lab.kernels.bench"),
+    ("bench batch", "words per core second against batch size",
+     "nmt8.lab.speed.bulk"),
+    ("reproduce", "regenerate the paper's tables on this machine",
+     "nmt8.lab.reproduce.run"),
+    ("train", "train a model (needs the [train] extra)", "nmt8.train.loop"),
+)
+
+
+def _lab_command(sub, name: str, help_: str, module: str, argv) -> None:
+    """A subcommand of a lab or train module: its ``add_arguments`` and
+    ``run``, imported only when ``argv`` names it."""
+    words = [w for w in argv if not w.startswith("-")]
+    wanted = " ".join(words[:len(module.split(".")) and
+                            (2 if module.endswith(("bench", "bulk")) else 1)])
+    full = ("bench " + name) if module.endswith(("bench", "bulk")) else name
+    p = sub.add_parser(name, help=help_, description=help_,
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    if wanted == full:
+        import importlib
+
+        mod = importlib.import_module(module)
+        p.description = getattr(mod, "DESCRIPTION", help_)
+        mod.add_arguments(p)
+        p.set_defaults(func=mod.run)
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    ap = build_parser()
-    if argv and argv[0] in ("bench", "reproduce", "train"):
-        rest = argv[1:]
-        if argv[0] == "bench":
-            if not rest or rest[0] not in ("kernels", "batch"):
-                ap.error("usage: nmt8 bench kernels|batch [options]; "
-                         "nmt8 bench kernels --help")
-            if rest[0] == "kernels":
-                from .lab.bench import main as run
-            else:
-                from .lab.bulk import main as run
-            rest = rest[1:]
-        elif argv[0] == "reproduce":
-            from .lab.reproduce import main as run
-        else:
-            from .train import main as run
-        return run(rest) or 0
+    ap = build_parser(argv)
     a = ap.parse_args(argv)
     if getattr(a, "url", None) is None and getattr(a, "cmd", "") == "data":
-        from .data import BASE_URL
+        from nmt8.data import BASE_URL
 
         a.url = BASE_URL
     try:
-        return a.func(a)
+        return a.func(a) or 0
     except (ValueError, FileNotFoundError) as err:
         print(f"nmt8 {a.cmd}: error: {err}", file=sys.stderr)
         return 1

@@ -6,7 +6,7 @@ Multi30k task 1 (Elliott et al., 2016): 29,000 training, 1,014 validation and
 The corpus is read from ``NMT8_DATA`` (or an explicit path); real users fetch it
 with ``nmt8 data download``. nmt8 never ships corpus sentences.
 
-Does not: tokenise (see ``nmt8.text``).
+Does not: tokenise (see ``nmt8.serve.text``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ the two systems' outputs the same way). Without a model named, both
 shipped directions: German→English, then English→German, each on our own
 sentences in its source language.
 
-Does not: measure with the care of ``nmt8.lab.measure`` (three runs, a
+Does not: measure with the care of ``nmt8.lab.speed.measure`` (three runs, a
 handful of sentences: a first look, not a result), or score quality.
 """
 
@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from statistics import median
 
-from .testing import DEMO_ENGLISH, DEMO_SENTENCES
-from .threads import blas_threads, describe
-from .translator import Translator
-
+from nmt8.serve.threads import blas_threads, describe
+from nmt8.serve.translator import Translator
+from nmt8.testing import DEMO_ENGLISH, DEMO_SENTENCES
 
 SOURCES = {"de": DEMO_SENTENCES, "en": DEMO_ENGLISH}  # by source language
 

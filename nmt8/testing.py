@@ -145,8 +145,8 @@ def toy_model(folder, pairs=None, vocab_size: int = 60, emb: int = 8,
     matching vocabularies whose ``path`` points there. Its translations are
     nonsense; every code path runs.
     """
-    from .model import random_model
-    from .text import train_bpe
+    from nmt8.model.model import random_model
+    from nmt8.serve.text import train_bpe
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ Every hot operation of the decoder (weight products, tanh, sigmoid, softmax,
 attention, beam bookkeeping) reports its time to ``TIMERS`` when profiling is
 on. When it is off the cost is one attribute check per call.
 
-Does not: sample the Python stack (``nmt8.lab.measure`` cross-checks these timers
+Does not: sample the Python stack (``nmt8.lab.speed.measure`` cross-checks these timers
 against cProfile once).
 """
 
@@ -18,7 +18,7 @@ CATEGORIES = (
     "product fp32 (matrix-vector)",  # P <= 16 rows: the beam's narrow matrix
     "product fp32 (matrix-matrix)",  # encoder: all source positions at once
     "product int8",  # both shapes go through one int8 routine (Table 2)
-    "product fp32 (C kernel)",  # fp32 weights packed for nmt8.quant.fp32
+    "product fp32 (C kernel)",  # fp32 weights packed for nmt8.native.fp32
     "product int16",  # Devlin 2017's int16 (nmt8.quant.int16)
     "product msfp16 (simulated in fp32)",  # nmt8.quant.msfp, rounded at load
     "product msfp12 (simulated in fp32)",

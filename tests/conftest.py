@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nmt8
-from nmt8.model import MODELS_DIR
+from nmt8.model.params import MODELS_DIR
 from nmt8.testing import GERMAN  # noqa: F401 (our own sentences, for the tests)
 
 SHIPPED = MODELS_DIR / "de-en"

@@ -1,18 +1,19 @@
 """The fused attention scores of eq. (6) (``csrc/nmt8_attention.c``,
-``nmt8.quant.attention``): nmt8's float32 tanh, the int8 and float32
+``nmt8.native.attention``): nmt8's float32 tanh, the int8 and float32
 scores, on every instruction set this CPU runs, and bad input."""
 
 import numpy as np
 import pytest
 
-from nmt8.attention import attend
-from nmt8.products import F32Weight, Int8Weight
-from nmt8.quant import attention as A
-from nmt8.quant.fp32 import pack_fp32
+from nmt8.model.attention import attend
+from nmt8.model.products import F32Weight, Int8Weight
+from nmt8.native import attention as A
+from nmt8.native.clib import AVAILABLE_ISAS
+from nmt8.native.fp32 import pack_fp32
+from nmt8.native.kernels import int8_matmul
 from nmt8.quant.int8 import quantize
-from nmt8.quant.kernels import int8_matmul
 
-ISAS = A.AVAILABLE_ISAS
+ISAS = AVAILABLE_ISAS
 
 
 def bits(a):
@@ -118,7 +119,7 @@ def test_zero_and_tiny_rows_match_the_int8_quantizer():
 
 
 def test_attend_uses_the_fused_scores_for_int8_and_c_fp32():
-    """``nmt8.attention.attend`` with an int8 or C fp32 U_att: its weights
+    """``nmt8.model.attention.attend`` with an int8 or C fp32 U_att: its weights
     are the softmax of the fused scores."""
     pctx, s_proj, U, c_tt = operands(5, 9, 64, seed=4)
     h = np.random.default_rng(5).standard_normal((9, 64)).astype(np.float32)

@@ -1,4 +1,4 @@
-"""nmt8.batch: batched beam search equals one-sentence search, bit for bit
+"""nmt8.search.batch: batched beam search equals one-sentence search, bit for bit
 in int8 (and, on these tiny models, in fp32), at every batch size."""
 
 import itertools
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import nmt8
-from nmt8.batch import plan, translate_ids
-from nmt8.beam import beam_search, beam_search_batch
+from nmt8.search.batch import plan, translate_ids
+from nmt8.search.beam import beam_search, beam_search_batch
 
 
 def _same(a, b):

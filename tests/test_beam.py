@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import nmt8
-from nmt8.beam import MAX_BEAM
-from nmt8.ops import log_softmax
-from nmt8.text import EOS
+from nmt8.model.config import EOS
+from nmt8.model.ops import log_softmax
+from nmt8.search.sentence import MAX_BEAM
 
 
 def greedy(model, src, max_len):
@@ -84,7 +84,7 @@ def test_empty_source_gives_empty_output(tiny):
 @pytest.mark.parametrize("P,V,k", [(1, 50, 5), (5, 50, 5), (7, 40, 3), (3, 4, 12),
                                    (5, 1000, 1)])
 def test_top_k_matches_full_sort(rng, P, V, k):
-    from nmt8.beam import top_k
+    from nmt8.search.select import top_k
 
     for _ in range(20):
         cand = rng.normal(size=(P, V)).astype(np.float32)

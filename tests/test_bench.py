@@ -1,18 +1,21 @@
-"""The kernel benchmark (nmt8.lab.bench, nmt8.lab.interleaved) runs and
+"""The kernel benchmark (nmt8.lab.kernels.bench, nmt8.lab.kernels.interleaved) runs and
 reports what it timed (no speed asserted)."""
 
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from nmt8.lab import bench, interleaved
-from nmt8.quant import pack_fp32, quantize, quantize16
+from nmt8 import cli
+from nmt8.lab.kernels import bench, interleaved
+from nmt8.native.fp32 import pack_fp32
+from nmt8.quant.int8 import quantize
+from nmt8.quant.int16 import quantize16
 
 
 def test_copies_to_stream():
-    assert bench.copies_to_stream(10, stream_bytes=100) == 10
-    assert bench.copies_to_stream(30, stream_bytes=100) == 4
-    assert bench.copies_to_stream(10**9, stream_bytes=100) == 1
+    assert interleaved.copies_to_stream(10, stream_bytes=100) == 10
+    assert interleaved.copies_to_stream(30, stream_bytes=100) == 4
+    assert interleaved.copies_to_stream(10**9, stream_bytes=100) == 1
 
 
 def test_methods_cycle_through_copies():
@@ -104,7 +107,7 @@ def test_main_prints_every_table(capsys):
     args = ["--quick", "--kernels", "ref", "--fp32-kernels", "ref",
             "--int16-kernels", "", "--no-torch", "--shapes", "16x8,24x12",
             "--P", "1", "--repeats", "1"]
-    assert bench.main(args) == 0
+    assert cli.main(["bench", "kernels", *args]) == 0
     out = capsys.readouterr().out
     assert out.startswith("CPU: ") and "one thread (while timing: " in out
     # two shapes in the timing table; the decomposition takes C fp32, not numpy
@@ -116,12 +119,12 @@ def test_main_prints_every_table(capsys):
 
 
 def test_main_sweep_prints_the_crossover(capsys):
-    from nmt8.quant.kernels import available_kernels
+    from nmt8.native.kernels import available_kernels
 
     naive, blocked = available_kernels()[:2]
     args = ["--sweep-rows", "--kernels", f"{naive},{blocked}", "--shapes",
             "32x16", "--P", "1,2", "--repeats", "1", "--json"]
-    assert bench.main(args) == 0
+    assert cli.main(["bench", "kernels", *args]) == 0
     import json
 
     got = json.loads(capsys.readouterr().out)

@@ -73,7 +73,39 @@ def test_bench_batch_is_a_command():
     r = run(["bench", "batch", "--help"])
     assert r.returncode == 0 and b"batch size" in r.stdout
     r = run(["bench", "nothing"])
-    assert r.returncode == 2 and b"kernels|batch" in r.stderr
+    assert r.returncode == 2 and b"'kernels'" in r.stderr \
+        and b"'batch'" in r.stderr
+
+
+COMMANDS = (["translate"], ["evaluate"], ["demo"], ["data"], ["bench"],
+            ["bench", "kernels"], ["bench", "batch"], ["reproduce"], ["train"])
+
+
+@pytest.mark.parametrize("command", [[]] + list(COMMANDS), ids=" ".join)
+def test_every_help_exits_0_and_every_option_says_what_it_does(command,
+                                                                 capsys):
+    """One argparse tree: ``--help`` of every command exits 0, and no
+    option is left without a help text."""
+    import argparse
+
+    with pytest.raises(SystemExit) as e:
+        cli.main([*command, "--help"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: nmt8")
+    parser = cli.build_parser([*command, "--help"])
+    for word in command:  # down the tree to this command's parser
+        sub = next(a for a in parser._actions
+                   if isinstance(a, argparse._SubParsersAction))
+        parser = sub.choices[word]
+    bare = [a.option_strings or [a.dest] for a in parser._actions
+            if not a.help and not isinstance(a, argparse._SubParsersAction)]
+    assert not bare, f"options without help: {bare}"
+
+
+def test_translate_help_says_it_reads_stdin(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["translate", "--help"])
+    assert "stdin" in capsys.readouterr().out
 
 
 def test_unknown_option_prints_usage():
@@ -164,7 +196,7 @@ class Recorder:
 ])
 def test_only_the_options_given_reach_the_translator(monkeypatch, capsys, args,
                                                      expect):
-    from nmt8 import parallel
+    from nmt8.serve import parallel
 
     made = []
     monkeypatch.setattr(parallel, "make_translator",
@@ -194,7 +226,7 @@ def test_jobs_stop_at_a_bad_line_with_the_lines_before_it(monkeypatch, capsys):
 def test_demo_is_single_threaded_and_sums_up(monkeypatch, capsys):
     from threadpoolctl import threadpool_info
 
-    from nmt8.model import Model
+    from nmt8.model.model import Model
 
     seen, step = [], Model.step_batch
 

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from nmt8.config import ModelConfig
+from nmt8.model.config import ModelConfig
 
 from .conftest import SHIPPED
 

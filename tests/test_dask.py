@@ -1,4 +1,4 @@
-"""nmt8.dask on a LocalCluster of two single-threaded worker processes.
+"""nmt8.serve.dask on a LocalCluster of two single-threaded worker processes.
 
 Every output is compared with the single-process int8 ``Translator`` on the
 same lines (our own sentences, the shipped de-en model), including a run in
@@ -21,7 +21,7 @@ from nmt8.testing import DEMO_SENTENCES, GOLDEN_PAIRS
 dask_bag = pytest.importorskip("dask.bag")
 distributed = pytest.importorskip("distributed")
 
-from nmt8 import dask as nd
+from nmt8.serve import dask as nd
 
 SETTINGS = {"model_or_models": "de-en", "precision": "int8", "beam": 2}
 SENTENCES = [src for src, _ in GOLDEN_PAIRS] + DEMO_SENTENCES
@@ -121,7 +121,8 @@ def test_missing_dask_is_one_clear_error(monkeypatch):
 
 
 def test_run_with_dask_is_what_the_command_does(client, reference):
-    from nmt8.stream import TranslatorFactory, run
+    from nmt8.serve.pool import TranslatorFactory
+    from nmt8.serve.stream import run
 
     src = io.BytesIO("\n".join(LINES[:8]).encode())
     src.name = "in.de"

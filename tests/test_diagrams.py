@@ -1,11 +1,11 @@
-"""nmt8.lab.diagrams: each helper draws headless, returns its Axes, draws the
+"""nmt8.lab.figures.diagrams: each helper draws headless, returns its Axes, draws the
 numbers it is given (checked against numpy), and rejects bad input."""
 
 import matplotlib
 import numpy as np
 import pytest
 
-from nmt8.lab import diagrams, plot
+from nmt8.lab.figures import diagrams, plot
 
 matplotlib.use("Agg")
 

@@ -1,14 +1,14 @@
-"""nmt8.lab.diff: the bold word diff of Tables 8/9, and where beam decisions
-flip and the paired bootstrap (nmt8.lab.flips, nmt8.lab.significance, which
+"""nmt8.lab.outputs.diff: the bold word diff of Tables 8/9, and where beam decisions
+flip and the paired bootstrap (nmt8.lab.outputs.flips, nmt8.lab.outputs.significance, which
 diff re-exports)."""
 
 import numpy as np
 import pytest
 
 import nmt8
-from nmt8.lab import diff
+from nmt8.lab.outputs import diff, flips
+from nmt8.model.config import EOS
 from nmt8.testing import toy_model
-from nmt8.text import EOS
 
 
 @pytest.mark.parametrize("a, b, want_a, want_b", [
@@ -42,10 +42,10 @@ def test_changed_words():
 
 
 def test_first_difference():
-    assert diff.first_difference([5, 6, 7], [5, 6, 7]) is None
-    assert diff.first_difference([5, 6, 7], [5, 8]) == 1
-    assert diff.first_difference([5, 6], [5, 6, 7]) == 2  # </s> against 7
-    assert diff.first_difference([], [4]) == 0
+    assert flips.first_difference([5, 6, 7], [5, 6, 7]) is None
+    assert flips.first_difference([5, 6, 7], [5, 8]) == 1
+    assert flips.first_difference([5, 6], [5, 6, 7]) == 2  # </s> against 7
+    assert flips.first_difference([], [4]) == 0
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +64,12 @@ def test_flip_greedy_margins(two_systems):
     for n in range(3, 9):
         src = rng.integers(2, 60, size=n).tolist()
         (ya,), (yb,) = a.translate_ids([src]), b.translate_ids([src])
-        f = diff.flip(a, b, src, ya, yb, names=("A", "B"))
+        f = flips.flip(a, b, src, ya, yb, names=("A", "B"))
         if ya == yb:
             assert f is None
             continue
         found += 1
-        t = diff.first_difference(ya, yb)
+        t = flips.first_difference(ya, yb)
         assert f.t == t and f.prefix == (ya + [EOS])[:t] == (yb + [EOS])[:t]
         assert f.a_token == (ya + [EOS])[t] and f.b_token == (yb + [EOS])[t]
         # greedy search takes the argmax after the shared prefix, so each
@@ -87,13 +87,13 @@ def test_flip_greedy_margins(two_systems):
 
 def test_summarize_flips_counts():
     def mk(ma, mb, sa, sb):
-        return diff.Flip(t=1, prefix=[7], a_token=3, b_token=4,
+        return flips.Flip(t=1, prefix=[7], a_token=3, b_token=4,
                          step={"A": {"a": 0, "b": 0, "margin": ma},
                                "B": {"a": 0, "b": 0, "margin": mb}},
                          seq={"A": {"a": 0, "b": 0, "margin": sa},
                               "B": {"a": 0, "b": 0, "margin": sb}},
                          names=("A", "B"))
-    s = diff.summarize_flips([mk(0.1, -0.2, 0.5, -0.1), mk(2.0, 1.0, -0.3, 0.2),
+    s = flips.summarize_flips([mk(0.1, -0.2, 0.5, -0.1), mk(2.0, 1.0, -0.3, 0.2),
                               None])
     assert (s.n, s.names) == (2, ("A", "B"))
     assert s.step_tie == 1
@@ -102,12 +102,12 @@ def test_summarize_flips_counts():
     assert s.median_t == 1.0
     assert s.median_abs_step_margin_a == pytest.approx((0.1 + 2.0) / 2)
     assert s.median_abs_step_margin_b == pytest.approx((0.2 + 1.0) / 2)
-    assert diff.summarize_flips([None]) == diff.FlipSummary(n=0)
+    assert flips.summarize_flips([None]) == flips.FlipSummary(n=0)
 
 
 def test_verdict_names_the_cause():
     def mk(ma, mb, sa, sb):
-        return diff.Flip(t=2, prefix=[7, 8], a_token=3, b_token=4,
+        return flips.Flip(t=2, prefix=[7, 8], a_token=3, b_token=4,
                          step={"A": {"a": -1.0, "b": -1.0 - ma, "margin": ma},
                                "B": {"a": -1.0, "b": -1.0 - mb, "margin": mb}},
                          seq={"A": {"a": -1.0, "b": -1.0 - sa, "margin": sa},
@@ -143,7 +143,7 @@ def test_flip_normalises_with_length_exponent(two_systems, exponent):
             break
     else:
         pytest.fail("no source with different outputs")
-    f = diff.flip(_Exponent(a, exponent), b, src, ya, yb, names=("A", "B"))
+    f = flips.flip(_Exponent(a, exponent), b, src, ya, yb, names=("A", "B"))
     la = float(np.sum(a.score(src, ya + [EOS])))
     lb = float(np.sum(a.score(src, yb + [EOS])))
     assert f.seq["A"]["a"] == pytest.approx(la / (len(ya) + 1) ** exponent)
@@ -153,10 +153,10 @@ def test_flip_normalises_with_length_exponent(two_systems, exponent):
 def test_length_exponent_of_follows_the_beam():
     import inspect
 
-    from nmt8.beam import beam_search
+    from nmt8.search.beam import beam_search
 
     default = inspect.signature(beam_search).parameters["length_exponent"].default
-    assert diff.BEAM_DEFAULT_EXPONENT == default
+    assert flips.BEAM_DEFAULT_EXPONENT == default
 
     class Bare:  # no attributes: the beam's defaults
         pass
@@ -165,9 +165,9 @@ def test_length_exponent_of_follows_the_beam():
         normalize, length_exponent = False, 0.6
 
     tr = nmt8.Translator(nmt8.random_model(4, 4, 10, 10), length_exponent=0.3)
-    assert diff.length_exponent_of(tr) == 0.3
-    assert diff.length_exponent_of(Bare()) == default
-    assert diff.length_exponent_of(Off()) == 0.0
+    assert flips.length_exponent_of(tr) == 0.3
+    assert flips.length_exponent_of(Bare()) == default
+    assert flips.length_exponent_of(Off()) == 0.0
 
 
 def test_find_differences_stops_at_want(two_systems):

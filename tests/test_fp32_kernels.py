@@ -1,4 +1,4 @@
-"""Tests of nmt8.quant.fp32: every C fp32 kernel against a float64 numpy
+"""Tests of nmt8.native.fp32: every C fp32 kernel against a float64 numpy
 product, within the standard rounding-error bound of a float32 dot
 product (derived, per output, not a tuned tolerance); the sizes where the
 C code changes path; the wrapper's argument checks."""
@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nmt8.quant import (
+from nmt8.native import fp32 as fp32_module
+from nmt8.native.fp32 import (
     FP32_KERNELS,
     PackedF32,
     available_fp32_kernels,
     fp32_matmul,
     pack_fp32,
 )
-from nmt8.quant import fp32 as fp32_module
 
 from . import kernel_checks as kc
 

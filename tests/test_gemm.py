@@ -6,7 +6,7 @@ the sizes where their blocking changes path (chunks of 8 or 4 rows, slivers
 of 32 or 8 outputs, groups of 256 KB of weights, blocks of 2048 k for
 gemm_avx2, the float epilogue fused per tile); overlap, misalignment, bad
 arguments, threads; and where ``"auto"`` switches to them (the crossover
-derived by ``nmt8.lab.bench.crossover``).
+derived by ``nmt8.lab.kernels.bench.crossover``).
 
 The checks that every kernel shares (``tests/test_kernels.py``) run on both
 too; these add P up to 1024 and the shapes of the blocking."""
@@ -18,9 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from nmt8.lab.bench import crossover, format_sweep
-from nmt8.quant import kernels, quantize
-from nmt8.quant.kernels import (
+from nmt8.lab.kernels.sweep import crossover, format_sweep
+from nmt8.native import kernels
+from nmt8.native.kernels import (
     GEMM_AVX2_MIN_ROWS,
     GEMM_MIN_ROWS,
     auto_kernel,
@@ -30,6 +30,7 @@ from nmt8.quant.kernels import (
     int8_matmul,
     int8_matmul_q,
 )
+from nmt8.quant.int8 import quantize
 
 from .kernel_checks import check_out_overlapping_x
 from .test_kernels import expected, ref_acc, ref_float

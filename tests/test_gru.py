@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from nmt8.gru import gru_step
+from nmt8.model.gru import gru_step
 
 
 def _sigmoid(x):

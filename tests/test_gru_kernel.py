@@ -1,16 +1,17 @@
 """The GRU's non-linear part in C (``csrc/nmt8_gru.c``,
-``nmt8.quant.gru``): numpy's formula in numpy's order with nmt8's tanh,
+``nmt8.native.gru``): numpy's formula in numpy's order with nmt8's tanh,
 to the bit, on every instruction set; used by int8 models only where
 numpy fp32 keeps numpy's own tanh."""
 
 import numpy as np
 import pytest
 
-from nmt8.gru import gru_gates, gru_step
-from nmt8.products import F32Weight, Int8Weight, in_c
-from nmt8.quant.attention import AVAILABLE_ISAS, tanh32
-from nmt8.quant.fp32 import pack_fp32
-from nmt8.quant.gru import gates
+from nmt8.model.gru import gru_gates, gru_step
+from nmt8.model.products import F32Weight, Int8Weight, in_c
+from nmt8.native.attention import tanh32
+from nmt8.native.clib import AVAILABLE_ISAS
+from nmt8.native.fp32 import pack_fp32
+from nmt8.native.gru import gates
 from nmt8.quant.int8 import quantize
 
 
@@ -19,7 +20,7 @@ def bits(a):
 
 
 def reference(xp, hh, hp):
-    """nmt8.gru.gru_gates's numpy, with tanh32 for numpy's tanh."""
+    """nmt8.model.gru.gru_gates's numpy, with tanh32 for numpy's tanh."""
     H = hp.shape[1]
     g = tanh32((xp[:, :2 * H] + hh[:, :2 * H]) * np.float32(0.5))
     g += 1.0
@@ -66,7 +67,7 @@ def test_gru_step_uses_c_for_int8_and_c_fp32_only():
                                   gru_gates(xp, hp @ U, hp))
     for W in (Int8Weight(quantize(U)), F32Weight(pack_fp32(U))):
         assert in_c(W)
-        from nmt8.ops import linear
+        from nmt8.model.ops import linear
         want = gates(xp, linear(hp, W), hp)
         assert np.array_equal(bits(gru_step(xp, hp, W)), bits(want))
 

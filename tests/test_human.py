@@ -1,10 +1,10 @@
-"""nmt8.lab.human: the blind test of Section 4.2, its simulated rater and Table 7."""
+"""nmt8.lab.outputs.human: the blind test of Section 4.2, its simulated rater and Table 7."""
 
 import numpy as np
 import pytest
 import sacrebleu
 
-from nmt8.lab import human
+from nmt8.lab.outputs import human
 
 SYSTEMS = ["32-bit", "8-bit"]
 

@@ -11,20 +11,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nmt8.quant import (
+from nmt8.native import int16 as int16_kernels
+from nmt8.native.int16 import (
     INT16_KERNELS,
-    MAX_IN_FEATURES16,
-    QuantizedMatrix16,
     available_int16_kernels,
-    dequantize16,
     int16_accumulate,
     int16_matmul,
-    quantize,
+)
+from nmt8.native.kernels import int8_matmul
+from nmt8.quant.int8 import quantize
+from nmt8.quant.int16 import (
+    MAX_IN_FEATURES16,
+    QuantizedMatrix16,
+    dequantize16,
     quantize16,
     quantize_activations16,
 )
-from nmt8.quant import int16 as int16_module
-from nmt8.quant.kernels import int8_matmul
 
 from . import kernel_checks as kc
 
@@ -173,7 +175,7 @@ def test_c_quantizer_matches_numpy(seed, P, K):
     X[0, 0] = 0.0
     if P > 1:
         X[1] = 0.0
-    Xq, sx = int16_module._quantize_rows16(X)
+    Xq, sx = int16_kernels._quantize_rows16(X)
     Xq_np, sx_np = quantize_activations16(X)
     np.testing.assert_array_equal(Xq, Xq_np)
     np.testing.assert_array_equal(sx, sx_np)
@@ -184,11 +186,11 @@ def test_c_quantizer_rounds_half_to_even_and_keeps_tiny_rows():
     # max 32767 makes the scale exactly 1
     X = np.array([[32767, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 100.5] * 3],
                  np.float32)
-    Xq, sx = int16_module._quantize_rows16(X)
+    Xq, sx = int16_kernels._quantize_rows16(X)
     assert sx[0] == 1.0
     np.testing.assert_array_equal(Xq[0, :8], [32767, 0, 2, 2, 0, -2, -2, 100])
     tiny = np.array([[1e-44, -5e-45, 0.0]], np.float32)   # denormals
-    Xq, sx = int16_module._quantize_rows16(tiny)
+    Xq, sx = int16_kernels._quantize_rows16(tiny)
     np.testing.assert_array_equal(Xq, quantize_activations16(tiny)[0])
     assert Xq[0, 0] == XM
 
@@ -288,5 +290,5 @@ def test_kernel_names(qW, monkeypatch):
     assert INT16_KERNELS == ("ref", "sse4", "avx2", "vnni")
     with pytest.raises(TypeError, match="kernel must be a string"):
         int16_accumulate(qW, np.ones((1, 16), np.int16), kernel=None)
-    kc.check_kernel_names(int16_matmul, qW, int16_module._KERNELS, monkeypatch,
+    kc.check_kernel_names(int16_matmul, qW, int16_kernels._KERNELS, monkeypatch,
                        "avx512")

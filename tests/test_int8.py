@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nmt8
-from nmt8.quant.kernels import available_kernels
+from nmt8.native.kernels import available_kernels
 
 from .conftest import GERMAN
 
@@ -92,7 +92,7 @@ def test_int8_step_approximates_fp32(shipped):
 
 
 def test_int8_weights_are_quantized_from_the_fp32_params(tiny):
-    from nmt8.quant import dequantize
+    from nmt8.quant.int8 import dequantize
 
     m = tiny.copy("int8", scheme="per_row")
     W = m.W["logit"].q
@@ -102,7 +102,7 @@ def test_int8_weights_are_quantized_from_the_fp32_params(tiny):
 
 
 def test_unavailable_kernel_is_a_clear_error(tiny, monkeypatch):
-    import nmt8.quant.kernels as K
+    import nmt8.native.kernels as K
 
     monkeypatch.setattr(K, "available_kernels", lambda: ["ref"])
     with pytest.raises(ValueError, match="not available"):
@@ -136,8 +136,8 @@ def test_int8_embeddings_change_no_bit_of_int8_output(shipped):
 def test_c_quantizer_finds_the_maximum_and_a_nan_anywhere(K):
     """The C row quantizer reads a row in blocks of 16, then 4, then one by
     one: a row's largest |x| and a NaN count wherever they sit."""
-    from nmt8.quant import quantize_activations
-    from nmt8.quant.kernels import _quantize_rows
+    from nmt8.native.kernels import _quantize_rows
+    from nmt8.quant.int8 import quantize_activations
 
     rng = np.random.default_rng(K)
     for k in range(K):

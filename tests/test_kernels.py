@@ -1,4 +1,4 @@
-"""Tests of nmt8.quant.kernels: every exact kernel against an int64 numpy
+"""Tests of nmt8.native.kernels: every exact kernel against an int64 numpy
 reference, bit for bit; the saturating maddubs kernel against a numpy
 emulation of vpmaddubsw; the sizes where the C code changes path; threads;
 and the wrapper's argument checks."""
@@ -11,20 +11,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nmt8.quant import (
-    MAX_IN_FEATURES,
-    QuantizedMatrix,
-    kernels,
-    quantize,
-    quantize_activations,
-)
-from nmt8.quant.kernels import (
-    KERNELS,
+from nmt8.native import kernels
+from nmt8.native.clib import KERNELS
+from nmt8.native.kernels import (
     available_kernels,
     default_kernel,
     int8_accumulate,
     int8_matmul,
     int8_matmul_q,
+)
+from nmt8.quant.int8 import (
+    MAX_IN_FEATURES,
+    QuantizedMatrix,
+    quantize,
+    quantize_activations,
 )
 
 from .kernel_checks import check_layouts, check_out_overlapping_x, unaligned

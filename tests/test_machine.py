@@ -1,11 +1,11 @@
-"""nmt8.lab.machine: what the report says about the machine."""
+"""nmt8.lab.kernels.machine: what the report says about the machine."""
 
 import platform
 
 import numpy as np
 import pytest
 
-from nmt8.lab import machine
+from nmt8.lab.kernels import machine
 
 CPUINFO = """processor\t: 0
 model name\t: Made-up CPU @ 2.00GHz
@@ -34,7 +34,7 @@ def test_machine_info_fields():
     assert m.python == platform.python_version() and m.numpy == np.__version__
     assert len(m.loadavg_start) == 3 and m.loadavg_end is None
     if machine.int8_available():
-        from nmt8.quant.kernels import available_kernels, default_kernel
+        from nmt8.native.kernels import available_kernels, default_kernel
 
         assert m.kernels == list(available_kernels())
         assert m.kernel == default_kernel() and m.kernel in m.kernels
@@ -66,7 +66,7 @@ def test_blas_name(pools, name):
 def test_has_dask_says_whether_distributed_imports():
     import importlib.util
 
-    from nmt8.lab.machine import has_dask
+    from nmt8.lab.kernels.machine import has_dask
 
     found = all(importlib.util.find_spec(m) is not None
                 for m in ("dask", "distributed"))

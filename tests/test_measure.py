@@ -1,4 +1,4 @@
-"""nmt8.lab.measure (and the PyTorch peer it times): arithmetic and wiring.
+"""nmt8.lab.speed.measure (and the PyTorch peer it times): arithmetic and wiring.
 
 Tests assert; they never time anything against a threshold. A fake clock
 moves only when a fake system "works", so the tests do not depend on how
@@ -10,7 +10,7 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import nmt8
-from nmt8.lab import measure
+from nmt8.lab.speed import measure
 
 
 class Clock:
@@ -154,7 +154,7 @@ def test_cross_check_rows(toy, random_src):
     # the softmax row counts what TIMERS counts as softmax: the beam's
     # row log-sum-exp (one model), the ensemble's log-softmax
     assert set(measure._CPROFILE_FUNCS["softmax"]) == {
-        nmt8.ops.log_softmax, nmt8.ops.row_logsumexp}
+        nmt8.model.ops.log_softmax, nmt8.model.ops.row_logsumexp}
 
 
 def test_quality_matches_sacrebleu():
@@ -171,7 +171,7 @@ def test_quality_matches_sacrebleu():
 
 def test_peer_matches_nmt8_fp32(toy, random_src):
     pytest.importorskip("torch")
-    from nmt8.lab.peer import PeerTranslator, TorchModel
+    from nmt8.lab.speed.peer import PeerTranslator, TorchModel
 
     src = random_src(3)
     ours = nmt8.Translator(toy, beam=3).translate_ids(src, max_len=5)

@@ -1,15 +1,15 @@
 """Memory: what each precision holds (Model.nbytes, the arrays reachable from
-a model), loading tensor by tensor, and nmt8.memory.measure in a fresh
-process. The resident-set ratios are a benchmark (python -m nmt8.memory),
+a model), loading tensor by tensor, and nmt8.lab.speed.memory.measure in a fresh
+process. The resident-set ratios are a benchmark (python -m nmt8.lab.speed.memory),
 not a test."""
 
 import numpy as np
 import pytest
 
 import nmt8
-from nmt8.memory import MemoryResult, measure, save_model
-from nmt8.model import FUSED
-from nmt8.params import param_shapes
+from nmt8.lab.speed.memory import MemoryResult, measure, save_model
+from nmt8.model.params import param_shapes
+from nmt8.model.weights import FUSED
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_nbytes_orders_the_precisions(npz):
 
 
 def test_vnni_packs_at_load_and_counts_it(npz):
-    from nmt8.quant.kernels import available_kernels
+    from nmt8.native.kernels import available_kernels
 
     if "vnni" not in available_kernels():
         pytest.skip("this CPU has no AVX-512 VNNI")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import nmt8
-from nmt8.model import param_shapes
+from nmt8.model.params import param_shapes
 
 from .conftest import SHIPPED
 
@@ -178,7 +178,7 @@ def test_prepare_in_place_and_back(small_params):
     """An in-memory model prepared as int8 keeps its float32 tensors (its
     only source) and returns to the same fp32 bits."""
     cfg, params = small_params
-    m = nmt8.model.Model(cfg, dict(params))
+    m = nmt8.model.model.Model(cfg, dict(params))
     ref = logits(m)
     m.prepare("int8", kernel="ref")
     assert m.precision == "int8"

@@ -1,20 +1,13 @@
-"""nmt8.ops: the one product function over every weight type, the profile
+"""nmt8.model.ops: the one product function over every weight type, the profile
 categories, and the embedding tables (lookups equal to their dequantized
 table, bit for bit)."""
 
 import numpy as np
 import pytest
 
-from nmt8.ops import (
-    EMBEDDINGS,
-    Embedding,
-    F32Weight,
-    Int8Weight,
-    Int16Weight,
-    MSFPWeight,
-    Rows8,
-    linear,
-)
+from nmt8.model.embedding import EMBEDDINGS, Embedding
+from nmt8.model.ops import linear
+from nmt8.model.products import F32Weight, Int8Weight, Int16Weight, MSFPWeight, Rows8
 from nmt8.timers import TIMERS
 
 
@@ -42,7 +35,7 @@ def test_lookup_equals_the_dequantized_table(table, dtype):
 
 
 def test_tables_and_their_errors(table):
-    from nmt8.quant import quantize_activations
+    from nmt8.quant.int8 import quantize_activations
 
     fp32, fp16, int8 = (Embedding(table, d) for d in EMBEDDINGS)
     np.testing.assert_array_equal(fp32.dequantize(), table)
@@ -65,8 +58,8 @@ def test_int8_rows_into_an_int8_product_change_no_bit(table):
     """An int8 table's rows, given as they are, make the product that the
     int8 kernel computes from the original float rows: the table loses
     nothing the int8 system would keep."""
-    from nmt8.quant import quantize
-    from nmt8.quant.kernels import available_kernels
+    from nmt8.native.kernels import available_kernels
+    from nmt8.quant.int8 import quantize
 
     rng = np.random.default_rng(5)
     W = rng.standard_normal((24, 40)).astype(np.float32)
@@ -80,7 +73,9 @@ def test_int8_rows_into_an_int8_product_change_no_bit(table):
 
 
 def _weights(W):
-    from nmt8.quant import pack_fp32, quantize, quantize16
+    from nmt8.native.fp32 import pack_fp32
+    from nmt8.quant.int8 import quantize
+    from nmt8.quant.int16 import quantize16
     from nmt8.quant.msfp import simulate_msfp
 
     return {"numpy": (W, 1e-6), "C fp32": (F32Weight(pack_fp32(W), "ref"), 1e-5),
@@ -90,7 +85,7 @@ def _weights(W):
 
 
 def test_every_weight_type_approximates_the_product():
-    from nmt8.quant import quantize_activations
+    from nmt8.quant.int8 import quantize_activations
 
     rng = np.random.default_rng(6)
     W = rng.standard_normal((50, 30)).astype(np.float32)

@@ -1,8 +1,8 @@
-"""nmt8.lab.paper: the paper's own figures, consistent with what it says."""
+"""nmt8.lab.figures.paper: the paper's own figures, consistent with what it says."""
 
 import json
 
-from nmt8.lab import paper
+from nmt8.lab.figures import paper
 
 
 def test_table6_speedups_are_the_papers_4_to_6x():
@@ -35,7 +35,7 @@ def test_as_dict_is_json_and_names_them_as_theirs():
 
 
 def test_tables_8_and_9_rows_are_differing_examples_with_their_times():
-    from nmt8.lab import diff
+    from nmt8.lab.outputs import diff
 
     assert paper.TABLE8_TIMES_MS == [(720, 180), (4440, 750), (6150, 1050)]
     assert paper.TABLE9_TIMES_MS == [(730, 180), (1120, 290)]
@@ -52,7 +52,7 @@ def test_tables_8_and_9_rows_are_differing_examples_with_their_times():
 
 
 def test_table6_speedups_span_what_the_docstring_says():
-    from nmt8.lab import paper
+    from nmt8.lab.figures import paper
 
     ups = paper.table6_speedups().values()
     assert round(min(ups), 1) == 4.4 and round(max(ups), 1) == 5.8
@@ -63,7 +63,7 @@ def test_tables_4_and_5_are_read_row_by_row_as_printed():
     """Tables 4 and 5 list the same five pairs in the paper's order; each
     direction's vocabularies and test lengths are the reverse direction's
     swapped (Nl-En's 42212 is the paper's own, kept)."""
-    from nmt8.lab import paper
+    from nmt8.lab.figures import paper
 
     langs = ["En-Nl", "Nl-En", "Ru-En", "En-De", "De-En"]
     assert [r["lang"] for r in paper.TABLE4] == langs
@@ -79,7 +79,7 @@ def test_tables_4_and_5_are_read_row_by_row_as_printed():
 
 
 def test_table6_has_a_32_bit_then_an_8_bit_row_per_model():
-    from nmt8.lab import paper
+    from nmt8.lab.figures import paper
 
     modes = [(r["lang"], r["mode"]) for r in paper.TABLE6]
     langs = list(dict.fromkeys(lang for lang, _ in modes))

@@ -1,15 +1,13 @@
-"""nmt8.parallel: worker processes give the serial results, in order, and
+"""nmt8.serve.parallel: worker processes give the serial results, in order, and
 every line and setting is checked before a worker starts."""
 
-import ast
 import io
-from pathlib import Path
 
 import pytest
 
 import nmt8
-from nmt8 import parallel
-from nmt8.parallel import WorkerPool, translate_parallel
+from nmt8.serve import parallel
+from nmt8.serve.parallel import WorkerPool, translate_parallel
 
 
 @pytest.fixture
@@ -77,7 +75,7 @@ def test_bad_jobs(toy, jobs, error):
 def test_the_stream_pool_says_what_check_jobs_says(jobs, no_workers):
     # stream_pool once had its own check: 0 meant every core, and a wrong
     # type was a ValueError in other words
-    from nmt8.stream_pool import translate_stream_parallel
+    from nmt8.serve.pool import translate_stream_parallel
 
     with pytest.raises((TypeError, ValueError)) as expected:
         parallel.check_jobs(jobs)
@@ -97,28 +95,6 @@ def test_one_job_runs_here(toy, no_workers):
     lines = ["Ein Hund läuft.", "Eine Frau liest."]
     assert translate_parallel(lines, jobs=1, model_or_models=toy) == \
         nmt8.Translator(toy).translate(lines)
-
-
-def _imports(path: Path) -> set[str]:
-    """Every module a file imports, function-level imports included."""
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom):
-            base = "nmt8." * (node.level > 0) + (node.module or "")
-            names |= {base} | {f"{base}.{a.name}" for a in node.names}
-        elif isinstance(node, ast.Import):
-            names |= {a.name for a in node.names}
-    return names
-
-
-@pytest.mark.parametrize("module", [
-    "parallel", "translator", "threads", "beam", "beam_select", "beam_sentence",
-    "ops", "products", "embedding", "model", "encoder", "decoder", "stream_pool"])
-def test_the_core_does_not_import_the_lab(module):
-    # nmt8.parallel imported nmt8.lab.measure inside a function, and measure
-    # imported parallel: a cycle the function-level import only hid
-    names = _imports(Path(nmt8.__file__).parent / f"{module}.py")
-    assert not {n for n in names if n.startswith(("nmt8.lab", "lab"))}
 
 
 def test_check_jobs_is_the_thread_count_check_with_none_for_every_core():

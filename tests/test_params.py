@@ -17,7 +17,7 @@ import pytest
 from numpy.lib import format as npy
 
 import nmt8
-from nmt8.params import check_model, param_groups, param_shapes, read_params
+from nmt8.model.params import check_model, param_groups, param_shapes, read_params
 
 from .test_config import nematus_options
 
@@ -83,8 +83,8 @@ def test_param_order_is_fixed(small):
 
 
 def test_old_import_paths_still_work():
-    from nmt8.model import MODELS_DIR
-    from nmt8.model import param_shapes as old
+    from nmt8.model.params import MODELS_DIR
+    from nmt8.model.params import param_shapes as old
 
     assert old is param_shapes
     assert (MODELS_DIR / "de-en" / "model.npz").exists()
@@ -107,7 +107,7 @@ def test_nematus_model_with_training_extras_loads(tmp_path, small):
     assert set(m.params) == set(params)
     for k in params:
         np.testing.assert_array_equal(m.params[k], params[k])
-    ref = nmt8.model.Model(cfg, params)
+    ref = nmt8.model.model.Model(cfg, params)
     enc_a, enc_b = m.encode([3, 4, 0]), ref.encode([3, 4, 0])
     np.testing.assert_array_equal(enc_a.h, enc_b.h)
 
@@ -129,7 +129,7 @@ def test_fortran_order_and_big_endian_read_as_written(tmp_path, small):
 def test_reader_reads_one_tensor_at_a_time(tmp_path, small):
     """ParamReader checks every header on opening, then reads only what is
     asked for; a closed reader says so."""
-    from nmt8.params import ParamReader
+    from nmt8.model.params import ParamReader
 
     cfg, params = small
     d = _write(tmp_path, cfg, params)

@@ -1,4 +1,4 @@
-"""nmt8.lab.peer: the PyTorch peer decodes like nmt8, one sentence or a batch.
+"""nmt8.lab.speed.peer: the PyTorch peer decodes like nmt8, one sentence or a batch.
 
 The padded, masked network is checked against the plain one-sentence
 network written out here (the peer's form before it learned to batch), and
@@ -13,8 +13,8 @@ from nmt8.testing import GERMAN, grammar_pairs, toy_model
 
 torch = pytest.importorskip("torch")
 
-from nmt8.lab.peer import PeerTranslator, TorchModel
-from nmt8.translator import Timed
+from nmt8.lab.speed.peer import PeerTranslator, TorchModel
+from nmt8.serve.translator import Timed
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def _plain_step(tm, h, pctx, s_prev, y_prev):
 @pytest.mark.parametrize("quantized", [False, True])
 def test_a_batch_of_one_is_the_plain_one_sentence_network(toy, ids, quantized):
     tm = TorchModel(toy, quantized)
-    src = ids[0] + [nmt8.text.EOS]
+    src = ids[0] + [nmt8.serve.text.EOS]
     h, pctx, s0 = _plain_encode(tm, src)
     enc = tm.encode(src)
     np.testing.assert_array_equal(enc.h.numpy(), h.numpy())

@@ -1,10 +1,10 @@
-"""nmt8.lab.plot: every helper draws headless and returns its Axes."""
+"""nmt8.lab.figures.plot: every helper draws headless and returns its Axes."""
 
 import matplotlib
 import numpy as np
 import pytest
 
-from nmt8.lab import plot
+from nmt8.lab.figures import plot
 
 matplotlib.use("Agg")
 
@@ -52,7 +52,8 @@ def test_bleu_differences_draws_each_interval():
 
 
 def test_human_scores_sets_simulated_scores_apart():
-    from nmt8.lab import human, paper
+    from nmt8.lab.figures import paper
+    from nmt8.lab.outputs import human
 
     key = human.blind_key(2, ["32-bit", "8-bit"], seed=0)
     scores = {p: (4 if it.system == "8-bit" else 3) for p, it in enumerate(key)}
@@ -77,7 +78,7 @@ def test_human_scores_sets_simulated_scores_apart():
 
 
 def test_profile_labels_missing_entries_na_not_zero():
-    from nmt8.lab import plot
+    from nmt8.lab.figures import plot
 
     ax = plot.profile({"paper": {"a": 50.0}, "ours": {"a": 40.0, "b": 10.0}})
     texts = [t.get_text() for t in ax.texts]

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from nmt8.ops import F32Weight, Int8Weight, Int16Weight, MSFPWeight
-from nmt8.precision import (
+from nmt8.model.precision import (
     DEFAULT,
     PRECISIONS,
     Options,
@@ -12,6 +11,7 @@ from nmt8.precision import (
     check_options,
     kernel_choices,
 )
+from nmt8.model.products import F32Weight, Int8Weight, Int16Weight, MSFPWeight
 from nmt8.timers import CATEGORIES, TIMERS
 
 
@@ -39,7 +39,7 @@ def test_bad_option_is_one_clear_error(kw, error, match):
 
 
 def test_unavailable_kernel_named(monkeypatch):
-    from nmt8.quant import kernels
+    from nmt8.native import kernels
 
     monkeypatch.setattr(kernels, "available_kernels", lambda: ["ref"])
     with pytest.raises(ValueError, match="'avx2' is not available on this CPU"):
@@ -65,7 +65,7 @@ def test_weight_type_per_precision(precision, kernel, kind):
 def test_vnni_layout_packed_at_load(kernel, packed):
     """vnni and gemm read the VNNI layout: made when the weight is built,
     not at the first product (ref reads the plain int8 matrix)."""
-    from nmt8.quant.kernels import available_kernels
+    from nmt8.native.kernels import available_kernels
 
     if kernel not in available_kernels():
         pytest.skip(f"{kernel} not available on this CPU")
@@ -75,7 +75,7 @@ def test_vnni_layout_packed_at_load(kernel, packed):
 
 @pytest.mark.parametrize("precision", PRECISIONS)
 def test_every_product_is_a_listed_timer_category(tiny, precision):
-    """The profile (nmt8.lab.measure) reads CATEGORIES only: a product
+    """The profile (nmt8.lab.speed.measure) reads CATEGORIES only: a product
     category missing from it would vanish from Tables 1 and 2 (was: the
     C fp32, int16 and msfp products were not listed)."""
     kernel = "ref" if precision in ("fp32", "int16", "int8") else DEFAULT

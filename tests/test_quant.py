@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nmt8.quant import (
+from nmt8.quant.int8 import (
     MAX_IN_FEATURES,
     QuantizedMatrix,
     dequantize,
@@ -193,7 +193,7 @@ def test_constructor_does_not_alias_the_callers_arrays():
     """A caller's writeable arrays are copied: writing to them later
     changes nothing (before: the VNNI copy went stale, giving 4 where the
     others gave 16)."""
-    from nmt8.quant.kernels import available_kernels, int8_accumulate
+    from nmt8.native.kernels import available_kernels, int8_accumulate
 
     Wq = np.ones((16, 4), np.int8)
     step = np.ones(16, np.float32)
@@ -228,7 +228,7 @@ def test_tiny_and_denormal_weights(scheme, mag):
     wrong or zero): the scale stays finite, the rounding is the usual one,
     and products stay close to X @ W relative to max|W|.  (Much below
     1e-40 the float32 step itself keeps only a few bits.)"""
-    from nmt8.quant.kernels import available_kernels, int8_matmul
+    from nmt8.native.kernels import available_kernels, int8_matmul
 
     rng = np.random.default_rng(0)
     K, N, P = 40, 24, 3

@@ -1,4 +1,4 @@
-"""nmt8.lab.reproduce end to end on a toy model: every section, key and figure.
+"""nmt8.lab.reproduce.run end to end on a toy model: every section, key and figure.
 
 Runs with our own sentences (never corpus text) written in the Multi30k
 layout, and once without any data, so no test needs the corpus.
@@ -8,19 +8,19 @@ import json
 
 import pytest
 
-from nmt8 import random_model
-from nmt8.lab import reproduce as rp
-from nmt8.lab.report import HEADINGS
-from nmt8.lab.results import (
+from nmt8.lab.report.report import HEADINGS
+from nmt8.lab.reproduce import run as rp
+from nmt8.lab.reproduce.records import SpeedResult
+from nmt8.lab.reproduce.results import Results
+from nmt8.lab.reproduce.systems import (
     NMT8_FP32,
     NMT8_INT8,
     NMT8_INT16,
     TORCH_FP32,
     TORCH_INT8,
-    Results,
-    SpeedResult,
     System,
 )
+from nmt8.model.model import random_model
 from nmt8.testing import PAIRS as OUR_PAIRS
 from nmt8.testing import toy_model, write_multi30k
 
@@ -76,8 +76,8 @@ def test_reproduce_writes_every_section(toy):
     assert saved["speed"][0]["system"]["label"] == res.speed[0].system.label
     # every timed rung of the ladder is in the speed table, every rung in
     # Table 6, with a speed-up against each named baseline
-    from nmt8.lab.results import BASELINES
-    from nmt8.lab.speed import ladder_systems
+    from nmt8.lab.reproduce.systems import BASELINES
+    from nmt8.lab.speed.speed import ladder_systems
 
     assert {r.system for r in res.speed if r.system.engine == "nmt8"} == \
         set(ladder_systems(timed=True))
@@ -114,8 +114,8 @@ def _check_memory_section(res, saved, report):
     """Memory: every workload's model x system, in results.json too; int8
     and int16 hold fewer bytes than fp32 (the resident sets of a toy model
     are too small to order: the benchmark compares them)."""
-    from nmt8.lab.results import MemoryUse
-    from nmt8.lab.speed import runnable
+    from nmt8.lab.reproduce.records import MemoryUse
+    from nmt8.lab.speed.speed import runnable
 
     systems = [s for s in TINY["memory_systems"] if runnable(s)]
     assert [(r.model, r.system) for r in res.memory] == [
@@ -134,9 +134,9 @@ def _check_other_directions(res, saved, report):
     """Table 6's En-De rows: the shipped en-de model on the test set read
     English -> German (our sentences), fp32 and int8; 2x exactly when a
     second En-De model is shipped."""
-    from nmt8.lab import quality
-    from nmt8.lab.machine import int8_available
-    from nmt8.lab.markdown import THEIRS
+    from nmt8.lab.kernels.machine import int8_available
+    from nmt8.lab.outputs import quality
+    from nmt8.lab.report.markdown import THEIRS
 
     assert res.quality.lang == "De-En"
     (d,) = res.directions
@@ -160,8 +160,8 @@ def _check_other_directions(res, saved, report):
 def _check_batch_section(res, saved, report):
     """Batch decoding: every system x batch size x workload, the invariance
     count, Dask 1 and 2 workers, kernel GOP/s against P."""
-    from nmt8.lab.machine import has_dask, has_torch, int8_available
-    from nmt8.lab.results import BatchDecoding
+    from nmt8.lab.kernels.machine import has_dask, has_torch, int8_available
+    from nmt8.lab.reproduce.batch_records import BatchDecoding
 
     b = res.batch
     assert "## Batch decoding (the paper's future work)" in report
@@ -204,8 +204,8 @@ def _check_batch_section(res, saved, report):
 def _check_kernel_targets(res, report):
     """Numpy fp32, one int8 kernel and FBGEMM (with torch) on every target
     shape at every target P; two targets each (one without torch)."""
-    from nmt8.lab import batch_targets
-    from nmt8.lab.machine import has_torch
+    from nmt8.lab.kernels.machine import has_torch
+    from nmt8.lab.reproduce import targets as batch_targets
 
     shapes = res.batch.kernel_shapes
     assert [k.shape for k in shapes] == list(TINY["kernel_target_shapes"])
@@ -247,7 +247,9 @@ def test_reproduce_without_data(toy, monkeypatch):
 
 
 def test_main_reports_a_missing_model(tmp_path, capsys):
-    assert rp.main(["--out", str(tmp_path), "--model",
+    from nmt8 import cli
+
+    assert cli.main(["reproduce", "--out", str(tmp_path), "--model",
                     str(tmp_path / "nope"), "--no-progress"]) == 2
     assert "not found" in capsys.readouterr().err
 
@@ -256,7 +258,7 @@ def test_settings_quick_is_smaller():
     full, quick = rp.Settings(), rp.Settings.quick()
     assert quick.speed_sentences < full.speed_sentences
     assert full.batch_sizes == (1, 4, 16, 32, 64) and full.invariance_batch == 32
-    # issue 13's kernel targets: the paper's three shapes at P = 64 and 256
+    # the kernel targets: the paper's three shapes at P = 64 and 256
     assert full.kernel_target_P == (64, 256)
     assert full.kernel_target_shapes == quick.kernel_target_shapes == (
         (1000, 3000), (2000, 3000), (620, 40000))
@@ -343,8 +345,13 @@ def _speed(workload, beam, system, wpcs):
 @pytest.fixture
 def made_up(toy):
     """A Results with made-up figures, built by hand: no measurement."""
-    from nmt8.lab.machine import machine_info
-    from nmt8.lab.results import DataStats, Quality, QualityResult, WorkloadInfo
+    from nmt8.lab.kernels.machine import machine_info
+    from nmt8.lab.reproduce.records import (
+        DataStats,
+        Quality,
+        QualityResult,
+        WorkloadInfo,
+    )
 
     _, model, _ = toy
     res = Results(command="by hand", quick=False, settings=rp.Settings(),
@@ -381,7 +388,7 @@ def test_targets_compare_systems_of_the_paper_size_workload(made_up):
 
 
 def test_report_rows_come_from_the_fields(made_up):
-    from nmt8.lab.report import render
+    from nmt8.lab.report.report import render
 
     lines = render(made_up).splitlines()
     assert "| toy, beam 5 | 10.0 | 30.0 | 3.00x |" in lines
@@ -402,7 +409,7 @@ def test_report_rows_come_from_the_fields(made_up):
 
 
 def _batch_speed(system, batch, wpcs):
-    from nmt8.lab.results import BatchSpeedResult
+    from nmt8.lab.reproduce.batch_records import BatchSpeedResult
 
     return BatchSpeedResult(workload="big", system=system, batch=batch, beam=5,
                             sentences=8, words=80, runs=[80 / wpcs] * 3,
@@ -411,8 +418,8 @@ def _batch_speed(system, batch, wpcs):
 
 
 def test_report_batch_section_reads_the_fields(made_up):
-    from nmt8.lab.report import render
-    from nmt8.lab.results import (
+    from nmt8.lab.report.report import render
+    from nmt8.lab.reproduce.batch_records import (
         BatchDecoding,
         BatchInvariance,
         DaskRun,
@@ -459,7 +466,8 @@ def test_report_batch_section_reads_the_fields(made_up):
 
 
 def test_results_json_carries_the_batch_records(made_up):
-    from nmt8.lab.results import BatchDecoding, to_json
+    from nmt8.lab.reproduce.batch_records import BatchDecoding
+    from nmt8.lab.reproduce.results import to_json
 
     made_up.batch = BatchDecoding(speed=[_batch_speed(NMT8_INT8, 4, 10.0)])
     saved = json.loads(json.dumps(to_json(made_up)))
@@ -468,10 +476,10 @@ def test_results_json_carries_the_batch_records(made_up):
     assert row["wpcs_median"] == 10.0 and saved["batch"]["dask"] is None
 
 
-# -- issue 13's targets: batch 32, Dask, kernels on the paper's shapes -----------
+# -- the batch-decoding targets: batch 32, Dask, kernels on the paper's shapes -----------
 def _speeds(workload, system, by_batch):
     """BatchSpeedResults of one system: {batch: median WPCS}."""
-    from nmt8.lab.results import BatchSpeedResult
+    from nmt8.lab.reproduce.batch_records import BatchSpeedResult
 
     return [BatchSpeedResult(workload=workload, system=system, batch=n, beam=5,
                              sentences=8, words=80, runs=[80 / w, 80 / w],
@@ -481,7 +489,7 @@ def _speeds(workload, system, by_batch):
 
 def _kernel_shape(shape, gops_by_method, P=64):
     """A KernelScaling of one shape at one P: {method: GOP/s}."""
-    from nmt8.lab.results import KernelPoint, KernelScaling
+    from nmt8.lab.reproduce.batch_records import KernelPoint, KernelScaling
 
     return KernelScaling(shape, [KernelPoint(m, P, 2 * P * shape[0] * shape[1]
                                              / g / 1e9, g)
@@ -491,7 +499,7 @@ def _kernel_shape(shape, gops_by_method, P=64):
 def _issue13(e):
     """A made-up batch section whose every issue-13 ratio is e x its
     threshold ("toy" is the shipped workload, "big" the paper-size one)."""
-    from nmt8.lab.results import BatchDecoding, DaskRun, DaskScaling
+    from nmt8.lab.reproduce.batch_records import BatchDecoding, DaskRun, DaskScaling
 
     return BatchDecoding(
         speed=(_speeds("toy", NMT8_INT8, {1: 100.0, 32: 250.0 * e})
@@ -529,7 +537,7 @@ def test_issue13_targets_are_met_from_their_threshold_on(made_up, e, met):
 
 
 def test_issue13_targets_need_their_measurements(made_up):
-    from nmt8.lab import batch_targets
+    from nmt8.lab.reproduce import targets as batch_targets
 
     b = _issue13(1.01)
     b.speed = [r for r in b.speed if r.system != TORCH_FP32]  # no PyTorch
@@ -551,7 +559,7 @@ def test_issue13_targets_need_their_measurements(made_up):
 
 
 def test_the_kernel_targets_use_the_blocked_int8_kernel():
-    from nmt8.lab.batch_targets import int8_method
+    from nmt8.lab.reproduce.targets import int8_method
 
     def points(*methods):
         return _kernel_shape((8, 8), dict(zip(methods, (1.0, 9.0, 5.0, 3.0)))
@@ -566,7 +574,7 @@ def test_the_kernel_targets_use_the_blocked_int8_kernel():
 
 
 def test_report_shows_the_kernel_targets(made_up):
-    from nmt8.lab.report import render
+    from nmt8.lab.report.report import render
 
     made_up.batch = _issue13(1.0)
     made_up.batch.kernel_shapes = [
@@ -603,13 +611,13 @@ def test_report_shows_the_kernel_targets(made_up):
 
 
 def test_the_batch_section_round_trips_through_results_json(made_up):
-    from nmt8.lab.results import (
+    from nmt8.lab.reproduce.batch_records import (
         BatchDecoding,
         BatchInvariance,
         KernelPoint,
         KernelScaling,
-        to_json,
     )
+    from nmt8.lab.reproduce.results import to_json
 
     b = _issue13(1.0)
     b.invariance = [BatchInvariance("toy", TORCH_INT8, 32, 40, 3, 17)]
@@ -628,8 +636,9 @@ def test_the_batch_section_round_trips_through_results_json(made_up):
 
 
 def test_ladder_rungs_without_speed_are_only_in_table_6(monkeypatch):
-    from nmt8.lab import quality, speed
-    from nmt8.lab.results import Rung
+    from nmt8.lab.outputs import quality
+    from nmt8.lab.reproduce.systems import Rung
+    from nmt8.lab.speed import speed
 
     simulated = System(precision="int8", kernel="ref")  # stands for msfp12
     monkeypatch.setattr(speed, "LADDER", (Rung(NMT8_FP32),
@@ -643,7 +652,7 @@ def test_ladder_rungs_without_speed_are_only_in_table_6(monkeypatch):
 
 
 def test_the_ladder_has_every_precision_and_both_baselines():
-    from nmt8.lab.results import BASELINES, LADDER, NMT8_FP32_C
+    from nmt8.lab.reproduce.systems import BASELINES, LADDER, NMT8_FP32_C
 
     assert [r.system.variant for r in LADDER] == [
         "fp32", "fp32 (C)", "int16 per-tensor", "int8 per-tensor",
@@ -655,7 +664,7 @@ def test_the_ladder_has_every_precision_and_both_baselines():
 
 
 def test_every_runnable_rung_builds_its_translator(toy):
-    from nmt8.lab.speed import ladder_systems
+    from nmt8.lab.speed.speed import ladder_systems
 
     _, model, _ = toy
     for system in ladder_systems():
@@ -666,7 +675,7 @@ def test_every_runnable_rung_builds_its_translator(toy):
 
 def _memory(system, nbytes, loaded, translated, peak, start=30):
     """A MemoryUse of the made-up "big" workload, figures in MiB."""
-    from nmt8.lab.results import MemoryUse
+    from nmt8.lab.reproduce.records import MemoryUse
 
     MiB = 2**20
     return MemoryUse("big", system, system.precision, nbytes * MiB, start * MiB,
@@ -674,7 +683,7 @@ def _memory(system, nbytes, loaded, translated, peak, start=30):
 
 
 def test_memory_section_and_targets_read_the_records(made_up):
-    from nmt8.lab.report import render
+    from nmt8.lab.report.report import render
 
     made_up.memory = [_memory(NMT8_FP32, 400, 430, 440, 500),
                       _memory(NMT8_INT16, 200, 250, 260, 520),
@@ -696,7 +705,8 @@ def test_memory_section_and_targets_read_the_records(made_up):
 
 
 def test_memory_record_round_trips_through_json():
-    from nmt8.lab.results import MemoryUse, to_json
+    from nmt8.lab.reproduce.records import MemoryUse
+    from nmt8.lab.reproduce.results import to_json
 
     r = _memory(System(precision="int8", scheme="per_row", kernel="ref"),
                 100, 130, 140, 450)
@@ -709,7 +719,7 @@ def test_memory_record_round_trips_through_json():
 @pytest.fixture(scope="module")
 def en_de(tmp_path_factory):
     """Two toy English -> German models saved as files (our sentences)."""
-    from nmt8.memory import save_model
+    from nmt8.lab.speed.memory import save_model
 
     root = tmp_path_factory.mktemp("en-de")
     out = []
@@ -725,8 +735,8 @@ def en_de(tmp_path_factory):
 def test_other_directions_add_the_ensemble_once_it_is_shipped(
         toy, en_de, monkeypatch, second):
     """En-De 1x from the first model; 2x exactly when the second exists."""
-    from nmt8.lab import quality
-    from nmt8.lab.machine import int8_available
+    from nmt8.lab.kernels.machine import int8_available
+    from nmt8.lab.outputs import quality
 
     _, model, data = toy
     seed2 = en_de[1] if second else en_de[1].parent / "not-shipped"
@@ -748,10 +758,10 @@ def test_other_directions_add_the_ensemble_once_it_is_shipped(
 
 
 def test_table6_puts_each_direction_beside_the_papers_rows(made_up):
-    from nmt8.lab import paper
-    from nmt8.lab.markdown import THEIRS
-    from nmt8.lab.report import render
-    from nmt8.lab.results import Quality, QualityResult
+    from nmt8.lab.figures import paper
+    from nmt8.lab.report.markdown import THEIRS
+    from nmt8.lab.report.report import render
+    from nmt8.lab.reproduce.records import Quality, QualityResult
 
     def q(system, bleu):
         return QualityResult(system, bleu, 50.0, "BLEU sig", "chrF sig", 7.0, 3,

@@ -2,7 +2,7 @@
 
 The kernels are compiled again, with ``-fsanitize=address,undefined
 -fno-sanitize-recover=all``, into a temporary folder; a subprocess loads that
-build in place of ``nmt8.quant._kernels`` (the ASan runtime preloaded, as a
+build in place of ``nmt8.native._kernels`` (the ASan runtime preloaded, as a
 Python that was not built with it needs) and runs the kernel and
 quantization tests.  Any sanitizer report aborts it, and fails here.
 
@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULE = "nmt8.quant._kernels"
+MODULE = "nmt8.native._kernels"
 # NMT8_CHECK_PREFETCH: every software prefetch becomes a checked read
 FLAGS = ["-O1", "-g", "-fno-omit-frame-pointer", "-std=gnu11",
          "-ffp-contract=off", "-fsanitize=address,undefined",
@@ -50,17 +50,17 @@ float nmt8_canary_misaligned(const char *buf)
 }
 """
 
-# run in the subprocess: load the sanitized build as nmt8.quant._kernels
+# run in the subprocess: load the sanitized build as nmt8.native._kernels
 LOADER = """
 import glob, importlib.util, os, sys
 where = os.environ["NMT8_SANITIZED"]
-path, = glob.glob(os.path.join(where, "nmt8", "quant", "_kernels*.so"))
-spec = importlib.util.spec_from_file_location("nmt8.quant._kernels", path)
+path, = glob.glob(os.path.join(where, "nmt8", "native", "_kernels*.so"))
+spec = importlib.util.spec_from_file_location("nmt8.native._kernels", path)
 sanitized = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(sanitized)
-sys.modules["nmt8.quant._kernels"] = sanitized
-import nmt8.quant.kernels
-assert nmt8.quant.kernels._lib is sanitized.lib, "not the sanitized build"
+sys.modules["nmt8.native._kernels"] = sanitized
+import nmt8.native.clib
+assert nmt8.native.clib.lib is sanitized.lib, "not the sanitized build"
 """
 
 
@@ -89,7 +89,7 @@ def sanitized(tmp_path_factory):
         unavailable(f"only set up for Linux, not {sys.platform}")
     runtime = asan_runtime()
     out = tmp_path_factory.mktemp("sanitized")
-    script = ("import sys; from nmt8.quant._build import make_builder; "
+    script = ("import sys; from nmt8.native.build import make_builder; "
               "make_builder(sys.argv[1], sys.argv[2:-3], ['-fsanitize=address,"
               "undefined'], absolute=True, extra_cdef=sys.argv[-3], "
               "extra_source=sys.argv[-2]).compile(tmpdir=sys.argv[-1])")

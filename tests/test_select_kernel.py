@@ -1,14 +1,14 @@
 """Beam search's selection in C (``csrc/nmt8_select.c``,
-``nmt8.quant.select``) against its numpy reference
-(``nmt8.beam_select.select_numpy``): the same rows, words and scores, to
+``nmt8.native.select``) against its numpy reference
+(``nmt8.search.select.select_numpy``): the same rows, words and scores, to
 the bit, on every instruction set; and bad input."""
 
 import numpy as np
 import pytest
 
-from nmt8.beam_select import select, select_numpy
-from nmt8.quant import select as C
-from nmt8.quant.attention import AVAILABLE_ISAS
+from nmt8.native import select as C
+from nmt8.native.clib import AVAILABLE_ISAS
+from nmt8.search.select import select, select_numpy
 
 
 def same(a, b):
@@ -60,7 +60,7 @@ def test_first_step_and_small_vocabularies():
 def test_all_ties_go_by_row_then_word():
     logp = np.zeros((3, 50), np.float32)
     out = C.select(logp, np.zeros(3), [3], [7])
-    rows, words, scores = out[0]
+    rows, words, _scores = out[0]
     assert rows.tolist() == [0] * 7 and words.tolist() == list(range(7))
     same(out, select_numpy(logp, np.zeros(3), [3], [7]))
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import nmt8
-from nmt8.model import MODELS_DIR
+from nmt8.model.params import MODELS_DIR
 
 SHIPPED = sorted(d.name for d in MODELS_DIR.iterdir() if d.is_dir())
 BUDGET = 90 * 2**20  # all shipped models together

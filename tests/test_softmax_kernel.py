@@ -1,14 +1,14 @@
 """The row log-sum-exp of beam search in C (``csrc/nmt8_softmax.c``,
-``nmt8.quant.softmax``, ``nmt8.ops.row_logsumexp``): against float64
+``nmt8.native.softmax``, ``nmt8.model.ops.row_logsumexp``): against float64
 numpy, the same bits on every instruction set and for any set of
 neighbouring rows, and bad input."""
 
 import numpy as np
 import pytest
 
-from nmt8.ops import row_logsumexp
-from nmt8.quant import softmax as S
-from nmt8.quant.attention import AVAILABLE_ISAS
+from nmt8.model.ops import row_logsumexp
+from nmt8.native import softmax as S
+from nmt8.native.clib import AVAILABLE_ISAS
 
 
 def reference(x):

@@ -1,9 +1,9 @@
-"""nmt8.stream and its parts (stream_lines, stream_windows, stream_pool):
+"""nmt8.serve.stream and its parts (stream_lines, stream_windows, stream_pool):
 line ends, bad lines, signals, broken pipes, bounded memory.
 
 The line reader is checked against ``str.splitlines`` (which ends lines at
 ``\\n``, ``\\r\\n`` and ``\\r`` too); signals and pipes are checked on a real
-``nmt8.stream.run`` in a subprocess with a fake translate callable.
+``nmt8.serve.stream.run`` in a subprocess with a fake translate callable.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nmt8 import stream, stream_lines
+from nmt8.serve import lines as stream_lines
+from nmt8.serve import stream, windows
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -189,8 +190,8 @@ def test_parallel_matches_serial_and_stops_at_a_bad_line():
 
 def test_progress_bar_only_on_a_terminal(monkeypatch):
     monkeypatch.setattr(sys, "stderr", io.StringIO())
-    assert stream._progress_bar(None) is None  # not a terminal: no bar
-    bar = stream._progress_bar(True)
+    assert windows._progress_bar(None) is None  # not a terminal: no bar
+    bar = windows._progress_bar(True)
     bar.update(3)
     bar.close()
     assert "3 lines" in sys.stderr.getvalue()
@@ -199,7 +200,7 @@ def test_progress_bar_only_on_a_terminal(monkeypatch):
 # -- the command in a subprocess -------------------------------------------------
 def _script(delay, jobs, window):
     return ("import sys\n"
-            "from nmt8 import stream\n"
+            "from nmt8.serve import stream\n"
             "from tests.test_stream import Upper\n"
             f"sys.exit(stream.run(Upper({delay}), jobs={jobs}, window={window}))\n")
 
@@ -290,7 +291,7 @@ def test_bad_line_exits_1_with_the_lines_before_it(tmp_path):
 # whole file first gives a ratio of about 1.85 here; streaming about 1.0)
 _MEMORY = """\
 import os, resource, sys
-from nmt8 import stream
+from nmt8.serve import stream
 def upper():
     return lambda lines: [s.upper() for s in lines]
 with open(sys.argv[1], "rb") as fin, open(os.devnull, "wb") as fout:

@@ -2,7 +2,8 @@
 
 import pytest
 
-from nmt8.text import BPE, EOS, UNK
+from nmt8.model.config import EOS, UNK
+from nmt8.serve.text import BPE
 
 from .conftest import GERMAN, SHIPPED
 

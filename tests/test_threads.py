@@ -1,4 +1,4 @@
-"""nmt8.threads: the one helper that limits native threads, checked with
+"""nmt8.serve.threads: the one helper that limits native threads, checked with
 threadpoolctl's own view of the loaded libraries."""
 
 import json
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from nmt8.threads import blas_threads, check_threads, describe, thread_pools
+from nmt8.serve.threads import blas_threads, check_threads, describe, thread_pools
 
 
 def blas_counts() -> list[int]:
@@ -123,7 +123,7 @@ print(json.dumps({"done": done, "failed": failed, "changed": sorted(changed)}))
 
 
 def test_importing_nmt8_leaves_the_environment_alone():
-    # nmt8.lab.bench used to set OMP_NUM_THREADS & co. at import time, which
+    # nmt8.lab.kernels.bench used to set OMP_NUM_THREADS & co. at import time, which
     # changed every BLAS started later in the process and its children
     env = {k: v for k, v in os.environ.items()
            if not k.endswith("_NUM_THREADS")}
@@ -131,6 +131,6 @@ def test_importing_nmt8_leaves_the_environment_alone():
                        capture_output=True, text=True, timeout=300)
     res = json.loads(r.stdout.strip().splitlines()[-1])
     assert res["changed"] == []
-    for name in ("nmt8.lab.bench", "nmt8.lab.measure", "nmt8.parallel",
-                 "nmt8.threads", "nmt8.cli"):
+    for name in ("nmt8.lab.kernels.bench", "nmt8.lab.speed.measure", "nmt8.serve.parallel",
+                 "nmt8.serve.threads", "nmt8.cli"):
         assert name in res["done"], res["failed"].get(name)

@@ -15,7 +15,8 @@ torch = pytest.importorskip("torch", reason="the [train] extra (PyTorch) is not 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from nmt8.train import TrainConfig, train
+    from nmt8.train.config import TrainConfig
+    from nmt8.train.loop import train
 
     root = tmp_path_factory.mktemp("train")
     data = write_corpus(root / "data")
@@ -28,7 +29,8 @@ def trained(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained_en_de(tmp_path_factory):
     """A tiny en->de run: the same corpus files, read the other way round."""
-    from nmt8.train import TrainConfig, train
+    from nmt8.train.config import TrainConfig
+    from nmt8.train.loop import train
 
     root = tmp_path_factory.mktemp("train_en_de")
     data = write_corpus(root / "data")  # .de files German, .en files English
@@ -60,8 +62,8 @@ def test_exported_model_translates(trained):
 
 
 def test_hidden_dropout_only_while_training():
-    from nmt8.config import ModelConfig
-    from nmt8.train import build_model
+    from nmt8.model.config import ModelConfig
+    from nmt8.train.model import build_model
 
     cfg = ModelConfig(dim_word=6, dim=5, n_words_src=11, n_words=13)
     torch.manual_seed(0)
@@ -96,8 +98,10 @@ def test_batches_cover_every_pair_once_with_little_padding():
 
 @pytest.mark.parametrize("scale", [1.0, 16.0])
 def test_embedding_learning_rate_scale(scale):
-    from nmt8.config import ModelConfig
-    from nmt8.train import TrainConfig, build_model, make_optimizer, set_lr
+    from nmt8.model.config import ModelConfig
+    from nmt8.train.config import TrainConfig
+    from nmt8.train.loop import make_optimizer, set_lr
+    from nmt8.train.model import build_model
 
     cfg = ModelConfig(dim_word=6, dim=5, n_words_src=11, n_words=13)
     torch.manual_seed(0)
@@ -133,9 +137,9 @@ CHECKPOINT_KEYS = ["Wemb", "Wemb_dec"] + [
 
 @pytest.mark.parametrize("E,H,Vs,Vt", [(6, 5, 11, 13), (4, 9, 17, 7)])
 def test_pytorch_parameters_are_param_shapes(E, H, Vs, Vt):
-    from nmt8.config import ModelConfig
-    from nmt8.params import param_shapes
-    from nmt8.train import build_model
+    from nmt8.model.config import ModelConfig
+    from nmt8.model.params import param_shapes
+    from nmt8.train.model import build_model
 
     cfg = ModelConfig(dim_word=E, dim=H, n_words_src=Vs, n_words=Vt)
     model = build_model(cfg)
@@ -157,7 +161,7 @@ def test_golden_pairs_follow_the_direction_en_de(trained_en_de):
     golden = json.loads((trained_en_de / "golden.json").read_text())
     assert [(g["src"], g["tgt"]) for g in golden] == [
         (en, de) for de, en in GOLDEN_PAIRS]
-    src_bpe = nmt8.text.BPE(trained_en_de / "bpe.en.model")
+    src_bpe = nmt8.serve.text.BPE(trained_en_de / "bpe.en.model")
     assert golden[0]["src_ids"] == src_bpe.encode(GOLDEN_PAIRS[0][1]) + [0]
     model = nmt8.load_model(trained_en_de)
     for g in golden:
@@ -168,8 +172,8 @@ def test_golden_pairs_follow_the_direction_en_de(trained_en_de):
 def test_export_from_averages_checkpoints_without_the_corpus(
         trained_en_de, tmp_path):
     from nmt8.cli import main
-    from nmt8.config import ModelConfig
-    from nmt8.train import build_model
+    from nmt8.model.config import ModelConfig
+    from nmt8.train.model import build_model
 
     for f in ("bpe.en.model", "bpe.de.model", "bpe.en.json", "bpe.de.json"):
         shutil.copy(trained_en_de / f, tmp_path / f)
@@ -200,7 +204,7 @@ def test_export_from_averages_checkpoints_without_the_corpus(
 @pytest.mark.parametrize("case", ["no_bpe", "wrong_dim", "missing_pt", "empty"])
 def test_export_from_errors_are_one_clear_message(trained_en_de, tmp_path,
                                                   case, capsys):
-    from nmt8.train import main
+    from nmt8.cli import main
 
     if case != "no_bpe":
         for f in ("bpe.en.model", "bpe.de.model"):
@@ -208,7 +212,7 @@ def test_export_from_errors_are_one_clear_message(trained_en_de, tmp_path,
     pt = {"missing_pt": tmp_path / "nope.pt", "empty": ","}.get(
         case, trained_en_de / "epoch1.pt")
     dim = "7" if case == "wrong_dim" else "6"
-    args = ["--export-from", str(pt), "--out", str(tmp_path), "--src-lang",
+    args = ["train", "--export-from", str(pt), "--out", str(tmp_path), "--src-lang",
             "en", "--tgt-lang", "de", "--dim-word", "8", "--dim", dim]
     assert main(args) == 1
     err = capsys.readouterr().err
@@ -219,7 +223,8 @@ def test_export_from_errors_are_one_clear_message(trained_en_de, tmp_path,
 
 
 def test_languages_without_golden_sentences_fail_before_training(tmp_path):
-    from nmt8.train import TrainConfig, train
+    from nmt8.train.config import TrainConfig
+    from nmt8.train.loop import train
 
     tc = TrainConfig(data=str(tmp_path / "none"), out=str(tmp_path / "run"),
                      src_lang="fr", tgt_lang="en")
@@ -229,7 +234,7 @@ def test_languages_without_golden_sentences_fail_before_training(tmp_path):
 
 
 def test_schedule_warms_up_then_decays_to_min_lr():
-    from nmt8.train import TrainConfig
+    from nmt8.train.config import TrainConfig
     from nmt8.train.loop import lr_at
 
     tc = TrainConfig(lr=1e-3, min_lr=1e-5, warmup_steps=10)

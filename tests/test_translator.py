@@ -9,9 +9,9 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import nmt8
-from nmt8.beam import MAX_BEAM
-from nmt8.model import Model
-from nmt8.translator import MAX_LEN_RATIO, Timed
+from nmt8.model.model import Model
+from nmt8.search.sentence import MAX_BEAM
+from nmt8.serve.translator import MAX_LEN_RATIO, Timed
 
 NOWHERE = "/nonexistent/model.npz"  # loading it would fail: checks come first
 
@@ -19,7 +19,7 @@ NOWHERE = "/nonexistent/model.npz"  # loading it would fail: checks come first
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     """A tiny random model with BPE models: reads and writes (nonsense) text."""
-    from nmt8.lab.reproduce import toy_model
+    from nmt8.testing import toy_model
 
     return toy_model(tmp_path_factory.mktemp("toy"), seed=3)
 
@@ -147,7 +147,7 @@ def test_bad_settings_before_loading(kw, error, match):
 
 
 def test_unavailable_kernel_says_so(monkeypatch):
-    from nmt8.quant import kernels
+    from nmt8.native import kernels
 
     monkeypatch.setattr(kernels, "available_kernels", lambda: ["ref"])
     with pytest.raises(ValueError, match="'vnni' is not available on this CPU"):
@@ -179,7 +179,8 @@ def test_every_precision_translates(tiny, precision, kernel, embeddings):
 
 
 def test_auto_is_the_fastest_kernel_of_the_precision(tiny):
-    from nmt8.quant import available_fp32_kernels, available_int16_kernels
+    from nmt8.native.fp32 import available_fp32_kernels
+    from nmt8.native.int16 import available_int16_kernels
 
     fp = nmt8.Translator(tiny, kernel="auto")
     assert fp.kernel == available_fp32_kernels()[-1]  # ref < avx2 < avx512

@@ -4,8 +4,9 @@ tile sizes the C library declares."""
 import numpy as np
 import pytest
 
-from nmt8.quant import quantize, vnni
-from nmt8.quant.kernels import _lib
+from nmt8.native.clib import lib as _lib
+from nmt8.quant import vnni
+from nmt8.quant.int8 import quantize
 
 
 def test_tile_sizes_come_from_the_library():

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import nmt8
-from nmt8.params import param_shapes
-from nmt8.weights import (
+from nmt8.model.params import param_shapes
+from nmt8.model.weights import (
     FUSED,
     Params,
     _FileSource,
@@ -78,7 +78,7 @@ def test_params_answers_held_then_source(small):
 
 def test_fp32_params_are_views_of_the_fused_matrices(small):
     cfg, params = small
-    m = nmt8.model.Model(cfg, params)
+    m = nmt8.model.model.Model(cfg, params)
     assert np.shares_memory(m.params["decoder_Wc"], m.W["dec_ctx"])
     np.testing.assert_array_equal(m.params["decoder_Wc"], params["decoder_Wc"])
     assert set(m.params.held()) == set(param_shapes(cfg))
@@ -87,8 +87,8 @@ def test_fp32_params_are_views_of_the_fused_matrices(small):
 def test_build_holds_float32_only_for_fp32(small):
     """int8: no float32 weight held, so no in-memory source of its own;
     fp32 numpy: every tensor held, and its fused matrices kept for copies."""
-    from nmt8.precision import check_options
-    from nmt8.weights import build
+    from nmt8.model.precision import check_options
+    from nmt8.model.weights import build
 
     cfg, params = small
     shapes = param_shapes(cfg)

@@ -37,52 +37,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import QuantizedFields, freeze_steps, row_maxima, weight_matrix
-from ._checks import frozen as _frozen
-from .int8 import _scheme
-from .kernels import (
-    _FLOATS,
-    _ffi,
-    _Ladder,
-    _lib,
-    _operands,
-    _raise,
-    _result,
-    _rows_quantized,
-)
+from nmt8.quant.checks import QuantizedFields, freeze_steps, row_maxima, weight_matrix
+from nmt8.quant.checks import frozen as _frozen
+from nmt8.quant.int8 import check_scheme
 
 __all__ = [
-    "INT16_KERNELS",
     "MAX_IN_FEATURES16",
+    "W_MAX",
+    "X_MAX",
     "QuantizedMatrix16",
-    "available_int16_kernels",
+    "check_inner",
     "dequantize16",
-    "int16_accumulate",
-    "int16_matmul",
     "quantize16",
     "quantize_activations16",
 ]
 
-INT16_KERNELS = ("ref", "sse4", "avx2", "vnni")
-_KERNELS = _Ladder(INT16_KERNELS, "NMT8_I16_", _lib.nmt8_i16_cpu_supports,
-                   ("vnni", "avx2", "sse4", "ref"))    # "auto": fastest first
-
-X_MAX = _lib.NMT8_I16_X_MAX       # 2**15 - 1: activations
-W_MAX = _lib.NMT8_I16_W_MAX       # 2**13 - 1: weights
-# the int32 lanes: NMT8_I16_FLUSH pair sums, then widened to int64
-assert _lib.NMT8_I16_FLUSH * 2 * X_MAX * W_MAX < 2**31
+X_MAX = 2**15 - 1       # activations
+W_MAX = 2**13 - 1       # weights
 # the largest inner size whose int64 sums stay exact
 MAX_IN_FEATURES16 = (2**63 - 1) // (X_MAX * W_MAX)
 
 _F32_MAX = np.finfo(np.float32).max
 _I16 = np.dtype(np.int16)
-_INT16S = _ffi.typeof("int16_t[]")
-_INT64S = _ffi.typeof("int64_t[]")
-
-
-def available_int16_kernels() -> list[str]:
-    """The int16 kernels this CPU supports, in the order of INT16_KERNELS."""
-    return list(_KERNELS.available)
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,12 +86,12 @@ class QuantizedMatrix16(QuantizedFields):
                 and Wq.ndim == 2):
             raise ValueError("Wq must be a 2-D int16 array")
         N, K = Wq.shape
-        _check_inner(K)
+        check_inner(K)
         if Wq.size and (Wq.min() < -W_MAX or Wq.max() > W_MAX):
             raise ValueError(f"Wq values must lie in [-{W_MAX}, {W_MAX}]")
         object.__setattr__(self, "Wq", _frozen(Wq))
         freeze_steps(self, N)
-        object.__setattr__(self, "scheme", _scheme(self.scheme))
+        object.__setattr__(self, "scheme", check_scheme(self.scheme))
 
     @property
     def nbytes(self) -> int:
@@ -127,7 +103,7 @@ class QuantizedMatrix16(QuantizedFields):
                 f"out_features={self.out_features}, scheme={self.scheme!r})")
 
 
-def _check_inner(K: int):
+def check_inner(K: int):
     if K > MAX_IN_FEATURES16:
         raise ValueError(f"in_features {K} > {MAX_IN_FEATURES16}: int64 "
                          "accumulation would no longer be exact")
@@ -157,10 +133,10 @@ def quantize16(W: np.ndarray, scheme: str = "per_tensor") -> QuantizedMatrix16:
     ``scheme``: ``"per_tensor"`` (one scale) or ``"per_row"`` (one per
     output), as ``quantize``.  W is first rounded to float32.
     """
-    scheme = _scheme(scheme)
+    scheme = check_scheme(scheme)
     W = weight_matrix(W)
     K, N = W.shape                                   # (in, out)
-    _check_inner(K)
+    check_inner(K)
     with np.errstate(over="ignore"):   # beyond float32: inf, refused below
         WT = np.ascontiguousarray(W.T, dtype=np.float32)          # (out, in)
     absmax = np.abs(WT).max(1) if K else np.zeros(N, np.float32)  # (out,)
@@ -193,74 +169,3 @@ def quantize_activations16(X) -> tuple[np.ndarray, np.ndarray]:
     X, m = row_maxima(X)                                      # m: (P,)
     x_step = (m.astype(np.float64) / X_MAX).astype(np.float32)    # (P,)
     return _round(X, m, X_MAX), x_step
-
-
-# ------------------------------------------------------------------ products
-
-def int16_matmul(qW: QuantizedMatrix16, X: np.ndarray, kernel: str = "auto",
-                 bias: np.ndarray | None = None,
-                 out: np.ndarray | None = None) -> np.ndarray:
-    """Approximate ``X @ W + bias`` with 16-bit weights and activations.
-
-    qW: ``quantize16(W)``.  X: (P, in) float32 (float64 converted, any
-    strides); each row quantized on the fly (``quantize_activations16``, in
-    C).  bias: float32 (out,) or None.  out: optional float32 (P, out)
-    array (it may overlap X).  kernel: a name of ``INT16_KERNELS`` or
-    ``"auto"``.  Returns float32 (P, out), the same bits for every kernel.
-
-    One thread, GIL released in C.  Raises as ``int8_matmul`` does.
-    """
-    kid = _KERNELS.kernel_id(kernel)
-    X, Y, b = _operands(qW, QuantizedMatrix16, "quantize16", X, out, bias)
-    if b is None:                                           # P == 0
-        return Y
-    P, K = X.shape
-    N = qW.out_features
-    rc = _lib.nmt8_i16_matmul(kid, _ffi.from_buffer(_FLOATS, Y),
-                              _ffi.from_buffer(_INT16S, qW.Wq),
-                              _ffi.from_buffer(_FLOATS, qW.step),
-                              _ffi.from_buffer(_FLOATS, X), b, P, N, K)
-    return _result(rc, Y, out)
-
-
-def _int16_matrix(A, name: str, top: int, K: int | None = None) -> np.ndarray:
-    if not isinstance(A, np.ndarray) or A.dtype != _I16 or A.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D int16 array")
-    if K is not None and A.shape[1] != K:
-        raise ValueError(f"{name} has {A.shape[1]} columns, the matrix has "
-                         f"in_features={K}")
-    if A.size and (A.min() < -top or A.max() > top):
-        raise ValueError(f"{name} values must lie in [-{top}, {top}]")
-    A = np.ascontiguousarray(A)
-    return A if A.flags.aligned else A.copy()
-
-
-def int16_accumulate(Wq16, Xq16: np.ndarray, kernel: str = "auto") -> np.ndarray:
-    """The exact sums ``acc[p, o] = sum_k Xq16[p, k] * Wq16[o, k]``, int64.
-
-    Wq16: a QuantizedMatrix16 or an int16 (out, in) array in [-8191,
-    8191]; Xq16: int16 (P, in) in [-32767, 32767].  For tests and
-    teaching: compare with an int64 numpy product.
-    """
-    kid = _KERNELS.kernel_id(kernel)
-    Wq = Wq16.Wq if isinstance(Wq16, QuantizedMatrix16) else \
-        _int16_matrix(Wq16, "Wq16", W_MAX)
-    N, K = Wq.shape
-    _check_inner(K)
-    Xq = _int16_matrix(Xq16, "Xq16", X_MAX, K)
-    P = Xq.shape[0]
-    acc = np.empty((P, N), np.int64)                        # (P, out)
-    if P == 0:
-        return acc
-    rc = _lib.nmt8_i16_accumulate(kid, _ffi.from_buffer(_INT64S, acc),
-                                  _ffi.from_buffer(_INT16S, Wq),
-                                  _ffi.from_buffer(_INT16S, Xq), P, N, K)
-    if rc:
-        _raise(rc)
-    return acc
-
-
-def _quantize_rows16(X) -> tuple[np.ndarray, np.ndarray]:
-    """The C activation quantizer alone, for tests: must agree with
-    ``quantize_activations16`` bit for bit."""
-    return _rows_quantized(_lib.nmt8_i16_quantize_rows, np.int16, X)

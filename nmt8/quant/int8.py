@@ -30,7 +30,7 @@ Weights are stored the way the paper's kernel reads them: transposed,
 ``quantize`` takes ``W`` in the orientation of the fp32 product ``X @ W``,
 (in, out), and ``dequantize`` gives it back in that orientation.
 
-Does not: multiply (``nmt8.quant.kernels``), pack for VNNI
+Does not: multiply (``nmt8.native.kernels``), pack for VNNI
 (``nmt8.quant.vnni``), quantize biases (they stay float32 and are added to
 the float32 result, as the paper keeps the product's output in float), use
 zero points, or calibrate activation ranges offline.
@@ -43,8 +43,8 @@ from functools import cached_property
 
 import numpy as np
 
-from ._checks import QuantizedFields, freeze_steps, row_maxima, weight_matrix
-from ._checks import frozen as _frozen
+from nmt8.quant.checks import QuantizedFields, freeze_steps, row_maxima, weight_matrix
+from nmt8.quant.checks import frozen as _frozen
 
 __all__ = [
     "MAX_IN_FEATURES",
@@ -66,7 +66,7 @@ _F32_MAX = np.finfo(np.float32).max
 _ROW_CHUNK = 2048  # output rows quantized at a time: bounds the temporaries
 
 
-def _scheme(scheme: str) -> str:
+def check_scheme(scheme: str) -> str:
     s = str(scheme).replace("-", "_")
     if s not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
@@ -75,7 +75,7 @@ def _scheme(scheme: str) -> str:
 
 @dataclass(frozen=True, eq=False)
 class QuantizedMatrix(QuantizedFields):
-    """An int8 weight matrix with its scales, ready for ``nmt8.quant.kernels``.
+    """An int8 weight matrix with its scales, ready for ``nmt8.native.kernels``.
 
     Fields (read-only copies of what the constructor is given, so later
     writes to the caller's arrays cannot change the matrix, nor leave a
@@ -119,7 +119,7 @@ class QuantizedMatrix(QuantizedFields):
             raise ValueError("Wq values must lie in [-127, 127]")
         object.__setattr__(self, "Wq", _frozen(Wq))
         freeze_steps(self, N)
-        object.__setattr__(self, "scheme", _scheme(self.scheme))
+        object.__setattr__(self, "scheme", check_scheme(self.scheme))
         row_sums = self.Wq.sum(axis=1, dtype=np.int64).astype(np.int32)
         object.__setattr__(self, "row_sums", _frozen(row_sums))  # (out,)
 
@@ -132,7 +132,7 @@ class QuantizedMatrix(QuantizedFields):
         One 64-byte line is 4 consecutive k of 16 output rows, the operand
         of one ``vpdpbusd``.
         """
-        from .vnni import pack
+        from nmt8.quant.vnni import pack
 
         return pack(self.Wq)
 
@@ -186,7 +186,7 @@ def quantize(W: np.ndarray, scheme: str = "per_tensor") -> QuantizedMatrix:
     (one per output, i.e. per column of W); ``"per-tensor"`` and
     ``"per-row"`` are accepted too.  W is first rounded to float32.
     """
-    scheme = _scheme(scheme)
+    scheme = check_scheme(scheme)
     W = weight_matrix(W)
     K, N = W.shape                                   # (in, out)
     if K > MAX_IN_FEATURES:

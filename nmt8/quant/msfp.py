@@ -30,7 +30,7 @@ bits, exponents within float32's range); values already on a block's
 grid come back unchanged (``simulate`` is idempotent).  NaN and inf are
 refused with a ValueError.
 
-SIMULATED: ``nmt8.model`` quantizes each fused weight matrix at load and
+SIMULATED: ``nmt8.model.model`` quantizes each fused weight matrix at load and
 keeps ``dequantize_msfp(...)`` in float32; products run in numpy fp32.
 This measures what the format does to translations (quality), never its
 speed or memory: the model holds float32 weights.
@@ -47,7 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import OutShape, weight_matrix
+from nmt8.quant.checks import OutShape, weight_matrix
 
 __all__ = [
     "BLOCK",

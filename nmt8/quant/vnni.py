@@ -11,12 +11,12 @@ is cut into tiles of ``ROWS`` output rows by ``DEPTH`` consecutive k:
 
 The tile sizes are stated once on each side: ``NMT8_VNNI_ROWS``,
 ``NMT8_VNNI_DEPTH`` and ``NMT8_VNNI_ALIGN`` in ``csrc/nmt8_kernels.h`` and the
-constants below; ``nmt8.quant.kernels`` refuses to load if the compiled
+constants below; ``nmt8.native.kernels`` refuses to load if the compiled
 library disagrees with them, so the C kernel and this packing cannot differ.
 (This module imports nothing compiled, so ``nmt8.quant.int8`` can pack
 without an import cycle through the package.)
 
-Does not: multiply (``nmt8.quant.kernels``) or cache the packed copy
+Does not: multiply (``nmt8.native.kernels``) or cache the packed copy
 (``QuantizedMatrix.packed`` does, on first use).
 """
 

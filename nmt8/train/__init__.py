@@ -10,26 +10,19 @@
 
 Importing this package does not import PyTorch; the functions that need it do.
 
-Does not: decode with beam search (``nmt8.translator``).
+Does not: decode with beam search (``nmt8.serve.translator``).
 """
 
-from .export import export, write_golden
-from .loop import (
-    TrainConfig,
-    greedy_bleu,
-    main,
-    make_optimizer,
-    set_lr,
-    train,
-)
-from .model import build_model
+from nmt8.train.config import TrainConfig
+from nmt8.train.export import export, write_golden
+from nmt8.train.loop import greedy_bleu, make_optimizer, set_lr, train
+from nmt8.train.model import build_model
 
 __all__ = [
     "TrainConfig",
     "build_model",
     "export",
     "greedy_bleu",
-    "main",
     "make_optimizer",
     "set_lr",
     "train",

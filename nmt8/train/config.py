@@ -11,45 +11,59 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..config import ModelConfig
+from nmt8.model.config import ModelConfig
+
+
+def _opt(default, help: str):
+    """A field of ``TrainConfig``, with its command-line help."""
+    return dataclasses.field(default=default, metadata={"help": help})
 
 
 @dataclasses.dataclass
 class TrainConfig:
-    data: str | None = None
-    out: str = "runs/de-en"
-    src_lang: str = "de"
-    tgt_lang: str = "en"
-    dim_word: int = 256
-    dim: int = 512
-    vocab_size: int = 8000
-    epochs: int = 10
-    batch_size: int = 80
-    lr: float = 1e-3
-    warmup_steps: int = 200
-    min_lr: float = 5e-5
-    dropout: float = 0.3  # on embeddings and the readout layer
-    dropout_hidden: float = 0.0  # on the annotations h and on s_t, H_t
-    # where they enter the readout (not inside the recurrences)
-    label_smoothing: float = 0.1
-    clip_norm: float = 5.0
-    emb_std: float = 1.0  # N(0, emb_std) embeddings (Nematus: 0.01, which
-    # starves the GRUs of input signal early on and learns far slower here)
-    emb_lr_scale: float = 16.0  # learning rate of the embeddings / lr.
+    """Every setting of ``nmt8 train``; each field is a command-line flag."""
+
+    data: str | None = _opt(None, "Multi30k folder (default: $NMT8_DATA)")
+    out: str = _opt("runs/de-en", "output folder: checkpoints, the exported "
+                    "model, train_log.json")
+    src_lang: str = _opt("de", "source language of the corpus")
+    tgt_lang: str = _opt("en", "target language of the corpus")
+    dim_word: int = _opt(256, "embedding size E (the paper: 620)")
+    dim: int = _opt(512, "GRU hidden size H (the paper: 1000)")
+    vocab_size: int = _opt(8000, "BPE vocabulary size per language")
+    epochs: int = _opt(10, "passes over the training data")
+    batch_size: int = _opt(80, "sentence pairs per step")
+    lr: float = _opt(1e-3, "peak learning rate (Adam)")
+    warmup_steps: int = _opt(200, "steps of linear warm-up to --lr")
+    min_lr: float = _opt(5e-5, "floor of the cosine decay")
+    dropout: float = _opt(0.3, "dropout on embeddings and the readout layer")
+    # on the annotations h and on s_t, H_t where they enter the readout (not
+    # inside the recurrences)
+    dropout_hidden: float = _opt(0.0, "dropout on h, s_t and H_t where they "
+                                 "enter the readout")
+    label_smoothing: float = _opt(0.1, "label smoothing of the loss")
+    clip_norm: float = _opt(5.0, "gradient norm clipping")
+    # Nematus uses 0.01, which starves the GRUs of input signal early on and
+    # learns far slower here
+    emb_std: float = _opt(1.0, "embeddings start as N(0, emb_std)")
     # Adam moves every weight by about lr per step whatever its scale, so
     # N(0, 1) embeddings at lr 1e-3 changed by only ~7% in 10 epochs
     # (measured): they stayed nearly random. sqrt(E) = 16 moves them as fast,
     # relative to their size, as N(0, 1/E) embeddings would move at lr.
     # 1.0 gives the optimiser of the model card's earlier runs.
-    pool: int = 50  # batches drawn per length-sorting pool (see _batches)
-    max_len: int = 80
-    seed: int = 1234
-    threads: int = 1
-    max_minutes: float | None = None
-    export_dtype: str = "float16"
-    init: str | None = None  # continue from a saved state dict (best.pt)
-    export_from: str | None = None  # only export this state dict (or the
-    # average of several, comma-separated: checkpoint averaging), no training
+    emb_lr_scale: float = _opt(16.0, "learning rate of the embeddings / --lr")
+    pool: int = _opt(50, "batches drawn per length-sorting pool")
+    max_len: int = _opt(80, "longest training sentence, in pieces")
+    seed: int = _opt(1234, "random seed")
+    threads: int = _opt(1, "PyTorch threads")
+    max_minutes: float | None = _opt(None, "stop after this many minutes "
+                                     "(default: no limit)")
+    export_dtype: str = _opt("float16", "dtype of the exported weights")
+    init: str | None = _opt(None, "continue from a saved state dict "
+                            "(best.pt)")
+    export_from: str | None = _opt(None, "only export this state dict (or "
+                                   "the average of several, comma-separated:"
+                                   " checkpoint averaging), no training")
 
 
 def model_config(tc: TrainConfig, src_bpe, tgt_bpe) -> ModelConfig:

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ModelConfig
-from ..testing import GOLDEN_PAIRS
-from ..text import BPE, EOS
-from .config import TrainConfig, model_config
-from .model import _torch, build_model, pad
+from nmt8.model.config import EOS, ModelConfig
+from nmt8.serve.text import BPE
+from nmt8.testing import GOLDEN_PAIRS
+from nmt8.train.config import TrainConfig, model_config
+from nmt8.train.model import _torch, build_model, pad
 
 EXPORT_DTYPES = ("float16", "float32")
 

@@ -21,14 +21,14 @@ import dataclasses
 import json
 import math
 import random
-import sys
 import time
 from pathlib import Path
 
-from ..text import BPE, EOS, train_bpe
-from .config import TrainConfig, model_config
-from .export import export, export_checkpoints, golden_pairs
-from .model import _torch, build_model, pad
+from nmt8.model.config import EOS
+from nmt8.serve.text import BPE, train_bpe
+from nmt8.train.config import TrainConfig, model_config
+from nmt8.train.export import export, export_checkpoints, golden_pairs
+from nmt8.train.model import _torch, build_model, pad
 
 
 def _batches(pairs, batch_size, rng, pool=50):
@@ -135,7 +135,7 @@ def train(tc: TrainConfig, progress: bool = True) -> Path:
     torch = _torch()
     from tqdm.auto import tqdm
 
-    from .. import data
+    from nmt8 import data
 
     torch.set_num_threads(tc.threads)
     torch.manual_seed(tc.seed)
@@ -198,26 +198,20 @@ def train(tc: TrainConfig, progress: bool = True) -> Path:
     return out
 
 
-def main(argv=None):
-    import argparse
-
-    ap = argparse.ArgumentParser(prog="nmt8 train", description=__doc__.split("\n")[0])
+def add_arguments(ap) -> None:
+    """The options of ``nmt8 train``: one per field of ``TrainConfig``."""
     for f in dataclasses.fields(TrainConfig):
         kind = {"int": int, "float": float, "str": str}.get(
             str(f.type).split(" ")[0], str)
         if f.name == "max_minutes":
             kind = float
         ap.add_argument("--" + f.name.replace("_", "-"), type=kind,
-                        default=f.default)
-    args = ap.parse_args(argv)
-    tc = TrainConfig(**vars(args))
-    try:
-        print(train(tc))
-    except (ValueError, FileNotFoundError) as err:
-        print(f"nmt8 train: error: {err}", file=sys.stderr)
-        return 1
+                        default=f.default, help=f.metadata["help"])
+
+
+def run(args) -> int:
+    """``nmt8 train`` with parsed options."""
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    tc = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+    print(train(tc))
     return 0
-
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
-"""The Section 2 network in PyTorch, built from ``nmt8.params.param_shapes``.
+"""The Section 2 network in PyTorch, built from ``nmt8.model.params.param_shapes``.
 
-The same network ``nmt8.model`` decodes in numpy: a bi-GRU encoder (eq. 1),
+The same network ``nmt8.model.model`` decodes in numpy: a bi-GRU encoder (eq. 1),
 ``s_0 = tanh(mean_i(h_i) W + b)``, the conditional GRU of Nematus (GRU ``r``,
 MLP attention, GRU ``q``; eq. 3-6) and the readout ``g`` (eq. 2), plus the
 batched greedy search that validation uses.
@@ -15,7 +15,7 @@ its Nematus name in ``self.p``. The state-dict keys (``Wemb``,
 nmt8 has always written.
 
 Does not: train (``nmt8.train.loop``), write files (``nmt8.train.export``)
-or decode with beam search (``nmt8.translator``).
+or decode with beam search (``nmt8.serve.translator``).
 """
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ import functools
 
 import numpy as np
 
-from ..config import ModelConfig
-from ..params import param_shapes
-from ..text import EOS
+from nmt8.model.config import EOS, ModelConfig
+from nmt8.model.params import param_shapes
 
 EMBEDDINGS = ("Wemb", "Wemb_dec")
 # the Nematus encoder tensors inside torch's GRU: torch stacks the gates
@@ -82,7 +81,7 @@ def _init_(w, name: str, nn) -> None:
 
 def build_model(cfg: ModelConfig, dropout: float = 0.0, emb_std: float = 1.0,
                 dropout_hidden: float = 0.0):
-    """The PyTorch twin of ``nmt8.model.Model``, parameters from param_shapes.
+    """The PyTorch twin of ``nmt8.model.model.Model``, parameters from param_shapes.
 
     ``dropout`` acts on the embeddings and the readout layer,
     ``dropout_hidden`` on the annotations h and on s_t, H_t where they enter

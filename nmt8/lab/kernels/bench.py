@@ -1,0 +1,284 @@
+"""Benchmarks of the products of Section 3 of Quinn & Ballesteros 2018, on
+every rung of the precision ladder (fp32, int16, int8): the command and its
+reports.
+
+``nmt8 bench kernels`` times, for the matrix shapes of the paper's model
+(embedding 620, hidden 1000, fused GRU gates, vocabulary) and narrow X of P
+rows (beam sizes), numpy fp32, every C fp32, int16 and int8 kernel and
+PyTorch's FBGEMM, interleaved on one thread (``nmt8.lab.kernels.interleaved``), and
+prints them as markdown: :func:`format_table` gives every row's speed-up
+against both fp32 baselines (numpy, and the fastest C fp32 kernel), and
+:func:`format_decomposition` sets each precision's best speed-up over C fp32
+beside its bytes per weight (4 / 2 / 1): where a product streams its
+weights from memory, fewer bytes should buy about that ratio; the rest is
+kernel quality. :func:`quantize_cost` adds what quantizing costs at load.
+
+``--stream`` cycles through copies of the weights so that every call reads
+them from memory (the 500 x 30000 output layer streams anyway); without it
+a matrix that fits in the last-level cache is timed from cache. The report
+says which. ``--sweep-rows`` instead times each naive int8 kernel against
+its blocked one (``vnni``/``gemm``, ``avx2``/``gemm_avx2``, those this CPU
+runs) against P (``nmt8.lab.kernels.sweep``).
+
+Importing this module changes nothing (no environment variables).
+
+Does not: time the decoder (``nmt8.lab.speed.measure``), flush caches between calls,
+or assert anything about speed (tests assert, benchmarks measure).
+
+CLI: ``python -m nmt8.lab.kernels.bench [--quick] [--json] [--stream]
+[--kernels vnni,sse4] [--P 1,5] [--sweep-rows]`` (also ``nmt8 bench kernels
+...``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+from nmt8.lab.kernels.interleaved import (
+    P_VALUES,
+    PAPER_SHAPES,
+    _torch,
+    bench_kernels,
+)
+from nmt8.lab.kernels.sweep import (
+    SWEEP_KERNELS,
+    SWEEP_P,
+    SWEEP_SHAPES,
+    format_sweep,
+    sweep_rows,
+)
+from nmt8.serve.threads import blas_threads, describe
+
+_clock = time.perf_counter
+
+
+def quantize_cost(W: np.ndarray, scheme: str = "per_tensor") -> dict:
+    """What quantizing W (in, out) at load costs: seconds to quantize,
+    seconds to pack for VNNI, and bytes in fp32 vs int8."""
+    from nmt8.quant.int8 import quantize
+
+    t0 = _clock()
+    qW = quantize(W, scheme=scheme)
+    t1 = _clock()
+    packed = qW.packed
+    t2 = _clock()
+    fp32 = int(np.asarray(W).size * 4)
+    return {"in": W.shape[0], "out": W.shape[1], "scheme": scheme,
+            "quantize_seconds": t1 - t0, "pack_seconds": t2 - t1,
+            "fp32_bytes": fp32, "int8_bytes": int(qW.Wq.nbytes),
+            "packed_bytes": int(packed.nbytes), "total_bytes": int(qW.nbytes),
+            "ratio": fp32 / qW.Wq.nbytes}
+
+
+
+# ---------------------------------------------------------------- reports
+
+def _x(v) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def _markdown(header: str, align: str, rows) -> str:
+    """A markdown table: ``header`` and ``align`` cells separated by ``|``
+    (e.g. ``"in x out|P"``, ``"---|---:"``), then one row per list of
+    cells."""
+    lines = [f"| {header.replace('|', ' | ')} |", f"|{align}|"]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    return "\n".join(lines)
+
+
+def format_table(rows: list[dict]) -> str:
+    """Markdown table of ``bench_kernels`` rows, with the speed-up against
+    both fp32 baselines: numpy fp32 and the fastest C fp32 kernel."""
+    return _markdown(
+        "in x out|P|method|median us|GOPS|x numpy fp32|x C fp32|spread",
+        "---|---:|---|---:|---:|---:|---:|---:",
+        ([f"{r['in']}x{r['out']}", str(r["P"]), r["method"],
+          f"{r['seconds'] * 1e6:.1f}", f"{r['gops']:.1f}",
+          f"{r['speedup']:.2f}", _x(r.get("speedup_c")),
+          f"{r['spread'] * 100:.0f}%"] for r in rows))
+
+
+def decomposition(rows: list[dict]) -> list[dict]:
+    """For each shape and P, the fastest of our kernels of each precision
+    (C fp32 rather than numpy for 32 bits, when timed; FBGEMM and the
+    inexact maddubs left out)
+    beside its bytes per weight: ``bytes`` (4, 2, 1), ``byte_ratio`` (4 /
+    bytes: what fewer bytes alone would buy where weights stream from
+    memory), ``x_c_fp32`` and ``x_numpy`` (measured)."""
+    best = {}
+    for r in rows:
+        m = r["method"]
+        if m.startswith("torch") or m == "int8-maddubs" or (
+                m == "numpy-fp32" and r.get("c_fp32")):
+            continue
+        key = (r["in"], r["out"], r["P"], -r["bits"])
+        if key not in best or r["seconds"] < best[key]["seconds"]:
+            best[key] = r
+    return [{"in": K, "out": N, "P": P, "bits": r["bits"],
+             "method": r["method"], "bytes": r["bits"] // 8,
+             "byte_ratio": 32 / r["bits"], "x_c_fp32": r.get("speedup_c"),
+             "x_numpy": r["speedup"]}
+            for (K, N, P, _), r in sorted(best.items())]
+
+
+
+def format_decomposition(rows: list[dict]) -> str:
+    """Markdown table of :func:`decomposition`."""
+    return _markdown(
+        "in x out|P|best of precision|bytes / weight|4 / bytes|"
+        "measured x C fp32|x numpy fp32",
+        "---|---:|---|---:|---:|---:|---:",
+        ([f"{d['in']}x{d['out']}", str(d["P"]), d["method"], str(d["bytes"]),
+          f"{d['byte_ratio']:.0f}", _x(d["x_c_fp32"]), f"{d['x_numpy']:.2f}"]
+         for d in decomposition(rows)))
+
+
+def format_cost(costs: list[dict]) -> str:
+    """Markdown table of :func:`quantize_cost` dicts."""
+    return _markdown(
+        "in x out|quantize ms|pack ms|fp32 MB|int8 MB|packed MB|fp32 / int8",
+        "---|---:|---:|---:|---:|---:|---:",
+        ([f"{c['in']}x{c['out']}", f"{c['quantize_seconds'] * 1e3:.1f}",
+          f"{c['pack_seconds'] * 1e3:.1f}", f"{c['fp32_bytes'] / 1e6:.1f}",
+          f"{c['int8_bytes'] / 1e6:.1f}", f"{c['packed_bytes'] / 1e6:.1f}",
+          f"{c['ratio']:.2f}"] for c in costs))
+
+
+def _machine() -> dict:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f
+                        if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"cpu": cpu, "load_average_1min": load, "cores": os.cpu_count()}
+
+
+def _cpu_line(machine: dict, timing: str) -> str:
+    load = machine["load_average_1min"]
+    return (f"CPU: {machine['cpu']}, one thread{timing}; load average "
+            f"{load if load is None else round(load, 2)} over "
+            f"{machine['cores']} cores")
+
+
+def _ints(text):
+    return tuple(int(v) for v in text.split(","))
+
+
+def _names(text):
+    return None if text is None else [k for k in text.split(",") if k]
+
+
+def _shapes(text, default):
+    """``--shapes`` "INxOUT,..." as (in, out) pairs; ``default`` if none."""
+    if not text:
+        return default
+    return [tuple(int(v) for v in s.split("x")) for s in text.split(",")]
+
+
+DESCRIPTION = ("time the C fp32, int16 and int8 kernels against numpy fp32 "
+               "and FBGEMM, on one thread")
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of ``nmt8 bench kernels``."""
+    ap.add_argument("--quick", action="store_true",
+                    help="P = 1,5 and few rounds: a smoke run, noisy")
+    ap.add_argument("--json", action="store_true", help="print JSON rows")
+    ap.add_argument("--kernels", help="comma-separated int8 kernel names "
+                    "(default: every one this CPU runs)")
+    ap.add_argument("--fp32-kernels", help="comma-separated C fp32 kernel "
+                    "names ('' for none; default: all)")
+    ap.add_argument("--int16-kernels", help="comma-separated int16 kernel "
+                    "names ('' for none; default: all)")
+    ap.add_argument("--P", type=_ints, help="comma-separated P values "
+                    "(default: 1,5 with --quick, else the paper's range)")
+    ap.add_argument("--shapes", help="comma-separated INxOUT, e.g. 1000x3000 "
+                    "(default: the paper's shapes)")
+    ap.add_argument("--repeats", type=int, help="round-robin rounds "
+                    "(default: 7 with --quick, else 31)")
+    ap.add_argument("--no-torch", action="store_true", help="skip FBGEMM")
+    ap.add_argument("--sweep-rows", action="store_true",
+                    help="only each naive int8 kernel against its blocked "
+                         "one (vnni/gemm, avx2/gemm_avx2) against P (--P, default 1..1024) on --shapes "
+                         "(default 1000x3000,2000x3000,620x40000), as GOP/s "
+                         "and %% of the measured peak, and the crossover")
+    ap.add_argument("--stream", action="store_true",
+                    help="cycle through copies of the weights so every call "
+                         "reads them from memory (as decoding a paper-size "
+                         "model does), not from cache")
+
+
+def run(a: argparse.Namespace) -> int:
+    """``nmt8 bench kernels`` with parsed options."""
+    shapes = _shapes(a.shapes, PAPER_SHAPES)
+    P_values = a.P or ((1, 5) if a.quick else P_VALUES)
+    repeats = a.repeats or (7 if a.quick else 31)
+    kernels = _names(a.kernels)
+    machine = _machine()
+    if a.sweep_rows:
+        return _main_sweep(a, machine, kernels)
+    if not a.no_torch:
+        _torch()  # loaded before the limit, so blas_threads limits it too
+    with blas_threads(1):
+        how = describe()
+        rows = bench_kernels(shapes, P_values, repeats=repeats, kernels=kernels,
+                             include_torch=not a.no_torch, progress=not a.json,
+                             min_sample=5e-4 if a.quick else 2e-3,
+                             stream=a.stream, fp32_kernels=_names(a.fp32_kernels),
+                             int16_kernels=_names(a.int16_kernels))
+        costs = [quantize_cost((np.random.default_rng(0).standard_normal(s)
+                                * 0.1).astype(np.float32)) for s in shapes]
+    if a.json:
+        json.dump({"machine": machine, "blas_threads": how,
+                   "weights": "stream" if a.stream else "cached", "rows": rows,
+                   "quantize_cost": costs}, sys.stdout, indent=1)
+        print()
+        return 0
+    load = machine["load_average_1min"]
+    print(_cpu_line(machine, f" (while timing: {how})"))
+    if load is not None and load > 0.5:
+        print("NOTE: the machine is busy; these figures are noisy")
+    print("weights: " + ("streamed from memory (--stream: every call uses "
+                         "another copy)" if a.stream else
+                         "cached (a matrix that fits in cache is timed from "
+                         "cache; --stream for decoding-like traffic)"))
+    print()
+    print("x numpy fp32: against numpy's X @ W (what a user has); x C fp32: "
+          "against the fastest C fp32 kernel (fp32-avx2/avx512, built like "
+          "the int8 kernel: the paper's 'similar optimized floating point "
+          "implementation')")
+    print()
+    print(format_table(rows))
+    print()
+    print("bytes per weight vs the measured speed-up over C fp32 (the "
+          "fastest kernel of each precision):")
+    print()
+    print(format_decomposition(rows))
+    print()
+    print(format_cost(costs))
+    return 0
+
+
+def _main_sweep(a, machine, kernels) -> int:
+    shapes = _shapes(a.shapes, SWEEP_SHAPES)
+    sweep = sweep_rows(shapes, a.P or SWEEP_P, tuple(kernels or SWEEP_KERNELS),
+                       repeats=a.repeats or 5, progress=not a.json)
+    if a.json:
+        json.dump({"machine": machine, **sweep}, sys.stdout, indent=1)
+        print()
+        return 0
+    print(_cpu_line(machine, ", thread CPU time"))
+    print()
+    print(format_sweep(sweep, *(kernels or SWEEP_KERNELS)))
+    return 0
+

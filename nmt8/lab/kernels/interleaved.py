@@ -1,0 +1,266 @@
+"""Time the products of Section 3 of Quinn & Ballesteros 2018 on every
+rung of the precision ladder, interleaved, on one thread.
+
+For each (in, out) weight shape and each P (rows of X: beam hypotheses),
+:func:`bench_kernels` times, in one process and interleaved round-robin so
+that every method sees the same machine state:
+
+- numpy float32 ``X @ W`` (OpenBLAS): "numpy fp32", what a user has;
+- ``nmt8.quant.fp32_matmul`` with each C fp32 kernel: "C fp32", the
+  paper's "similar optimized floating point implementation", built like
+  the int8 kernel (the fastest of them is the equal-effort baseline);
+- ``nmt8.quant.int16_matmul`` with each int16 kernel;
+- ``nmt8.native.kernels.int8_matmul`` with each available kernel;
+- PyTorch's dynamic int8 ``Linear`` (FBGEMM), when torch is installed.
+
+Activation quantization is included in the quantized calls (the real cost
+of a call). Every row carries its speed-up against both fp32 baselines.
+
+Everything runs on ONE thread, as the paper measures words per core second:
+``nmt8.serve.threads.blas_threads(1)`` limits BLAS, OpenMP and torch while the
+timing runs, and restores them after.
+
+By default the weights of one shape are all resident at once, so a matrix
+that fits in the last-level cache is timed from cache. With ``stream=True``
+every method cycles through enough copies of its weights
+(:func:`copies_to_stream`) that every call reads them from memory, as a
+paper-size decoder step does.
+
+Does not: format or print the rows (``nmt8.lab.kernels.bench``), time the kernels
+against P (``nmt8.lab.kernels.sweep``), time the decoder (``nmt8.lab.speed.measure``),
+flush caches between calls, or assert anything about speed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from nmt8.serve.threads import blas_threads
+
+PAPER_SHAPES = [(620, 3000), (1000, 3000), (2000, 1000), (2000, 3000),
+                (500, 30000)]   # (in, out)
+P_VALUES = (1, 2, 5, 8, 16)
+STREAM_BYTES = 128e6  # --stream: int8 copies of each matrix fill this much
+
+_clock = time.perf_counter
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def _torch_linear(W: np.ndarray):
+    """PyTorch's dynamic int8 Linear (FBGEMM) for W (in, out); None if torch
+    is missing. (Its threads are limited with the others by blas_threads.)"""
+    torch = _torch()
+    if torch is None:
+        return None
+    if "fbgemm" in torch.backends.quantized.supported_engines:
+        torch.backends.quantized.engine = "fbgemm"
+    lin = torch.nn.Linear(W.shape[0], W.shape[1], bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        qlin = torch.ao.quantization.quantize_dynamic(
+            torch.nn.Sequential(lin), {torch.nn.Linear}, dtype=torch.qint8)
+    qlin.eval()
+
+    def run(X):
+        with torch.inference_mode():
+            return qlin(torch.from_numpy(X))
+    return run
+
+
+def _cycle(items):
+    """A zero-argument callable returning items[0], items[1], ... round."""
+    it = itertools.cycle(items)
+    return lambda: next(it)
+
+
+def _methods(Ws, qWs, X, kernels, torch_runs, pWs=(), fp32_kernels=(),
+             q16s=(), int16_kernels=()):
+    """name -> zero-argument callable computing an approximation of X @ W.
+
+    Ws, qWs (int8), pWs (C fp32), q16s (int16), torch_runs: one or more
+    copies of the same weights; each call uses the next copy, so with
+    enough copies every call reads its weights from memory instead of from
+    cache."""
+    from nmt8.native.fp32 import fp32_matmul
+    from nmt8.native.int16 import int16_matmul
+    from nmt8.native.kernels import int8_matmul
+
+    W, qW = _cycle(Ws), _cycle(qWs)
+    m = {"numpy-fp32": lambda: X @ W()}
+    if fp32_kernels:
+        pW = _cycle(pWs)
+        for k in fp32_kernels:
+            m[f"fp32-{k}"] = lambda k=k: fp32_matmul(pW(), X, kernel=k)
+    if int16_kernels:
+        q16 = _cycle(q16s)
+        for k in int16_kernels:
+            m[f"int16-{k}"] = lambda k=k: int16_matmul(q16(), X, kernel=k)
+    for k in kernels:
+        m[f"int8-{k}"] = lambda k=k: int8_matmul(qW(), X, kernel=k)
+    if torch_runs:
+        run = _cycle(torch_runs)
+        m["torch-fbgemm"] = lambda: run()(X)
+    return m
+
+
+def copies_to_stream(nbytes: int, stream_bytes: float | None = None) -> int:
+    """How many copies of an ``nbytes`` matrix, used in turn, make every
+    call read it from memory: enough to fill ``stream_bytes`` (default
+    ``STREAM_BYTES``, 4x a 32 MB last-level cache), as the weights of a
+    paper-size decoder step do."""
+    if stream_bytes is None:
+        stream_bytes = STREAM_BYTES
+    return max(1, math.ceil(stream_bytes / max(1, nbytes)))
+
+
+def _time_interleaved(methods: dict, rounds: int, min_sample: float):
+    """Median seconds per call of each method, timed round-robin: each
+    round times every method once (``inner`` calls each), in a rotating
+    order.  Also returns the relative interquartile spread."""
+    names = list(methods)
+    inner = {}
+    for name, f in methods.items():          # warm up, calibrate
+        f()
+        t0 = _clock()
+        f()
+        dt = max(_clock() - t0, 1e-7)
+        inner[name] = max(1, min(1000, int(min_sample / dt)))
+    samples = {name: [] for name in names}
+    for r in range(rounds):
+        for i in range(len(names)):
+            name = names[(i + r) % len(names)]
+            f, n = methods[name], inner[name]
+            t0 = _clock()
+            for _ in range(n):
+                f()
+            samples[name].append((_clock() - t0) / n)
+    out = {}
+    for name, s in samples.items():
+        med = statistics.median(s)
+        q = np.percentile(s, [25, 75])
+        out[name] = (med, float((q[1] - q[0]) / med))
+    return out
+
+
+def bench_kernels(shapes=PAPER_SHAPES, P_values=P_VALUES, repeats: int = 31,
+                  kernels=None, include_torch: bool = True,
+                  progress: bool = True, min_sample: float = 2e-3,
+                  seed: int = 0, stream: bool = False, fp32_kernels=None,
+                  int16_kernels=None) -> list[dict]:
+    """Time numpy fp32, every C fp32, int16 and int8 kernel and FBGEMM on
+    each (in, out) shape and each P; one thread.
+
+    ``repeats``: rounds of the round-robin (the median is reported).
+    ``kernels``, ``fp32_kernels``, ``int16_kernels``: the int8, fp32 and
+    int16 kernel names to time (default: all this CPU runs; ``()`` for
+    none).  Returns one dict per (shape, P, method): ``in``, ``out``,
+    ``P``, ``method``, ``bits`` (32, 16 or 8), ``seconds`` (median per
+    call), ``spread`` (interquartile range / median), ``gops`` (2 P in out
+    / seconds / 1e9), ``speedup`` (numpy seconds / seconds), ``speedup_c``
+    (seconds of the fastest C fp32 kernel at that shape and P / seconds;
+    None when no C fp32 kernel was timed), ``c_fp32`` (which kernel that
+    was), ``weights`` ("cached" or "stream") and ``copies``.
+
+    ``stream``: give every method enough copies of the weights (used in
+    turn, :func:`copies_to_stream`) that no call finds them in cache, as
+    in decoding with a paper-size model (43 MB of int8 weights per step,
+    172 MB in fp32). Without it, a matrix that fits in the last-level cache
+    is timed from cache, numpy's fp32 copy included.
+    """
+    from nmt8.native.fp32 import available_fp32_kernels
+    from nmt8.native.int16 import available_int16_kernels
+    from nmt8.native.kernels import available_kernels
+
+    chosen = []
+    for names, available in ((kernels, available_kernels()),
+                             (fp32_kernels, available_fp32_kernels()),
+                             (int16_kernels, available_int16_kernels())):
+        names = available if names is None else list(names)
+        for k in names:
+            if k not in available:
+                raise ValueError(f"kernel {k!r} not available; "
+                                 f"available: {available}")
+        chosen.append(names)
+    if include_torch:
+        _torch()  # loaded before the limit, so blas_threads limits it too
+    with blas_threads(1):
+        return _bench(shapes, P_values, repeats, chosen, include_torch,
+                      progress, min_sample, seed, stream)
+
+
+def _bits(method: str) -> int:
+    return 8 if method.startswith(("int8", "torch")) else (
+        16 if method.startswith("int16") else 32)
+
+
+def _bench(shapes, P_values, repeats, chosen, include_torch, progress,
+           min_sample, seed, stream) -> list[dict]:
+    from nmt8.native.fp32 import pack_fp32
+    from nmt8.quant.int8 import quantize
+    from nmt8.quant.int16 import quantize16
+
+    kernels, fp32_kernels, int16_kernels = chosen
+
+    rng = np.random.default_rng(seed)
+    combos = [(s, P) for s in shapes for P in P_values]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(combos), desc="bench kernels", file=sys.stderr)
+    rows = []
+    for K, N in shapes:
+        W = (rng.standard_normal((K, N)) / np.sqrt(K)).astype(np.float32)
+        copies = copies_to_stream(K * N) if stream else 1
+        Ws = [W] + [W.copy() for _ in range(copies - 1)]
+        qWs = [quantize(w) for w in Ws]
+        pWs = [pack_fp32(w) for w in Ws] if fp32_kernels else []
+        q16s = [quantize16(w) for w in Ws] if int16_kernels else []
+        torch_runs = [_torch_linear(w) for w in Ws] if include_torch else []
+        if None in torch_runs:  # no torch here
+            torch_runs = []
+        for P in P_values:
+            if bar is not None:
+                bar.set_postfix_str(f"{K}x{N} P={P}")
+            X = rng.standard_normal((P, K)).astype(np.float32)
+            methods = _methods(Ws, qWs, X, kernels, torch_runs, pWs,
+                               fp32_kernels, q16s, int16_kernels)
+            for f in methods.values():  # the first call on each copy does
+                for _ in range(copies):  # one-off work (C view, VNNI packing)
+                    f()
+            timed = _time_interleaved(methods, repeats, min_sample)
+            base = timed["numpy-fp32"][0]
+            c_fp32 = min((m for m in timed if m.startswith("fp32-")),
+                         key=lambda m: timed[m][0], default=None)
+            c_base = timed[c_fp32][0] if c_fp32 else None
+            for method, (sec, spread) in timed.items():
+                rows.append({"in": K, "out": N, "P": P, "method": method,
+                             "bits": _bits(method),
+                             "seconds": sec, "spread": spread,
+                             "gops": 2 * P * K * N / sec / 1e9,
+                             "speedup": base / sec,
+                             "speedup_c": c_base / sec if c_base else None,
+                             "c_fp32": c_fp32,
+                             "weights": "stream" if stream else "cached",
+                             "copies": copies})
+            if bar is not None:
+                bar.update()
+        del Ws, qWs, pWs, q16s, torch_runs
+    if bar is not None:
+        bar.close()
+    return rows

@@ -1,0 +1,4 @@
+"""``nmt8 reproduce``: what it runs (``run``, ``settings``, ``systems``)
+and what it finds (``results``, ``records``, ``batch_records``,
+``targets``).
+"""

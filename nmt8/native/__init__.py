@@ -1,0 +1,22 @@
+"""The C kernels of Section 3 of Quinn & Ballesteros (2018) and their
+checked Python wrappers (``csrc/``, compiled by cffi at install).
+
+- ``build``: the cffi build script (``setup.py`` runs it);
+- ``clib``: the compiled library, loaded once: kernel names, error codes,
+  the instruction sets this CPU runs;
+- ``calls``: the checked operands handed to C, and the cached C views of
+  weight matrices;
+- ``kernels``: the int8 product (``ref``, the paper's ``sse4``, ``avx2``,
+  ``vnni``, the blocked ``gemm`` and ``gemm_avx2``, the saturating
+  ``maddubs`` trap), and the choice of kernel;
+- ``fp32``, ``int16``: the other rungs of the ladder, built alike;
+- ``attention``, ``gru``, ``softmax``, ``select``: the work beside the
+  products (eq. (5)-(6), the GRU's gates, beam search's row log-sum-exp
+  and its choice of extensions), the same bits on every instruction set.
+
+Users never touch ``ffi`` or ``lib``: every call goes through a wrapper
+that checks dtype, shape and contiguity and raises ``ValueError``.
+
+Does not: quantize (``nmt8.quant``), or choose the precision of a model
+(``nmt8.model.precision``).
+"""
