@@ -161,6 +161,7 @@ class _Page(html.parser.HTMLParser):
         super().__init__()
         self.h1, self.imgs, self.text, self.prose = [], [], [], []
         self.math, self.mathjax, self.scripts = 0, 0, []
+        self.merrors = []
         self._in_h1, self._skip, self._code = 0, 0, 0
 
     def handle_starttag(self, tag, attrs):
@@ -178,6 +179,8 @@ class _Page(html.parser.HTMLParser):
             self._code += 1
         elif tag == "mjx-container":
             self.mathjax += 1
+        elif tag == "mjx-merror":  # MathJax's own error box
+            self.merrors.append(a.get("data-mjx-error", "?"))
         if tag in ("span", "div") and "math" in (a.get("class") or "").split():
             self.math += 1
 
@@ -250,7 +253,8 @@ def test_chapter_renders_in_chromium(doc, site, chromium, tmp_path):
     text = " ".join(parsed.text)
     assert "Traceback (most recent call last)" not in text
 
-    # every formula typeset by MathJax, none left as LaTeX source
+    # every formula typeset by MathJax without error, none left as source
+    assert not parsed.merrors, f"{doc}: MathJax errors: {parsed.merrors}"
     built = parse(page.read_text(encoding="utf-8"))
     assert parsed.mathjax >= built.math, \
         f"{doc}: {parsed.mathjax} MathJax outputs for {built.math} formulas"
