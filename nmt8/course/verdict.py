@@ -1,0 +1,142 @@
+"""The engine of the course's checks: run the learner's function on cases,
+compare with the library's, and say what is wrong in words.
+
+A check knows the reference (a library function) and a few *known
+mistakes*, each a wrong version of the piece with the hint that explains
+it ("your scale uses max, not max|x|: the most negative weight
+overflows"). When the learner's output differs from the reference, the
+check looks for a known mistake that gives the same output and shows its
+hint; otherwise it names the first case and element that differ.
+
+An exercise not yet written raises ``NotImplementedError`` (the learner's
+copy has ``raise NotImplementedError()`` where the solution was): the check
+says "not done yet" and the notebook runs on.
+
+Does not: grade or store marks; the checks only teach.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """What a check found: ``ok``, and a message in words."""
+
+    ok: bool
+    message: str
+    done: bool = True  # False: the exercise is not written yet
+
+    def __str__(self) -> str:
+        mark = "✓" if self.ok else ("…" if not self.done else "✗")
+        return f"{mark} {self.message}"
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_markdown_(self) -> str:
+        if self.ok:
+            return f"**✓ Correct.** {self.message}"
+        if not self.done:
+            return f"**… Not done yet.** {self.message}"
+        return f"**✗ Not yet right.** {self.message}"
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+@dataclasses.dataclass(frozen=True)
+class Mistake:
+    """A known wrong version of the piece and the hint that explains it."""
+
+    fn: Callable
+    hint: str
+
+
+def same(a, b, exact: bool = False, rtol: float = 1e-5,
+         atol: float = 1e-6) -> bool:
+    """Whether two outputs agree: nested tuples/lists compared item by
+    item; arrays exactly (``exact``) or within tolerances."""
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(same(x, y, exact, rtol, atol)
+                                        for x, y in zip(a, b))
+    try:
+        a, b = np.asarray(a), np.asarray(b)
+    except (TypeError, ValueError):
+        return a == b
+    if a.shape != b.shape:
+        return False
+    if exact or a.dtype.kind in "iub" or b.dtype.kind in "iub":
+        return bool(np.array_equal(a, b))
+    with np.errstate(invalid="ignore"):
+        return bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True))
+
+
+def _describe(got, want) -> str:
+    """Where and how an output differs from the reference, in words."""
+    if isinstance(want, (tuple, list)) and isinstance(got, (tuple, list)):
+        if len(got) != len(want):
+            return f"you returned {len(got)} values, the reference {len(want)}"
+        for i, (g, w) in enumerate(zip(got, want)):
+            if not same(g, w):
+                return f"in returned value {i + 1}: " + _describe(g, w)
+    try:
+        g, w = np.asarray(got), np.asarray(want)
+    except (TypeError, ValueError):
+        return f"you returned {got!r}, the reference {want!r}"
+    if g.shape != w.shape:
+        return f"your result has shape {g.shape}, the reference {w.shape}"
+    if g.dtype.kind != w.dtype.kind and w.dtype.kind in "iu":
+        return f"your result has dtype {g.dtype}, the reference {w.dtype}"
+    if g.ndim == 0:
+        return f"you returned {g.item()!r}, the reference {w.item()!r}"
+    with np.errstate(invalid="ignore"):
+        bad = np.argwhere(~np.isclose(g, w, rtol=1e-5, atol=1e-6)
+                          if w.dtype.kind == "f" else g != w)
+    i = tuple(int(x) for x in bad[0])
+    return (f"{len(bad)} of {w.size} entries differ; the first at index "
+            f"{i}: yours {g[i].tolist()!r}, the reference {w[i].tolist()!r}")
+
+
+def run_check(candidate: Callable, cases: Iterable[tuple[str, Sequence]],
+              reference: Callable, mistakes: Sequence[Mistake] = (),
+              exact: bool = False, what: str = "your function",
+              success: str = "") -> Verdict:
+    """Run ``candidate(*args)`` on every ``(name, args)`` case against
+    ``reference(*args)``; the first difference becomes the verdict, with
+    the hint of a known mistake that gives the same output when there is
+    one."""
+    if not callable(candidate):
+        return Verdict(False, f"{what} is not a function: define it in the "
+                              "cell above, run that cell, then this one.")
+    cases = list(cases)
+    for name, args in cases:
+        want = reference(*args)
+        try:
+            got = candidate(*args)
+        except NotImplementedError:
+            return Verdict(False, f"{what} still raises NotImplementedError: "
+                                  "write it in the cell above, run that "
+                                  "cell, then this one.", done=False)
+        except Exception as err:  # noqa: BLE001 (the learner's bug, in words)
+            return Verdict(False, f"on {name}, {what} raised "
+                                  f"{type(err).__name__}: {err}")
+        if got is None and want is not None:
+            return Verdict(False, f"on {name}, {what} returned None: did "
+                                  "you forget `return`?")
+        if same(got, want, exact):
+            continue
+        for m in mistakes:
+            try:
+                wrong = m.fn(*args)
+            except Exception:  # noqa: BLE001, S112 (a mistake that cannot run here)
+                continue
+            if same(got, wrong, exact) and not same(wrong, want, exact):
+                return Verdict(False, f"on {name}: {m.hint}")
+        return Verdict(False, f"on {name}: " + _describe(got, want))
+    return Verdict(True, success or f"{what} agrees with the library on "
+                                    f"all {len(cases)} cases.")
