@@ -261,6 +261,8 @@ _LAB_COMMANDS = (
      "nmt8.lab.speed.bulk"),
     ("reproduce", "regenerate the paper's tables on this machine",
      "nmt8.lab.reproduce.run"),
+    ("tune", "measure the kernels' run-time parameters, cache them per CPU",
+     "nmt8.lab.kernels.tune"),
     ("train", "train a model (needs the [train] extra)", "nmt8.train.loop"),
 )
 
