@@ -113,6 +113,16 @@ int nmt8_set_stream(int streams, int64_t prefetch_bytes);
 void nmt8_get_stream(int *streams, int64_t *prefetch_bytes);
 
 /*
+ * The same for the fp32 and int16 vector kernels (nmt8_fp32_simd.c,
+ * nmt8_int16_simd.c), which read 4 weight rows side by side: the group of
+ * rows about prefetch_bytes ahead is prefetched into L2 (0 ..
+ * NMT8_STREAM_MAX_PREFETCH, a multiple of 64; 0: none).  Every P.
+ */
+#define NMT8_LADDER_DEFAULT_PREFETCH 16384
+int nmt8_set_ladder_prefetch(int64_t prefetch_bytes);
+int64_t nmt8_get_ladder_prefetch(void);
+
+/*
  * The kernels proper: raw int32 accumulators.  All share one signature;
  * nmt8_accum_ref is the plain reference the others are checked against.
  * Call them through nmt8_accumulate, which checks the CPU first.

@@ -23,13 +23,17 @@ OTHER = {"vendor": "GenuineIntel", "family": "6", "model": "85",
 def restore():
     before = tuning.stream()
     yield
-    tuning.set_stream(before["streams"], before["prefetch_bytes"])
+    tuning.set_all(before)
 
 
 def test_set_and_read_back(restore):
     for s in tuning.STREAMS:
         tuning.set_stream(s, 4096)
-        assert tuning.stream() == {"streams": s, "prefetch_bytes": 4096}
+        tuning.set_ladder_prefetch(64 * s)
+        assert tuning.stream() == {"streams": s, "prefetch_bytes": 4096,
+                                   "ladder_prefetch_bytes": 64 * s}
+    with pytest.raises(ValueError):
+        tuning.set_ladder_prefetch(100)
 
 
 @pytest.mark.parametrize("streams, prefetch", [
@@ -59,12 +63,14 @@ def test_resolve_prefers_the_cache_then_the_family():
     assert tuning.resolve(ZEN4, {}) == {
         "streams": b["zen4"]["streams"],
         "prefetch_bytes": b["zen4"]["prefetch_bytes"],
+        "ladder_prefetch_bytes": b["zen4"]["ladder_prefetch_bytes"],
         "source": "built-in zen4"}
     assert tuning.resolve(ICX, {})["source"] == "built-in icelake"
     assert tuning.resolve(OTHER, {}) == {**tuning.GENERIC, "source": "generic"}
-    cache = {tuning.cpu_key(OTHER): {"streams": 8, "prefetch_bytes": 1024}}
-    assert tuning.resolve(OTHER, cache) == {
-        "streams": 8, "prefetch_bytes": 1024, "source": "nmt8 tune cache"}
+    mine = {"streams": 8, "prefetch_bytes": 1024, "ladder_prefetch_bytes": 0}
+    cache = {tuning.cpu_key(OTHER): mine}
+    assert tuning.resolve(OTHER, cache) == {**mine,
+                                            "source": "nmt8 tune cache"}
     # a cached choice that cannot be used falls back
     cache = {tuning.cpu_key(OTHER): {"streams": 3, "prefetch_bytes": 1024}}
     assert tuning.resolve(OTHER, cache)["source"] == "generic"
@@ -74,8 +80,10 @@ def test_cache_round_trip_and_bad_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("NMT8_CACHE", str(tmp_path))
     assert tuning.cache_path() == str(tmp_path / "tune.json")
     assert tuning.read_cache() == {}
-    tuning.write_cache({"streams": 2, "prefetch_bytes": 512}, OTHER)
-    tuning.write_cache({"streams": 8, "prefetch_bytes": 0}, ICX)
+    tuning.write_cache({"streams": 2, "prefetch_bytes": 512,
+                        "ladder_prefetch_bytes": 0}, OTHER)
+    tuning.write_cache({"streams": 8, "prefetch_bytes": 0,
+                        "ladder_prefetch_bytes": 4096}, ICX)
     got = json.loads((tmp_path / "tune.json").read_text())
     assert got[tuning.cpu_key(OTHER)]["streams"] == 2
     assert tuning.resolve(ICX)["streams"] == 8
@@ -89,9 +97,10 @@ def test_cache_round_trip_and_bad_cache(tmp_path, monkeypatch):
 
 def test_apply_auto_sets_what_resolve_picks(restore, tmp_path, monkeypatch):
     monkeypatch.setenv("NMT8_CACHE", str(tmp_path))
-    tuning.write_cache({"streams": 2, "prefetch_bytes": 1024})
+    mine = {"streams": 2, "prefetch_bytes": 1024, "ladder_prefetch_bytes": 128}
+    tuning.write_cache(mine)
     assert tuning.apply_auto()["source"] == "nmt8 tune cache"
-    assert tuning.stream() == {"streams": 2, "prefetch_bytes": 1024}
+    assert tuning.stream() == mine
 
 
 def test_tune_command_caches_its_choice(tmp_path, monkeypatch, capsys,
@@ -114,3 +123,5 @@ def test_tune_command_caches_its_choice(tmp_path, monkeypatch, capsys,
     assert tuning.read_cache()[tuning.cpu_key(tuning.cpu_id())][
         "prefetch_bytes"] == p
     assert len(out["rows"]) == 2 * len(out["score"])
+    assert out["ladder"]["best"] in (0, 16384)
+    assert tuning.resolve()["ladder_prefetch_bytes"] == out["ladder"]["best"]

@@ -5,7 +5,9 @@ Section 3 of Quinn & Ballesteros (2018) streams its weights when decoding
 The ``vnni`` kernel reads the weights of ``streams`` output blocks side by
 side (each its own sequential stream: memory-level parallelism) and
 prefetches ``prefetch_bytes`` ahead in each (``nmt8_set_stream`` in
-``csrc/nmt8_kernels.h``).  No choice changes a bit of any result.  The
+``csrc/nmt8_kernels.h``); the fp32 and int16 vector kernels prefetch their
+group of 4 weight rows ``ladder_prefetch_bytes`` ahead
+(``nmt8_set_ladder_prefetch``).  No choice changes a bit of any result.  The
 best values depend on the core (line fill buffers, the L2 streamer), so:
 
 - :func:`resolve` picks them for this CPU: the choice ``nmt8 tune`` cached
@@ -30,15 +32,21 @@ from nmt8.native.clib import ffi, lib
 STREAMS = (1, 2, 4, 8)
 MAX_PREFETCH = lib.NMT8_STREAM_MAX_PREFETCH
 GENERIC = {"streams": lib.NMT8_STREAM_DEFAULT_STREAMS,
-           "prefetch_bytes": lib.NMT8_STREAM_DEFAULT_PREFETCH}
+           "prefetch_bytes": lib.NMT8_STREAM_DEFAULT_PREFETCH,
+           "ladder_prefetch_bytes": lib.NMT8_LADDER_DEFAULT_PREFETCH}
+_KEYS = tuple(GENERIC)
 # built-in defaults per CPU family, and where each figure comes from
 BUILTIN = {
-    "zen4": {"streams": 1, "prefetch_bytes": 0, "source": (
+    "zen4": {"streams": 1, "prefetch_bytes": 0,
+             "ladder_prefetch_bytes": 16384, "source": (
         "measured: nmt8 tune on an AMD EPYC Zen 4 (2 vCPUs, shared), "
         "P=1 streamed on 1000x3000, 2000x1000, 500x30000: 1 stream without "
         "software prefetch 23.5 GB/s (geometric mean, 90% of the 26.0 GB/s "
-        "read), 4 streams at 2 KB 19.9, 8 streams 21.5")},
-    "icelake": {"streams": 4, "prefetch_bytes": 2048, "source": (
+        "read), 4 streams at 2 KB 19.9, 8 streams 21.5; fp32 at P=1 "
+        "streamed: no prefetch 0.65-0.91x numpy, 4-64 KB ahead flat at "
+        "0.9-1.2x")},
+    "icelake": {"streams": 4, "prefetch_bytes": 2048,
+                "ladder_prefetch_bytes": 16384, "source": (
         "chosen: issue 22's Ice Lake-SP measurement (4 streams each "
         "prefetched ~2 KB ahead read 14.3 GB/s, one stream 9.8) and Intel's "
         "documentation (10-12 line fill buffers per core, the L2 streamer "
@@ -50,23 +58,43 @@ def set_stream(streams: int, prefetch_bytes: int) -> None:
     """Set the decoding kernels' weight stream: ``streams`` (1, 2, 4 or 8)
     blocks side by side, each prefetched ``prefetch_bytes`` ahead (0 ..
     MAX_PREFETCH, a multiple of 64; 0: none).  ValueError otherwise."""
-    for v, what in ((streams, "streams"), (prefetch_bytes, "prefetch_bytes")):
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise ValueError(f"{what} must be an integer; got {v!r}")  # noqa: TRY004 (one error for every bad argument)
-    if streams not in STREAMS:
-        raise ValueError(f"streams must be one of {STREAMS}; got {streams}")
-    if not 0 <= prefetch_bytes <= MAX_PREFETCH or prefetch_bytes % 64:
-        raise ValueError("prefetch_bytes must be a multiple of 64 in "
-                         f"0..{MAX_PREFETCH}; got {prefetch_bytes}")
+    if isinstance(streams, bool) or streams not in STREAMS \
+            or not isinstance(streams, int):
+        raise ValueError(f"streams must be one of {STREAMS}; got {streams!r}")
+    _check_prefetch(prefetch_bytes, "prefetch_bytes")
     if lib.nmt8_set_stream(streams, prefetch_bytes) != lib.NMT8_OK:
         raise ValueError("the C library refused the stream parameters")
 
 
+def _check_prefetch(v, what: str) -> None:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"{what} must be an integer; got {v!r}")  # noqa: TRY004 (one error for every bad argument)
+    if not 0 <= v <= MAX_PREFETCH or v % 64:
+        raise ValueError(f"{what} must be a multiple of 64 in "
+                         f"0..{MAX_PREFETCH}; got {v}")
+
+
+def set_ladder_prefetch(prefetch_bytes: int) -> None:
+    """Set how far ahead the fp32 and int16 vector kernels prefetch their
+    weight rows (0 .. MAX_PREFETCH, a multiple of 64; 0: none)."""
+    _check_prefetch(prefetch_bytes, "ladder_prefetch_bytes")
+    if lib.nmt8_set_ladder_prefetch(prefetch_bytes) != lib.NMT8_OK:
+        raise ValueError("the C library refused the prefetch distance")
+
+
 def stream() -> dict:
-    """The stream parameters in force: ``streams``, ``prefetch_bytes``."""
+    """The parameters in force: ``streams``, ``prefetch_bytes``,
+    ``ladder_prefetch_bytes``."""
     s, p = ffi.new("int[1]"), ffi.new("int64_t[1]")
     lib.nmt8_get_stream(s, p)
-    return {"streams": int(s[0]), "prefetch_bytes": int(p[0])}
+    return {"streams": int(s[0]), "prefetch_bytes": int(p[0]),
+            "ladder_prefetch_bytes": int(lib.nmt8_get_ladder_prefetch())}
+
+
+def set_all(choice: dict) -> None:
+    """Set every parameter of ``choice`` (the keys of :func:`stream`)."""
+    set_stream(choice["streams"], choice["prefetch_bytes"])
+    set_ladder_prefetch(choice["ladder_prefetch_bytes"])
 
 
 def cpu_id(cpuinfo: str | None = None) -> dict:
@@ -157,28 +185,28 @@ def write_cache(choice: dict, cpu: dict | None = None,
 
 
 def _valid(choice) -> bool:
-    return (isinstance(choice, dict)
-            and choice.get("streams") in STREAMS
-            and isinstance(choice.get("prefetch_bytes"), int)
-            and 0 <= choice["prefetch_bytes"] <= MAX_PREFETCH
-            and choice["prefetch_bytes"] % 64 == 0)
+    if not isinstance(choice, dict) or choice.get("streams") not in STREAMS:
+        return False
+    for key in ("prefetch_bytes", "ladder_prefetch_bytes"):
+        v = choice.get(key)
+        if isinstance(v, bool) or not isinstance(v, int) \
+                or not 0 <= v <= MAX_PREFETCH or v % 64:
+            return False
+    return True
 
 
 def resolve(cpu: dict | None = None, cache: dict | None = None) -> dict:
-    """The stream parameters for ``cpu`` (default: this one): ``streams``,
-    ``prefetch_bytes`` and ``source`` ("nmt8 tune cache", "built-in <family>"
-    or "generic")."""
+    """The parameters for ``cpu`` (default: this one): ``streams``,
+    ``prefetch_bytes``, ``ladder_prefetch_bytes`` and ``source`` ("nmt8
+    tune cache", "built-in <family>" or "generic")."""
     cpu = cpu or cpu_id()
     cache = read_cache() if cache is None else cache
     mine = cache.get(cpu_key(cpu))
     if _valid(mine):
-        return {"streams": mine["streams"],
-                "prefetch_bytes": mine["prefetch_bytes"],
-                "source": "nmt8 tune cache"}
+        return {**{k: mine[k] for k in _KEYS}, "source": "nmt8 tune cache"}
     fam = cpu_family(cpu)
     if fam in BUILTIN:
-        b = BUILTIN[fam]
-        return {"streams": b["streams"], "prefetch_bytes": b["prefetch_bytes"],
+        return {**{k: BUILTIN[fam][k] for k in _KEYS},
                 "source": f"built-in {fam}"}
     return {**GENERIC, "source": "generic"}
 
@@ -186,5 +214,5 @@ def resolve(cpu: dict | None = None, cache: dict | None = None) -> dict:
 def apply_auto() -> dict:
     """Set the parameters :func:`resolve` picks for this CPU; returns them."""
     choice = resolve()
-    set_stream(choice["streams"], choice["prefetch_bytes"])
+    set_all(choice)
     return choice

@@ -13,6 +13,10 @@ setting is stored in the tune cache (``nmt8.native.tuning.cache_path``)
 unless ``--dry-run``.  Beside it, the core's read bandwidth
 (``nmt8.native.peak``) says how close the kernel comes.
 
+:func:`measure_ladder` does the same for the fp32 kernels' prefetch
+distance (``ladder_prefetch_bytes``, shared with int16): the fastest C
+fp32 kernel at P = 1, weights streamed.
+
 Every setting gives the same bits (``tests/test_kernels.py`` checks each).
 
 Does not: change the built-in defaults (``nmt8.native.tuning.BUILTIN``),
@@ -34,10 +38,12 @@ from nmt8.serve.threads import blas_threads
 
 SHAPES = [(1000, 3000), (2000, 1000), (500, 30000)]   # (in, out)
 PREFETCH = (0, 1024, 2048, 4096, 8192)
+LADDER_PREFETCH = (0, 4096, 16384, 32768)  # the fp32 / int16 kernels
 STREAM_BYTES = None  # copies of each matrix fill this (None: the bench's)
 
-DESCRIPTION = ("measure the int8 decoding kernel's weight-stream "
-               "parameters on this CPU and cache the best for its model")
+DESCRIPTION = ("measure the decoding kernels' weight-stream parameters "
+               "(int8 vnni; fp32 and int16) on this CPU and cache the best "
+               "for its model")
 
 
 def settings(streams=None, prefetch=None) -> list[tuple[int, int]]:
@@ -103,6 +109,55 @@ def measure_stream(shapes=None, tries=None, rounds: int = 7,
     return {"rows": rows, "score": score, "best": best}
 
 
+def measure_ladder(shapes=None, tries=LADDER_PREFETCH, rounds: int = 7,
+                   min_sample: float = 0.01, seed: int = 0) -> dict:
+    """Weight GB/s (4 bytes a weight) of the fastest C fp32 kernel at P =
+    1, weights streamed, per prefetch distance: ``{"rows": [...],
+    "score": {bytes: geometric mean of medians}, "best": bytes,
+    "kernel"}``.  Leaves the distance as it was."""
+    from nmt8.native.fp32 import available_fp32_kernels, fp32_matmul, pack_fp32
+    from nmt8.native.tuning import set_ladder_prefetch, stream
+
+    kernel = next((k for k in ("avx512", "avx2")
+                   if k in available_fp32_kernels()), None)
+    if kernel is None:
+        raise ValueError("no fp32 vector kernel runs on this CPU")
+    shapes = shapes or SHAPES
+    rng = np.random.default_rng(seed)
+    before = stream()["ladder_prefetch_bytes"]
+    rows, score = [], {p: [] for p in tries}
+    try:
+        for K, N in shapes:
+            W = (rng.standard_normal((K, N)) / np.sqrt(K)).astype(np.float32)
+            pWs = [pack_fp32(W.copy())
+                   for _ in range(copies_to_stream(4 * K * N, STREAM_BYTES))]
+            X = rng.standard_normal((1, K)).astype(np.float32)
+            for q in pWs:
+                fp32_matmul(q, X, kernel=kernel)
+            n = max(len(pWs), int(min_sample * 20e9 / (4 * K * N)))
+            gbps = {p: [] for p in tries}
+            for r in range(rounds):
+                for i in range(len(tries)):
+                    p = tries[(i + r) % len(tries)]
+                    set_ladder_prefetch(p)
+                    t0 = time.thread_time()
+                    for j in range(n):
+                        fp32_matmul(pWs[j % len(pWs)], X, kernel=kernel)
+                    dt = max(time.thread_time() - t0, 1e-9)
+                    gbps[p].append(4 * K * N * n / dt / 1e9)
+            for p, v in gbps.items():
+                sp = spread(v)
+                rows.append({"in": K, "out": N, "ladder_prefetch_bytes": p,
+                             "gbps": sp})
+                score[p].append(sp["median"])
+            del pWs
+    finally:
+        set_ladder_prefetch(before)
+    score = {p: statistics.geometric_mean(v) for p, v in score.items()}
+    return {"rows": rows, "score": score, "best": max(tries, key=score.get),
+            "kernel": f"fp32-{kernel}"}
+
+
 def format_stream(m: dict, read_gbps: float | None = None) -> str:
     """Markdown: per setting, the median weight GB/s of each shape (min /
     median / max), the geometric mean, and its share of the read
@@ -156,18 +211,24 @@ def run(a: argparse.Namespace) -> int:
                 rounds=3 if a.quick else 5)
             m = measure_stream(tries=tries, rounds=rounds,
                                progress=not a.json)
+            ladder = measure_ladder(
+                tries=(0, 16384) if a.quick else LADDER_PREFETCH,
+                rounds=rounds)
     except ValueError as err:
         print(f"nmt8 tune: {err}", file=sys.stderr)
         return 1
     cpu = tuning.cpu_id()
     s, p = m["best"]
     choice = {"streams": s, "prefetch_bytes": p,
+              "ladder_prefetch_bytes": ladder["best"],
               "score_gbps": m["score"][f"{s}/{p}"],
+              "ladder_score_gbps": ladder["score"][ladder["best"]],
               "read_gbps": read["gbps"] if read else None,
               "measured": time.strftime("%Y-%m-%d"), "cpu": cpu}
     path = None if a.dry_run else tuning.write_cache(choice, cpu)
     if a.json:
-        json.dump({"cpu": cpu, "read": read, **m, "choice": choice,
+        json.dump({"cpu": cpu, "read": read, **m, "ladder": ladder,
+                   "choice": choice,
                    "cache": path}, sys.stdout, indent=1)
         print()
         return 0
@@ -186,7 +247,16 @@ def run(a: argparse.Namespace) -> int:
     print()
     print(format_stream(m, read["gbps"]["median"] if read else None))
     print()
-    print(f"best: streams {s}, prefetch {p} B"
+    print(f"{ladder['kernel']}, P = 1, weights streamed, prefetch of the "
+          "next group of rows (shared with int16):")
+    print()
+    print("| prefetch B | GB/s (geo. mean) |\n|---:|---:|")
+    for pf, g in ladder["score"].items():
+        print(f"| {pf}{' (best)' if pf == ladder['best'] else ''} | "
+              f"{g:.1f} |")
+    print()
+    print(f"best: streams {s}, prefetch {p} B; fp32/int16 prefetch "
+          f"{ladder['best']} B"
           + (f"; cached for this CPU model in {path}" if path
              else " (--dry-run: not cached)"))
     return 0
