@@ -1,4 +1,4 @@
-"""The ``nmt8`` command line: translate, evaluate, demo, bench, reproduce,
+"""The ``nmt8`` command line: translate, evaluate, demo, bench, reproduce, tune,
 train, data.
 
 Every subcommand is a thin argparse layer over a library function, so what
