@@ -8,6 +8,22 @@
 #include "nmt8_fp32.h"
 #include "nmt8_ladder.h"
 
+int64_t nmt8_ladder_prefetch = NMT8_LADDER_DEFAULT_PREFETCH;
+
+int nmt8_set_ladder_prefetch(int64_t prefetch_bytes)
+{
+    if (prefetch_bytes < 0 || prefetch_bytes > NMT8_STREAM_MAX_PREFETCH
+        || prefetch_bytes % 64 != 0)
+        return NMT8_EBADARG;
+    nmt8_ladder_prefetch = prefetch_bytes;
+    return NMT8_OK;
+}
+
+int64_t nmt8_get_ladder_prefetch(void)
+{
+    return nmt8_ladder_prefetch;
+}
+
 /* ---------------------------------------------------------------- dispatch */
 
 typedef int (*f32_fn)(float *, const float *, const float *, int64_t,

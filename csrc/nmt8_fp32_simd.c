@@ -10,7 +10,8 @@
  * The same liberties as the int8 kernels, none of them blocking: each
  * weight vector, once loaded, serves several rows of X (3 for avx2, whose
  * 16 registers hold 12 accumulators; 4 for avx512); the 4-row group about
- * PREFETCH_BYTES ahead is prefetched into L2, one line per 64 bytes
+ * nmt8_ladder_prefetch bytes ahead (run-time, nmt8_kernels.h) is
+ * prefetched into L2, one line per 64 bytes
  * consumed; the last K mod 8 (or 16) floats of a row are read with a
  * masked load, so there is no scalar loop.
  */
@@ -26,7 +27,6 @@ enum {
     ROWS = NMT8_GROUP_ROWS,     /* weight rows at a time, as in the paper */
     PT2 = 3,                    /* rows of X per weight load, avx2 */
     PT5 = 4,                    /* ... avx512 */
-    PREFETCH_BYTES = 16384,     /* software prefetch about this far ahead */
 };
 
 /* F32_MASK + 8 - r: 8 int32 whose first r are -1 (0 <= r <= 8) */
@@ -115,7 +115,7 @@ AVX2F NMT8_INLINE void avx2_chunk(float *y, const float *WT, const float *x,
         for (int r = 0; r < ROWS; r++)
             wr[r] = WT + (o + (r < nrows ? r : 0)) * K;
         int64_t ahead = nmt8_pf_row(o, N, K * (int64_t)sizeof(float),
-                                    PREFETCH_BYTES);
+                                    nmt8_ladder_prefetch);
         avx2_rows4(y + o, N, wr, ahead < 0 ? NULL : WT + ahead * K, x, K,
                    nrows, PT);
     }
@@ -210,7 +210,7 @@ AVX512F NMT8_INLINE void avx512_chunk(float *y, const float *WT,
         for (int r = 0; r < ROWS; r++)
             wr[r] = WT + (o + (r < nrows ? r : 0)) * K;
         int64_t ahead = nmt8_pf_row(o, N, K * (int64_t)sizeof(float),
-                                    PREFETCH_BYTES);
+                                    nmt8_ladder_prefetch);
         avx512_rows4(y + o, N, wr, ahead < 0 ? NULL : WT + ahead * K, x, K,
                      nrows, PT);
     }

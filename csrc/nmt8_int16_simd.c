@@ -3,7 +3,8 @@
  * with vector instructions, built like the paper's int8 kernel
  * (Section 3 of Quinn & Ballesteros 2018): naive, 4 weight rows at a
  * time, each weight vector serving up to 2 (sse4, avx2) or 3 (vnni) rows
- * of X, the group about PREFETCH_BYTES ahead prefetched into L2.
+ * of X, the group about nmt8_ladder_prefetch bytes ahead (run-time,
+ * nmt8_kernels.h) prefetched into L2.
  *
  *   sse4  pmaddwd on 8 int16, into 4 int32 lanes;
  *   avx2  vpmaddwd on 16 int16, into 8 int32 lanes;
@@ -31,7 +32,6 @@ enum {
     PT = 2,                     /* rows of X per weight load, sse4/avx2 */
     PT_VNNI = 3,                /* ... vnni (32 registers) */
     FLUSH = NMT8_I16_FLUSH,     /* int32 steps before widening to int64 */
-    PREFETCH_BYTES = 16384,     /* software prefetch about this far ahead */
 };
 
 /* the group of 4 rows to prefetch for the group at row o, or NULL */
@@ -39,7 +39,7 @@ NMT8_INLINE const int16_t *ahead_of(const int16_t *Wq, int64_t o, int64_t N,
                                     int64_t K)
 {
     int64_t r = nmt8_pf_row(o, N, K * (int64_t)sizeof(int16_t),
-                            PREFETCH_BYTES);
+                            nmt8_ladder_prefetch);
     return r < 0 ? NULL : Wq + r * K;
 }
 

@@ -91,6 +91,38 @@ typedef struct {
 int nmt8_cpu_supports(int kernel);
 
 /*
+ * The weight stream of the decoding case (P <= 2 rows of X) of the vnni
+ * kernel, tunable at run time because its best values differ between
+ * CPUs (nmt8 tune measures them; nmt8.native.tuning sets them once at
+ * load).  No value changes a single bit of any result, only the order in
+ * which the weights are fetched:
+ *   streams         output blocks of 16 rows read side by side, each its
+ *                   own sequential stream (memory-level parallelism):
+ *                   1, 2, 4 or 8
+ *   prefetch_bytes  software prefetch (into L2) this far ahead in each
+ *                   stream, 0 .. NMT8_STREAM_MAX_PREFETCH, a multiple of
+ *                   64; 0: none (the hardware prefetchers alone)
+ * Set with nmt8_set_stream (NMT8_EBADARG for a value out of range, and
+ * nothing changes); read with nmt8_get_stream.  Process-wide: set it
+ * before calling kernels from several threads, not while they run.
+ */
+#define NMT8_STREAM_DEFAULT_STREAMS 4
+#define NMT8_STREAM_DEFAULT_PREFETCH 2048
+#define NMT8_STREAM_MAX_PREFETCH 65536
+int nmt8_set_stream(int streams, int64_t prefetch_bytes);
+void nmt8_get_stream(int *streams, int64_t *prefetch_bytes);
+
+/*
+ * The same for the fp32 and int16 vector kernels (nmt8_fp32_simd.c,
+ * nmt8_int16_simd.c), which read 4 weight rows side by side: the group of
+ * rows about prefetch_bytes ahead is prefetched into L2 (0 ..
+ * NMT8_STREAM_MAX_PREFETCH, a multiple of 64; 0: none).  Every P.
+ */
+#define NMT8_LADDER_DEFAULT_PREFETCH 16384
+int nmt8_set_ladder_prefetch(int64_t prefetch_bytes);
+int64_t nmt8_get_ladder_prefetch(void);
+
+/*
  * The kernels proper: raw int32 accumulators.  All share one signature;
  * nmt8_accum_ref is the plain reference the others are checked against.
  * Call them through nmt8_accumulate, which checks the CPU first.

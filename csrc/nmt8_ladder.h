@@ -15,6 +15,10 @@
 #include <immintrin.h>
 #endif
 
+/* the run-time prefetch distance of the fp32 and int16 vector kernels
+ * (nmt8_set_ladder_prefetch, nmt8_kernels.h); 0: none */
+extern int64_t nmt8_ladder_prefetch;
+
 /* weight rows read side by side, as in the paper's kernel */
 #define NMT8_GROUP_ROWS 4
 
@@ -68,11 +72,12 @@ NMT8_INLINE void nmt8_pf_last(const nmt8_pf *pf)
  * The first row of the group about `ahead_bytes` after the group at row
  * o (rows of row_bytes bytes), or the last full group near the end; -1
  * when there is nothing to prefetch (fewer than 4 rows, empty rows).
+  * ahead_bytes <= 0: -1 too (no software prefetch).
  */
 static inline int64_t nmt8_pf_row(int64_t o, int64_t N, int64_t row_bytes,
                                   int64_t ahead_bytes)
 {
-    if (N < NMT8_GROUP_ROWS || row_bytes <= 0)
+    if (N < NMT8_GROUP_ROWS || row_bytes <= 0 || ahead_bytes <= 0)
         return -1;
     const int64_t group = NMT8_GROUP_ROWS * row_bytes;
     int64_t ahead = o + NMT8_CEIL_DIV(ahead_bytes, group) * NMT8_GROUP_ROWS;

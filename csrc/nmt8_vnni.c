@@ -28,6 +28,33 @@
 #include "nmt8_internal.h"
 #include "nmt8_vnni_tile.h"
 
+/*
+ * The run-time stream parameters of the decoding case (PT <= 2,
+ * nmt8_kernels.h): output blocks in flight and the L2 prefetch distance.
+ * Read once per call.
+ */
+static int stream_blocks = NMT8_STREAM_DEFAULT_STREAMS;
+static int64_t stream_prefetch = NMT8_STREAM_DEFAULT_PREFETCH;
+
+int nmt8_set_stream(int streams, int64_t prefetch_bytes)
+{
+    if ((streams != 1 && streams != 2 && streams != 4 && streams != 8)
+        || prefetch_bytes < 0 || prefetch_bytes > NMT8_STREAM_MAX_PREFETCH
+        || prefetch_bytes % 64 != 0)
+        return NMT8_EBADARG;
+    stream_blocks = streams;
+    stream_prefetch = prefetch_bytes;
+    return NMT8_OK;
+}
+
+void nmt8_get_stream(int *streams, int64_t *prefetch_bytes)
+{
+    if (streams != NULL)
+        *streams = stream_blocks;
+    if (prefetch_bytes != NULL)
+        *prefetch_bytes = stream_prefetch;
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <string.h>
@@ -39,9 +66,8 @@ enum {
     DEP = NMT8_VNNI_DEPTH,          /* k per int32 lane */
     LINE = NMT8_VNNI_LINE,          /* bytes per vector: BLK * DEP */
     VNNI_PT = 8,                    /* rows of X per weight load */
-    VNNI_NB = 4,                    /* most output blocks in flight */
-    PREFETCH = 2048,                /* bytes ahead within a block, P <= 2 */
-    PREFETCH_L1 = 256,              /* ... and from L2 to L1 */
+    VNNI_NB = 8,                    /* most output blocks in flight */
+    PREFETCH_L1 = 256,              /* P <= 2: from L2 to L1, this far */
     STACK_BYTES = 32768,
 };
 
@@ -54,10 +80,11 @@ enum {
  * (1..16) of the last block.
  *
  * Prefetch.  For PT <= 2 the loop is so short that any bookkeeping shows:
- * each block's own stream is fetched PREFETCH bytes ahead into L2 and
- * PREFETCH_L1 bytes ahead into L1, never past wend (T0 alone, fewer bytes
- * ahead, read weights streaming from memory more slowly: bench kernels
- * --stream).  For PT >= 3 there is room for more: the NB blocks of a
+ * each block's own stream is fetched pf_l2 bytes ahead into L2 (the
+ * run-time prefetch_bytes of nmt8_set_stream; 0: no software prefetch)
+ * and PREFETCH_L1 bytes ahead into L1, never past wend (T0 alone, fewer
+ * bytes ahead, read weights streaming from memory more slowly: bench
+ * kernels --stream).  For PT >= 3 there is room for more: the NB blocks of a
  * tile are contiguous, and so is the next tile, so while this tile is
  * computed its successor (the pf_bytes bytes from pf) is prefetched line
  * by line, NB lines per step, and a whole tile is always on its way from
@@ -67,7 +94,8 @@ VNNI NMT8_INLINE void vnni_tile(int32_t *acc, int64_t N, const int8_t *wp,
                                 int64_t bstride, const int8_t *wend,
                                 const int32_t *wsum, const uint8_t *xu,
                                 int64_t G, int nlast, const int8_t *pf,
-                                int64_t pf_bytes, int NB, int PT)
+                                int64_t pf_bytes, int64_t pf_l2, int NB,
+                                int PT)
 {
     __m512i c[VNNI_NB][VNNI_PT];
     for (int b = 0; b < NB; b++)
@@ -81,9 +109,9 @@ VNNI NMT8_INLINE void vnni_tile(int32_t *acc, int64_t N, const int8_t *wp,
             if (PT <= 2) {
                 /* bytes left from this line: ahead only while inside */
                 const int64_t left = wend - line;
-                if (left > PREFETCH)
-                    NMT8_PREFETCH((const char *)(line + PREFETCH), _MM_HINT_T1);
-                if (left > PREFETCH_L1)
+                if (pf_l2 > 0 && left > pf_l2)
+                    NMT8_PREFETCH((const char *)(line + pf_l2), _MM_HINT_T1);
+                if (pf_l2 > 0 && left > PREFETCH_L1)
                     NMT8_PREFETCH((const char *)(line + PREFETCH_L1),
                                  _MM_HINT_T0);
             } else {
@@ -98,32 +126,50 @@ VNNI NMT8_INLINE void vnni_tile(int32_t *acc, int64_t N, const int8_t *wp,
     NMT8_VNNI_STORE(acc, N, c, wsum, NB, PT, nlast);
 }
 
-/* number of blocks in flight for PT rows of X: keep ~8-16 accumulators */
-#define VNNI_NB_FOR(PT) ((PT) <= 2 ? 4 : 2)
-
 /*
- * One chunk of PT (<= 8) rows of X against every output block.
+ * Every output block against PT (<= 8) rows of X, NB blocks at a time.
  * acc (PT, N) int32, row stride N; xu (PT, 4 G) uint8.
  */
-VNNI NMT8_INLINE void vnni_chunk(int32_t *acc, const nmt8_weights *w,
-                                 const uint8_t *xu, int PT)
+VNNI NMT8_INLINE void vnni_blocks(int32_t *acc, const nmt8_weights *w,
+                                  const uint8_t *xu, int64_t pf_l2, int NB,
+                                  int PT)
 {
     const int64_t N = w->N, G = NMT8_CEIL_DIV(w->K, DEP);
     const int64_t nblk = NMT8_CEIL_DIV(N, BLK), bstride = G * LINE;
     const int8_t *wend = w->Wp + nblk * bstride;
     const int nlast = (int)(N - (nblk - 1) * BLK);
-    const int NB = VNNI_NB_FOR(PT);
     int64_t b = 0;
     for (; b + NB <= nblk; b += NB)
         vnni_tile(acc + b * BLK, N, w->Wp + b * bstride, bstride, wend,
                   w->wsum + b * BLK, xu, G, b + NB == nblk ? nlast : BLK,
                   w->Wp + (b + NB) * bstride, (nblk - b - NB) * bstride,
-                  NB, PT);
+                  pf_l2, NB, PT);
     for (; b < nblk; b++)
         vnni_tile(acc + b * BLK, N, w->Wp + b * bstride, bstride, wend,
                   w->wsum + b * BLK, xu, G, b + 1 == nblk ? nlast : BLK,
                   w->Wp + (b + 1) * bstride, (nblk - b - 1) * bstride,
-                  1, PT);
+                  pf_l2, 1, PT);
+}
+
+/*
+ * One chunk of PT (<= 8) rows of X against every output block: for PT <=
+ * 2 (decoding, the weights stream) `streams` blocks in flight, for more
+ * rows 2 (~8-16 accumulators).
+ */
+VNNI NMT8_INLINE void vnni_chunk(int32_t *acc, const nmt8_weights *w,
+                                 const uint8_t *xu, int streams,
+                                 int64_t pf_l2, int PT)
+{
+    if (PT > 2) {
+        vnni_blocks(acc, w, xu, 0, 2, PT);
+        return;
+    }
+    switch (streams) {
+    case 1: vnni_blocks(acc, w, xu, pf_l2, 1, PT); break;
+    case 2: vnni_blocks(acc, w, xu, pf_l2, 2, PT); break;
+    case 8: vnni_blocks(acc, w, xu, pf_l2, 8, PT); break;
+    default: vnni_blocks(acc, w, xu, pf_l2, 4, PT); break;
+    }
 }
 
 VNNI int nmt8_accum_vnni(int32_t *acc, const nmt8_weights *w,
@@ -144,12 +190,14 @@ VNNI int nmt8_accum_vnni(int32_t *acc, const nmt8_weights *w,
     uint8_t *xu = nxu <= STACK_BYTES ? xu_stack : malloc(nxu);
     if (xu == NULL)
         return NMT8_ENOMEM;
+    const int streams = stream_blocks;
+    const int64_t pf_l2 = stream_prefetch;
     for (int64_t p0 = 0; p0 < P; p0 += VNNI_PT) {
         const int PT = P - p0 < VNNI_PT ? (int)(P - p0) : VNNI_PT;
         for (int p = 0; p < PT; p++)
             nmt8_shift_u8(xu + p * K4, Xq + (p0 + p) * K, K, K4);
         int32_t *a = acc + p0 * N;
-#define VNNI_CHUNK(PT) vnni_chunk(a, w, xu, PT)
+#define VNNI_CHUNK(PT) vnni_chunk(a, w, xu, streams, pf_l2, PT)
         NMT8_ROWS_UPTO8(PT, VNNI_CHUNK)
 #undef VNNI_CHUNK
     }

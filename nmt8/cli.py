@@ -1,4 +1,4 @@
-"""The ``nmt8`` command line: translate, evaluate, demo, bench, reproduce,
+"""The ``nmt8`` command line: translate, evaluate, demo, bench, reproduce, tune,
 train, data.
 
 Every subcommand is a thin argparse layer over a library function, so what
@@ -261,6 +261,8 @@ _LAB_COMMANDS = (
      "nmt8.lab.speed.bulk"),
     ("reproduce", "regenerate the paper's tables on this machine",
      "nmt8.lab.reproduce.run"),
+    ("tune", "measure the kernels' run-time parameters, cache them per CPU",
+     "nmt8.lab.kernels.tune"),
     ("train", "train a model (needs the [train] extra)", "nmt8.train.loop"),
 )
 

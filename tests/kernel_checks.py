@@ -151,3 +151,29 @@ def check_kernel_names(matmul, W, ladder, monkeypatch, unknown):
         with pytest.raises(ValueError, match="not supported.*available"):
             matmul(W, X, kernel=name)
     np.testing.assert_array_equal(matmul(W, X), matmul(W, X, kernel="ref"))
+
+
+# the prefetch distances of the fp32 and int16 vector kernels the tests
+# run (nmt8.native.tuning.set_ladder_prefetch): none, one line, the default,
+# the largest
+LADDER_PREFETCH = (0, 64, 4096, 16384, 65536)
+
+
+def check_ladder_prefetch(matmul, W, kernel):
+    """Every prefetch distance of ``nmt8 tune`` gives the same bits as the
+    default: X of 1, 2, 3 and 5 rows against W (one prepared matrix)."""
+    from nmt8.native import tuning
+
+    rng = np.random.default_rng(7)
+    before = tuning.stream()
+    try:
+        for P in (1, 2, 3, 5):
+            X = rng.standard_normal((P, W.in_features)).astype(np.float32)
+            tuning.set_all(before)
+            want = matmul(W, X, kernel=kernel)
+            for pf in LADDER_PREFETCH:
+                tuning.set_ladder_prefetch(pf)
+                np.testing.assert_array_equal(matmul(W, X, kernel=kernel),
+                                              want)
+    finally:
+        tuning.set_all(before)

@@ -209,3 +209,9 @@ def test_used_matrix_pickles_and_copies(kernel, how):
             "deepcopy": copy.deepcopy, "copy": copy.copy}[how](pW)
     assert isinstance(twin, PackedF32) and not twin.WT.flags.writeable
     np.testing.assert_array_equal(fp32_matmul(twin, X, kernel=kernel), before)
+
+
+@pytest.mark.parametrize("K, N", [(7, 5), (100, 37), (620, 300)])
+def test_every_prefetch_distance_gives_the_same_bits(kernel, K, N):
+    W = np.random.default_rng(K).standard_normal((K, N)).astype(np.float32)
+    kc.check_ladder_prefetch(fp32_matmul, pack_fp32(W), kernel)

@@ -392,13 +392,16 @@ def test_sweep_table_has_one_crossover_per_pair():
             (t, 8): (40, 90)}
     got = rows(vnni) + rows(avx2, "avx2", "gemm_avx2")
     assert crossover(got, "avx2", "gemm_avx2") == 8
-    sweep = {"peak": {"gops": 400.0, "kernel": "vnni", "in": 2048,
-                      "out": 128, "P": 64,
-                      "by_kernel": {"vnni": 400.0, "avx2": 150.0}},
+    peak = {"gops": {"min": 390.0, "median": 395.0, "max": 400.0}}
+    sweep = {"peaks": {"int8_vnni": {**peak, "kind": "vnni_zmm_12"},
+                       "int8_avx2": {**peak, "kind": "avx2_maddubs_8"}},
              "rows": got}
+    got[-1]["samples"], got[-2]["samples"] = [90, 45], [40, 40]
     table = format_sweep(sweep)
     assert table.count("crossover") == 2
-    assert "| gemm_avx2 / avx2 |" in table and "| gemm / vnni |" in table
-    assert "| 620x40000 | 8 | 40 | 90 | 10% | 22% | 2.25 |" in table
+    assert "| gemm_avx2 / avx2 min/med/max |" in table
+    assert "| gemm / vnni min/med/max |" in table
+    assert "| 620x40000 | 8 | 40/40/40 | 90/90/90 | 10% | 22% | " \
+        "1.12/1.69/2.25 |" in table
     only = format_sweep(sweep, "avx2", "gemm_avx2")
     assert only.count("crossover") == 1 and "gemm / vnni" not in only

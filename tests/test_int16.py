@@ -292,3 +292,9 @@ def test_kernel_names(qW, monkeypatch):
         int16_accumulate(qW, np.ones((1, 16), np.int16), kernel=None)
     kc.check_kernel_names(int16_matmul, qW, int16_kernels._KERNELS, monkeypatch,
                        "avx512")
+
+
+@pytest.mark.parametrize("K, N", [(7, 5), (100, 37), (620, 300)])
+def test_every_prefetch_distance_gives_the_same_bits(kernel, K, N):
+    W = np.random.default_rng(K).standard_normal((K, N)).astype(np.float32)
+    kc.check_ladder_prefetch(int16_matmul, quantize16(W), kernel)

@@ -599,3 +599,39 @@ def test_used_matrix_pickles_and_copies(kernel, how):
     assert not twin.Wq.flags.writeable and twin.scheme == "per_row"
     np.testing.assert_array_equal(int8_matmul(twin, X, kernel=kernel), before)
     np.testing.assert_array_equal(int8_matmul(qW, X, kernel=kernel), before)
+
+
+# ------------------------------------------------- the decoding stream
+
+@pytest.fixture
+def stream_setting(request):
+    """Set the vnni kernel's decoding stream for one test, then restore."""
+    from nmt8.native import tuning
+
+    before = tuning.stream()
+    tuning.set_stream(*request.param)
+    yield request.param
+    tuning.set_stream(before["streams"], before["prefetch_bytes"])
+
+
+STREAM_SETTINGS = [(s, p) for s in (1, 2, 4, 8) for p in (0, 64, 2048, 65536)]
+
+
+@pytest.mark.parametrize("stream_setting", STREAM_SETTINGS, indirect=True,
+                         ids=[f"{s}x{p}" for s, p in STREAM_SETTINGS])
+def test_every_stream_setting_is_exact(stream_setting):
+    """Every (streams, prefetch bytes) of nmt8 tune gives the same bits:
+    P around the decoding case (1, 2) and above it, output blocks that do
+    and do not divide among the streams, K around the vector widths."""
+    if "vnni" not in available_kernels():
+        pytest.skip("no AVX-512 VNNI on this CPU")
+    rng = np.random.default_rng(sum(stream_setting))
+    for P, K, N in [(1, 1, 1), (1, 5, 17), (2, 64, 100), (1, 1000, 257),
+                    (2, 33, 16 * 8 * 3 + 5), (3, 100, 130), (1, 620, 512)]:
+        Wq, Xq = random_case(int(rng.integers(1 << 30)), P, K, N)
+        np.testing.assert_array_equal(int8_accumulate(Wq, Xq, kernel="vnni"),
+                                      ref_acc(Wq, Xq))
+        X = rng.standard_normal((P, K)).astype(np.float32)
+        qW = quantize(rng.standard_normal((K, N)).astype(np.float32))
+        np.testing.assert_array_equal(int8_matmul(qW, X, kernel="vnni"),
+                                      expected(qW, X))

@@ -217,7 +217,10 @@ def _check_kernel_targets(res, report):
         assert ("torch-fbgemm" in methods) == has_torch()
         assert batch_targets.int8_method(k.points) == int8.pop()
     assert "### Kernel targets" in report
-    assert res.batch.int8_peak["gops"] > 0 and "% of peak" in report
+    assert "% of true peak" in report
+    assert any(p["gops"]["max"] > 0 for g, p in res.batch.peaks.items()
+               if g.startswith("int8"))
+    assert res.batch.peaks["read"]["gbps"]["max"] > 0
     kernel = [t for t in res.targets if t.target.startswith("kernel ")]
     assert len(kernel) == len(shapes) * len(TINY["kernel_target_P"]) * (
         2 if has_torch() else 1)
@@ -598,14 +601,16 @@ def test_report_shows_the_kernel_targets(made_up):
     assert ("| nmt8 int8 / PyTorch fp32 median WPCS >= 5.0x, both batch 32, "
             "beam 5, toy | 5.00x | yes |") in lines
     # with this core's measured peak: each kernel's share of it
-    made_up.batch.int8_peak = {"gops": 500.0, "in": 1024, "out": 256, "P": 64,
-                               "kernel": "gemm", "by_kernel": {"gemm": 500.0}}
+    made_up.batch.peaks = {"int8_vnni": {
+        "gops": {"min": 450.0, "median": 480.0, "max": 500.0},
+        "kind": "vnni_zmm_12", "by_kind": {"vnni_zmm_12": 500.0}}}
     lines = render(made_up).splitlines()
     assert "| 1000 x 3000 | 64 | int8-gemm | 100.0 | 400.0 | 320.0 | 4.00x | " \
         "1.25x | 80% | 64% |" in lines
     assert "| 620 x 40000 | 64 | int8-vnni | 90.0 | 300.0 | - | 3.33x | - | " \
         "60% | - |" in lines
-    assert any("int8 peak, measured: 500 GOP/s" in x for x in lines)
+    assert any("true int8 peak: 500 GOP/s" in x and "vnni_zmm_12" in x
+               for x in lines)
     made_up.batch.kernel_shapes = []
     assert "### Kernel targets" not in render(made_up)
 
@@ -625,8 +630,10 @@ def test_the_batch_section_round_trips_through_results_json(made_up):
                                                          60.0)], 5,
                               "int8-gemm", "int8-vnni")
     b.notes = ["made up"]
-    b.int8_peak = {"gops": 414.0, "in": 1024, "out": 256, "P": 64,
-                   "kernel": "gemm", "by_kernel": {"gemm": 414.0, "vnni": 413.0}}
+    b.peaks = {"int8_vnni": {"gops": {"min": 400.0, "median": 410.0,
+                                      "max": 414.0}, "kind": "vnni_zmm_12",
+                             "by_kind": {"vnni_zmm_12": 414.0}}}
+    b.kernel_shapes[0].points[0].rounds = [1e-4, 2e-4, 1.5e-4]
     made_up.batch = b
     saved = json.loads(json.dumps(to_json(made_up)))
     assert saved["batch"]["kernel_shapes"][0]["shape"] == [620, 40000]
@@ -786,3 +793,22 @@ def test_table6_puts_each_direction_beside_the_papers_rows(made_up):
     assert "En-De: the shipped en and en2 (2x)." in lines
     made_up.directions[0].ensemble = None
     assert "no En-De 2x row" in render(made_up)
+
+
+def test_kernel_targets_give_min_median_max_over_rounds():
+    """With the rounds recorded, the int8 GOP/s and both ratios are
+    min/median/max, the ratios taken round by round."""
+    from nmt8.lab.reproduce import targets as batch_targets
+    from nmt8.lab.reproduce.batch_records import KernelPoint, KernelScaling
+
+    ops = 2 * 64 * 1000 * 3000
+    k = KernelScaling((1000, 3000), [
+        KernelPoint("numpy-fp32", 64, 4.0, ops / 4.0 / 1e9, [4.0, 4.0, 8.0]),
+        KernelPoint("int8-gemm", 64, 1.0, ops / 1.0 / 1e9, [1.0, 2.0, 1.0]),
+        KernelPoint("torch-fbgemm", 64, 1.0, ops / 1.0 / 1e9,
+                    [1.0, 1.0, 1.0])], None, "int8-gemm")
+    (r,) = batch_targets.kernel_rows(k)
+    assert r.vs_numpy_spread == {"min": 2.0, "median": 4.0, "max": 8.0}
+    assert r.vs_fbgemm_spread == {"min": 0.5, "median": 1.0, "max": 1.0}
+    assert r.int8_spread["min"] == pytest.approx(ops / 2.0 / 1e9)
+    assert r.int8_spread["max"] == pytest.approx(ops / 1e9)

@@ -10,6 +10,8 @@ checked Python wrappers (``csrc/``, compiled by cffi at install).
   ``vnni``, the blocked ``gemm`` and ``gemm_avx2``, the saturating
   ``maddubs`` trap), and the choice of kernel;
 - ``fp32``, ``int16``: the other rungs of the ladder, built alike;
+- ``peak``: this core's true limits (register-only multiply-add loops,
+  the streaming read), the yardstick of every "% of peak";
 - ``attention``, ``gru``, ``softmax``, ``select``: the work beside the
   products (eq. (5)-(6), the GRU's gates, beam search's row log-sum-exp
   and its choice of extensions), the same bits on every instruction set.

@@ -73,12 +73,14 @@ from nmt8.native.clib import check_name as _check_name
 from nmt8.native.clib import ffi as _ffi
 from nmt8.native.clib import lib as _lib
 from nmt8.native.clib import raise_error as _raise
+from nmt8.native.tuning import apply_auto as _apply_auto
 from nmt8.quant.checks import x_matrix as _x_matrix
 from nmt8.quant.int8 import QuantizedMatrix
 
 __all__ = [
     "GEMM_AVX2_MIN_ROWS",
     "GEMM_MIN_ROWS",
+    "STREAM",
     "auto_kernel",
     "available_kernels",
     "default_kernel",
@@ -88,6 +90,10 @@ __all__ = [
 ]
 
 _AUTO_ORDER = ("vnni", "avx2", "sse4", "ref")  # fastest first; not maddubs
+
+# the decoding kernels' weight stream for this CPU (nmt8 tune's cached
+# choice, else the built-in one of its family), resolved once, at load
+STREAM = _apply_auto()
 _VNNI, _GEMM, _AVX2 = _ID["vnni"], _ID["gemm"], _ID["avx2"]
 
 # "auto" runs gemm rather than vnni from this many rows of X on: the

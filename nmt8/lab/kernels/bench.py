@@ -93,16 +93,55 @@ def _markdown(header: str, align: str, rows) -> str:
     return "\n".join(lines)
 
 
-def format_table(rows: list[dict]) -> str:
-    """Markdown table of ``bench_kernels`` rows, with the speed-up against
-    both fp32 baselines: numpy fp32 and the fastest C fp32 kernel."""
+def _mmm(sp, fmt: str = ".2f", fallback=None) -> str:
+    """min / median / max of a spread dict, or ``fallback`` alone."""
+    if sp is None:
+        return "-" if fallback is None else format(fallback, fmt)
+    return "/".join(format(sp[k], fmt) for k in ("min", "median", "max"))
+
+
+def _peak_of(method: str, peaks: dict | None) -> float | None:
+    """The true peak a method is judged against: the int8 peak for int8
+    kernels and FBGEMM, the fp32 FMA peak for fp32 (none for int16)."""
+    if not peaks:
+        return None
+    if method.startswith(("int8", "torch")):
+        group = next((g for g in ("int8_vnni", "int8_avx2") if g in peaks),
+                     None)
+        return peaks[group]["gops"]["max"] if group else None
+    if method.startswith(("fp32", "numpy")) and "fp32" in peaks:
+        return peaks["fp32"]["gops"]["max"]
+    return None
+
+
+def _share(value, whole) -> str:
+    return "-" if not whole or value is None else f"{100 * value / whole:.0f}%"
+
+
+def format_table(rows: list[dict], peaks: dict | None = None) -> str:
+    """Markdown table of ``bench_kernels`` rows: GOP/s and the speed-up
+    against both fp32 baselines (numpy fp32 and the fastest C fp32
+    kernel), each as min/median/max over the interleaved rounds; with
+    ``peaks`` (``nmt8.native.peak.measure_peaks``), the median's share of
+    the true peak (int8 or fp32) and, for weights read from memory, the
+    weights' GB/s as a share of the core's read bandwidth."""
+    read = peaks["read"]["gbps"]["median"] if peaks and "read" in peaks \
+        else None
     return _markdown(
-        "in x out|P|method|median us|GOPS|x numpy fp32|x C fp32|spread",
-        "---|---:|---|---:|---:|---:|---:|---:",
+        "in x out|P|method|median us|GOP/s min/med/max|% peak|"
+        "weights GB/s|% read bw|x numpy min/med/max|x C fp32 min/med/max",
+        "---|---:|---|---:|---:|---:|---:|---:|---:|---:",
         ([f"{r['in']}x{r['out']}", str(r["P"]), r["method"],
-          f"{r['seconds'] * 1e6:.1f}", f"{r['gops']:.1f}",
-          f"{r['speedup']:.2f}", _x(r.get("speedup_c")),
-          f"{r['spread'] * 100:.0f}%"] for r in rows))
+          f"{r['seconds'] * 1e6:.1f}",
+          _mmm(r.get("gops_spread"), ".0f", r["gops"]),
+          _share(r["gops"], _peak_of(r["method"], peaks)),
+          "-" if r.get("weights_gbps") is None
+          else f"{r['weights_gbps']:.1f}",
+          _share(r.get("weights_gbps"), read)
+          if r.get("weights") == "stream" else "-",
+          _mmm(r.get("speedup_spread"), ".2f", r["speedup"]),
+          _mmm(r.get("speedup_c_spread"), ".2f", r.get("speedup_c"))]
+         for r in rows))
 
 
 def decomposition(rows: list[dict]) -> list[dict]:
@@ -207,6 +246,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--repeats", type=int, help="round-robin rounds "
                     "(default: 7 with --quick, else 31)")
     ap.add_argument("--no-torch", action="store_true", help="skip FBGEMM")
+    ap.add_argument("--no-peaks", action="store_true",
+                    help="skip measuring the core's true limits (about 10 s)")
     ap.add_argument("--sweep-rows", action="store_true",
                     help="only each naive int8 kernel against its blocked "
                          "one (vnni/gemm, avx2/gemm_avx2) against P (--P, default 1..1024) on --shapes "
@@ -231,6 +272,11 @@ def run(a: argparse.Namespace) -> int:
         _torch()  # loaded before the limit, so blas_threads limits it too
     with blas_threads(1):
         how = describe()
+        peaks = None
+        if not a.no_peaks:
+            from nmt8.native.peak import measure_peaks
+
+            peaks = measure_peaks(quick=a.quick)
         rows = bench_kernels(shapes, P_values, repeats=repeats, kernels=kernels,
                              include_torch=not a.no_torch, progress=not a.json,
                              min_sample=5e-4 if a.quick else 2e-3,
@@ -239,7 +285,7 @@ def run(a: argparse.Namespace) -> int:
         costs = [quantize_cost((np.random.default_rng(0).standard_normal(s)
                                 * 0.1).astype(np.float32)) for s in shapes]
     if a.json:
-        json.dump({"machine": machine, "blas_threads": how,
+        json.dump({"machine": machine, "blas_threads": how, "peaks": peaks,
                    "weights": "stream" if a.stream else "cached", "rows": rows,
                    "quantize_cost": costs}, sys.stdout, indent=1)
         print()
@@ -253,12 +299,23 @@ def run(a: argparse.Namespace) -> int:
                          "cached (a matrix that fits in cache is timed from "
                          "cache; --stream for decoding-like traffic)"))
     print()
+    if peaks:
+        from nmt8.native.peak import format_peaks
+
+        print("this core's true limits (nmt8.native.peak, measured just "
+              "before):")
+        print(format_peaks(peaks))
+        print()
     print("x numpy fp32: against numpy's X @ W (what a user has); x C fp32: "
           "against the fastest C fp32 kernel (fp32-avx2/avx512, built like "
           "the int8 kernel: the paper's 'similar optimized floating point "
-          "implementation')")
+          "implementation'); ratios taken round by round, min/median/max "
+          "over the interleaved rounds; % peak: the median GOP/s over the "
+          "true peak (int8 VNNI, else AVX2, for int8 and FBGEMM; fp32 FMA "
+          "for fp32); % read bw: bytes of weights per second over the "
+          "core's read bandwidth (--stream only)")
     print()
-    print(format_table(rows))
+    print(format_table(rows, peaks))
     print()
     print("bytes per weight vs the measured speed-up over C fp32 (the "
           "fastest kernel of each precision):")

@@ -130,9 +130,10 @@ def copies_to_stream(nbytes: int, stream_bytes: float | None = None) -> int:
 
 
 def _time_interleaved(methods: dict, rounds: int, min_sample: float):
-    """Median seconds per call of each method, timed round-robin: each
-    round times every method once (``inner`` calls each), in a rotating
-    order.  Also returns the relative interquartile spread."""
+    """Seconds per call of each method in each round, timed round-robin:
+    each round times every method once (``inner`` calls each), in a
+    rotating order.  Returns {name: [seconds of round 0, 1, ...]}, so that
+    a ratio can be taken round by round (both sides timed side by side)."""
     names = list(methods)
     inner = {}
     for name, f in methods.items():          # warm up, calibrate
@@ -150,12 +151,23 @@ def _time_interleaved(methods: dict, rounds: int, min_sample: float):
             for _ in range(n):
                 f()
             samples[name].append((_clock() - t0) / n)
-    out = {}
-    for name, s in samples.items():
-        med = statistics.median(s)
-        q = np.percentile(s, [25, 75])
-        out[name] = (med, float((q[1] - q[0]) / med))
-    return out
+    return samples
+
+
+def spread(values) -> dict:
+    """min, median and max of ``values``."""
+    v = list(values)
+    return {"min": min(v), "median": statistics.median(v), "max": max(v)}
+
+
+def _ratios(base: list, sec: list) -> dict:
+    """min / median / max over the rounds of base[r] / sec[r]: a speed-up
+    measured round by round, both sides timed side by side."""
+    return spread(b / s for b, s in zip(base, sec))
+
+
+def _bytes_per_weight(method: str) -> int:
+    return _bits(method) // 8
 
 
 def bench_kernels(shapes=PAPER_SHAPES, P_values=P_VALUES, repeats: int = 31,
@@ -171,11 +183,18 @@ def bench_kernels(shapes=PAPER_SHAPES, P_values=P_VALUES, repeats: int = 31,
     int16 kernel names to time (default: all this CPU runs; ``()`` for
     none).  Returns one dict per (shape, P, method): ``in``, ``out``,
     ``P``, ``method``, ``bits`` (32, 16 or 8), ``seconds`` (median per
-    call), ``spread`` (interquartile range / median), ``gops`` (2 P in out
-    / seconds / 1e9), ``speedup`` (numpy seconds / seconds), ``speedup_c``
-    (seconds of the fastest C fp32 kernel at that shape and P / seconds;
-    None when no C fp32 kernel was timed), ``c_fp32`` (which kernel that
-    was), ``weights`` ("cached" or "stream") and ``copies``.
+    call over the rounds), ``spread`` (interquartile range / median),
+    ``gops`` (2 P in out / seconds / 1e9) and ``gops_spread`` (min /
+    median / max over the rounds), ``weights_gbps`` (bytes of weights /
+    seconds: what a call reads, when the weights stream), ``speedup``
+    (numpy seconds / seconds, the median of the round-by-round ratios)
+    and ``speedup_spread`` (min / median / max of them), ``speedup_c`` and
+    ``speedup_c_spread`` (the same against the fastest C fp32 kernel at
+    that shape and P; None when no C fp32 kernel was timed), ``c_fp32``
+    (which kernel that was), ``weights`` ("cached" or "stream"),
+    ``copies`` and ``rounds`` (seconds per call in each round, in the
+    order of the rounds: ratios to other rows can be taken round by
+    round).
 
     ``stream``: give every method enough copies of the weights (used in
     turn, :func:`copies_to_stream`) that no call finds them in cache, as
@@ -244,17 +263,30 @@ def _bench(shapes, P_values, repeats, chosen, include_torch, progress,
                 for _ in range(copies):  # one-off work (C view, VNNI packing)
                     f()
             timed = _time_interleaved(methods, repeats, min_sample)
-            base = timed["numpy-fp32"][0]
+            med = {m: statistics.median(v) for m, v in timed.items()}
+            base = timed["numpy-fp32"]
             c_fp32 = min((m for m in timed if m.startswith("fp32-")),
-                         key=lambda m: timed[m][0], default=None)
-            c_base = timed[c_fp32][0] if c_fp32 else None
-            for method, (sec, spread) in timed.items():
+                         key=med.get, default=None)
+            flops = 2 * P * K * N
+            for method, sec in timed.items():
+                s = spread(sec)
+                q = np.percentile(sec, [25, 75])
+                x = _ratios(base, sec)
+                xc = _ratios(timed[c_fp32], sec) if c_fp32 else None
                 rows.append({"in": K, "out": N, "P": P, "method": method,
                              "bits": _bits(method),
-                             "seconds": sec, "spread": spread,
-                             "gops": 2 * P * K * N / sec / 1e9,
-                             "speedup": base / sec,
-                             "speedup_c": c_base / sec if c_base else None,
+                             "seconds": s["median"],
+                             "spread": float((q[1] - q[0]) / s["median"]),
+                             "gops": flops / s["median"] / 1e9,
+                             "gops_spread": {"min": flops / s["max"] / 1e9,
+                                             "median": flops / s["median"] / 1e9,
+                                             "max": flops / s["min"] / 1e9},
+                             "weights_gbps": (K * N * _bytes_per_weight(method)
+                                              / s["median"] / 1e9),
+                             "speedup": x["median"], "speedup_spread": x,
+                             "rounds": list(sec),
+                             "speedup_c": xc["median"] if xc else None,
+                             "speedup_c_spread": xc,
                              "c_fp32": c_fp32,
                              "weights": "stream" if stream else "cached",
                              "copies": copies})

@@ -108,41 +108,59 @@ def batch(res) -> str:
             text += (f"\nCrossover: the blocked kernel ({k.blocked}) has more "
                      f"GOP/s than the naive one ({k.naive}) from P = "
                      f"{k.crossover} on, in this run.\n")
-    return text + _kernel_targets(b.kernel_shapes, b.int8_peak)
+    return text + _kernel_targets(b.kernel_shapes, b.peaks)
 
 
-def _kernel_targets(shapes, peak=None) -> str:
+def _kernel_targets(shapes, peaks=None) -> str:
     """The kernel targets: GOP/s of numpy fp32, the int8 kernel and
-    FBGEMM on each paper shape at each target P, with the two ratios, and
-    with ``peak`` (``nmt8.lab.kernels.sweep.int8_peak``) each int8 kernel's share
-    of this core's measured int8 peak."""
+    FBGEMM on each paper shape at each target P, with the two ratios (min /
+    median / max over the interleaved rounds when recorded), and with
+    ``peaks`` (``nmt8.native.peak.measure_peaks``) each int8 kernel's share
+    of this core's true int8 peak."""
     rows = [r for k in shapes for r in batch_targets.kernel_rows(k)]
     if not rows:
         return ""
-    g = peak["gops"] if peak else None
+    # VNNI's peak when this CPU has it, else the AVX2 chain's (as
+    # nmt8.native.peak.int8_peak, read here without loading the C library)
+    group = next((k for k in ("int8_vnni", "int8_avx2") if k in (peaks or {})),
+                 None)
+    g = peaks[group]["gops"]["max"] if group else None
     cells = [(f"{r.shape[0]} x {r.shape[1]}", r.P, r.method, num(r.numpy),
-              num(r.int8), num(r.fbgemm), ratio(r.int8, r.numpy),
-              ratio(r.int8, r.fbgemm))
+              _mmm(r.int8_spread, ".0f") if r.int8_spread else num(r.int8),
+              num(r.fbgemm),
+              _mmm(r.vs_numpy_spread, ".2f") if r.vs_numpy_spread
+              else ratio(r.int8, r.numpy),
+              _mmm(r.vs_fbgemm_spread, ".2f") if r.vs_fbgemm_spread
+              else ratio(r.int8, r.fbgemm))
              + ((_share(r.int8, g), _share(r.fbgemm, g)) if g else ())
              for r in rows]
-    head = ("in x out", "P", "int8 kernel", "numpy fp32 GOP/s", "int8 GOP/s",
-            "FBGEMM GOP/s", "int8 / numpy fp32", "int8 / FBGEMM") + (
-        ("int8 % of peak", "FBGEMM % of peak") if g else ())
-    said = (f" This core's int8 peak, measured: {g:,.0f} GOP/s (the raw int32 "
-            f"sums of the `{peak['kernel']}` kernel on {peak['in']} x "
-            f"{peak['out']} at P = {peak['P']}, in cache: "
-            "`nmt8.lab.kernels.sweep.int8_peak`); no kernel passes it, so int8 / "
-            "FBGEMM can be no more than the peak over FBGEMM's GOP/s."
-            if g else "")
+    head = ("in x out", "P", "int8 kernel", "numpy fp32 GOP/s",
+            "int8 GOP/s min/med/max", "FBGEMM GOP/s",
+            "int8 / numpy fp32 min/med/max", "int8 / FBGEMM min/med/max") + (
+        ("int8 % of true peak", "FBGEMM % of true peak") if g else ())
+    said = ""
+    if g:
+        sp = peaks[group]["gops"]
+        said = (f" This core's true int8 peak: {g:,.0f} GOP/s, the best "
+                f"round of a register-only `{peaks[group]['kind']}` loop "
+                f"(min/median/max {sp['min']:.0f}/{sp['median']:.0f}/"
+                f"{sp['max']:.0f}; `nmt8.native.peak`), not nmt8's own "
+                "kernels; the shares are of the median GOP/s.")
     return (f"\n### Kernel targets\n\nThe targets ask, on the paper's shapes "
             f"(in, out) at P = 64 and 256, for int8 >= "
             f"{batch_targets.KERNEL_VS_NUMPY}x numpy fp32 and >= "
             f"{batch_targets.KERNEL_VS_FBGEMM}x FBGEMM (PyTorch's dynamic int8 "
             "Linear) at the same P. GOP/s, `nmt8.lab.kernels.bench`, one thread, "
-            "median of interleaved rounds; the int8 kernel is the blocked one "
+            "median of interleaved rounds (min/median/max where the rounds "
+            "were recorded, ratios taken round by round); the int8 kernel is "
+            "the blocked one "
             "(`int8-gemm`, else `int8-gemm_avx2`, else the fastest int8 "
             "kernel measured), named in each row; `-`: not measured."
             + said + "\n\n" + table(head, cells))
+
+
+def _mmm(sp: dict, fmt: str) -> str:
+    return "/".join(format(sp[k], fmt) for k in ("min", "median", "max"))
 
 
 def _share(gops, peak) -> str:

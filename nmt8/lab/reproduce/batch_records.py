@@ -77,6 +77,18 @@ class KernelPoint:
     P: int  # rows of X: beam x sentences in the batch
     seconds: float  # median per call
     gops: float  # 2 P in out / seconds / 1e9
+    # seconds per call in each interleaved round (None in older records):
+    # the spread, and ratios to the other methods round by round
+    rounds: list[float] | None = None
+
+    @property
+    def gops_spread(self) -> dict | None:
+        """min / median / max GOP/s over the rounds (None: not recorded)."""
+        if not self.rounds:
+            return None
+        ops = self.gops * self.seconds
+        return {"min": ops / max(self.rounds),
+                "median": self.gops, "max": ops / min(self.rounds)}
 
 
 @dataclasses.dataclass
@@ -103,9 +115,10 @@ class BatchDecoding:
     kernels: KernelScaling | None = None  # against P, the recurrent matrix
     kernel_shapes: list[KernelScaling] = dataclasses.field(
         default_factory=list)  # the target P, one per paper shape
-    # this core's measured int8 peak (nmt8.lab.kernels.sweep.int8_peak): gops, in,
-    # out, P, kernel, by_kernel; None when not measured
-    int8_peak: dict | None = None
+    # this core's true limits (nmt8.native.peak.measure_peaks: int8_vnni,
+    # int8_avx2, fp32, read, each with min / median / max); None when not
+    # measured
+    peaks: dict | None = None
     notes: list[str] = dataclasses.field(default_factory=list)
 
     @classmethod
@@ -126,7 +139,7 @@ class BatchDecoding:
             dask=dask,
             kernels=None if kernels is None else _kernels(kernels),
             kernel_shapes=[_kernels(k) for k in d.get("kernel_shapes", [])],
-            int8_peak=d.get("int8_peak"),
+            peaks=d.get("peaks"),
             notes=list(d.get("notes", [])))
 
 

@@ -44,7 +44,6 @@ from pathlib import Path
 
 from nmt8.lab.figures import paper
 from nmt8.lab.kernels.machine import has_dask, has_torch, int8_available, machine_info
-from nmt8.lab.kernels.sweep import int8_peak
 from nmt8.lab.outputs.quality import (
     data_stats,
     differences,
@@ -200,7 +199,9 @@ def batch_decoding(model: Model, ref, test_src, loads, translator,
         out.kernels = batch.kernel_scaling(settings, progress)
         out.kernel_shapes = batch.kernel_shapes(settings, progress)
         if out.kernel_shapes:  # what the kernel targets' GOP/s are a share of
-            out.int8_peak = int8_peak()
+            from nmt8.native.peak import measure_peaks
+
+            out.peaks = measure_peaks(quick=True)
     else:
         out.notes.append("nmt8's int8 kernels are not compiled: no kernel "
                          "GOP/s.")

@@ -56,7 +56,9 @@ def int8_method(points) -> str | None:
 @dataclasses.dataclass(frozen=True)
 class KernelRow:
     """GOP/s of one shape at one P: numpy fp32, the int8 method, FBGEMM
-    (None: not measured), and the two ratios the targets ask for."""
+    (None: not measured), and the two ratios the targets ask for, with
+    their min / median / max over the interleaved rounds when the rounds
+    were recorded (the ratio taken round by round)."""
 
     shape: tuple[int, int]  # (in, out)
     P: int
@@ -64,6 +66,9 @@ class KernelRow:
     numpy: float | None
     int8: float | None
     fbgemm: float | None
+    int8_spread: dict | None = None  # GOP/s, min / median / max
+    vs_numpy_spread: dict | None = None
+    vs_fbgemm_spread: dict | None = None
 
     @property
     def vs_numpy(self) -> float | None:
@@ -80,10 +85,26 @@ def kernel_rows(k) -> list[KernelRow]:
     method = int8_method(k.points)
     if method is None:
         return []
-    gops = {(p.method, p.P): p.gops for p in k.points}
+    at = {(p.method, p.P): p for p in k.points}
+    gops = {key: p.gops for key, p in at.items()}
     return [KernelRow(tuple(k.shape), P, method, gops.get((NUMPY, P)),
-                      gops.get((method, P)), gops.get((FBGEMM, P)))
+                      gops.get((method, P)), gops.get((FBGEMM, P)),
+                      at[(method, P)].gops_spread if (method, P) in at
+                      else None,
+                      _ratio_spread(at.get((NUMPY, P)), at.get((method, P))),
+                      _ratio_spread(at.get((FBGEMM, P)), at.get((method, P))))
             for P in sorted({p.P for p in k.points})]
+
+
+def _ratio_spread(base, point) -> dict | None:
+    """min / median / max over the rounds of base seconds / point seconds
+    (how much faster ``point`` is), round by round; None without rounds."""
+    if base is None or point is None or not base.rounds or not point.rounds:
+        return None
+    x = sorted(b / s for b, s in zip(base.rounds, point.rounds))
+    n = len(x)
+    med = x[n // 2] if n % 2 else (x[n // 2 - 1] + x[n // 2]) / 2
+    return {"min": x[0], "median": med, "max": x[-1]}
 
 
 def targets(b, paper_workload: str | None) -> list[Target]:

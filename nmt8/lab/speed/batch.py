@@ -197,7 +197,8 @@ def kernel_scaling(settings, progress=True):
                                repeats=settings.kernel_repeats,
                                include_torch=has_torch(), progress=progress,
                                min_sample=5e-4)
-    points = [KernelPoint(r["method"], r["P"], r["seconds"], r["gops"])
+    points = [KernelPoint(r["method"], r["P"], r["seconds"], r["gops"],
+                          r["rounds"])
               for r in rows]
     blocked, naive = BLOCKED_VS_NAIVE
     measured = {p.method for p in points}
@@ -232,7 +233,8 @@ def kernel_shapes(settings, progress=True) -> list:
                                int16_kernels=())
     out = []
     for shape in shapes:
-        points = [KernelPoint(r["method"], r["P"], r["seconds"], r["gops"])
+        points = [KernelPoint(r["method"], r["P"], r["seconds"], r["gops"],
+                          r["rounds"])
                   for r in rows if (r["in"], r["out"]) == shape]
         out.append(KernelScaling(shape, points, crossover=None,
                                  blocked=f"int8-{blocked[0]}" if blocked
