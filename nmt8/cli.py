@@ -238,16 +238,18 @@ def build_parser(argv=()) -> argparse.ArgumentParser:
     p.add_argument("--tgt-lang", default="en", help="target language")
     p.set_defaults(func=cmd_data)
 
-    bench = sub.add_parser("bench", help="benchmarks of the kernels and of "
-                           "batch decoding",
-                           description="benchmarks: `nmt8 bench kernels`, "
-                                       "`nmt8 bench batch`")
-    bench_sub = bench.add_subparsers(dest="bench", required=True)
+    groups = {}  # "bench" -> its subparsers: commands of two words
     for name, help_, module in _LAB_COMMANDS:
-        if name.startswith("bench "):
-            _lab_command(bench_sub, name.split()[1], help_, module, argv)
-        else:
-            _lab_command(sub, name, help_, module, argv)
+        *group, leaf = name.split()
+        where = sub
+        if group:
+            if group[0] not in groups:
+                g = sub.add_parser(group[0], help=_GROUPS[group[0]],
+                                   description=_GROUPS[group[0]])
+                groups[group[0]] = g.add_subparsers(dest=group[0],
+                                                    required=True)
+            where = groups[group[0]]
+        _lab_command(where, name, leaf, help_, module, argv)
     return ap
 
 
@@ -264,19 +266,24 @@ _LAB_COMMANDS = (
     ("tune", "measure the kernels' run-time parameters, cache them per CPU",
      "nmt8.lab.kernels.tune"),
     ("train", "train a model (needs the [train] extra)", "nmt8.train.loop"),
+    ("course student", ("write the learner's copy of the course: exercises "
+                        "without their solutions"), "nmt8.course.student"),
 )
+_GROUPS = {
+    "bench": "benchmarks: `nmt8 bench kernels`, `nmt8 bench batch`",
+    "course": "the course: `nmt8 course student DIR`",
+}
 
 
-def _lab_command(sub, name: str, help_: str, module: str, argv) -> None:
-    """A subcommand of a lab or train module: its ``add_arguments`` and
-    ``run``, imported only when ``argv`` names it."""
+def _lab_command(sub, name: str, leaf: str, help_: str, module: str,
+                 argv) -> None:
+    """The subcommand ``name`` (its last word ``leaf`` under ``sub``) of a
+    lab, course or train module: its ``add_arguments`` and ``run``,
+    imported only when ``argv`` names it."""
     words = [w for w in argv if not w.startswith("-")]
-    wanted = " ".join(words[:len(module.split(".")) and
-                            (2 if module.endswith(("bench", "bulk")) else 1)])
-    full = ("bench " + name) if module.endswith(("bench", "bulk")) else name
-    p = sub.add_parser(name, help=help_, description=help_,
+    p = sub.add_parser(leaf, help=help_, description=help_,
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    if wanted == full:
+    if words[:len(name.split())] == name.split():
         import importlib
 
         mod = importlib.import_module(module)

@@ -78,7 +78,8 @@ def test_bench_batch_is_a_command():
 
 
 COMMANDS = (["translate"], ["evaluate"], ["demo"], ["data"], ["bench"],
-            ["bench", "kernels"], ["bench", "batch"], ["reproduce"], ["train"])
+            ["bench", "kernels"], ["bench", "batch"], ["reproduce"], ["train"],
+            ["tune"], ["course"], ["course", "student"])
 
 
 @pytest.mark.parametrize("command", [[]] + list(COMMANDS), ids=" ".join)

@@ -1,0 +1,98 @@
+"""``nmt8 course student DIR``: the learner's copy of the course, made from
+the solved notebooks by nbgrader, never kept by hand.
+
+Each build-it exercise is a code cell marked as an nbgrader solution cell,
+its worked solution between ``### BEGIN SOLUTION`` and ``### END
+SOLUTION``. nbgrader's ``ClearSolutions`` preprocessor replaces that region
+with ``raise NotImplementedError()``; the exercise's check cell, right after
+it, then says "not done yet", and the chapter still runs to the end. The
+outputs of the solution and check cells are cleared (the solved run's
+"Correct" would mislead); every other output stays, so the learner reads a
+chapter before running it.
+
+Does not: grade, keep a gradebook, or release assignments (nbgrader's
+course tools do that for a class; a learner alone needs only the copy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+DESCRIPTION = ("Write the learner's copy of the course notebooks into DIR: "
+               "every build-it exercise without its solution, checks kept.")
+
+# the course as it sits in a clone of the repository
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def is_solution(cell) -> bool:
+    """Whether nbgrader treats ``cell`` as a solution cell."""
+    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
+
+
+def student_notebook(nb):
+    """The learner's copy of one notebook (an ``nbformat`` node): solution
+    regions replaced by stubs, the outputs of solution and check cells
+    cleared. Returns a new node; ``nb`` is not changed."""
+    import copy
+
+    from nbgrader.preprocessors import ClearSolutions
+
+    nb = copy.deepcopy(nb)
+    nb, _ = ClearSolutions().preprocess(nb, {"language": "python"})
+    for i, cell in enumerate(nb.cells):
+        if is_solution(cell):
+            for c in nb.cells[i:i + 2]:  # the exercise and its check
+                if c.cell_type == "code":
+                    c.outputs, c.execution_count = [], None
+    return nb
+
+
+def write_student_copy(out: str | Path, notebooks: str | Path = NOTEBOOKS,
+                       ) -> list[Path]:
+    """Write the learner's copy of every numbered notebook of ``notebooks``
+    (and the other files beside them: notation, images) into ``out``;
+    returns the notebooks written. Refuses to write into ``notebooks``."""
+    import nbformat
+
+    src, out = Path(notebooks), Path(out)
+    chapters = sorted(src.glob("[0-9][0-9]_*.ipynb"))
+    if not chapters:
+        raise FileNotFoundError(f"no course notebooks (NN_*.ipynb) in {src}")
+    if out.resolve() == src.resolve():
+        raise ValueError(f"{out} is the solved course itself: choose another "
+                         "folder for the learner's copy")
+    out.mkdir(parents=True, exist_ok=True)
+    for f in src.iterdir():  # notation.md and the like, as they are
+        if f.is_file() and f.suffix not in (".ipynb", ".cfg"):
+            shutil.copy2(f, out / f.name)
+    written = []
+    for path in chapters:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.write(student_notebook(nb), out / path.name)
+        written.append(out / path.name)
+    return written
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``nmt8 course student``."""
+    p.add_argument("out", metavar="DIR",
+                   help="folder for the learner's copy (made if missing)")
+    p.add_argument("--notebooks", default=str(NOTEBOOKS),
+                   help="the solved course notebooks")
+
+
+def run(a: argparse.Namespace) -> int:
+    """``nmt8 course student`` with parsed options."""
+    written = write_student_copy(a.out, a.notebooks)
+    exercises = 0
+    import nbformat
+
+    for path in written:
+        nb = nbformat.read(path, as_version=4)
+        exercises += sum(is_solution(c) for c in nb.cells)
+    print(f"wrote {len(written)} notebooks with {exercises} exercises to "
+          f"{a.out}; open them with: jupyter lab {a.out}")
+    return 0
