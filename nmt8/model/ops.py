@@ -17,9 +17,6 @@ the weight type's own category (``product int8``, ...), ``tanh``,
 ``_linear``, ``tanh``, ``sigmoid`` and ``log_softmax`` in THIS file by
 name for cProfile: keep them here.
 
-Re-exported for older imports: the weight types and ``Rows8``
-(``nmt8.model.products``), ``Embedding`` and ``EMBEDDINGS`` (``nmt8.model.embedding``).
-
 Does not: hold the weight or embedding types (``nmt8.model.products``,
 ``nmt8.model.embedding``), quantize weights (``nmt8.quant``), implement kernels
 (``nmt8.native.kernels``, ``fp32``, ``int16``), or choose a precision's

@@ -19,7 +19,7 @@ output does not depend on its neighbours. One sentence is a batch of one.
 
 This module is the search loop and forced decoding (:func:`score_ids`). A
 sentence's hypotheses and the checks of the settings: ``nmt8.search.sentence``;
-choosing the best extensions: ``nmt8.search.select``; both re-exported here.
+choosing the best extensions: ``nmt8.search.select``.
 
 Does not: tokenise, or plan batches (``nmt8.search.batch``).
 """
