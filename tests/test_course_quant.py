@@ -166,9 +166,9 @@ int32_t dot_i8(const int8_t *a, const int8_t *b, int64_t n)
 
 @needs_cc
 @pytest.mark.parametrize("fields, hint", [
-    (dict(acc="int16_t", cond="i < n", cast="int"), "int16 (short)"),
-    (dict(acc="int32_t", cond="i < n", cast="uint8_t"), "unsigned"),
-    (dict(acc="int32_t", cond="i + 1 < n", cast="int32_t"), "last element"),
+    ({"acc": "int16_t", "cond": "i < n", "cast": "int"}, "int16 (short)"),
+    ({"acc": "int32_t", "cond": "i < n", "cast": "uint8_t"}, "unsigned"),
+    ({"acc": "int32_t", "cond": "i + 1 < n", "cast": "int32_t"}, "last element"),
 ])
 def test_c_mistakes_get_their_hint(fields, hint):
     v = check_dot_c(lambda: C_BODY.format(**fields))

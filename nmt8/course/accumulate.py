@@ -60,8 +60,8 @@ def cases() -> list[tuple[str, tuple]]:
     Xq, x_step, Wq, w_step, b = case(2, 4096, 3)
     Xq[:] = 127
     Wq[0], Wq[1], Wq[2] = 127, -127, 1
-    out.append(("all 127 against rows of 127, -127 and 1 (K=4096: sums far "
-                "beyond int16)", (Xq, x_step, Wq, w_step, b)))
+    out.append((("all 127 against rows of 127, -127 and 1 (K=4096: sums far "
+                "beyond int16)"), (Xq, x_step, Wq, w_step, b)))
     Xq, x_step, Wq, w_step, b = case(1, 9, 2)
     out.append(("a single row of X, odd K", (Xq, x_step, Wq, w_step, b)))
     Xq, x_step, Wq, w_step, b = case(2, 8, 3)

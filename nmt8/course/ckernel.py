@@ -86,7 +86,7 @@ def diagnostics(source: str, fallback: str = "") -> str:
     syntax only), for a learner whose C does not build."""
     cc = c_compiler()
     try:
-        run = subprocess.run([cc, "-fsyntax-only", "-x", "c", "-"],
+        run = subprocess.run([cc, "-fsyntax-only", "-x", "c", "-"], check=False,
                              input="#include <stdint.h>\n#line 1\n" + source,
                              capture_output=True, text=True, timeout=60)
         lines = [s for s in run.stderr.splitlines() if "error" in s]

@@ -63,8 +63,8 @@ def cases() -> list[tuple[str, tuple]]:
     big[1] = -127
     big[2, ::2] = -127
     big[3] = 0
-    out.append(("extremes: rows of 127, -127, alternating and 0, x all "
-                "127, K=4096", (big, np.full(4096, 127, np.int8))))
+    out.append((("extremes: rows of 127, -127, alternating and 0, x all "
+                "127, K=4096"), (big, np.full(4096, 127, np.int8))))
     ramp = np.tile(np.arange(1, 17, dtype=np.int8), (4, 2))       # (4, 32)
     ramp[1:] *= np.array([[-1], [2], [3]], np.int8)
     out.append(("each k weighted by its position (K=32)",
