@@ -1,0 +1,195 @@
+"""Chapters 6 and 7's build-it checks (``nmt8.course.quantize``,
+``accumulate``, ``lanes``, ``ckernel``): each worked solution in the
+notebook passes its check, known-wrong versions (written here, not the
+module's own) get the intended hint, and a stub says "not done yet"."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nmt8.course.accumulate import check_int8_matmul
+from nmt8.course.ckernel import c_compiler, check_dot_c
+from nmt8.course.lanes import check_sse4_rows4
+from nmt8.course.quantize import check_quantize
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def solution(notebook: str, grade_id: str):
+    """The function the cell with ``grade_id`` defines, solution and all."""
+    nb = json.loads((NOTEBOOKS / notebook).read_text())
+    cells = [c for c in nb["cells"]
+             if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+             == grade_id]
+    assert len(cells) == 1, f"{grade_id}: {len(cells)} cells"
+    src = "".join(cells[0]["source"])
+    assert "### BEGIN SOLUTION" in src and "### END SOLUTION" in src
+    ns = {"np": np}
+    exec(compile(src, f"<{grade_id}>", "exec"), ns)  # noqa: S102 (our notebook)
+    return next(v for k, v in ns.items() if k.startswith("my_"))
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError()
+
+
+# ------------------------------------------------------------ quantize
+
+def test_the_quantize_solution_passes():
+    v = check_quantize(solution("06_quantization.ipynb", "ex-06-quantize"))
+    assert v.ok, v.message
+
+
+def _quantizer(top=127.0, signed_max=False, rounding=np.rint, clip=True):
+    def q(W, scheme="per_tensor"):
+        m = (W if signed_max else np.abs(W)).max(axis=0)
+        if scheme == "per_tensor":
+            m = np.full_like(m, m.max())
+        s = np.float32(top) / np.where(m == 0, np.float32(1), m)
+        v = rounding(W * s)
+        if clip:
+            v = np.clip(v, -127, 127)
+        return v.astype(np.int64).astype(np.int8).T, s, m / np.float32(127)
+    return q
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (_quantizer(signed_max=True), "max, not max|W|"),
+    (_quantizer(signed_max=True, clip=False), "wraps around"),
+    (_quantizer(rounding=lambda v: v.astype(np.int32)), "truncated"),
+    (_quantizer(top=128.0), "128 instead of 127"),
+])
+def test_quantize_mistakes_get_their_hint(wrong, hint):
+    v = check_quantize(wrong)
+    assert not v.ok and v.done and hint in v.message, v.message
+
+
+def test_quantize_stub_is_not_done_yet():
+    v = check_quantize(stub)
+    assert not v.ok and not v.done and "not done yet" in \
+        v._repr_markdown_().lower()
+
+
+# ---------------------------------------------------------- accumulate
+
+def test_the_int8_matmul_solution_passes():
+    v = check_int8_matmul(solution("06_quantization.ipynb",
+                                   "ex-06-int8-matmul"))
+    assert v.ok, v.message
+
+
+def _int8_product(Xq, x_step, Wq, w_step, b):
+    acc = np.matmul(Xq, Wq.T)            # int8 in, int8 out: wraps
+    return acc, acc.astype(np.float32) * np.outer(x_step, w_step) + b
+
+
+def _floats_first(Xq, x_step, Wq, w_step, b):
+    X = Xq.astype(np.float32) * x_step[:, None]
+    W = Wq.astype(np.float32) * w_step[:, None]
+    acc = (Xq.astype(np.int64) @ Wq.astype(np.int64).T).astype(np.int32)
+    return acc, np.dot(X, W.T) + b
+
+
+def _bias_inside(Xq, x_step, Wq, w_step, b):
+    acc = np.einsum("pk,ok->po", Xq.astype(np.int32), Wq.astype(np.int32))
+    return acc, (acc + b) * (x_step[:, None] * w_step[None, :])
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (_int8_product, "multiplied the int8 arrays as they are"),
+    (_floats_first, "dequantized before summing"),
+    (_bias_inside, "bias before multiplying"),
+])
+def test_int8_matmul_mistakes_get_their_hint(wrong, hint):
+    v = check_int8_matmul(wrong)
+    assert not v.ok and v.done and hint in v.message, v.message
+
+
+def test_int8_matmul_stub_is_not_done_yet():
+    assert not check_int8_matmul(stub).done
+
+
+# --------------------------------------------------------------- lanes
+
+def test_the_lanes_solution_passes():
+    v = check_sse4_rows4(solution("07_int8_kernel.ipynb", "ex-07-sse4-lanes"))
+    assert v.ok, v.message
+
+
+def _lanes_by(lane_of_k, fold=1):
+    def wrong(W4, x):
+        prod = W4.astype(np.int64) * x.astype(np.int64)            # (4, K)
+        lane = lane_of_k(np.arange(W4.shape[1]))
+        lanes = np.stack([prod[:, lane == j].sum(axis=1) for j in range(4)],
+                         axis=1)
+        return lanes.astype(np.int32), lanes.sum(axis=fold).astype(np.int32)
+    return wrong
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (_lanes_by(lambda k: k % 4), "k mod 4"),
+    (_lanes_by(lambda k: (k % 16) // 4), "VNNI's vpdpbusd"),
+    (_lanes_by(lambda k: (k % 8) // 2, fold=0), "OF EACH ROW"),
+])
+def test_lanes_mistakes_get_their_hint(wrong, hint):
+    v = check_sse4_rows4(wrong)
+    assert not v.ok and v.done and hint in v.message, v.message
+
+
+def test_lanes_stub_is_not_done_yet():
+    assert not check_sse4_rows4(stub).done
+
+
+# ------------------------------------------------------------- C kernel
+
+needs_cc = pytest.mark.skipif(c_compiler() is None, reason="no C compiler")
+
+
+@needs_cc
+def test_the_c_solution_passes():
+    v = check_dot_c(solution("07_int8_kernel.ipynb", "ex-07-dot-c"))
+    assert v.ok, v.message
+
+
+C_BODY = """
+int32_t dot_i8(const int8_t *a, const int8_t *b, int64_t n)
+{{
+    {acc} s = 0;
+    for (int64_t i = 0; {cond}; i++)
+        s += ({cast})a[i] * ({cast})b[i];
+    return s;
+}}
+"""
+
+
+@needs_cc
+@pytest.mark.parametrize("fields, hint", [
+    ({"acc": "int16_t", "cond": "i < n", "cast": "int"}, "int16 (short)"),
+    ({"acc": "int32_t", "cond": "i < n", "cast": "uint8_t"}, "unsigned"),
+    ({"acc": "int32_t", "cond": "i + 1 < n", "cast": "int32_t"}, "last element"),
+])
+def test_c_mistakes_get_their_hint(fields, hint):
+    v = check_dot_c(lambda: C_BODY.format(**fields))
+    assert not v.ok and v.done and hint in v.message, v.message
+
+
+@needs_cc
+def test_c_that_does_not_compile_is_named():
+    v = check_dot_c(lambda: "int32_t dot_i8(const int8_t *a) { return a }")
+    assert not v.ok and "did not compile" in v.message and "error" in v.message
+
+
+def test_no_compiler_is_a_skip_not_a_failure(monkeypatch):
+    from nmt8.course import ckernel
+
+    monkeypatch.setattr(ckernel, "c_compiler", lambda: None)
+    v = check_dot_c(lambda: C_BODY.format(acc="int32_t", cond="i < n",
+                                          cast="int32_t"))
+    assert isinstance(v, ckernel.Skipped) and "no C compiler" in v.message
+    assert v._repr_markdown_().startswith("**– Skipped.**")
+
+
+def test_c_stub_is_not_done_yet():
+    assert not check_dot_c(stub).done
