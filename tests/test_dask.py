@@ -121,7 +121,7 @@ def test_missing_dask_is_one_clear_error(monkeypatch):
 
 
 def test_run_with_dask_is_what_the_command_does(client, reference):
-    from nmt8.serve.pool import TranslatorFactory
+    from nmt8.serve.parallel import TranslatorFactory
     from nmt8.serve.stream import run
 
     src = io.BytesIO("\n".join(LINES[:8]).encode())
