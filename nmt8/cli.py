@@ -163,7 +163,8 @@ class _files:
         if a.output:
             skip = resume_output(a.output) if a.resume else 0
             out_file = self._open(a.output, "ab" if a.resume else "wb", "write")
-            resume = _resume_command(a)
+            if os.path.isfile(a.output):  # not a device: --resume goes on
+                resume = _resume_command(a)
         else:
             out_file = None
         return in_file, out_file, skip, resume

@@ -139,26 +139,31 @@ THEANO_DEFAULTS = {
     "decoder_truncate_gradient": -1, "layer_normalisation": False,
     "weight_normalisation": False,
 }
-TENSORFLOW_NAMES = """
-model_version theano_compat source_dicts target_dict source_dataset
-target_dataset save_freq summary_dir summary_freq preprocess_script
-model_type embedding_size state_size source_vocab_sizes target_vocab_size
-target_embedding_size output_hidden_activation softmax_mixture_size
-layer_normalization_type rnn_enc_depth rnn_enc_transition_depth rnn_dec_depth
-rnn_dec_base_transition_depth rnn_dec_high_transition_depth
-rnn_dec_deep_context rnn_use_dropout rnn_dropout_embedding rnn_dropout_hidden
-rnn_dropout_source rnn_dropout_target rnn_layer_normalization rnn_lexical_model
-transformer_enc_depth transformer_dec_depth transformer_ffn_hidden_size
-transformer_num_heads transformer_dropout_embeddings
-transformer_dropout_residual transformer_dropout_relu transformer_dropout_attn
-transformer_drophead loss_function label_smoothing exponential_smoothing
-adam_beta1 adam_beta2 adam_epsilon learning_schedule learning_rate
-warmup_steps plateau_steps max_sentences_per_device max_tokens_per_device
-gradient_aggregation_steps keep_train_set_in_memory print_per_token_pro
-valid_source_dataset valid_bleu_source_dataset valid_target_dataset
-valid_freq valid_script disp_freq sample_freq beam_freq beam_size
-normalization_alpha n_best translation_maxlen translation_strategy
-""".split()
+TENSORFLOW_NAMES = [
+    "model_version", "theano_compat", "source_dicts", "target_dict",
+    "source_dataset", "target_dataset", "save_freq", "summary_dir",
+    "summary_freq", "preprocess_script", "model_type", "embedding_size",
+    "state_size", "source_vocab_sizes", "target_vocab_size",
+    "target_embedding_size", "output_hidden_activation", "softmax_mixture_size",
+    "layer_normalization_type", "rnn_enc_depth", "rnn_enc_transition_depth",
+    "rnn_dec_depth", "rnn_dec_base_transition_depth",
+    "rnn_dec_high_transition_depth", "rnn_dec_deep_context", "rnn_use_dropout",
+    "rnn_dropout_embedding", "rnn_dropout_hidden", "rnn_dropout_source",
+    "rnn_dropout_target", "rnn_layer_normalization", "rnn_lexical_model",
+    "transformer_enc_depth", "transformer_dec_depth",
+    "transformer_ffn_hidden_size", "transformer_num_heads",
+    "transformer_dropout_embeddings", "transformer_dropout_residual",
+    "transformer_dropout_relu", "transformer_dropout_attn",
+    "transformer_drophead", "loss_function", "label_smoothing",
+    "exponential_smoothing", "adam_beta1", "adam_beta2", "adam_epsilon",
+    "learning_schedule", "learning_rate", "warmup_steps", "plateau_steps",
+    "max_sentences_per_device", "max_tokens_per_device",
+    "gradient_aggregation_steps", "keep_train_set_in_memory",
+    "print_per_token_pro", "valid_source_dataset", "valid_bleu_source_dataset",
+    "valid_target_dataset", "valid_freq", "valid_script", "disp_freq",
+    "sample_freq", "beam_freq", "beam_size", "normalization_alpha", "n_best",
+    "translation_maxlen", "translation_strategy"
+]
 
 
 def test_every_nematus_option_name_is_on_the_allow_list():

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nmt8.serve import lines as stream_lines
-from nmt8.serve import stream, windows
+from nmt8.serve import windows
 from nmt8.serve.lines import read_lines
 from nmt8.serve.windows import translate_stream, translate_stream_parallel
 

@@ -47,6 +47,7 @@ import logging
 import os
 import pickle
 import threading
+import warnings
 
 from nmt8.serve.lines import read_lines
 from nmt8.serve.parallel import TranslatorFactory, cores
@@ -125,7 +126,9 @@ def connect(scheduler="local"):
         # the workers ignore SIGINT: Ctrl-C reaches this process alone, which
         # writes what it has and closes the cluster; a Ctrl-C while the
         # cluster starts waits until it has started
-        with sigint_ignored_by_children():
+        with sigint_ignored_by_children(), warnings.catch_warnings():
+            # another cluster's HTTP port: this one takes another, silently
+            warnings.filterwarnings("ignore", "Port .* is already in use")
             cluster = LocalCluster(n_workers=cores(), threads_per_worker=1,
                                    processes=True, dashboard_address=None,
                                    silence_logs=logging.ERROR)

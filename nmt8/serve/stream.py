@@ -59,10 +59,10 @@ from __future__ import annotations
 import io
 import os
 import signal
-import stat
 import sys
 import threading
 
+from nmt8.model.config import regular_file
 from nmt8.serve.lines import read_lines
 from nmt8.serve.pool import WorkerDied
 from nmt8.serve.windows import (
@@ -232,14 +232,15 @@ def resume_output(path) -> int:
     cutting any partial last line (the file ends after its last line end):
     0 when there is no file. Reads the file once, a MiB at a time."""
     try:
+        regular_file(path, "output")  # before opening: never a FIFO
         fh = open(path, "r+b")  # noqa: SIM115 - closed below
     except FileNotFoundError:
         return 0
     except OSError as err:
         raise ValueError(f"cannot resume {path}: {err.strerror or err}") from None
+    except ValueError as err:
+        raise ValueError(f"cannot resume: {err}") from None
     with fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise ValueError(f"cannot resume {path}: not a regular file")
         n = end = pos = 0
         while chunk := fh.read(_SCAN_BYTES):
             k = chunk.count(b"\n")
