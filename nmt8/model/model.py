@@ -64,8 +64,8 @@ from nmt8.model.weights import (
     Params,
     _FileSource,
     _MemorySource,
-    _release_freed_memory,
     build,
+    release_freed_memory,
     views,
 )
 
@@ -118,7 +118,7 @@ class Model:
         self.options = opt
         self.precision, self.kernel = opt.precision, opt.kernel
         self.scheme, self.embeddings = opt.scheme, opt.embeddings
-        _release_freed_memory()
+        release_freed_memory()
         return self
 
     def prepare(self, precision: str = "fp32", kernel: str = DEFAULT,

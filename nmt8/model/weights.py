@@ -67,7 +67,7 @@ from nmt8.model.params import ParamReader, param_shapes
 from nmt8.model.precision import Options, _weight
 from nmt8.model.products import F32Weight
 
-__all__ = ["FUSED", "Params", "build", "views"]
+__all__ = ["FUSED", "Params", "build", "release_freed_memory", "views"]
 
 # fused matrix -> (Nematus weights side by side, their biases; None: zeros)
 FUSED: dict[str, tuple[tuple[str, ...], tuple[str | None, ...] | None]] = {
@@ -94,7 +94,7 @@ FUSED: dict[str, tuple[tuple[str, ...], tuple[str | None, ...] | None]] = {
 _EMB = {"src": "Wemb", "tgt": "Wemb_dec"}
 
 
-def _release_freed_memory() -> None:
+def release_freed_memory() -> None:
     """Give the heap pages freed while building back to the OS (glibc's
     ``malloc_trim``): without it the float32 temporaries of reading and
     quantizing stay resident after they are freed. A no-op without glibc."""

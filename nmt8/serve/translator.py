@@ -42,7 +42,6 @@ or run several processes (``nmt8.serve.parallel``).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import numbers
 import threading
@@ -122,9 +121,10 @@ def _load_bpe(npz, cfg) -> tuple[BPE, BPE] | None:
     return pair
 
 
-def _digest(path: Path) -> str:
-    with open(regular_file(path, "BPE model"), "rb") as fh:
-        return hashlib.sha256(fh.read()).hexdigest()
+def _pieces(bpe: BPE) -> list[tuple[str, float]]:
+    """What a BPE model segments and numbers with: each id's piece and
+    score (two models trained alike in other folders differ in bytes)."""
+    return [(bpe.sp.id_to_piece(i), bpe.sp.get_score(i)) for i in range(len(bpe))]
 
 
 def check_models(members) -> tuple[BPE, BPE] | None:
@@ -133,7 +133,8 @@ def check_models(members) -> tuple[BPE, BPE] | None:
     ``members``: ``(name, model.npz path or None, ModelConfig)`` per model.
     Each model's BPE vocabularies must be the size of its embedding tables;
     ensemble members must translate between the same languages, with the
-    same vocabulary sizes and the same BPE models (compared by content).
+    same vocabulary sizes and the same BPE models (the same pieces and
+    scores).
     Raises ValueError naming both models; returns the first model's (source,
     target) BPE models (None when it has none: a random model).
     """
@@ -141,9 +142,9 @@ def check_models(members) -> tuple[BPE, BPE] | None:
     if not members:
         raise ValueError("need at least one model")
     first = _load_bpe(*members[0][1:])
-    n0, npz0, c0 = members[0]
+    n0, _, c0 = members[0]
     for n1, npz1, c1 in members[1:]:
-        _load_bpe(npz1, c1)
+        other = _load_bpe(npz1, c1)
         if (c0.src_lang, c0.tgt_lang) != (c1.src_lang, c1.tgt_lang):
             raise ValueError(f"ensemble members must translate between the same "
                              f"languages: {n0} translates {c0.src_lang} -> "
@@ -153,13 +154,13 @@ def check_models(members) -> tuple[BPE, BPE] | None:
                              f"{n0} has {c0.n_words_src} source and {c0.n_words} "
                              f"target words, {n1} {c1.n_words_src} and "
                              f"{c1.n_words}")
-        f0, f1 = _bpe_files(npz0, c0), _bpe_files(npz1, c1)
-        if f0 and f1:
-            for side, a, b in zip(("source", "target"), f0, f1):
-                if _digest(a) != _digest(b):
+        if first and other:
+            for side, a, b in zip(("source", "target"), first, other):
+                if a.path != b.path and _pieces(a) != _pieces(b):
                     raise ValueError(f"ensemble members must share their BPE "
-                                     f"models: the {side} side of {n0} is {a}, "
-                                     f"of {n1} {b}, a different model")
+                                     f"models: the {side} side of {n0} is "
+                                     f"{a.path}, of {n1} {b.path}, a different "
+                                     f"model")
     return first
 
 
