@@ -93,7 +93,7 @@ def _translator(a):
 
 
 def read_file_lines(path: str) -> list[str]:
-    """The lines of a file, as ``nmt8.serve.stream.read_lines`` splits them."""
+    """The lines of a file, as ``nmt8.serve.lines.read_lines`` splits them."""
     from nmt8.serve.lines import read_lines
 
     with open(path, "rb") as fh:
@@ -229,8 +229,12 @@ def cmd_evaluate(a) -> int:
     b, c = bleu.corpus_score(hyp, [ref]), chrf.corpus_score(hyp, [ref])
     print(f"{b}\n  {bleu.get_signature()}\n{c}\n  {chrf.get_signature()}")
     if a.out:
-        with open(a.out, "w", encoding="utf-8") as fh:
-            fh.writelines(h + "\n" for h in hyp)
+        try:
+            with open(a.out, "w", encoding="utf-8") as fh:
+                fh.writelines(h + "\n" for h in hyp)
+        except OSError as err:
+            raise ValueError(f"cannot write {a.out}: {err.strerror or err}") \
+                from None
     return 0
 
 

@@ -264,12 +264,14 @@ class Pool:
         proc = self._ctx.Process(target=_serve, args=(theirs, self.setup),
                                  name=f"nmt8-worker-{self.started + 1}",
                                  daemon=True)
-        with sigint_ignored_by_children():  # no traceback while it imports
+        # no traceback from the worker while it imports; no signal here
+        # between its start and its record (it could be left behind)
+        with signals_held(), sigint_ignored_by_children():
             proc.start()
-        theirs.close()  # so the worker's death closes the pipe
-        self.started += 1
-        w = _Worker(proc, mine)
-        self._workers.append(w)
+            theirs.close()  # so the worker's death closes the pipe
+            self.started += 1
+            w = _Worker(proc, mine)
+            self._workers.append(w)
         return w
 
     def _dispatch(self) -> None:
