@@ -150,14 +150,19 @@ class _files:
         self.a, self.opened = a, []
 
     def __enter__(self):
+        try:
+            return self._enter()
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def _enter(self):
         from nmt8.serve.stream import resume_output
 
         a = self.a
-        if a.input and a.output and os.path.exists(a.output) \
-                and os.path.exists(a.input) \
-                and os.path.samefile(a.input, a.output):
-            raise ValueError(f"--input and --output are the same file, "
-                             f"{a.output}")
+        if a.output and _same_file(a.input, a.output):
+            raise ValueError(f"the input and --output are the same file, "
+                             f"{a.output}: it would be cut before it is read")
         in_file = self._open(a.input, "rb", "read") if a.input else None
         skip, resume = 0, None
         if a.output:
@@ -184,6 +189,16 @@ class _files:
                 fh.close()
             except OSError:  # what could not be written was reported
                 pass
+
+
+def _same_file(src, out) -> bool:
+    """Whether the output ``out`` is the input (``src``; None: stdin)."""
+    try:
+        o = os.stat(out)
+        i = os.stat(src) if src else os.fstat(0)
+    except (OSError, ValueError):
+        return False
+    return (o.st_dev, o.st_ino) == (i.st_dev, i.st_ino)
 
 
 def _resume_command(a) -> str:

@@ -159,6 +159,17 @@ def test_resume_on_stdin_names_the_input_file_in_its_command(tmp_path, job):
     assert out.read_bytes() == whole
 
 
+def test_an_output_that_is_the_input_on_stdin_is_refused(job):
+    src, options, _ = job
+    before = src.read_bytes()
+    with src.open("rb") as fin:
+        r = subprocess.run(nmt8_cmd("translate", *options, "--output", str(src)),
+                           stdin=fin, capture_output=True, cwd=ROOT, env=ENV,
+                           timeout=300, check=False)
+    assert r.returncode == 1 and b"are the same file" in r.stderr
+    assert src.read_bytes() == before
+
+
 def test_an_output_longer_than_the_input_is_refused(tmp_path, job):
     src, options, whole = job
     out = tmp_path / "out.en"
@@ -174,7 +185,8 @@ def test_an_output_longer_than_the_input_is_refused(tmp_path, job):
 
 @pytest.mark.parametrize("args,message", [
     (["--resume"], "--resume continues an --output FILE: give one"),
-    (["--input", "IN", "--output", "IN"], "--input and --output are the same file"),
+    (["--input", "IN", "--output", "IN"], ("the input and --output are the same "
+                                          "file")),
     (["--input", "/nonexistent/in.de"], ("cannot read /nonexistent/in.de: No such "
                                         "file or directory")),
 ])
