@@ -16,26 +16,44 @@ importing only those below it (checked by import-linter, ``.importlinter``):
 Beside them: ``timers`` (per-operation timers), ``data`` (Multi30k),
 ``testing`` (our own sentences and toy models).
 """
-from nmt8.model.config import ModelConfig
-from nmt8.model.model import Model, load_model, random_model
-from nmt8.search.beam import beam_search, score_ids
-from nmt8.search.sentence import Hypothesis
-from nmt8.serve.threads import blas_threads
-from nmt8.serve.translator import Timed, Translator
+import importlib
 
 __version__ = "0.1.0"
 
+# the public names and their homes, imported at first use: `import nmt8` (and
+# so the `nmt8` command, before it can handle Ctrl-C) loads no numpy
+_HOMES = {
+    "ModelConfig": "nmt8.model.config",
+    "Model": "nmt8.model.model",
+    "load_model": "nmt8.model.model",
+    "random_model": "nmt8.model.model",
+    "beam_search": "nmt8.search.beam",
+    "score_ids": "nmt8.search.beam",
+    "Hypothesis": "nmt8.search.sentence",
+    "blas_threads": "nmt8.serve.threads",
+    "Timed": "nmt8.serve.translator",
+    "Translator": "nmt8.serve.translator",
+    # the int8 parts (they need the compiled kernels)
+    "quantize": "nmt8.quant.int8",
+    "dequantize": "nmt8.quant.int8",
+    "QuantizedMatrix": "nmt8.quant.int8",
+    "int8_matmul": "nmt8.native.kernels",
+    "available_kernels": "nmt8.native.kernels",
+    "default_kernel": "nmt8.native.kernels",
+}
 
-def __getattr__(name):  # the int8 parts need the compiled kernels: load lazily
-    if name in ("quantize", "dequantize", "QuantizedMatrix"):
-        from nmt8.quant import int8
 
-        return getattr(int8, name)
-    if name in ("int8_matmul", "available_kernels", "default_kernel"):
-        from nmt8.native import kernels
+def __getattr__(name):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'nmt8' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # found here from now on
+    return value
 
-        return getattr(kernels, name)
-    raise AttributeError(f"module 'nmt8' has no attribute {name!r}")
+
+def __dir__():
+    return sorted(set(globals()) | set(_HOMES))
 
 
 __all__ = [

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
+import shlex
+import signal
 import sys
 import time
 
-from nmt8.model.embedding import EMBEDDINGS
-from nmt8.model.precision import PRECISIONS
-from nmt8.search.batch import check_batch_size
-from nmt8.search.sentence import MAX_BEAM, check_beam, check_length_exponent
-from nmt8.serve.parallel import check_jobs
-from nmt8.serve.windows import DEFAULT_WINDOW, check_window
+# Everything else is imported when the command line is parsed, inside
+# main()'s handler of Ctrl-C: a Ctrl-C while Python imports numpy and the
+# model prints no traceback.
 
 
 def _checked(check, kind=int):
@@ -40,6 +40,10 @@ def _checked(check, kind=int):
 
 
 def _translator_args(p: argparse.ArgumentParser) -> None:
+    from nmt8.model.embedding import EMBEDDINGS
+    from nmt8.model.precision import PRECISIONS
+    from nmt8.search.sentence import MAX_BEAM, check_beam, check_length_exponent
+
     p.add_argument("--model", action="append", default=None,
                    help="model name or path; repeat for an ensemble (default: de-en)")
     p.add_argument("--beam", type=_checked(check_beam), default=None,
@@ -89,7 +93,7 @@ def _translator(a):
 
 
 def read_file_lines(path: str) -> list[str]:
-    """The lines of a file, as ``nmt8.serve.stream.read_lines`` splits them."""
+    """The lines of a file, as ``nmt8.serve.lines.read_lines`` splits them."""
     from nmt8.serve.lines import read_lines
 
     with open(path, "rb") as fh:
@@ -97,17 +101,31 @@ def read_file_lines(path: str) -> list[str]:
 
 
 def cmd_translate(a) -> int:
-    """Stream stdin to stdout window by window (``nmt8.serve.stream``): memory stays
-    bounded, every finished window is written before a signal or a bad line
-    stops the run (the run stops AT a bad line, naming it, with every line
-    before it written)."""
-    from nmt8.model.params import check_model
-    from nmt8.serve.pool import TranslatorFactory
-    from nmt8.serve.stream import run
+    """Stream the input to the output window by window
+    (``nmt8.serve.stream``): memory stays bounded, every finished window is
+    written before a signal or a bad line stops the run (the run stops AT a
+    bad line, naming it, with every line before it written); with
+    ``--output FILE --resume`` a run goes on where an interrupted one
+    stopped."""
+    import warnings
 
-    kw = _translator_kwargs(a)  # checked before reading stdin and the model
-    for m in kw["model_or_models"]:
-        check_model(m)  # a bad model file: one error, before any worker
+    from nmt8.model.params import check_model
+    from nmt8.serve.parallel import TranslatorFactory, check_jobs
+    from nmt8.serve.stream import run
+    from nmt8.serve.translator import check_models
+    from nmt8.serve.windows import DEFAULT_WINDOW
+
+    if a.resume and not a.output:
+        raise ValueError("--resume continues an --output FILE: give one")
+    kw = _translator_kwargs(a)  # checked before reading input and the model
+    # a bad model file, or models that cannot make an ensemble: one error,
+    # before any input is read or output written, before any worker
+    check_models([(m, *check_model(m)) for m in kw["model_or_models"]])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        jobs = check_jobs(a.jobs)  # capped at the cores
+    for w in caught:
+        print(f"nmt8 translate: warning: {w.message}", file=sys.stderr)
     driver = None
     if a.dask:
         from nmt8.serve import dask as nmt8_dask
@@ -116,8 +134,86 @@ def cmd_translate(a) -> int:
     window = a.window
     if window is None and a.batch_size:
         window = max(DEFAULT_WINDOW, 16 * a.batch_size)  # room for a maxi-batch
-    return run(TranslatorFactory(kw, a.batch_size), jobs=a.jobs, driver=driver,
-               window=window, progress=a.progress)
+    with _files(a) as (in_file, out_file, skip, resume):
+        return run(TranslatorFactory(kw, a.batch_size), jobs=jobs,
+                   driver=driver, window=window, progress=a.progress,
+                   in_file=in_file, out_file=out_file, skip=skip,
+                   resume=resume)
+
+
+class _files:
+    """``(in_file, out_file, lines already in out_file, the command that
+    resumes)`` for ``--input``/``--output``/``--resume`` (None: stdin,
+    stdout), the files closed at the end."""
+
+    def __init__(self, a):
+        self.a, self.opened = a, []
+
+    def __enter__(self):
+        try:
+            return self._enter()
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def _enter(self):
+        from nmt8.serve.stream import resume_output
+
+        a = self.a
+        if a.output and _same_file(a.input, a.output):
+            raise ValueError(f"the input and --output are the same file, "
+                             f"{a.output}: it would be cut before it is read")
+        in_file = self._open(a.input, "rb", "read") if a.input else None
+        skip, resume = 0, None
+        if a.output:
+            skip = resume_output(a.output) if a.resume else 0
+            out_file = self._open(a.output, "ab" if a.resume else "wb", "write")
+            if os.path.isfile(a.output):  # not a device: --resume goes on
+                resume = _resume_command(a)
+        else:
+            out_file = None
+        return in_file, out_file, skip, resume
+
+    def _open(self, path, mode, what):
+        try:
+            fh = open(path, mode)  # noqa: SIM115 - closed in __exit__
+        except OSError as err:
+            raise ValueError(f"cannot {what} {path}: {err.strerror or err}") \
+                from None
+        self.opened.append(fh)
+        return fh
+
+    def __exit__(self, *exc):
+        for fh in self.opened:
+            try:
+                fh.close()
+            except OSError:  # what could not be written was reported
+                pass
+
+
+def _same_file(src, out) -> bool:
+    """Whether the output ``out`` is the input (``src``; None: stdin)."""
+    try:
+        o = os.stat(out)
+        i = os.stat(src) if src else os.fstat(0)
+    except (OSError, ValueError):
+        return False
+    return (o.st_dev, o.st_ino) == (i.st_dev, i.st_ino)
+
+
+def _resume_command(a) -> str:
+    """The command line that goes on where this one stops."""
+    words = ["nmt8", *a.argv]
+    if "--resume" not in words:
+        words.append("--resume")
+    command = shlex.join(words)
+    if not a.input:  # the same input again, on stdin
+        try:
+            path = os.readlink("/proc/self/fd/0")
+        except OSError:
+            path = ""
+        command += f" < {shlex.quote(path) if os.path.isfile(path) else 'INPUT'}"
+    return command
 
 
 def cmd_evaluate(a) -> int:
@@ -148,8 +244,12 @@ def cmd_evaluate(a) -> int:
     b, c = bleu.corpus_score(hyp, [ref]), chrf.corpus_score(hyp, [ref])
     print(f"{b}\n  {bleu.get_signature()}\n{c}\n  {chrf.get_signature()}")
     if a.out:
-        with open(a.out, "w", encoding="utf-8") as fh:
-            fh.writelines(h + "\n" for h in hyp)
+        try:
+            with open(a.out, "w", encoding="utf-8") as fh:
+                fh.writelines(h + "\n" for h in hyp)
+        except OSError as err:
+            raise ValueError(f"cannot write {a.out}: {err.strerror or err}") \
+                from None
     return 0
 
 
@@ -182,21 +282,38 @@ def build_parser(argv=()) -> argparse.ArgumentParser:
         "(Quinn & Ballesteros 2018).")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
+    from nmt8.search.batch import check_batch_size
+    from nmt8.serve.threads import check_threads
+    from nmt8.serve.windows import DEFAULT_WINDOW, MAX_WINDOW, check_window
+
     p = sub.add_parser(
         "translate", help="translate stdin to stdout, line by line",
-        description="Translate the lines of stdin and write them to stdout, "
-                    "in order: `nmt8 translate < input.de > output.en`. "
-                    "Memory stays bounded whatever the input's size.",
+        description="Translate the lines of stdin (or --input FILE) and write "
+                    "them to stdout (or --output FILE), in order: `nmt8 "
+                    "translate < input.de > output.en`. Memory stays bounded "
+                    "whatever the input's size. An interrupted run into "
+                    "--output FILE goes on with --resume.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _translator_args(p)
-    p.add_argument("--jobs", type=_checked(check_jobs), default=1,
-                   help="worker processes, one per core (default 1)")
+    p.add_argument("--input", metavar="FILE", default=None,
+                   help="read this file instead of stdin")
+    p.add_argument("--output", metavar="FILE", default=None,
+                   help="write this file (replaced) instead of stdout")
+    p.add_argument("--resume", action="store_true",
+                   help="go on with the --output FILE of an interrupted run: "
+                        "keep its complete lines and translate the input "
+                        "lines after them")
+    p.add_argument("--jobs", type=_checked(functools.partial(
+                       check_threads, what="jobs")), default=1,
+                   help="worker processes, one per core, at most the cores "
+                        "(default 1)")
     p.add_argument("--batch-size", type=_checked(check_batch_size), default=None,
                    help="sentences decoded at once (default 1, the paper's "
                         "setting; int8 output is identical at any batch size)")
     p.add_argument("--window", type=_checked(check_window), default=None,
-                   help="lines read, translated and written together (default "
-                        f"{DEFAULT_WINDOW}, or 16 x batch size; 1 on a terminal)")
+                   help="lines read, translated and written together, at "
+                        f"most {MAX_WINDOW} (default {DEFAULT_WINDOW}, or 16 x "
+                        "batch size; 1 on a terminal)")
     p.add_argument("--dask", metavar="SCHEDULER", default=None,
                    help="translate on a Dask cluster: tcp://host:8786, or "
                         "'local' (needs the [dask] extra)")
@@ -217,6 +334,8 @@ def build_parser(argv=()) -> argparse.ArgumentParser:
     p.add_argument("--hyp", help="score these hypotheses instead of translating")
     p.add_argument("--out", help="write the hypotheses here")
     p.set_defaults(func=cmd_evaluate)
+
+    from nmt8.search.sentence import MAX_BEAM, check_beam
 
     p = sub.add_parser("demo", help="translate a few sentences, fp32 and int8",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -294,8 +413,18 @@ def _lab_command(sub, name: str, leaf: str, help_: str, module: str,
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # before a command handles it: while starting
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second one: quiet
+        print("nmt8: interrupted (SIGINT)", file=sys.stderr)
+        return 130
+
+
+def _main(argv) -> int:
     ap = build_parser(argv)
     a = ap.parse_args(argv)
+    a.argv = argv
     if getattr(a, "url", None) is None and getattr(a, "cmd", "") == "data":
         from nmt8.data import BASE_URL
 

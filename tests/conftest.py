@@ -47,3 +47,14 @@ def random_src():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def toy_dir(toy):
+    """The toy model saved as a model folder (model.npz, its options, its
+    BPE models), for the command line."""
+    folder = toy.path.parent
+    if not (folder / "model.npz").exists():
+        np.savez(folder / "model.npz", **{k: toy.params[k] for k in toy.params})
+        toy.cfg.to_json(folder / "model.npz.json")
+    return folder

@@ -121,7 +121,7 @@ def test_missing_dask_is_one_clear_error(monkeypatch):
 
 
 def test_run_with_dask_is_what_the_command_does(client, reference):
-    from nmt8.serve.pool import TranslatorFactory
+    from nmt8.serve.parallel import TranslatorFactory
     from nmt8.serve.stream import run
 
     src = io.BytesIO("\n".join(LINES[:8]).encode())
@@ -133,3 +133,73 @@ def test_run_with_dask_is_what_the_command_does(client, reference):
     assert status == 0
     assert out.getvalue().decode() == "".join(reference[s] + "\n"
                                               for s in LINES[:8])
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (its workers and theirs)."""
+    import pathlib
+
+    parents = {}
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(
+                stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    found, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parents.items() if pp == p]
+        found.update(kids)
+        todo += kids
+    return found
+
+
+def test_ctrl_c_with_dask_local_is_one_line_and_leaves_no_worker(tmp_path, toy_dir):
+    """Ctrl-C (SIGINT to the whole process group) during `nmt8 translate
+    --dask local`: one line, exit status 130, complete lines, no worker left
+    (it was 99 lines and 6 tracebacks, from the workers)."""
+    import subprocess
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    german = [src for src, _ in GOLDEN_PAIRS] + [""]
+    src, out = tmp_path / "in.de", tmp_path / "out.en"
+    src.write_text("".join(german[i % 6] + "\n" for i in range(3000)),
+                   encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nmt8.cli", "translate", "--model", str(toy_dir),
+         "--beam", "2", "--dask", "local", "--input", str(src)],
+        stdout=out.open("wb"), stderr=subprocess.PIPE, cwd=root,
+        env=dict(os.environ, PYTHONPATH=str(root)), start_new_session=True)
+    try:
+        t0 = time.monotonic()
+        while out.stat().st_size == 0:
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() - t0 < 300, "no output"
+            time.sleep(0.05)
+        workers = _descendants(proc.pid)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    got = out.read_bytes()
+    n = got.count(b"\n")
+    assert proc.returncode == 130
+    assert err.decode().splitlines() == [
+        f"nmt8 translate: interrupted (SIGINT) after {n} lines"]
+    assert got.endswith(b"\n") and 0 < n < 3000
+    t0 = time.monotonic()
+    while any(_running(p) for p in workers):
+        assert time.monotonic() - t0 < 60, "a worker is left"
+        time.sleep(0.1)
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -75,7 +75,7 @@ def test_bad_jobs(toy, jobs, error):
 def test_the_stream_pool_says_what_check_jobs_says(jobs, no_workers):
     # stream_pool once had its own check: 0 meant every core, and a wrong
     # type was a ValueError in other words
-    from nmt8.serve.pool import translate_stream_parallel
+    from nmt8.serve.windows import translate_stream_parallel
 
     with pytest.raises((TypeError, ValueError)) as expected:
         parallel.check_jobs(jobs)
@@ -98,8 +98,12 @@ def test_one_job_runs_here(toy, no_workers):
 
 
 def test_check_jobs_is_the_thread_count_check_with_none_for_every_core():
-    assert parallel.check_jobs(None) == parallel.cores()
-    assert parallel.check_jobs(3) == 3
+    n = parallel.cores()
+    assert parallel.check_jobs(None) == n
+    assert parallel.check_jobs(n) == n
+    with pytest.warns(RuntimeWarning, match=rf"^jobs={n + 1} is more than the "
+                                            rf"{n} core\(s\) .*: using {n}$"):
+        assert parallel.check_jobs(n + 1) == n
     with pytest.raises(ValueError, match=r"^jobs must be >= 1, got 0$"):
         parallel.check_jobs(0)
     with pytest.raises(TypeError, match=r"^jobs must be an int >= 1 or None"):

@@ -1,5 +1,5 @@
-"""nmt8.serve.stream and its parts (stream_lines, stream_windows, stream_pool):
-line ends, bad lines, signals, broken pipes, bounded memory.
+"""nmt8.serve.stream and its parts (lines, windows, the pool): line ends, bad
+lines, signals, broken pipes, bounded memory.
 
 The line reader is checked against ``str.splitlines`` (which ends lines at
 ``\\n``, ``\\r\\n`` and ``\\r`` too); signals and pipes are checked on a real
@@ -21,7 +21,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nmt8.serve import lines as stream_lines
-from nmt8.serve import stream, windows
+from nmt8.serve import windows
+from nmt8.serve.lines import read_lines
+from nmt8.serve.windows import translate_stream, translate_stream_parallel
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +47,7 @@ class Upper:
 
 
 def _read(data: bytes, name="in"):
-    return list(stream.read_lines(io.BytesIO(data), name))
+    return list(read_lines(io.BytesIO(data), name))
 
 
 # -- reading -------------------------------------------------------------------
@@ -82,7 +84,7 @@ def test_read_lines_is_incremental():
     r, w = os.pipe()
     os.write(w, b"Ein Hund.\nZwei")
     with open(r, "rb") as fh:
-        it = stream.read_lines(fh, "pipe")
+        it = read_lines(fh, "pipe")
         assert next(it) == (1, "Ein Hund.")
         os.write(w, b" Katzen.\n")
         os.close(w)
@@ -90,7 +92,7 @@ def test_read_lines_is_incremental():
 
 
 def test_read_lines_names_the_bad_line():
-    it = stream.read_lines(io.BytesIO(b"gut\r\nauch gut\n\xffschlecht\ngut\n"), "x.de")
+    it = read_lines(io.BytesIO(b"gut\r\nauch gut\n\xffschlecht\ngut\n"), "x.de")
     assert next(it) == (1, "gut")
     assert next(it) == (2, "auch gut")
     with pytest.raises(ValueError, match=r"^x\.de, line 3: not valid UTF-8"):
@@ -100,7 +102,7 @@ def test_read_lines_names_the_bad_line():
 def test_read_lines_refuses_a_line_too_long(monkeypatch):
     monkeypatch.setattr(stream_lines, "MAX_LINE_BYTES", 10)
     monkeypatch.setattr(stream_lines, "READ_BYTES", 4)
-    it = stream.read_lines(io.BytesIO(b"kurz\n" + b"x" * 30 + b"\n"), "in")
+    it = read_lines(io.BytesIO(b"kurz\n" + b"x" * 30 + b"\n"), "in")
     assert next(it) == (1, "kurz")
     with pytest.raises(ValueError, match="line 2: longer than 10 bytes"):
         next(it)
@@ -108,7 +110,7 @@ def test_read_lines_refuses_a_line_too_long(monkeypatch):
 
 def test_read_lines_needs_a_binary_file():
     with pytest.raises(TypeError, match="binary file"):
-        next(stream.read_lines(io.StringIO("a\n")))
+        next(read_lines(io.StringIO("a\n")))
 
 
 # -- translating ---------------------------------------------------------------
@@ -116,7 +118,7 @@ def test_read_lines_needs_a_binary_file():
 def test_translate_stream_keeps_order_and_empty_lines(window):
     data = b"eins\n\nzwei\r\ndrei\rvier"
     out = io.BytesIO()
-    n = stream.translate_stream(Upper()(), stream.read_lines(io.BytesIO(data)),
+    n = translate_stream(Upper()(), read_lines(io.BytesIO(data)),
                                 out, window=window, progress=False)
     assert n == 5
     assert out.getvalue() == b"EINS\n\nZWEI\nDREI\nVIER\n"
@@ -131,7 +133,7 @@ def test_translate_stream_writes_each_window_before_reading_the_next():
         return lines
 
     pairs = list(enumerate("abcdefg", 1))
-    stream.translate_stream(translate, iter(pairs), out, window=3, progress=False)
+    translate_stream(translate, iter(pairs), out, window=3, progress=False)
     assert seen == [0, 3, 6]
 
 
@@ -141,7 +143,7 @@ def test_non_utf8_line_stops_after_every_line_before_it(window):
     lines[4] = b"satz \xe4"  # line 5: Latin-1, not UTF-8
     out = io.StringIO()
     with pytest.raises(ValueError, match=r"^in, line 5: not valid UTF-8"):
-        stream.translate_stream(Upper()(), stream.read_lines(
+        translate_stream(Upper()(), read_lines(
             io.BytesIO(b"\n".join(lines)), "in"), out, window=window,
             progress=False)
     assert out.getvalue() == "".join(f"SATZ {i}\n" for i in range(1, 5))
@@ -153,7 +155,7 @@ def test_refused_line_is_named_by_its_input_line(window):
     text = "a\nb\nc\nd\nBAD\nf\n"
     out = io.StringIO()
     with pytest.raises(ValueError, match=r"^in, line 5: refused$"):
-        stream.translate_stream(Upper()(), stream.read_lines(
+        translate_stream(Upper()(), read_lines(
             io.BytesIO(text.encode()), "in"), out, window=window, progress=False,
             name="in")
     assert out.getvalue() == "A\nB\nC\nD\n"
@@ -161,37 +163,37 @@ def test_refused_line_is_named_by_its_input_line(window):
 
 def test_wrong_line_count_from_translate_is_an_error():
     with pytest.raises(RuntimeError, match="returned 1 lines for 2"):
-        stream.translate_stream(lambda lines: lines[:1], iter([(1, "a"), (2, "b")]),
+        translate_stream(lambda lines: lines[:1], iter([(1, "a"), (2, "b")]),
                                 io.StringIO(), progress=False)
 
 
-@pytest.mark.parametrize("window", [0, -1, 1.5, True])
+@pytest.mark.parametrize("window", [0, -1, 1.5, True, windows.MAX_WINDOW + 1])
 def test_bad_window(window):
-    with pytest.raises(ValueError, match="window must be an int >= 1"):
-        stream.translate_stream(Upper()(), iter([]), io.StringIO(), window=window)
+    with pytest.raises(ValueError, match="window must be an int from 1 to"):
+        translate_stream(Upper()(), iter([]), io.StringIO(), window=window)
 
 
 def test_parallel_matches_serial_and_stops_at_a_bad_line():
     text = "".join(f"satz {i}\n" for i in range(1, 30)) + "\n"
     out = io.StringIO()
-    n = stream.translate_stream_parallel(
-        Upper(), stream.read_lines(io.BytesIO(text.encode())), out, jobs=2,
+    n = translate_stream_parallel(
+        Upper(), read_lines(io.BytesIO(text.encode())), out, jobs=2,
         window=3, progress=False)
     assert n == 30
     assert out.getvalue() == text.upper()
     bad = text.replace("satz 17\n", "BAD 17\n")
     out = io.StringIO()
     with pytest.raises(ValueError, match=r"^in, line 17: refused$"):
-        stream.translate_stream_parallel(
-            Upper(), stream.read_lines(io.BytesIO(bad.encode()), "in"), out,
+        translate_stream_parallel(
+            Upper(), read_lines(io.BytesIO(bad.encode()), "in"), out,
             jobs=2, window=3, progress=False, name="in")
     assert out.getvalue() == "".join(f"SATZ {i}\n" for i in range(1, 17))
 
 
 def test_progress_bar_only_on_a_terminal(monkeypatch):
     monkeypatch.setattr(sys, "stderr", io.StringIO())
-    assert windows._progress_bar(None) is None  # not a terminal: no bar
-    bar = windows._progress_bar(True)
+    assert windows.progress_bar(None) is None  # not a terminal: no bar
+    bar = windows.progress_bar(True)
     bar.update(3)
     bar.close()
     assert "3 lines" in sys.stderr.getvalue()

@@ -3,11 +3,23 @@
 Saved beside the weights as ``model.npz.json`` with the key names Nematus uses
 (``dim_word`` = E, ``dim`` = H, ``n_words_src``, ``n_words``), so the options
 file of a real (Theano) Nematus model loads too. Every field is checked for
-type and range; a Nematus option whose value changes the network in a way nmt8
-does not implement (deeper stacks, layer normalisation, tied embeddings,
-factors, ...) is refused by name. Training-only options (batch size,
-optimizer, learning rate, dropout, validation settings, ...) and options nmt8
-does not know are accepted and ignored: they do not change the network.
+type and range. The other options are an allow-list, each name in one of
+three tables:
+
+* ``IMPLEMENTED``: options that shape the network, each with the values nmt8
+  implements; another value (deeper stacks, layer normalisation, tied
+  embeddings, factors, language-model fusion, ...) is refused by name;
+* ``UNUSED``: options read only by parts of a network that the first table
+  already refuses (decoder layers 2+, the Transformer, the fused language
+  model's sizes): accepted, whatever their value;
+* ``TRAINING``: training-only options (batch size, optimizer, learning rate,
+  dropout, validation settings, ...): accepted and ignored, they do not
+  change the network.
+
+An option in none of them (a newer Nematus's, a fork's) is refused by name:
+nmt8 cannot tell whether it changes the network. The TensorFlow Nematus
+names of the sizes (``embedding_size``, ``state_size``, ...) must agree with
+the Theano ones nmt8 reads.
 
 Does not: hold training settings (see ``nmt8.train``) or weights
 (``nmt8.model.params`` reads those).
@@ -19,6 +31,8 @@ import dataclasses
 import json
 import math
 import numbers
+import os
+import stat
 from pathlib import Path
 
 # the vocabulary's fixed ids, the Nematus convention: </s> ends every
@@ -27,39 +41,99 @@ EOS, UNK = 0, 1
 
 OPTIONS_MAX_BYTES = 1 << 20  # a Nematus options file is a few kB
 
-# Nematus options that change the network, with the one value nmt8 implements
+# Nematus options that change the network, with the values nmt8 implements
 # and what another value would mean. Theano Nematus names first, then the
-# TensorFlow Nematus names of the same options. Options used only by decoder
-# layers 2+ (dec_high_recurrence_transition_depth, dec_deep_context,
-# decoder_deep) need no check: dec_depth > 1 is refused.
+# TensorFlow Nematus names of the same options.
 _ENC = "nmt8 implements one bidirectional encoder layer of one-transition GRUs"
 _DEC = "nmt8's decoder is one plain conditional GRU (transition depth 2)"
 _LN = "nmt8 has no layer normalisation"
 _LEX = "nmt8 has no lexical model"
-_IMPLEMENTED: dict[str, tuple[object, str]] = {
-    "model_type": ("rnn", "nmt8 implements the RNN (GRU) model only"),
-    "enc_depth": (1, _ENC),
-    "rnn_enc_depth": (1, _ENC),
-    "enc_depth_bidirectional": (1, _ENC),
-    "enc_recurrence_transition_depth": (1, _ENC),
-    "rnn_enc_transition_depth": (1, _ENC),
-    "dec_depth": (1, _DEC),
-    "rnn_dec_depth": (1, _DEC),
+_LM = "nmt8 has no language-model fusion (deep fusion, Gulcehre et al. 2015)"
+IMPLEMENTED: dict[str, tuple[tuple, str]] = {
+    "model_type": (("rnn",), "nmt8 implements the RNN (GRU) model only"),
+    "enc_depth": ((1,), _ENC),
+    "rnn_enc_depth": ((1,), _ENC),
+    "enc_depth_bidirectional": ((1, None), _ENC),  # None: all layers (one)
+    "enc_recurrence_transition_depth": ((1,), _ENC),
+    "rnn_enc_transition_depth": ((1,), _ENC),
+    "dec_depth": ((1,), _DEC),
+    "rnn_dec_depth": ((1,), _DEC),
     # depth 2 IS the conditional GRU: GRU r, attention, GRU q (eq. 3-6)
-    "dec_base_recurrence_transition_depth": (2, _DEC),
-    "rnn_dec_base_transition_depth": (2, _DEC),
-    "factors": (1, "nmt8 reads one source factor (words) only"),
-    "tie_encoder_decoder_embeddings": (False, "nmt8 reads Wemb and Wemb_dec"),
-    "tie_decoder_embeddings": (False, "nmt8 reads the output layer ff_logit_W"),
-    "layer_normalisation": (False, _LN),
-    "rnn_layer_normalization": (False, _LN),
-    "use_layer_norm": (False, _LN),
-    "weight_normalisation": (False, "nmt8 has no weight normalisation"),
-    "output_hidden_activation": ("tanh", "the readout g of eq. (2) is tanh"),
-    "softmax_mixture_size": (1, "nmt8 has one softmax"),
-    "lexical_model": (False, _LEX),
-    "rnn_lexical_model": (False, _LEX),
+    "dec_base_recurrence_transition_depth": ((2,), _DEC),
+    "rnn_dec_base_transition_depth": ((2,), _DEC),
+    "output_depth": ((1,), "nmt8's readout g of eq. (2) is one layer"),
+    "factors": ((1,), "nmt8 reads one source factor (words) only"),
+    "tie_encoder_decoder_embeddings": ((False,), "nmt8 reads Wemb and Wemb_dec"),
+    "tie_decoder_embeddings": ((False,), "nmt8 reads the output layer ff_logit_W"),
+    "layer_normalisation": ((False,), _LN),
+    "rnn_layer_normalisation": ((False,), _LN),
+    "rnn_layer_normalization": ((False,), _LN),
+    "use_layer_norm": ((False,), _LN),
+    "weight_normalisation": ((False,), "nmt8 has no weight normalisation"),
+    "output_hidden_activation": (("tanh",), "the readout g of eq. (2) is tanh"),
+    "softmax_mixture_size": ((1,), "nmt8 has one softmax"),
+    "lexical_model": ((False,), _LEX),
+    "rnn_lexical_model": ((False,), _LEX),
+    "deep_fusion_lm": ((None,), _LM),
+    "concatenate_lm_decoder": ((False,), _LM),
 }
+
+# options read only by what IMPLEMENTED refuses: decoder layers 2+ (dec_depth
+# 1), deeper transitions, the Transformer, layer normalisation's kind, the
+# fused language model's sizes, a decoder other than gru_cond's window
+UNUSED = frozenset({
+    "decoder_deep", "dec_high_recurrence_transition_depth", "dec_deep_context",
+    "rnn_dec_high_transition_depth", "rnn_dec_deep_context",
+    "enc_recurrence_transition_deep_input",
+    "dec_base_recurrence_transition_deep_context",
+    "dec_high_recurrence_transition_deep_input", "layer_normalisation_type",
+    "layer_normalization_type", "transformer_enc_depth",
+    "transformer_dec_depth", "transformer_ffn_hidden_size",
+    "transformer_num_heads", "transformer_dropout_embeddings",
+    "transformer_dropout_residual", "transformer_dropout_relu",
+    "transformer_dropout_attn", "transformer_drophead", "lm_dim", "lm_dim_word",
+    "lm_encoder", "pos_win"
+})
+
+# training-only options of Theano and TensorFlow Nematus: data, vocabulary
+# files, saving, optimisation, regularisation, dropout, validation, display,
+# minimum risk training, domain interpolation, and the bookkeeping they save
+TRAINING = frozenset({
+    "datasets", "valid_datasets", "source_dataset", "target_dataset",
+    "valid_source_dataset", "valid_target_dataset", "valid_bleu_source_dataset",
+    "domain_interpolation_indomain_datasets", "source_dicts", "target_dict",
+    "multilingual", "language_source_target", "preprocess_script", "saveto",
+    "model", "reload", "reload_", "reload_training_progress", "overwrite",
+    "prior_model", "saveFreq", "save_freq", "summary_dir", "summary_freq",
+    "summaryFreq", "optimizer", "lrate", "learning_rate", "learning_schedule",
+    "warmup_steps", "plateau_steps", "adam_beta1", "adam_beta2", "adam_epsilon",
+    "clip_c", "decay_c", "map_decay_c", "alpha_c", "label_smoothing",
+    "exponential_smoothing", "loss_function", "objective", "batch_size",
+    "token_batch_size", "valid_batch_size", "valid_token_batch_size",
+    "max_sentences_per_device", "max_tokens_per_device",
+    "gradient_aggregation_steps", "maxibatch_size", "maxlen", "max_epochs",
+    "finish_after", "patience", "anneal_restarts", "anneal_decay",
+    "shuffle_each_epoch", "sort_by_length", "keep_train_set_in_memory",
+    "finetune", "finetune_only_last", "encoder_truncate_gradient",
+    "decoder_truncate_gradient", "use_dropout", "dropout_embedding",
+    "dropout_hidden", "dropout_source", "dropout_target", "rnn_use_dropout",
+    "rnn_dropout_embedding", "rnn_dropout_hidden", "rnn_dropout_source",
+    "rnn_dropout_target", "validFreq", "valid_freq", "valid_script",
+    "external_validation_script", "dispFreq", "disp_freq", "sampleFreq",
+    "sample_freq", "beamFreq", "beam_freq", "beam_size", "normalization_alpha",
+    "n_best", "translation_maxlen", "translation_strategy",
+    "print_per_token_pro", "mrt_alpha", "mrt_samples", "mrt_samples_meanloss",
+    "mrt_reference", "mrt_loss", "mrt_ml_mix", "raml_tau", "raml_samples",
+    "raml_reward", "sample_way", "max_len_a", "max_len_b",
+    "max_sentences_of_sampling", "sampling_temperature",
+    "use_domain_interpolation", "domain_interpolation_min",
+    "domain_interpolation_max", "domain_interpolation_inc", "model_version",
+    "theano_compat"
+})
+
+# TensorFlow Nematus's names of the sizes nmt8 reads by their Theano names
+_SAME_SIZE = {"embedding_size": "dim_word", "target_embedding_size": "dim_word",
+              "state_size": "dim", "target_vocab_size": "n_words"}
 
 
 def _is_int(v) -> bool:
@@ -68,7 +142,7 @@ def _is_int(v) -> bool:
 
 def _same(value, want) -> bool:
     """Equal AND of the same kind (JSON ``true`` is not the integer 1)."""
-    if isinstance(want, bool):
+    if want is None or isinstance(want, bool):
         return value is want
     if isinstance(want, int):
         return _is_int(value) and value == want
@@ -76,16 +150,28 @@ def _same(value, want) -> bool:
 
 
 def check_options(raw: dict) -> None:
-    """Refuse, by name, any Nematus option value nmt8 does not implement."""
-    for key, (want, why) in _IMPLEMENTED.items():
-        if key not in raw:
-            continue
-        value = raw[key]
-        if key == "enc_depth_bidirectional" and value is None:
-            continue  # Nematus's default: all layers (one)
-        if not _same(value, want):
-            raise ValueError(f"option {key!r} = {value!r} is not implemented "
-                             f"({why}; only {want!r} loads)")
+    """Refuse, by name, any option nmt8 does not implement or know: see
+    the module docstring (``IMPLEMENTED``, ``UNUSED``, ``TRAINING``)."""
+    own = {f.name for f in dataclasses.fields(ModelConfig)} | {"length_alpha"}
+    for key, value in raw.items():
+        if key in IMPLEMENTED:
+            wants, why = IMPLEMENTED[key]
+            if not any(_same(value, w) for w in wants):
+                only = " or ".join(repr(w) for w in wants)
+                raise ValueError(f"option {key!r} = {value!r} is not "
+                                 f"implemented ({why}; only {only} loads)")
+        elif key in _SAME_SIZE:
+            theirs = _SAME_SIZE[key]
+            if raw.get(theirs) is not None and value != raw[theirs]:
+                raise ValueError(f"options {key!r} = {value!r} and {theirs!r} = "
+                                 f"{raw[theirs]!r} disagree")
+        elif key not in own and key not in UNUSED and key not in TRAINING \
+                and key not in ("dim_per_factor", "source_vocab_sizes"):
+            raise ValueError(f"option {key!r} is not one nmt8 knows, so it "
+                             f"cannot tell whether it changes the network "
+                             f"(nmt8 reads the options of Nematus's RNN "
+                             f"models); remove it if it only configures "
+                             f"training")
     if raw.get("dim_per_factor") is not None:
         dpf, E = raw["dim_per_factor"], raw.get("dim_word")
         if not (isinstance(dpf, list) and len(dpf) == 1 and _is_int(dpf[0])
@@ -93,6 +179,33 @@ def check_options(raw: dict) -> None:
             raise ValueError(f"option 'dim_per_factor' = {dpf!r} is not "
                              f"implemented (nmt8 reads one source factor: "
                              f"only [dim_word] = [{E!r}] loads)")
+    if raw.get("source_vocab_sizes") is not None:
+        svs, V = raw["source_vocab_sizes"], raw.get("n_words_src")
+        if svs != [V]:
+            raise ValueError(f"options 'source_vocab_sizes' = {svs!r} and "
+                             f"'n_words_src' = {V!r} disagree")
+
+
+def regular_file(path, what: str = "file") -> Path:
+    """``path`` if it names a regular file (a symbolic link is followed);
+    FileNotFoundError if nothing is there, ValueError for anything else (a
+    FIFO, a device such as ``/dev/zero``, a folder). Checked before the file
+    is opened: opening a FIFO to read would wait for a writer."""
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} {path} not found") from None
+    except OSError as err:
+        raise ValueError(f"cannot read {what} {path}: {err.strerror or err}") \
+            from None
+    if not stat.S_ISREG(mode):
+        kind = ("a folder" if stat.S_ISDIR(mode) else
+                "a FIFO" if stat.S_ISFIFO(mode) else
+                "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else
+                "a socket" if stat.S_ISSOCK(mode) else "not a file")
+        raise ValueError(f"{what} {path} is {kind}, not a regular file")
+    return path
 
 
 @dataclasses.dataclass
@@ -192,6 +305,11 @@ class ModelConfig:
     def from_json(cls, path: str | Path) -> ModelConfig:
         """Read and check ``model.npz.json``; ValueError names the file."""
         path = Path(path)
+        try:
+            regular_file(path, "model options")
+        except FileNotFoundError:
+            raise ValueError(f"cannot read model options {path}: no such "
+                             f"file") from None
         try:
             with open(path, "rb") as fh:
                 data = fh.read(OPTIONS_MAX_BYTES + 1)

@@ -64,8 +64,9 @@ from nmt8.model.weights import (
     Params,
     _FileSource,
     _MemorySource,
-    _release_freed_memory,
     build,
+    release_freed_memory,
+    views,
 )
 
 # re-exported: Encoded (encoder), EMBEDDINGS (embedding), MODELS_DIR,
@@ -117,7 +118,7 @@ class Model:
         self.options = opt
         self.precision, self.kernel = opt.precision, opt.kernel
         self.scheme, self.embeddings = opt.scheme, opt.embeddings
-        _release_freed_memory()
+        release_freed_memory()
         return self
 
     def prepare(self, precision: str = "fp32", kernel: str = DEFAULT,
@@ -148,6 +149,29 @@ class Model:
             m.W, m.b = dict(self.W), dict(self.b)
             return m
         return m._build(self._mem or self._source, self._source, opt)
+
+    # -- pickling: each buffer once ---------------------------------------
+    def __getstate__(self) -> dict:
+        """Everything but the float32 views of ``params`` and of the model's
+        own source (views pickle as copies: an fp32 model would grow by its
+        weights); ``__setstate__`` makes them again over the unpickled
+        matrices (``nmt8.model.weights.views``)."""
+        state = dict(self.__dict__)
+        own = self._mem is not None and self._source is self._mem
+        state.update(params=None, _mem=None, _own_source=own)
+        if own:
+            state["_source"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        own = state.pop("_own_source")
+        self.__dict__.update(state)
+        shapes = param_shapes(self.cfg)
+        emb = {"src": self.Wemb, "tgt": self.Wemb_dec}
+        held, self._mem = views(self.W, self.b, emb, shapes, self.options)
+        if own:
+            self._source = self._mem
+        self.params = Params(shapes, held, self._source)
 
     def __repr__(self) -> str:
         sim = ", simulated" if self.precision.startswith("msfp") else ""

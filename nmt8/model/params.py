@@ -7,7 +7,9 @@ and (in, out) shapes of Theano Nematus) and ``model.npz.json`` (the options,
 ``ParamReader``: one tensor at a time, so a model can be built without
 ever holding the whole file in float32).
 
-Reading never trusts the file: it opens the zip archive itself, reads every
+Reading never trusts the file: it reads only a regular file (not a FIFO,
+which would wait for a writer, nor a device such as ``/dev/zero``, which
+never ends), opens the zip archive itself, reads every
 needed member's ``.npy`` header (shape, dtype, order) and checks it against
 the options and against the member's size BEFORE any tensor data is read, so
 a wrong or hostile file fails fast with one ValueError naming the file and
@@ -29,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npy
 
-from nmt8.model.config import ModelConfig
+from nmt8.model.config import ModelConfig, regular_file
 
 MODELS_DIR = Path(__file__).parent.parent / "models"
 _CHUNK = 1 << 24  # bytes read from a zip member at a time
@@ -183,6 +185,7 @@ class ParamReader:
     def __enter__(self):  # -> ParamReader
         npz = self.npz
         with _errors(npz):
+            regular_file(npz, "model file")  # a FIFO is never opened
             self._zf = zf = zipfile.ZipFile(npz)
             try:
                 self._heads = _headers(zf, npz, self.shapes)

@@ -36,6 +36,16 @@ is built from its arrays in memory (no reading), yet keeps the file as its
 source. ``Model.nbytes()`` counts every array the model holds, each buffer
 once.
 
+Pickling. A view pickles as a copy of what it shows, so the float32 views
+(``params``, a ``_MemorySource``) would double an fp32 model in a pickle:
+:func:`views` rebuilds them from the matrices and tables after unpickling
+(``Model.__setstate__``), and a ``_MemorySource`` or ``Params`` pickled on
+its own stores each view as (the array that owns the memory, offset,
+shape, strides), so every buffer is pickled once.
+
+A model whose sizes pass every check but do not fit in memory is one
+ValueError naming the file and what it needs, not a MemoryError.
+
 Does not: choose a precision or its weight type (``nmt8.model.precision``),
 check or parse a model file (``nmt8.model.params``) or run the network
 (``nmt8.model.model``).
@@ -45,6 +55,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import math
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -56,7 +67,7 @@ from nmt8.model.params import ParamReader, param_shapes
 from nmt8.model.precision import Options, _weight
 from nmt8.model.products import F32Weight
 
-__all__ = ["FUSED", "Params", "build"]
+__all__ = ["FUSED", "Params", "build", "release_freed_memory", "views"]
 
 # fused matrix -> (Nematus weights side by side, their biases; None: zeros)
 FUSED: dict[str, tuple[tuple[str, ...], tuple[str | None, ...] | None]] = {
@@ -83,7 +94,7 @@ FUSED: dict[str, tuple[tuple[str, ...], tuple[str | None, ...] | None]] = {
 _EMB = {"src": "Wemb", "tgt": "Wemb_dec"}
 
 
-def _release_freed_memory() -> None:
+def release_freed_memory() -> None:
     """Give the heap pages freed while building back to the OS (glibc's
     ``malloc_trim``): without it the float32 temporaries of reading and
     quantizing stay resident after they are freed. A no-op without glibc."""
@@ -115,6 +126,39 @@ class _FileSource:
             return r[name]
 
 
+def _shared(a):
+    """What pickles ``a`` without copying a view: the array itself if it
+    owns its memory, else (its owner, byte offset, shape, strides, dtype),
+    so that the owner, pickled once, is shared."""
+    if not isinstance(a, np.ndarray) or not isinstance(a.base, np.ndarray):
+        return a
+    owner = a.base
+    while isinstance(owner.base, np.ndarray):
+        owner = owner.base
+    if not owner.flags.c_contiguous:
+        return a
+    offset = (a.__array_interface__["data"][0]
+              - owner.__array_interface__["data"][0])
+    return (owner, offset, a.shape, a.strides, a.dtype)
+
+
+def _unshared(x):
+    """The array of :func:`_shared`: a view again."""
+    if isinstance(x, np.ndarray):
+        return x
+    owner, offset, shape, strides, dtype = x
+    return np.ndarray(shape, dtype, buffer=owner, offset=offset,
+                      strides=strides)
+
+
+def _shared_dict(d: dict) -> dict:
+    return {k: _shared(v) for k, v in d.items()}
+
+
+def _unshared_dict(d: dict) -> dict:
+    return {k: _unshared(v) for k, v in d.items()}
+
+
 class _MemorySource:
     """float32 tensors held in memory: Nematus name -> array, and the fused
     float32 matrices W, b of an fp32 numpy model (None otherwise)."""
@@ -122,11 +166,18 @@ class _MemorySource:
     def __init__(self, held: dict, W: dict | None = None, b: dict | None = None):
         self.held, self.W, self.b = held, W, b
 
+    def __reduce__(self):  # views pickled as views (see the module docstring)
+        return (_memory_source, (_shared_dict(self.held), self.W, self.b))
+
     def open(self):
         return contextlib.nullcontext(self.held)
 
     def tensor(self, name: str) -> np.ndarray:
         return self.held[name]
+
+
+def _memory_source(held, W, b) -> _MemorySource:
+    return _MemorySource(_unshared_dict(held), W, b)
 
 
 def _fused(reader, shapes, k: str):
@@ -196,6 +247,9 @@ class Params(Mapping):
     def __init__(self, shapes: dict, held: dict, source):
         self._shapes, self._held, self._source = shapes, held, source
 
+    def __reduce__(self):  # views pickled as views (see the module docstring)
+        return (_params, (self._shapes, _shared_dict(self._held), self._source))
+
     def __getitem__(self, name: str) -> np.ndarray:
         if name in self._held:
             return self._held[name]
@@ -218,6 +272,10 @@ class Params(Mapping):
                 f"in memory)")
 
 
+def _params(shapes, held, source) -> Params:
+    return Params(shapes, _unshared_dict(held), source)
+
+
 def build(source, shapes: dict, opt: Options):
     """Every fused matrix and embedding table of ``opt`` from ``source``, one
     fused matrix at a time (a quantized matrix's float32 pieces are dropped
@@ -228,20 +286,38 @@ def build(source, shapes: dict, opt: Options):
     the float32 tensors held (``_held``), and a ``_MemorySource`` of them
     when they are every tensor (None otherwise): the source a copy builds
     from, with the fused float32 matrices themselves for fp32 numpy.
+
+    A model too large for this machine's memory is a ValueError naming the
+    source and the size it needs.
     """
     W, b, emb = {}, {}, {}
-    with source.open() as reader:
-        for k in FUSED:
-            if getattr(source, "W", None) is not None:
-                Wk, b[k] = source.W[k], source.b[k]  # an fp32 model's own
-            else:
-                Wk, b[k] = _fused(reader, shapes, k)
-            W[k] = _weight(Wk, opt)
-            del Wk
-        for side, name in _EMB.items():
-            emb[side] = Embedding(reader[name], opt.embeddings)
+    try:
+        with source.open() as reader:
+            for k in FUSED:
+                if getattr(source, "W", None) is not None:
+                    Wk, b[k] = source.W[k], source.b[k]  # an fp32 model's own
+                else:
+                    Wk, b[k] = _fused(reader, shapes, k)
+                W[k] = _weight(Wk, opt)
+                del Wk
+            for side, name in _EMB.items():
+                emb[side] = Embedding(reader[name], opt.embeddings)
+    except MemoryError:
+        W = b = emb = None  # what was built: freed before the message
+        n = sum(math.prod(shape) for shape in shapes.values())
+        where = getattr(source, "npz", "the model")
+        raise ValueError(f"{where}: not enough memory to load this model: its "
+                         f"{n:,} parameters take {4 * n / 2**30:,.1f} GiB as "
+                         f"float32") from None
+    return (W, b, emb, *views(W, b, emb, shapes, opt))
+
+
+def views(W: dict, b: dict, emb: dict, shapes: dict, opt: Options):
+    """``(held, mem)`` of :func:`build`: the float32 tensors a model holds,
+    as views of its matrices ``W``, biases ``b`` and tables ``emb``, and the
+    ``_MemorySource`` of them when they are every tensor (else None)."""
     held = _held(W, b, emb, shapes)
     numpy = opt.precision == "fp32" and opt.kernel == "numpy"
     mem = (_MemorySource(held, W if numpy else None, b if numpy else None)
            if len(held) == len(shapes) else None)  # every fp32 tensor held
-    return W, b, emb, held, mem
+    return held, mem

@@ -101,7 +101,8 @@ def fp32_matmul(pW: PackedF32, X: np.ndarray, kernel: str = "auto",
 
     pW: ``pack_fp32(W)``.  X: (P, in) float32 (float64 is converted; any
     strides accepted).  bias: float32 (out,) or None.  out: optional
-    float32 (P, out) array to write into (it may overlap X).  kernel: a
+    float32 (P, out) array to write into (it may overlap X, and the bias,
+    which is then copied first).  kernel: a
     name of ``FP32_KERNELS`` or ``"auto"``.  Returns float32 (P, out).
 
     Runs on one thread and releases the GIL while in C.  Raises
@@ -110,6 +111,9 @@ def fp32_matmul(pW: PackedF32, X: np.ndarray, kernel: str = "auto",
     pW is not a PackedF32 or kernel not a string.
     """
     kid = _KERNELS.kernel_id(kernel)
+    if isinstance(out, np.ndarray) and isinstance(bias, np.ndarray) \
+            and np.may_share_memory(out, bias):
+        bias = bias.copy()  # the kernel writes out while it reads the bias
     X, Y, b = operands(pW, PackedF32, "pack_fp32", X, out, bias)
     if b is None:                                           # P == 0
         return Y if out is None else out

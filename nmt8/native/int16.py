@@ -55,12 +55,16 @@ def int16_matmul(qW: QuantizedMatrix16, X: np.ndarray, kernel: str = "auto",
     qW: ``quantize16(W)``.  X: (P, in) float32 (float64 converted, any
     strides); each row quantized on the fly (``quantize_activations16``, in
     C).  bias: float32 (out,) or None.  out: optional float32 (P, out)
-    array (it may overlap X).  kernel: a name of ``INT16_KERNELS`` or
-    ``"auto"``.  Returns float32 (P, out), the same bits for every kernel.
+    array (it may overlap X, and the bias, which is then copied first).
+    kernel: a name of ``INT16_KERNELS`` or ``"auto"``.  Returns float32
+    (P, out), the same bits for every kernel.
 
     One thread, GIL released in C.  Raises as ``int8_matmul`` does.
     """
     kid = _KERNELS.kernel_id(kernel)
+    if isinstance(out, np.ndarray) and isinstance(bias, np.ndarray) \
+            and np.may_share_memory(out, bias):
+        bias = bias.copy()  # the kernel writes out while it reads the bias
     X, Y, b = operands(qW, QuantizedMatrix16, "quantize16", X, out, bias)
     if b is None:                                           # P == 0
         return Y

@@ -211,8 +211,9 @@ def int8_matmul(qW: QuantizedMatrix, X: np.ndarray, kernel: str = "auto",
     converted; any strides accepted, copied if not C-contiguous).  Each row
     of X is quantized on the fly (``quant.quantize_activations``, in C).
     bias: float32 (out,) or None.  out: optional float32 (P, out) array to
-    write into (it may overlap X, not bias).  kernel: a name of ``KERNELS``
-    or ``"auto"``.  Returns float32 (P, out).
+    write into (it may overlap X, and the bias, which is then copied
+    first).  kernel: a name of ``KERNELS`` or ``"auto"``.  Returns float32
+    (P, out).
 
     Runs on one thread, and releases the GIL while in C.  Raises
     ValueError for a bad shape or dtype, a NaN or inf in X or in the bias,
@@ -223,6 +224,9 @@ def int8_matmul(qW: QuantizedMatrix, X: np.ndarray, kernel: str = "auto",
     h = _handle(qW, kid)
     X = _x_matrix(X, h.K)
     P = X.shape[0]
+    if isinstance(out, np.ndarray) and isinstance(bias, np.ndarray) \
+            and np.may_share_memory(out, bias):
+        bias = bias.copy()  # the kernel writes out while it reads the bias
     Y, b = _target(out, P, h.N, bias)                       # (P, out)
     if b is None:
         return Y
@@ -246,6 +250,9 @@ def int8_matmul_q(qW: QuantizedMatrix, Xq: np.ndarray, x_step: np.ndarray,
     if x_step.shape != (P,) or x_step.dtype.kind != "f":
         raise ValueError(f"x_step must be a float array of shape ({P},)")
     x_step = np.array(x_step, np.float32)                   # (P,) aligned
+    if isinstance(out, np.ndarray) and isinstance(bias, np.ndarray) \
+            and np.may_share_memory(out, bias):
+        bias = bias.copy()  # the kernel writes out while it reads the bias
     Y, b = _target(out, P, h.N, bias)                       # (P, out)
     if b is None:
         return Y

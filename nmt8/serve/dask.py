@@ -17,6 +17,10 @@ core. Two entry points:
 
 Fault tolerance is Dask's: when a worker dies, the scheduler recomputes the
 partitions it held on another worker; the output loses and repeats no line.
+Ctrl-C: the workers of ``--dask local`` ignore SIGINT (from their start),
+so this process alone stops: it writes what came back in order,
+cancels the rest and closes the cluster, with one line on stderr
+(``nmt8.serve.stream.run``).
 
 Several machines::
 
@@ -39,19 +43,22 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import pickle
 import threading
+import warnings
 
 from nmt8.serve.lines import read_lines
-from nmt8.serve.pool import TranslatorFactory
+from nmt8.serve.parallel import TranslatorFactory, cores
+from nmt8.serve.pool import sigint_ignored_by_children
 from nmt8.serve.windows import (
     Interrupted,
-    _line_writer,
-    _progress_bar,
-    _windows,
-    _write,
+    line_writer,
+    numbered_windows,
+    progress_bar,
     translate_numbered,
+    write_lines,
 )
 
 DEFAULT_PARTITION = 32  # lines per submitted partition
@@ -113,14 +120,19 @@ def connect(scheduler="local"):
     _require_dask()
     from distributed import Client, LocalCluster
 
-    from nmt8.serve.parallel import cores
-
     if isinstance(scheduler, Client):
         yield scheduler
     elif scheduler == "local":
-        with LocalCluster(n_workers=cores(), threads_per_worker=1,
-                          processes=True, dashboard_address=None) as cluster, \
-                Client(cluster) as client:
+        # the workers ignore SIGINT: Ctrl-C reaches this process alone, which
+        # writes what it has and closes the cluster; a Ctrl-C while the
+        # cluster starts waits until it has started
+        with sigint_ignored_by_children(), warnings.catch_warnings():
+            # another cluster's HTTP port: this one takes another, silently
+            warnings.filterwarnings("ignore", "Port .* is already in use")
+            cluster = LocalCluster(n_workers=cores(), threads_per_worker=1,
+                                   processes=True, dashboard_address=None,
+                                   silence_logs=logging.ERROR)
+        with cluster, Client(cluster) as client:
             yield client
     elif isinstance(scheduler, str) and "://" in scheduler:
         with Client(scheduler) as client:
@@ -177,11 +189,11 @@ def translate_file(source, out, scheduler="local", *,
                          f"{partition_size!r}")
     name = name or str(source if isinstance(source, (str, os.PathLike))
                        else getattr(source, "name", "<input>"))
-    key, write = _key(make_translate), _line_writer(out)
-    bar, done = _progress_bar(progress), 0
+    key, write = _key(make_translate), line_writer(out)
+    bar, done = progress_bar(progress), 0
     with connect(scheduler) as client:
         limit = max_in_flight or max(2, 2 * sum(client.nthreads().values()))
-        windows = _windows(_numbered(source, name), partition_size)
+        windows = numbered_windows(_numbered(source, name), partition_size)
         pending = as_completed()
         index = {}  # future key -> partition number
         results = {}  # partition number -> (outputs, error), not yet written
@@ -206,7 +218,7 @@ def translate_file(source, out, scheduler="local", *,
             nonlocal done
             while state["written"] in results:
                 outs, error = results.pop(state["written"])
-                _write(write, out, outs)
+                write_lines(write, out, outs)
                 done += len(outs)
                 if bar is not None:
                     bar.update(len(outs))

@@ -2,13 +2,21 @@
 
 This is how the paper deploys its decoder (Section 3: "each CPU core
 translates a single sentence at a time") and how ``nmt8 translate --jobs N``
-and the multi-core throughput of ``nmt8.lab.speed.measure`` run. Workers are separate
-processes (started with ``spawn``), each with its own ``nmt8.Translator``,
-which decodes with one BLAS thread (its ``blas_threads`` default), so N
-workers use N cores and no more. Results come back in input order.
+and the multi-core throughput of ``nmt8.lab.speed.measure`` run. Workers are
+separate processes of the one pool (``nmt8.serve.pool``: its contract for a
+worker that dies, an exception in a worker and Ctrl-C), each with its own
+``nmt8.Translator``, which decodes with one BLAS thread (its
+``blas_threads`` default), so N workers use N cores and no more. Results
+come back in input order.
+
+``jobs`` is at most the cores this process may run on
+(``os.sched_getaffinity``): :func:`check_jobs` caps a larger number, with a
+warning, since more workers than cores only add memory (a model each).
 
 A model may be a name, a path, a ``Model`` (pickled to every worker) or a
 picklable zero-argument callable that builds it inside the worker.
+:class:`TranslatorFactory` is the picklable recipe of a Translator's
+``translate`` that the streaming command sends to its workers.
 
 :func:`translate_parallel` checks everything before a worker starts: it
 builds one Translator here and tokenizes every line, so a bad setting or a
@@ -20,15 +28,15 @@ Does not: batch sentences inside a worker, or share memory between workers
 
 from __future__ import annotations
 
-import multiprocessing as mp
+import dataclasses
+import functools
 import os
+import warnings
 
 from nmt8.model.model import Model
+from nmt8.serve.pool import Pool
 from nmt8.serve.threads import check_threads
 from nmt8.serve.translator import Timed, Translator
-
-_translator = None  # the worker process's own Translator
-_init_error = None  # why it could not be built (raised at the first sentence)
 
 
 def cores() -> int:
@@ -40,10 +48,18 @@ def cores() -> int:
 
 
 def check_jobs(jobs) -> int:
-    """``jobs`` as an int >= 1 (None: one per core), or the clear error of
-    ``nmt8.serve.threads.check_threads``."""
+    """``jobs`` as an int from 1 to :func:`cores` (None: one per core), or
+    the clear error of ``nmt8.serve.threads.check_threads``. More than the
+    cores is capped at the cores, with a warning (RuntimeWarning)."""
     jobs = check_threads(jobs, "jobs")
-    return cores() if jobs is None else jobs
+    n = cores()
+    if jobs is None:
+        return n
+    if jobs > n:
+        warnings.warn(f"jobs={jobs} is more than the {n} core(s) this process "
+                      f"may run on: using {n}", RuntimeWarning, stacklevel=2)
+        return n
+    return jobs
 
 
 def _resolve(item):
@@ -63,65 +79,66 @@ def make_translator(**translator_kwargs) -> Translator:
     return Translator(models, **kw)
 
 
-def _init(translator_kwargs):
-    # an exception here would make the pool restart the worker forever, so
-    # keep it and raise it for the first sentence instead
-    global _translator, _init_error
-    try:
-        _translator = make_translator(**translator_kwargs)
-    except Exception as err:  # noqa: BLE001 - re-raised in _ready()
-        _init_error = err
+@dataclasses.dataclass(frozen=True)
+class TranslatorFactory:
+    """A picklable recipe for ``Translator(**translator_kwargs).translate``,
+    built once in each worker process; ``batch_size`` is passed to
+    ``translate`` when given."""
+
+    translator_kwargs: dict
+    batch_size: int | None = None
+
+    def __call__(self):
+        tr = make_translator(**self.translator_kwargs)
+        if self.batch_size is None:
+            return tr.translate
+        return functools.partial(tr.translate, batch_size=self.batch_size)
 
 
-def _ready() -> Translator:
-    if _init_error is not None:
-        raise _init_error
-    return _translator
-
-
-def _translate_line(item):
+# -- the tasks: fn(the worker's Translator, item) ------------------------------
+def _translate_line(tr: Translator, item):
     n, line = item
     try:
-        return _ready().translate([line])[0]
+        return tr.translate([line])[0]
     except ValueError as err:  # name the caller's line, not "line 1"
         msg = str(err).removeprefix("line 1: ")
         raise ValueError(f"line {n}: {msg}") from None
 
 
-def _translate_ids(item):
+def _translate_ids(tr: Translator, item):
     ids, max_len = item
-    (out,), (seconds,) = _ready().translate_ids([ids], max_len=max_len,
-                                                with_seconds=True)
+    (out,), (seconds,) = tr.translate_ids([ids], max_len=max_len,
+                                          with_seconds=True)
     return out, seconds
 
 
-def _translate_to_text(ids):
-    tr = _ready()
+def _translate_to_text(tr: Translator, ids):
     return tr.detokenize(tr.translate_ids([ids])[0])
 
 
-class WorkerPool:
-    """``jobs`` worker processes, each holding a ready Translator.
+class WorkerPool(Pool):
+    """``jobs`` worker processes (at most the cores), each holding a
+    Translator: the pool of ``nmt8.serve.pool`` with translation tasks.
 
     ``with WorkerPool(2, model_or_models="de-en", precision="int8") as pool:
     pool.translate(lines)``. Keyword arguments are those of
-    ``nmt8.Translator``; see the module docstring for the models.
+    ``nmt8.Translator``; see the module docstring for the models. Workers
+    start when the first tasks need them.
     """
 
     def __init__(self, jobs: int | None = None, **translator_kwargs):
-        self.jobs = check_jobs(jobs)
-        self.pool = mp.get_context("spawn").Pool(
-            self.jobs, initializer=_init, initargs=(translator_kwargs,))
+        super().__init__(check_jobs(jobs),
+                         functools.partial(make_translator, **translator_kwargs))
 
     def translate(self, lines, chunksize: int = 1) -> list[str]:
         """Text of each line; a bad line is named by a worker."""
-        return self.pool.map(_translate_line, list(enumerate(lines, 1)),
-                             chunksize=chunksize)
+        return self.map(_translate_line, list(enumerate(lines, 1)), chunksize,
+                        what="translating line")
 
     def translate_tokenized(self, src_ids, chunksize: int = 1) -> list[str]:
         """Text of each source id list (checked by ``Translator.tokenize``)."""
-        return self.pool.map(_translate_to_text, [list(s) for s in src_ids],
-                             chunksize=chunksize)
+        return self.map(_translate_to_text, [list(s) for s in src_ids],
+                        chunksize, what="translating sentence")
 
     def translate_ids(self, sentences, max_lens=None, concurrent: bool = True):
         """``Timed(outputs, per-sentence decode seconds)``, in input order.
@@ -133,33 +150,22 @@ class WorkerPool:
         max_lens = list(max_lens) if max_lens else [None] * len(sentences)
         items = list(zip(sentences, max_lens))
         if concurrent:
-            res = self.pool.map(_translate_ids, items, chunksize=1)
+            res = self.map(_translate_ids, items, what="translating sentence")
         else:
-            res = [self.pool.apply(_translate_ids, (it,)) for it in items]
+            res = [self.apply(_translate_ids, it,
+                              what=f"translating sentence {i}")
+                   for i, it in enumerate(items, 1)]
         return Timed([r[0] for r in res], [r[1] for r in res])
-
-    def close(self):
-        self.pool.close()
-        self.pool.join()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if exc[0] is None:
-            self.close()
-        else:
-            self.pool.terminate()
-            self.pool.join()
 
 
 def translate_parallel(lines, jobs: int | None = None,
                        **translator_kwargs) -> list[str]:
     """Translate ``lines`` with one worker process per core; order preserved.
 
-    ``jobs`` defaults to the number of cores; with one job (or one line) the
-    lines are translated in this process. Empty lines stay empty. Every
-    line is tokenized (and so checked) here before any worker starts.
+    ``jobs`` defaults to the number of cores (and is capped there); with one
+    job (or one line) the lines are translated in this process. Empty lines
+    stay empty. Every line is tokenized (and so checked) here before any
+    worker starts.
     """
     jobs = check_jobs(jobs)
     tr = make_translator(**translator_kwargs)

@@ -26,9 +26,15 @@ Translator each get their own times.
 
 Bad input never loses lines: empty lines come back empty; a non-string, an
 over-long line (more than ``MAX_SRC_TOKENS`` subword units) raises ValueError
-naming the line before anything is translated. Every setting is checked when
-the Translator is made: beam 1..``MAX_BEAM``, a finite length exponent >= 0,
-``0 < max_len_ratio <= MAX_LEN_RATIO``.
+naming the line before anything is translated; ``translate_ids`` takes
+integer ids of the source vocabulary only (a float id is a TypeError naming
+the sentence, never rounded). Every setting is checked when the Translator
+is made: beam 1..``MAX_BEAM``, a finite length exponent >= 0,
+``0 < max_len_ratio <= MAX_LEN_RATIO``; and the models (:func:`check_models`):
+each BPE vocabulary the size of its model's embedding table, and the
+members of an ensemble translating between the same languages with the same
+vocabularies and BPE models (``--model de-en --model en-de`` is refused,
+naming both).
 
 Does not: read files or decode bytes (``nmt8.cli`` does, naming bad lines),
 or run several processes (``nmt8.serve.parallel``).
@@ -44,8 +50,11 @@ import warnings
 from pathlib import Path
 from typing import NamedTuple
 
-from nmt8.model.config import EOS
+import numpy as np
+
+from nmt8.model.config import EOS, regular_file
 from nmt8.model.model import Model, check_options, load_model
+from nmt8.model.params import check_model
 from nmt8.model.precision import DEFAULT, Options
 from nmt8.search.batch import check_batch_size
 from nmt8.search.batch import translate_ids as batched_ids
@@ -66,6 +75,7 @@ __all__ = [
     "MAX_SRC_TOKENS",
     "Timed",
     "Translator",
+    "check_models",
 ]
 
 
@@ -83,6 +93,107 @@ def translator_options(precision="fp32", kernel=None, scheme=None,
     return check_options(precision,
                          *(DEFAULT if v is None else v
                            for v in (kernel, scheme, embeddings)))
+
+
+def _bpe_files(npz, cfg) -> list[Path]:
+    """The source and target BPE model files a model names (none without
+    a path or BPE models)."""
+    if npz is None or len(cfg.bpe_models) != 2:
+        return []
+    return [Path(npz).parent / f for f in cfg.bpe_models]
+
+
+def _load_bpe(npz, cfg) -> tuple[BPE, BPE] | None:
+    """The model's (source, target) BPE models, each checked against the
+    embedding table it indexes: a vocabulary of another size would index
+    past the table (or leave rows no piece can reach)."""
+    files = _bpe_files(npz, cfg)
+    if not files:
+        return None
+    pair = tuple(BPE(regular_file(f, "BPE model")) for f in files)
+    for bpe, side, key, n in ((pair[0], "source", "n_words_src", cfg.n_words_src),
+                              (pair[1], "target", "n_words", cfg.n_words)):
+        if len(bpe) != n:
+            raise ValueError(f"{bpe.path} holds {len(bpe)} subword units, but "
+                             f"the model's {side} embeddings ({key} in "
+                             f"{Path(npz).name}.json) have {n} rows: they must "
+                             f"be the same size")
+    return pair
+
+
+def _pieces(bpe: BPE) -> list[tuple[str, float]]:
+    """What a BPE model segments and numbers with: each id's piece and
+    score (two models trained alike in other folders differ in bytes)."""
+    return [(bpe.sp.id_to_piece(i), bpe.sp.get_score(i)) for i in range(len(bpe))]
+
+
+def check_models(members) -> tuple[BPE, BPE] | None:
+    """Check models that will translate together, before any is loaded.
+
+    ``members``: ``(name, model.npz path or None, ModelConfig)`` per model.
+    Each model's BPE vocabularies must be the size of its embedding tables;
+    ensemble members must translate between the same languages, with the
+    same vocabulary sizes and the same BPE models (the same pieces and
+    scores).
+    Raises ValueError naming both models; returns the first model's (source,
+    target) BPE models (None when it has none: a random model).
+    """
+    members = list(members)
+    if not members:
+        raise ValueError("need at least one model")
+    first = _load_bpe(*members[0][1:])
+    n0, _, c0 = members[0]
+    for n1, npz1, c1 in members[1:]:
+        other = _load_bpe(npz1, c1)
+        if (c0.src_lang, c0.tgt_lang) != (c1.src_lang, c1.tgt_lang):
+            raise ValueError(f"ensemble members must translate between the same "
+                             f"languages: {n0} translates {c0.src_lang} -> "
+                             f"{c0.tgt_lang}, {n1} {c1.src_lang} -> {c1.tgt_lang}")
+        if (c0.n_words_src, c0.n_words) != (c1.n_words_src, c1.n_words):
+            raise ValueError(f"ensemble members must share their vocabularies: "
+                             f"{n0} has {c0.n_words_src} source and {c0.n_words} "
+                             f"target words, {n1} {c1.n_words_src} and "
+                             f"{c1.n_words}")
+        if first and other:
+            for side, a, b in zip(("source", "target"), first, other):
+                if a.path != b.path and _pieces(a) != _pieces(b):
+                    raise ValueError(f"ensemble members must share their BPE "
+                                     f"models: the {side} side of {n0} is "
+                                     f"{a.path}, of {n1} {b.path}, a different "
+                                     f"model")
+    return first
+
+
+def _member_name(item, i: int) -> str:
+    if isinstance(item, Model):
+        return str(Path(item.path).parent) if item.path is not None \
+            else f"model {i} (in memory)"
+    return str(item)
+
+
+def _source_ids(ids, n: int, vocab: int) -> list[int]:
+    """One sentence's source ids as a list of ints, each in [0, vocab)."""
+    if isinstance(ids, (str, bytes)):
+        raise TypeError(f"sentence {n}: expected a sequence of ids, got "
+                        f"{type(ids).__name__}")
+    if isinstance(ids, np.ndarray):
+        if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu"):
+            raise TypeError(f"sentence {n}: ids must be a 1-D array of "
+                            f"integers, got {ids.ndim}-D {ids.dtype}")
+        ids = ids.tolist()
+    else:
+        ids = list(ids)
+        bad = next((x for x in ids if isinstance(x, bool)
+                    or not isinstance(x, numbers.Integral)), None)
+        if bad is not None:
+            raise TypeError(f"sentence {n}: ids must be integers, got "
+                            f"{type(bad).__name__} {bad!r}")
+        ids = [int(x) for x in ids]
+    if ids and (min(ids) < 0 or max(ids) >= vocab):
+        bad = next(x for x in ids if not 0 <= x < vocab)
+        raise ValueError(f"sentence {n}: id {bad} is outside the source "
+                         f"vocabulary [0, {vocab})")
+    return ids
 
 
 def _check_ratio(r) -> float:
@@ -123,6 +234,11 @@ class Translator:
         self.blas_threads = check_threads(blas_threads)
         if length_exponent is not None:
             length_exponent = check_length_exponent(length_exponent)
+        # the models' options and BPE models checked before any is loaded
+        bpe = check_models((_member_name(item, i),
+                            *((item.path, item.cfg) if isinstance(item, Model)
+                              else check_model(item)))
+                           for i, item in enumerate(items, 1))
         self.models: list[Model] = []
         settings = (opt.kernel, opt.scheme or DEFAULT, opt.embeddings)
         for item in items:
@@ -131,21 +247,13 @@ class Translator:
             else:
                 self.models.append(load_model(item, opt.precision, *settings))
         first = self.models[0].cfg
-        for m in self.models[1:]:
-            if (m.cfg.n_words, m.cfg.n_words_src) != (first.n_words, first.n_words_src):
-                raise ValueError("ensemble members must share their vocabularies")
         self.options = opt
         self.precision, self.kernel = opt.precision, opt.kernel
         self.scheme, self.embeddings = opt.scheme, opt.embeddings
         # length normalisation exponent: the model's val-chosen value by default
         self.length_exponent = (first.length_exponent if length_exponent is None
                                 else length_exponent)
-        self.src_bpe = self.tgt_bpe = None
-        m0 = self.models[0]
-        if m0.path is not None and len(m0.cfg.bpe_models) == 2:
-            folder = Path(m0.path).parent
-            self.src_bpe = BPE(folder / m0.cfg.bpe_models[0])
-            self.tgt_bpe = BPE(folder / m0.cfg.bpe_models[1])
+        self.src_bpe, self.tgt_bpe = bpe or (None, None)
         self._local = threading.local()  # the deprecated last_seconds
 
     def __repr__(self) -> str:
@@ -202,7 +310,12 @@ class Translator:
                                     isinstance(max_len, numbers.Integral)
                                     or max_len < 1):
             raise ValueError(f"max_len must be an int >= 1 or None, got {max_len!r}")
-        sentences = [list(ids) for ids in sentences]
+        if isinstance(sentences, (str, bytes)):
+            raise TypeError("translate_ids() takes a list of id sequences, not "
+                            f"{type(sentences).__name__}")
+        vocab = self.models[0].cfg.n_words_src
+        sentences = [_source_ids(ids, n, vocab)
+                     for n, ids in enumerate(sentences, 1)]
         max_lens = [max_len or default_max_len(len(ids), self.max_len_ratio)
                     for ids in sentences]
         min_len = max_len if (max_len and self.models[0].random) else 0

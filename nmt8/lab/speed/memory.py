@@ -134,8 +134,10 @@ def save_model(folder, model=None) -> Path:
 def _child(spec: dict) -> dict:
     """Runs in the fresh process: load, translate, report."""
     from nmt8.model.model import load_model
+    from nmt8.model.weights import release_freed_memory
     from nmt8.serve.translator import Translator
 
+    release_freed_memory()  # what the imports freed, as loading gives it back
     start = resident_bytes()
     model = load_model(spec["model"], spec["precision"], **spec["settings"])
     loaded = resident_bytes()
