@@ -423,7 +423,15 @@ def main(argv=None) -> int:
 
 def _main(argv) -> int:
     ap = build_parser(argv)
-    a = ap.parse_args(argv)
+    a, extra = ap.parse_known_args(argv)
+    if extra:
+        if getattr(a, "cmd", "") == "translate" and not extra[0].startswith("-"):
+            # the one mistake a newcomer makes first: a file as an argument
+            ap.error(f"unrecognized arguments: {' '.join(extra)}; nmt8 "
+                     f"translate reads stdin, or a file with --input: "
+                     f"`nmt8 translate --input {extra[0]}` or "
+                     f"`nmt8 translate < {extra[0]}`")
+        ap.error(f"unrecognized arguments: {' '.join(extra)}")
     a.argv = argv
     if getattr(a, "url", None) is None and getattr(a, "cmd", "") == "data":
         from nmt8.data import BASE_URL

@@ -109,6 +109,12 @@ def test_translate_help_says_it_reads_stdin(capsys):
     assert "stdin" in capsys.readouterr().out
 
 
+def test_a_file_as_argument_says_how_input_is_read():
+    r = run(["translate", "input.de"])
+    assert r.returncode == 2 and b"--input input.de" in r.stderr \
+        and b"< input.de" in r.stderr
+
+
 def test_unknown_option_prints_usage():
     r = run(["translate", "--bogus"])
     assert r.returncode == 2 and b"usage:" in r.stderr
