@@ -180,9 +180,12 @@ def check_options(precision="fp32", kernel=DEFAULT, scheme=DEFAULT,
         if scheme not in GROUP_SCHEMES:
             raise ValueError(f"unknown scheme {scheme!r} for precision "
                              f"'int4'; choices: {', '.join(GROUP_SCHEMES)}")
+    elif scheme in GROUP_SCHEMES:
+        raise ValueError(f"scheme={scheme!r} applies to precision 'int4' "
+                         f"only, not {precision!r}")
     elif scheme != DEFAULT:
-        raise ValueError(f"scheme={scheme!r} applies to precision 'int8', "
-                         f"'int16' and 'int4' only, not {precision!r}")
+        raise ValueError(f"scheme={scheme!r} applies to precision 'int8' and "
+                         f"'int16' only, not {precision!r}")
     else:
         scheme = None
     if embeddings == DEFAULT:
