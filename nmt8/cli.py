@@ -41,7 +41,7 @@ def _checked(check, kind=int):
 
 def _translator_args(p: argparse.ArgumentParser) -> None:
     from nmt8.model.embedding import EMBEDDINGS
-    from nmt8.model.precision import PRECISIONS
+    from nmt8.model.precision import DEFAULT_GROUP, GROUP_SCHEMES, PRECISIONS
     from nmt8.search.sentence import MAX_BEAM, check_beam, check_length_exponent
 
     p.add_argument("--model", action="append", default=None,
@@ -49,21 +49,25 @@ def _translator_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--beam", type=_checked(check_beam), default=None,
                    help=f"beam size, 1 to {MAX_BEAM} (default 5)")
     p.add_argument("--precision", choices=list(PRECISIONS), default="fp32",
-                   help="fp32 (default), int16, int8, or block floating point "
+                   help="fp32 (default), int16, int8, int4 (4-bit weights, "
+                        "int8 activations), or block floating point "
                         "msfp16/msfp12 SIMULATED in fp32 (quality only, no "
                         "speed claim)")
     p.add_argument("--kernel", default=None,
                    help="fp32: numpy (default), auto, ref, avx2, avx512; "
                         "int16: auto (default), ref, sse4, avx2, vnni; int8: "
                         "auto (default), ref, sse4, avx2, vnni, maddubs; "
-                        "msfp: numpy")
+                        "int4: auto (default), ref, avx2, vnni; msfp: numpy")
     p.add_argument("--scheme", default=None,
-                   choices=["per_tensor", "per-tensor", "per_row", "per-row"],
-                   help="int8 and int16 only: how weights are quantized "
-                        "(default per_tensor)")
+                   choices=["per_tensor", "per-tensor", "per_row", "per-row",
+                            *GROUP_SCHEMES],
+                   help="int8 and int16: how weights are quantized (default "
+                        "per_tensor); int4: the group size, "
+                        f"{' or '.join(GROUP_SCHEMES)} (default "
+                        f"{DEFAULT_GROUP})")
     p.add_argument("--embeddings", default=None, choices=list(EMBEDDINGS),
                    help="how the embedding tables are stored (default: fp32; "
-                        "fp16 for int16; int8 rows for int8)")
+                        "fp16 for int16; int8 rows for int8 and int4)")
     exponent = _checked(check_length_exponent, float)
     p.add_argument("--length-exponent", type=exponent, default=None,
                    help="length normalisation exponent, finite and >= 0 "

@@ -20,6 +20,7 @@ CATEGORIES = (
     "product int8",  # both shapes go through one int8 routine (Table 2)
     "product fp32 (C kernel)",  # fp32 weights packed for nmt8.native.fp32
     "product int16",  # Devlin 2017's int16 (nmt8.quant.int16)
+    "product int4",  # 4-bit weights, int8 activations (nmt8.quant.int4)
     "product msfp16 (simulated in fp32)",  # nmt8.quant.msfp, rounded at load
     "product msfp12 (simulated in fp32)",
     "tanh",

@@ -41,24 +41,33 @@ def test_bench_kernels_rows(monkeypatch, stream):
     rows = bench.bench_kernels(shapes=[(24, 20)], P_values=(1, 3), repeats=2,
                                kernels=["ref"], include_torch=False,
                                progress=False, min_sample=1e-5, stream=stream,
-                               fp32_kernels=["ref"], int16_kernels=["ref"])
-    methods = ("numpy-fp32", "fp32-ref", "int16-ref", "int8-ref")
+                               fp32_kernels=["ref"], int16_kernels=["ref"],
+                               int4_kernels=["ref"])
+    methods = ("numpy-fp32", "fp32-ref", "int16-ref", "int8-ref", "int4-ref")
     assert {(r["P"], r["method"]) for r in rows} == {
         (P, m) for P in (1, 3) for m in methods}
     for r in rows:
         assert r["seconds"] > 0 and r["weights"] == ("stream" if stream else "cached")
         assert r["copies"] == (3 if stream else 1)  # ceil(1000 / 480)
         assert r["c_fp32"] == "fp32-ref"
-        assert r["bits"] == {"n": 32, "f": 32, "i": 16 if "16" in r["method"]
-                             else 8}[r["method"][0]]
+        assert r["bits"] == {"numpy": 32, "fp32": 32, "int16": 16, "int8": 8,
+                             "int4": 4}[r["method"].split("-")[0]]
     table = bench.format_table(rows)
     assert "| 24x20 | 1 | int8-ref |" in table and "x C fp32" in table
     # the decomposition: C fp32 (not numpy) is the 32-bit baseline, at 1.00
     dec = bench.decomposition(rows)
     assert [(d["P"], d["method"], d["bytes"]) for d in dec] == [
         (P, m, b) for P in (1, 3)
-        for m, b in (("fp32-ref", 4), ("int16-ref", 2), ("int8-ref", 1))]
+        for m, b in (("fp32-ref", 4), ("int16-ref", 2), ("int8-ref", 1),
+                     ("int4-ref", 0.5))]
     assert all(d["x_c_fp32"] == 1.0 for d in dec if d["bits"] == 32)
+    # int4 against int8, round by round
+    vs = bench.int4_vs_int8(rows)
+    assert [(d["P"], d["int4"], d["int8"]) for d in vs] == [
+        (1, "int4-ref", "int8-ref"), (3, "int4-ref", "int8-ref")]
+    assert all(d["x_int8"]["min"] <= d["x_int8"]["median"]
+               <= d["x_int8"]["max"] for d in vs)
+    assert "| 24x20 | 1 | int4-ref | int8-ref |" in bench.format_int4_vs_int8(vs)
 
 
 def test_speedups_name_both_baselines():
@@ -105,16 +114,20 @@ def test_main_prints_every_table(capsys):
     """``nmt8 bench kernels`` prints the timing, decomposition and
     quantization-cost tables, one row per method and shape it timed."""
     args = ["--quick", "--kernels", "ref", "--fp32-kernels", "ref",
-            "--int16-kernels", "", "--no-torch", "--shapes", "16x8,24x12",
+            "--int16-kernels", "", "--int4-kernels", "ref", "--no-torch",
+            "--shapes", "16x8,24x12",
             "--P", "1", "--repeats", "1"]
     assert cli.main(["bench", "kernels", *args]) == 0
     out = capsys.readouterr().out
     assert out.startswith("CPU: ") and "one thread (while timing: " in out
-    # two shapes in the timing table; the decomposition takes C fp32, not numpy
-    counts = {"numpy-fp32": 2, "fp32-ref": 2 + 2, "int8-ref": 2 + 2}
+    # two shapes in the timing table; the decomposition takes C fp32, not
+    # numpy; int4 against int8 has a row per shape
+    counts = {"numpy-fp32": 2, "fp32-ref": 2 + 2, "int8-ref": 2 + 2 + 2,
+              "int4-ref": 2 + 2 + 2}
     for method, n in counts.items():
         assert out.count(f"| {method} |") == n
-    assert out.count("| 16x8 |") == 3 + 2 + 1  # timing, decomposition, cost
+    # timing, decomposition, int4 vs int8, cost
+    assert out.count("| 16x8 |") == 4 + 3 + 1 + 1
     assert "| in x out | quantize ms | pack ms |" in out
 
 

@@ -108,7 +108,7 @@ def test_unavailable_kernel_is_a_clear_error(tiny, monkeypatch):
     with pytest.raises(ValueError, match="not available"):
         nmt8.Translator(tiny, precision="int8", kernel="vnni")
     with pytest.raises(ValueError, match="precision"):
-        tiny.copy("int4")
+        tiny.copy("int3")
 
 
 def test_int8_embeddings_change_no_bit_of_int8_output(shipped):

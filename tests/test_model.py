@@ -123,7 +123,7 @@ def test_bad_settings_are_one_clear_error(tiny):
     """Checked in Model.prepare/copy, before anything is built (was: copy
     accepted kernel=['ref'] and failed only at the first product)."""
     cases = [
-        ({"precision": "int4"}, ValueError, "unknown precision 'int4'"),
+        ({"precision": "int3"}, ValueError, "unknown precision 'int3'"),
         ({"precision": "int16", "kernel": "maddubs"}, ValueError,
          "unknown kernel 'maddubs' for precision 'int16'; choices: auto, ref"),
         ({"precision": "fp32", "kernel": "vnni"}, ValueError,

@@ -136,7 +136,8 @@ def test_kernel_tests_are_clean_under_sanitizers(sanitized):
     several groups and blocks of K), and those of the fp32 and int16
     kernels (every kernel, unaligned and strided inputs, the stack/heap
     switch, the largest K, empty matrices, two threads, decoding) against
-    the sanitized build: no report, all pass.  (This found prefetches one byte before Wq when
+    the sanitized build (the int4 kernels too: tests/test_int4.py): no
+    report, all pass.  (This found prefetches one byte before Wq when
     K = 0.)"""
     _, env = sanitized
     rc, output = run(env, (
@@ -146,7 +147,7 @@ def test_kernel_tests_are_clean_under_sanitizers(sanitized):
         " 'tests/test_fp32_kernels.py', 'tests/test_int16.py',"
         " 'tests/test_attention_kernel.py', 'tests/test_softmax_kernel.py',"
         " 'tests/test_select_kernel.py', 'tests/test_gru_kernel.py',"
-        " 'tests/test_peak.py', 'tests/test_tuning.py']))"))
+        " 'tests/test_peak.py', 'tests/test_tuning.py', 'tests/test_int4.py']))"))
     found = [r for r in REPORTS if r in output]
     if rc or found:   # pytest.fail, not assert: the report must not be cut
         pytest.fail(f"exit code {rc}, reports {found}:\n{output[:8000]}\n"

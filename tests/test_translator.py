@@ -115,7 +115,8 @@ def test_bad_beam_before_loading(beam, error):
     ({"length_exponent": math.nan}, ValueError, "length_exponent"),
     ({"length_exponent": -1}, ValueError, "length_exponent"),
     ({"blas_threads": 0}, ValueError, "blas_threads"),
-    ({"precision": "int4"}, ValueError, "precision"),
+    ({"precision": "int3"}, ValueError, "precision"),
+    ({"precision": "int4", "scheme": "per_row"}, ValueError, "group32, group64"),
     ({"kernel": "sse4"}, ValueError,
      ("unknown kernel 'sse4' for precision 'fp32'; choices: numpy, auto, "
       "ref, avx2, avx512")),

@@ -33,8 +33,10 @@ def embed_prev(model, y_prev) -> np.ndarray:
 
 def embed_prev_rows(model, y_prev):
     """``embed_prev`` for the product that reads it: an int8 table's
-    rows as stored (``nmt8.model.products.Rows8``) when the product is int8."""
-    if not (model.Wemb_dec.dtype == "int8" and model.precision == "int8"):
+    rows as stored (``nmt8.model.products.Rows8``) when the product is int8
+    or int4 (both take int8 rows)."""
+    if not (model.Wemb_dec.dtype == "int8"
+            and model.precision in ("int8", "int4")):
         return embed_prev(model, y_prev)
     y_prev = np.asarray(y_prev)
     q, step = model.Wemb_dec.lookup_rows(np.maximum(y_prev, 0))

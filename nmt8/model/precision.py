@@ -17,6 +17,9 @@ int16      int16, one scale per matrix or per row   auto, ref, sse4, avx2,
            (``quant.int16``, Devlin 2017)           vnni
 int8       int8, as Section 3                       auto, or a name of
                                                     ``quant.kernels.KERNELS``
+int4       4 bits, one step per group of 32 or 64   auto, ref, avx2, vnni
+           inputs (``quant.int4``), packed; int8
+           activations
 msfp16/12  block floating point (``quant.msfp``),   numpy
            SIMULATED: rounded at load, kept and
            multiplied in float32 (quality only)
@@ -28,9 +31,17 @@ chooses per product (``$NMT8_KERNEL`` first; vnni, or gemm from
 ``GEMM_MIN_ROWS`` rows of X on). Embeddings are lookups,
 not products, and stored as ``embeddings="fp32"``, ``"fp16"`` or ``"int8"``
 (``nmt8.model.ops.Embedding``); by default fp32 for fp32 and msfp, fp16 for
-int16, and int8 rows for int8: the int8 products quantize every looked-up
-row with exactly that formula before its first use, so int8 embeddings
-change no bit of the int8 system's output and hold a quarter of the bytes.
+int16, and int8 rows for int8 and int4: the int8 and int4 products quantize
+every looked-up row with exactly that formula before its first use, so int8
+embeddings change no bit of their output and hold a quarter of the bytes.
+
+int4 quantizes exactly the products int8 quantizes (every fused matrix),
+to 4 bits all but ``U_att`` (``INT4_KEEPS_INT8``: eq. (6)'s v, 2H weights
+of one output, stays int8 per tensor, so attention runs fused in C as for
+int8); its ``scheme`` is the group size, ``"group32"`` or ``"group64"``
+(``DEFAULT_GROUP``, chosen on the val split: see its comment).  An int4
+model holds each matrix packed (``nmt8.native.int4.PackedMatrix4``) and
+nothing else of it: no int8 or float32 copy.
 (int16 quantizes rows to 16 bits, which an int8 table would coarsen:
 fp16 keeps 11 significant bits at half the bytes.)
 
@@ -45,13 +56,25 @@ import dataclasses
 import numpy as np
 
 from nmt8.model.embedding import EMBEDDINGS
-from nmt8.model.products import F32Weight, Int8Weight, Int16Weight, MSFPWeight
+from nmt8.model.products import (
+    F32Weight,
+    Int4Weight,
+    Int8Weight,
+    Int16Weight,
+    MSFPWeight,
+)
 
-__all__ = ["DEFAULT", "PRECISIONS", "SCHEMES", "Options", "check_options",
-           "kernel_choices"]
+__all__ = ["DEFAULT", "DEFAULT_GROUP", "GROUP_SCHEMES", "PRECISIONS",
+           "SCHEMES", "Options", "check_options", "kernel_choices"]
 
-PRECISIONS = ("fp32", "int16", "int8", "msfp16", "msfp12")
+PRECISIONS = ("fp32", "int16", "int8", "int4", "msfp16", "msfp12")
 SCHEMES = ("per_tensor", "per_row")
+GROUP_SCHEMES = ("group32", "group64")  # int4's schemes: the group size
+# int4's default group size, chosen on Multi30k val (never test):
+#     nmt8 evaluate --split val --precision int4 --scheme groupNN --beam 5
+# de-en, 1014 sentences: group64 42.19 BLEU, group32 41.67 (fp32 42.03,
+# int8 42.03); group64 also holds 10% fewer bytes.  AMD EPYC, 2026-12-06.
+DEFAULT_GROUP = "group64"
 DEFAULT = "default"  # kernel/scheme/embeddings: the precision's default
 
 
@@ -69,6 +92,10 @@ def kernel_choices(precision: str) -> tuple[str, ...]:
         from nmt8.native.clib import KERNELS
 
         return ("auto", *KERNELS)
+    if precision == "int4":
+        from nmt8.native.int4 import INT4_KERNELS
+
+        return ("auto", *INT4_KERNELS)
     return ("numpy",)  # msfp: simulated in numpy
 
 
@@ -85,6 +112,10 @@ def _available(precision: str) -> list[str]:
         return available_int16_kernels()
     if precision == "int8":
         return K.available_kernels()
+    if precision == "int4":
+        from nmt8.native.int4 import available_int4_kernels
+
+        return available_int4_kernels()
     return ["numpy"]
 
 
@@ -94,7 +125,8 @@ def _auto(precision: str) -> str:
 
         return default_kernel()
     fastest = {"fp32": ("avx512", "avx2", "ref"),
-               "int16": ("vnni", "avx2", "sse4", "ref")}[precision]
+               "int16": ("vnni", "avx2", "sse4", "ref"),
+               "int4": ("vnni", "avx2", "ref")}[precision]
     return next(k for k in fastest if k in _available(precision))
 
 
@@ -145,22 +177,42 @@ def check_options(precision="fp32", kernel=DEFAULT, scheme=DEFAULT,
         if scheme not in SCHEMES:
             raise ValueError(f"unknown scheme {scheme!r}; choices: "
                              f"{', '.join(SCHEMES)}")
+    elif precision == "int4":
+        scheme = DEFAULT_GROUP if scheme == DEFAULT else scheme
+        if scheme not in GROUP_SCHEMES:
+            raise ValueError(f"unknown scheme {scheme!r} for precision "
+                             f"'int4'; choices: {', '.join(GROUP_SCHEMES)}")
+    elif scheme in GROUP_SCHEMES:
+        raise ValueError(f"scheme={scheme!r} applies to precision 'int4' "
+                         f"only, not {precision!r}")
     elif scheme != DEFAULT:
         raise ValueError(f"scheme={scheme!r} applies to precision 'int8' and "
                          f"'int16' only, not {precision!r}")
     else:
         scheme = None
     if embeddings == DEFAULT:
-        embeddings = {"int8": "int8", "int16": "fp16"}.get(precision, "fp32")
+        embeddings = {"int8": "int8", "int4": "int8",
+                      "int16": "fp16"}.get(precision, "fp32")
     if embeddings not in EMBEDDINGS:
         raise ValueError(f"unknown embeddings {embeddings!r}; choices: "
                          f"{', '.join(EMBEDDINGS)}")
     return Options(precision, kernel, scheme, embeddings)
 
 
-def _weight(W: np.ndarray, opt: Options):
-    """The fused float32 matrix W (in, out) in the precision of ``opt``."""
+# int4 keeps this fused matrix in int8: eq. (6)'s v, (2H, 1), one output
+# (2H weights), multiplied inside the fused C attention, which has no int4
+# path (nmt8.native.attention)
+INT4_KEEPS_INT8 = ("U_att",)
+
+
+def _weight(W: np.ndarray, opt: Options, name: str | None = None):
+    """The fused float32 matrix W (in, out) in the precision of ``opt``
+    (``name``: its name in ``nmt8.model.weights.FUSED``)."""
     p, k = opt.precision, opt.kernel
+    if p == "int4" and name in INT4_KEEPS_INT8:
+        from nmt8.quant.int8 import quantize
+
+        return Int8Weight(quantize(W), k)  # k: ref, avx2, vnni are int8's too
     if p == "fp32":
         if k == "numpy":
             return W
@@ -178,6 +230,12 @@ def _weight(W: np.ndarray, opt: Options):
                 k == "auto" and default_kernel() in ("vnni", "avx2")):
             w.q.packed  # noqa: B018 - pack now: its temporaries freed at load
         return w
+    if p == "int4":
+        from nmt8.native.int4 import pack4
+        from nmt8.quant.int4 import quantize4
+
+        # packed at once; the numpy Wq and steps are dropped here
+        return Int4Weight(pack4(quantize4(W, int(opt.scheme[5:]))), k)
     if p == "int16":
         from nmt8.quant.int16 import quantize16
 

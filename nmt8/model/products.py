@@ -10,15 +10,16 @@ fp32 (numpy)    float32 ndarray (in, out)       ``X @ W`` (BLAS), Section 2
 fp32 (C)        :class:`F32Weight`              ``nmt8.quant.fp32_matmul``
 int16           :class:`Int16Weight`            ``nmt8.quant.int16_matmul``
 int8            :class:`Int8Weight`             ``int8_matmul``, Section 3
+int4            :class:`Int4Weight`             ``int4_matmul``, 4-bit weights
 msfp16, msfp12  :class:`MSFPWeight`             ``X @ W_hat`` in fp32: SIMULATED
 ==============  ==============================  =============================
 
 :class:`Rows8` are activation rows already quantized to int8 (an int8
-embedding table's rows, ``nmt8.model.embedding``): the int8 product takes them
-as they are, every other product dequantizes them first.
+embedding table's rows, ``nmt8.model.embedding``): the int8 and int4
+products take them as they are, every other product dequantizes them first.
 
 Each type's ``category`` names its line of the profile (``nmt8.timers``):
-``product int8``, ``product int16``, ``product fp32 (C kernel)``,
+``product int8``, ``product int4``, ``product int16``, ``product fp32 (C kernel)``,
 ``product msfp16 (simulated in fp32)``.
 
 Does not: time products or pick the numpy fp32 path (``nmt8.model.ops.linear``),
@@ -105,6 +106,26 @@ class Int8Weight(_Weight):
         return int8_matmul(self.q, X, kernel=self.kernel, bias=b)
 
 
+class Int4Weight(_Weight):
+    """4-bit weights, packed (``nmt8.native.int4.pack4(quantize4(W))``),
+    bound to an int4 kernel: the rung below Section 3 (int8 activations).
+    Holds the packed buffer alone."""
+
+    __slots__ = ()
+    category = "product int4"
+
+    def arrays(self) -> list[np.ndarray]:
+        return [self.q.Wp]
+
+    def matmul(self, X, b: np.ndarray | None) -> np.ndarray:
+        from nmt8.native.int4 import int4_matmul, int4_matmul_q
+
+        if isinstance(X, Rows8):  # already quantized: use the rows as they are
+            return int4_matmul_q(self.q, X.q, X.step, kernel=self.kernel,
+                                 bias=b)
+        return int4_matmul(self.q, X, kernel=self.kernel, bias=b)
+
+
 class Int16Weight(_Weight):
     """``quantize16(W)`` bound to an int16 kernel (Devlin 2017)."""
 
@@ -162,6 +183,6 @@ class MSFPWeight(_Weight):
 def in_c(W) -> bool:
     """Whether a model with this weight runs the work beside its products
     in C too (attention, the GRU's gates: ``nmt8.native.attention``,
-    ``nmt8.native.gru``): int8 and C fp32. numpy fp32 stays the textbook
-    numpy; int16 and the simulated formats keep numpy's as well."""
-    return isinstance(W, (Int8Weight, F32Weight))
+    ``nmt8.native.gru``): int8, int4 and C fp32. numpy fp32 stays the
+    textbook numpy; int16 and the simulated formats keep numpy's as well."""
+    return isinstance(W, (Int8Weight, Int4Weight, F32Weight))

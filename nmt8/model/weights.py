@@ -16,7 +16,8 @@ Memory. A model holds only what its precision decodes with:
   held twice;
 * quantized precisions are built tensor by tensor: each fused matrix is
   assembled in float32, quantized, and its float32 pieces dropped before
-  the next, so no float32 copy of a quantized matrix stays behind;
+  the next, so no float32 copy of a quantized matrix stays behind (int4
+  keeps only the packed buffer: no int8 values nor float32 either);
 * after building, the heap pages freed on the way are handed back to the
   OS (glibc ``malloc_trim``), so the resident set is what the model holds;
   for the int8 kernels that read the VNNI layout (vnni, gemm, and "auto"
@@ -298,7 +299,7 @@ def build(source, shapes: dict, opt: Options):
                     Wk, b[k] = source.W[k], source.b[k]  # an fp32 model's own
                 else:
                     Wk, b[k] = _fused(reader, shapes, k)
-                W[k] = _weight(Wk, opt)
+                W[k] = _weight(Wk, opt, k)
                 del Wk
             for side, name in _EMB.items():
                 emb[side] = Embedding(reader[name], opt.embeddings)

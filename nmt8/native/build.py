@@ -4,8 +4,8 @@ setup.py runs it through ``cffi_modules=["nmt8/native/build.py:ffibuilder"]``,
 so ``pip install -e .`` compiles it (again after every change to ``csrc/``).
 
 The declarations come from the public headers of ``csrc/`` (the int8
-kernels' ``nmt8_kernels.h``, then ``nmt8_fp32.h`` and ``nmt8_int16.h``
-for the other rungs of the precision ladder, the kernels beside the
+kernels' ``nmt8_kernels.h``, then ``nmt8_fp32.h``, ``nmt8_int16.h`` and
+``nmt8_int4.h`` for the other rungs of the precision ladder, the kernels beside the
 products, and ``nmt8_peak.h``: the core's true limits), the single source of the C
 interface: each is read into ``ffibuilder.cdef`` without its
 preprocessor lines, except ``#define NAME <integer>`` which cffi
@@ -40,14 +40,15 @@ HEADERS = [HEADER] + [os.path.join(CSRC, name)
                       for name in ("nmt8_fp32.h", "nmt8_int16.h",
                                     "nmt8_attention.h", "nmt8_softmax.h",
                                     "nmt8_select.h", "nmt8_gru.h",
-                                    "nmt8_peak.h")]
+                                    "nmt8_peak.h", "nmt8_int4.h")]
 SOURCES = [
     os.path.join(CSRC, name)
     for name in ("nmt8_kernels.c", "nmt8_sse4.c", "nmt8_avx2.c", "nmt8_vnni.c",
                  "nmt8_gemm.c", "nmt8_gemm_avx2.c", "nmt8_fp32.c",
                  "nmt8_fp32_simd.c", "nmt8_int16.c", "nmt8_int16_simd.c",
                  "nmt8_attention.c", "nmt8_softmax.c",
-                 "nmt8_select.c", "nmt8_gru.c", "nmt8_peak.c")
+                 "nmt8_select.c", "nmt8_gru.c", "nmt8_peak.c",
+                 "nmt8_int4.c")
 ]
 DEPENDS = SOURCES + HEADERS + [os.path.join(CSRC, name) for name in
                                ("nmt8_internal.h", "nmt8_ladder.h", "nmt8_mathf.h",

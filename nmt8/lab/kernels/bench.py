@@ -1,17 +1,18 @@
 """Benchmarks of the products of Section 3 of Quinn & Ballesteros 2018, on
-every rung of the precision ladder (fp32, int16, int8): the command and its
-reports.
+every rung of the precision ladder (fp32, int16, int8, int4): the command
+and its reports.
 
 ``nmt8 bench kernels`` times, for the matrix shapes of the paper's model
 (embedding 620, hidden 1000, fused GRU gates, vocabulary) and narrow X of P
-rows (beam sizes), numpy fp32, every C fp32, int16 and int8 kernel and
-PyTorch's FBGEMM, interleaved on one thread (``nmt8.lab.kernels.interleaved``), and
+rows (beam sizes), numpy fp32, every C fp32, int16, int8 and int4 kernel
+and PyTorch's FBGEMM, interleaved on one thread (``nmt8.lab.kernels.interleaved``), and
 prints them as markdown: :func:`format_table` gives every row's speed-up
 against both fp32 baselines (numpy, and the fastest C fp32 kernel), and
 :func:`format_decomposition` sets each precision's best speed-up over C fp32
-beside its bytes per weight (4 / 2 / 1): where a product streams its
+beside its bytes per weight (4 / 2 / 1 / 0.5): where a product streams its
 weights from memory, fewer bytes should buy about that ratio; the rest is
-kernel quality. :func:`quantize_cost` adds what quantizing costs at load.
+kernel quality; :func:`int4_vs_int8` sets int4 against int8 round by
+round. :func:`quantize_cost` adds what quantizing costs at load.
 
 ``--stream`` cycles through copies of the weights so that every call reads
 them from memory (the 500 x 30000 output layer streams anyway); without it
@@ -105,7 +106,7 @@ def _peak_of(method: str, peaks: dict | None) -> float | None:
     kernels and FBGEMM, the fp32 FMA peak for fp32 (none for int16)."""
     if not peaks:
         return None
-    if method.startswith(("int8", "torch")):
+    if method.startswith(("int8", "int4", "torch")):
         group = next((g for g in ("int8_vnni", "int8_avx2") if g in peaks),
                      None)
         return peaks[group]["gops"]["max"] if group else None
@@ -148,7 +149,7 @@ def decomposition(rows: list[dict]) -> list[dict]:
     """For each shape and P, the fastest of our kernels of each precision
     (C fp32 rather than numpy for 32 bits, when timed; FBGEMM and the
     inexact maddubs left out)
-    beside its bytes per weight: ``bytes`` (4, 2, 1), ``byte_ratio`` (4 /
+    beside its bytes per weight: ``bytes`` (4, 2, 1, 0.5), ``byte_ratio`` (4 /
     bytes: what fewer bytes alone would buy where weights stream from
     memory), ``x_c_fp32`` and ``x_numpy`` (measured)."""
     best = {}
@@ -161,7 +162,7 @@ def decomposition(rows: list[dict]) -> list[dict]:
         if key not in best or r["seconds"] < best[key]["seconds"]:
             best[key] = r
     return [{"in": K, "out": N, "P": P, "bits": r["bits"],
-             "method": r["method"], "bytes": r["bits"] // 8,
+             "method": r["method"], "bytes": r["bits"] / 8,
              "byte_ratio": 32 / r["bits"], "x_c_fp32": r.get("speedup_c"),
              "x_numpy": r["speedup"]}
             for (K, N, P, _), r in sorted(best.items())]
@@ -174,9 +175,44 @@ def format_decomposition(rows: list[dict]) -> str:
         "in x out|P|best of precision|bytes / weight|4 / bytes|"
         "measured x C fp32|x numpy fp32",
         "---|---:|---|---:|---:|---:|---:",
-        ([f"{d['in']}x{d['out']}", str(d["P"]), d["method"], str(d["bytes"]),
+        ([f"{d['in']}x{d['out']}", str(d["P"]), d["method"], f"{d['bytes']:g}",
           f"{d['byte_ratio']:.0f}", _x(d["x_c_fp32"]), f"{d['x_numpy']:.2f}"]
          for d in decomposition(rows)))
+
+
+def int4_vs_int8(rows: list[dict]) -> list[dict]:
+    """For each shape and P, int8's seconds over int4's (the fastest exact
+    kernel of each, by median), round by round: ``x_int8`` (min / median
+    / max), ``int4`` and ``int8`` (the methods)."""
+    best = {}
+    for r in rows:
+        m = r["method"]
+        if not m.startswith(("int4", "int8")) or m == "int8-maddubs":
+            continue
+        key = (r["in"], r["out"], r["P"], m[:4])
+        if key not in best or r["seconds"] < best[key]["seconds"]:
+            best[key] = r
+    out = []
+    for (K, N, P, kind), r4 in sorted(best.items()):
+        r8 = best.get((K, N, P, "int8"))
+        if kind != "int4" or r8 is None:
+            continue
+        ratios = [a / b for a, b in zip(r8["rounds"], r4["rounds"])]
+        out.append({"in": K, "out": N, "P": P, "int4": r4["method"],
+                    "int8": r8["method"],
+                    "x_int8": {"min": min(ratios),
+                               "median": float(np.median(ratios)),
+                               "max": max(ratios)}})
+    return out
+
+
+def format_int4_vs_int8(vs: list[dict]) -> str:
+    """Markdown table of :func:`int4_vs_int8`."""
+    return _markdown(
+        "in x out|P|int4|int8|x int8 min/med/max",
+        "---|---:|---|---|---:",
+        ([f"{d['in']}x{d['out']}", str(d["P"]), d["int4"], d["int8"],
+          _mmm(d["x_int8"])] for d in vs))
 
 
 def format_cost(costs: list[dict]) -> str:
@@ -224,7 +260,7 @@ def _shapes(text, default):
     return [tuple(int(v) for v in s.split("x")) for s in text.split(",")]
 
 
-DESCRIPTION = ("time the C fp32, int16 and int8 kernels against numpy fp32 "
+DESCRIPTION = ("time the C fp32, int16, int8 and int4 kernels against numpy fp32 "
                "and FBGEMM, on one thread")
 
 
@@ -238,6 +274,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--fp32-kernels", help="comma-separated C fp32 kernel "
                     "names ('' for none; default: all)")
     ap.add_argument("--int16-kernels", help="comma-separated int16 kernel "
+                    "names ('' for none; default: all)")
+    ap.add_argument("--int4-kernels", help="comma-separated int4 kernel "
                     "names ('' for none; default: all)")
     ap.add_argument("--P", type=_ints, help="comma-separated P values "
                     "(default: 1,5 with --quick, else the paper's range)")
@@ -281,7 +319,8 @@ def run(a: argparse.Namespace) -> int:
                              include_torch=not a.no_torch, progress=not a.json,
                              min_sample=5e-4 if a.quick else 2e-3,
                              stream=a.stream, fp32_kernels=_names(a.fp32_kernels),
-                             int16_kernels=_names(a.int16_kernels))
+                             int16_kernels=_names(a.int16_kernels),
+                             int4_kernels=_names(a.int4_kernels))
         costs = [quantize_cost((np.random.default_rng(0).standard_normal(s)
                                 * 0.1).astype(np.float32)) for s in shapes]
     if a.json:
@@ -322,6 +361,13 @@ def run(a: argparse.Namespace) -> int:
     print()
     print(format_decomposition(rows))
     print()
+    vs = int4_vs_int8(rows)
+    if vs:
+        print("int4 against int8, the fastest kernel of each, ratios of "
+              "seconds taken round by round (min/median/max):")
+        print()
+        print(format_int4_vs_int8(vs))
+        print()
     print(format_cost(costs))
     return 0
 

@@ -11,6 +11,8 @@ that every method sees the same machine state:
   the int8 kernel (the fastest of them is the equal-effort baseline);
 - ``nmt8.quant.int16_matmul`` with each int16 kernel;
 - ``nmt8.native.kernels.int8_matmul`` with each available kernel;
+- ``nmt8.native.int4.int4_matmul`` with each int4 kernel (4-bit weights
+  in groups of ``INT4_GROUP``, packed; int8 activations);
 - PyTorch's dynamic int8 ``Linear`` (FBGEMM), when torch is installed.
 
 Activation quantization is included in the quantized calls (the real cost
@@ -48,6 +50,7 @@ PAPER_SHAPES = [(620, 3000), (1000, 3000), (2000, 1000), (2000, 3000),
                 (500, 30000)]   # (in, out)
 P_VALUES = (1, 2, 5, 8, 16)
 STREAM_BYTES = 128e6  # --stream: int8 copies of each matrix fill this much
+INT4_GROUP = 64       # the int4 rows' group size (the model's default)
 
 _clock = time.perf_counter
 
@@ -90,14 +93,16 @@ def _cycle(items):
 
 
 def _methods(Ws, qWs, X, kernels, torch_runs, pWs=(), fp32_kernels=(),
-             q16s=(), int16_kernels=()):
+             q16s=(), int16_kernels=(), q4s=(), int4_kernels=()):
     """name -> zero-argument callable computing an approximation of X @ W.
 
-    Ws, qWs (int8), pWs (C fp32), q16s (int16), torch_runs: one or more
+    Ws, qWs (int8), pWs (C fp32), q16s (int16), q4s (int4, packed),
+    torch_runs: one or more
     copies of the same weights; each call uses the next copy, so with
     enough copies every call reads its weights from memory instead of from
     cache."""
     from nmt8.native.fp32 import fp32_matmul
+    from nmt8.native.int4 import int4_matmul
     from nmt8.native.int16 import int16_matmul
     from nmt8.native.kernels import int8_matmul
 
@@ -113,6 +118,10 @@ def _methods(Ws, qWs, X, kernels, torch_runs, pWs=(), fp32_kernels=(),
             m[f"int16-{k}"] = lambda k=k: int16_matmul(q16(), X, kernel=k)
     for k in kernels:
         m[f"int8-{k}"] = lambda k=k: int8_matmul(qW(), X, kernel=k)
+    if int4_kernels:
+        q4 = _cycle(q4s)
+        for k in int4_kernels:
+            m[f"int4-{k}"] = lambda k=k: int4_matmul(q4(), X, kernel=k)
     if torch_runs:
         run = _cycle(torch_runs)
         m["torch-fbgemm"] = lambda: run()(X)
@@ -166,7 +175,9 @@ def _ratios(base: list, sec: list) -> dict:
     return spread(b / s for b, s in zip(base, sec))
 
 
-def _bytes_per_weight(method: str) -> int:
+def _bytes_per_weight(method: str) -> float:
+    if method.startswith("int4"):  # nibbles and one float32 step per group
+        return (INT4_GROUP / 2 + 4) / INT4_GROUP
     return _bits(method) // 8
 
 
@@ -174,15 +185,15 @@ def bench_kernels(shapes=PAPER_SHAPES, P_values=P_VALUES, repeats: int = 31,
                   kernels=None, include_torch: bool = True,
                   progress: bool = True, min_sample: float = 2e-3,
                   seed: int = 0, stream: bool = False, fp32_kernels=None,
-                  int16_kernels=None) -> list[dict]:
-    """Time numpy fp32, every C fp32, int16 and int8 kernel and FBGEMM on
+                  int16_kernels=None, int4_kernels=None) -> list[dict]:
+    """Time numpy fp32, every C fp32, int16, int8 and int4 kernel and FBGEMM on
     each (in, out) shape and each P; one thread.
 
     ``repeats``: rounds of the round-robin (the median is reported).
-    ``kernels``, ``fp32_kernels``, ``int16_kernels``: the int8, fp32 and
-    int16 kernel names to time (default: all this CPU runs; ``()`` for
-    none).  Returns one dict per (shape, P, method): ``in``, ``out``,
-    ``P``, ``method``, ``bits`` (32, 16 or 8), ``seconds`` (median per
+    ``kernels``, ``fp32_kernels``, ``int16_kernels``, ``int4_kernels``:
+    the int8, fp32, int16 and int4 kernel names to time (default: all this
+    CPU runs; ``()`` for none).  Returns one dict per (shape, P, method): ``in``, ``out``,
+    ``P``, ``method``, ``bits`` (32, 16, 8 or 4), ``seconds`` (median per
     call over the rounds), ``spread`` (interquartile range / median),
     ``gops`` (2 P in out / seconds / 1e9) and ``gops_spread`` (min /
     median / max over the rounds), ``weights_gbps`` (bytes of weights /
@@ -203,13 +214,15 @@ def bench_kernels(shapes=PAPER_SHAPES, P_values=P_VALUES, repeats: int = 31,
     is timed from cache, numpy's fp32 copy included.
     """
     from nmt8.native.fp32 import available_fp32_kernels
+    from nmt8.native.int4 import available_int4_kernels
     from nmt8.native.int16 import available_int16_kernels
     from nmt8.native.kernels import available_kernels
 
     chosen = []
     for names, available in ((kernels, available_kernels()),
                              (fp32_kernels, available_fp32_kernels()),
-                             (int16_kernels, available_int16_kernels())):
+                             (int16_kernels, available_int16_kernels()),
+                             (int4_kernels, available_int4_kernels())):
         names = available if names is None else list(names)
         for k in names:
             if k not in available:
@@ -224,6 +237,8 @@ def bench_kernels(shapes=PAPER_SHAPES, P_values=P_VALUES, repeats: int = 31,
 
 
 def _bits(method: str) -> int:
+    if method.startswith("int4"):
+        return 4
     return 8 if method.startswith(("int8", "torch")) else (
         16 if method.startswith("int16") else 32)
 
@@ -231,10 +246,12 @@ def _bits(method: str) -> int:
 def _bench(shapes, P_values, repeats, chosen, include_torch, progress,
            min_sample, seed, stream) -> list[dict]:
     from nmt8.native.fp32 import pack_fp32
+    from nmt8.native.int4 import pack4
+    from nmt8.quant.int4 import quantize4
     from nmt8.quant.int8 import quantize
     from nmt8.quant.int16 import quantize16
 
-    kernels, fp32_kernels, int16_kernels = chosen
+    kernels, fp32_kernels, int16_kernels, int4_kernels = chosen
 
     rng = np.random.default_rng(seed)
     combos = [(s, P) for s in shapes for P in P_values]
@@ -250,6 +267,8 @@ def _bench(shapes, P_values, repeats, chosen, include_torch, progress,
         qWs = [quantize(w) for w in Ws]
         pWs = [pack_fp32(w) for w in Ws] if fp32_kernels else []
         q16s = [quantize16(w) for w in Ws] if int16_kernels else []
+        q4s = ([pack4(quantize4(w, INT4_GROUP)) for w in Ws] if int4_kernels
+               else [])
         torch_runs = [_torch_linear(w) for w in Ws] if include_torch else []
         if None in torch_runs:  # no torch here
             torch_runs = []
@@ -258,7 +277,8 @@ def _bench(shapes, P_values, repeats, chosen, include_torch, progress,
                 bar.set_postfix_str(f"{K}x{N} P={P}")
             X = rng.standard_normal((P, K)).astype(np.float32)
             methods = _methods(Ws, qWs, X, kernels, torch_runs, pWs,
-                               fp32_kernels, q16s, int16_kernels)
+                               fp32_kernels, q16s, int16_kernels, q4s,
+                               int4_kernels)
             for f in methods.values():  # the first call on each copy does
                 for _ in range(copies):  # one-off work (C view, VNNI packing)
                     f()
@@ -292,7 +312,7 @@ def _bench(shapes, P_values, repeats, chosen, include_torch, progress,
                              "copies": copies})
             if bar is not None:
                 bar.update()
-        del Ws, qWs, pWs, q16s, torch_runs
+        del Ws, qWs, pWs, q16s, q4s, torch_runs
     if bar is not None:
         bar.close()
     return rows

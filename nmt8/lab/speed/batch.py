@@ -230,7 +230,7 @@ def kernel_shapes(settings, progress=True) -> list:
                                kernels=blocked or [default_kernel()],
                                include_torch=has_torch(), progress=progress,
                                min_sample=5e-4, fp32_kernels=(),
-                               int16_kernels=())
+                               int16_kernels=(), int4_kernels=())
     out = []
     for shape in shapes:
         points = [KernelPoint(r["method"], r["P"], r["seconds"], r["gops"],

@@ -38,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MemoryResult", "maxrss_bytes", "measure", "peak_bytes",
-           "resident_bytes", "save_model"]
+__all__ = ["MemoryResult", "against", "maxrss_bytes", "measure",
+           "peak_bytes", "resident_bytes", "save_model"]
 
 _MiB = 2**20
 
@@ -98,7 +98,9 @@ class MemoryResult:
         if fp32 is not None:
             ratio = (f" {self.loaded / fp32.loaded:.2f} | "
                      f"{self.translated / fp32.translated:.2f} |")
-        return (f"| {self.precision} | {self.kernel} | {self.embeddings} | "
+        name = self.precision + (f" {self.scheme}" if self.precision == "int4"
+                                 else "")
+        return (f"| {name} | {self.kernel} | {self.embeddings} | "
                 + " | ".join(f"{v:.0f}" for v in mib) + " |" + ratio)
 
 
@@ -192,7 +194,19 @@ def measure(precision: str = "fp32", model="de-en", lines=None,
 
 
 SYSTEMS = (("fp32", {}), ("fp32", {"kernel": "auto"}), ("int16", {}),
-           ("int8", {}), ("int8", {"embeddings": "fp32"}), ("msfp16", {}))
+           ("int8", {}), ("int8", {"embeddings": "fp32"}),
+           ("int4", {"scheme": "group64"}), ("int4", {"scheme": "group32"}),
+           ("msfp16", {}))
+
+
+def against(r: MemoryResult, base: MemoryResult) -> str:
+    """One line: r's memory over base's (e.g. int4 over int8): the loaded
+    resident set, the model's own share of it (loaded - start) and
+    ``Model.nbytes()``."""
+    return (f"{r.precision} {r.scheme or ''} / {base.precision}: loaded "
+            f"{r.loaded / base.loaded:.2f}, loaded - start "
+            f"{(r.loaded - r.start) / (base.loaded - base.start):.2f}, "
+            f"nbytes {r.nbytes / base.nbytes:.2f}")
 
 
 def main(argv=None) -> int:
@@ -215,15 +229,22 @@ def main(argv=None) -> int:
         else:
             model = a.model
         print(HEADER)
-        fp32 = None
+        fp32, rows = None, []
         for precision, settings in SYSTEMS:
             r = measure(precision, model, **settings)
             fp32 = fp32 or r
+            rows.append(r)
             print(r.row(fp32), flush=True)
+    int8 = next(r for r in rows if r.precision == "int8")  # int8 embeddings
+    print()
+    for r in rows:
+        if r.precision == "int4":
+            print(against(r, int8))
     print("\nMiB; resident sets from /proc/self/statm, peak: VmHWM of "
           "/proc/self/status; start: the interpreter, numpy and nmt8 before "
           "loading. nbytes after translating (a VNNI kernel's packed copy "
-          "included). msfp is simulated (float32 weights).")
+          "included). msfp is simulated (float32 weights). int4: packed "
+          "4-bit weights and their steps only.")
     return 0
 
 
