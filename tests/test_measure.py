@@ -188,3 +188,29 @@ def test_peer_matches_nmt8_fp32(toy, random_src):
     # the int8 peer runs and produces ids of the right vocabulary
     q = PeerTranslator(toy, quantized=True, beam=3).translate_ids(src, max_len=5)
     assert all(len(o) == 5 and max(o) < toy.cfg.n_words for o in q)
+
+
+def test_speedup_interval_is_the_ratio_of_medians_with_a_paired_interval():
+    base = [2.0, 2.2, 1.9, 2.1, 5.0]  # a slow spell in the last round ...
+    fast = [1.0, 1.1, 0.95, 1.05, 2.5]  # ... hit both systems alike
+    iv = measure.speedup_interval(base, fast)
+    assert iv.ratio == pytest.approx(2.0) and iv.runs == 5
+    # every round is exactly 2x, so every paired resample is too
+    assert (iv.low, iv.high) == pytest.approx((2.0, 2.0))
+    assert iv.above(1.5) and not iv.above(2.5) and iv.below(2.5)
+    assert f"{iv:.1f}" == "2.0 [2.0, 2.0]"
+    # unpaired noise widens it; the point estimate stays inside
+    noisy = measure.speedup_interval([2.0, 2.4, 1.8, 2.2, 2.6],
+                                     [1.0, 1.3, 0.9, 1.2, 1.0])
+    assert noisy.low <= noisy.ratio <= noisy.high and noisy.low < noisy.high
+    assert noisy == measure.speedup_interval([2.0, 2.4, 1.8, 2.2, 2.6],
+                                             [1.0, 1.3, 0.9, 1.2, 1.0])
+    assert measure.speedup_interval([1.0], [2.0]).ratio == 0.5
+
+
+@pytest.mark.parametrize("base, other, kw", [
+    ([1.0, 2.0], [1.0], {}), ([], [], {}), ([1.0], [0.0], {}),
+    ([1.0], [1.0], {"level": 1.0}), ([1.0], [1.0], {"resamples": 0})])
+def test_speedup_interval_rejects_bad_input(base, other, kw):
+    with pytest.raises(ValueError):
+        measure.speedup_interval(base, other, **kw)

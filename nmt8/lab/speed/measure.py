@@ -6,6 +6,8 @@
   :func:`median_of` and :func:`speed`, one sentence at a time on one core;
   :func:`speeds` times several systems with their runs interleaved, so
   their ratios are measured side by side;
+* a speed-up's interval (:func:`speedup_interval`): a paired bootstrap over
+  the interleaved runs, so a ratio is quoted with its spread;
 * multi-core throughput, one worker process per core (:func:`throughput`),
   with the scaling efficiency ``WPS_N / (N x WPS_1)``;
 * the profiles of Tables 1 and 2 from ``nmt8.timers.TIMERS``
@@ -24,10 +26,13 @@ Does not: choose sentences or write reports (``nmt8.lab.reproduce.run``), or dec
 from __future__ import annotations
 
 import cProfile
+import dataclasses
 import inspect
 import pstats
 import statistics
 import time
+
+import numpy as np
 
 from nmt8.model import ops
 from nmt8.serve.parallel import WorkerPool
@@ -77,6 +82,66 @@ def median_of(fn, n: int = 9, warmup: int = 1) -> tuple[float, list[float]]:
         fn()
         runs.append(time.perf_counter() - t0)
     return statistics.median(runs), runs
+
+
+# -- a speed-up and its interval --------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class SpeedupInterval:
+    """``ratio`` = median(base seconds) / median(seconds): how many times
+    faster than the base (above 1: faster); ``[low, high]`` its ``level``
+    bootstrap interval over the interleaved runs."""
+
+    ratio: float
+    low: float
+    high: float
+    level: float
+    runs: int
+
+    def __format__(self, spec: str) -> str:
+        spec = spec or ".2f"
+        return f"{self.ratio:{spec}} [{self.low:{spec}}, {self.high:{spec}}]"
+
+    def above(self, x: float = 1.0) -> bool:
+        """The whole interval is above x (e.g. faster, beyond the spread)."""
+        return self.low > x
+
+    def below(self, x: float = 1.0) -> bool:
+        """The whole interval is below x."""
+        return self.high < x
+
+
+def speedup_interval(base_seconds, seconds, resamples: int = 2000,
+                     level: float = 0.95, seed: int = 0) -> SpeedupInterval:
+    """The speed-up of ``seconds`` over ``base_seconds`` (ratio of their
+    medians), with a paired bootstrap interval over the runs.
+
+    The two lists are the runs of two systems timed interleaved
+    (:func:`speeds`, ``nmt8.lab.speed.batch.sweep``): run r of both was
+    taken in the same round, so a round is resampled whole (with
+    replacement, ``resamples`` times) and a slow spell that hit both sides
+    of a round stays paired. The interval is the central ``level`` share of
+    the resampled ratios (percentile bootstrap; fixed ``seed``, so the same
+    runs give the same interval). With few runs it is coarse: 5 runs have
+    only 126 distinct resamples.
+    """
+    base = np.asarray(base_seconds, dtype=float)
+    other = np.asarray(seconds, dtype=float)
+    if base.ndim != 1 or base.shape != other.shape or base.size == 0:
+        raise ValueError("need two equally long, non-empty lists of run "
+                         f"seconds, got {base.shape} and {other.shape}")
+    if not (np.all(base > 0) and np.all(other > 0)):
+        raise ValueError("run seconds must be positive")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1, got {level}")
+    if resamples < 1:
+        raise ValueError(f"resamples must be >= 1, got {resamples}")
+    idx = np.random.default_rng(seed).integers(0, base.size,
+                                               (resamples, base.size))
+    ratios = np.median(base[idx], axis=1) / np.median(other[idx], axis=1)
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(ratios, [tail, 100 - tail])
+    return SpeedupInterval(float(np.median(base) / np.median(other)),
+                           float(low), float(high), level, int(base.size))
 
 
 # -- one thread per core -----------------------------------------------------------
