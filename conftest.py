@@ -2,15 +2,15 @@
 about two minutes on 2 cores); plain ``pytest`` (CI) runs everything.
 
 Slow, marked here rather than in each file: every notebook (nbval executes
-it), the book build, and the sanitizer builds; a test may also mark itself
-``@pytest.mark.slow``.
+it), the book build, the course opened in JupyterLab, the sanitizer builds
+and the soak run; a test may also mark itself ``@pytest.mark.slow``.
 """
 
 from pathlib import Path
 
 import pytest
 
-SLOW_FILES = {"test_book.py", "test_sanitizers.py"}
+SLOW_FILES = {"test_book.py", "test_lab_render.py", "test_sanitizers.py", "test_soak.py"}
 
 
 def pytest_collection_modifyitems(config, items):
