@@ -21,6 +21,8 @@ import dataclasses
 import json
 import math
 import random
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -342,5 +344,11 @@ def run(args) -> int:
     """``nmt8 train`` with parsed options."""
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     tc = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
-    print(train(tc))
+    out = train(tc)
+    log_file = out / "train_log.json"
+    if log_file.exists() and not tc.export_from:  # the command, for the card
+        card = json.loads(log_file.read_text())
+        card["command"] = shlex.join(["nmt8", *sys.argv[1:]])
+        log_file.write_text(json.dumps(card, indent=2) + "\n")
+    print(out)
     return 0

@@ -14,6 +14,12 @@ its Nematus name in ``self.p``. The state-dict keys (``Wemb``,
 ``enc.weight_ih_l0``, ``p.decoder_U``, ...) are those of the checkpoints
 nmt8 has always written.
 
+Every weight product goes through ``Seq2Seq.mm``, so quantization-aware
+training (``nmt8.train.qat``) can round each one as decoding does; with
+``model.qat`` set, the encoder runs step by step (torch's fused GRU
+cannot round its inner products). ``load_nematus`` is the inverse of
+``nematus``: a Nematus ``.npz`` (a shipped model) loads by its names.
+
 Does not: train (``nmt8.train.loop``), write files (``nmt8.train.export``)
 or decode with beam search (``nmt8.serve.translator``).
 """
