@@ -42,16 +42,18 @@ def choose(runs: list[dict]) -> tuple[dict, dict]:
 
 
 def card(name: str, chosen: dict, epoch: dict, others: list[dict],
-         reference: dict | None, base: str) -> str:
+         reference: dict | None, base: str,
+         controls: tuple[dict, ...] = ()) -> str:
     """CARD.md for ``epoch`` of ``chosen`` (train_log.json dicts) against
-    the epochs of ``others``; ``reference``: the float32 evaluation."""
+    the epochs of ``others``; ``reference``: the float32 evaluation;
+    ``controls``: runs shown, not chosen from (float32 fine-tuning)."""
     tc = chosen["train_config"]
     ref = reference["log"][0] if reference else None
     start = chosen["log"][0]
     lines = [
         f"# Model card: nmt8 `{name}` (Multi30k German → English)", "",
-        (f"`{base}` fine-tuned for {_what(tc)} decoding by "
-         "quantization-aware training (issue 23; `nmt8/train/qat.py`): "
+        (f"`{base}` fine-tuned by quantization-aware training ({_what(tc)};"
+         " issue 23, `nmt8/train/qat.py`): "
          "every product decoding quantizes was fake-quantized in training "
          "(weights rounded to float16, then to their integer grid; "
          "activations to int8 per row), the straight-through estimator "
@@ -84,7 +86,7 @@ def card(name: str, chosen: dict, epoch: dict, others: list[dict],
     if ref is not None:
         lines.append(f"| float32 `{base}` (reference) | - | - | - | "
                      f"{ref['val_loss']:.4f} | {ref['val_bleu_greedy']:.2f} |")
-    for run in [chosen, *others]:
+    for run in [chosen, *others, *controls]:
         what = _what(run["train_config"])
         for e in run["log"]:
             mark = "**" if e is epoch else ""
@@ -94,15 +96,20 @@ def card(name: str, chosen: dict, epoch: dict, others: list[dict],
                          f"| {loss} | {vl} | {mark}"
                          f"{e['val_bleu_greedy']:.2f}{mark} |")
     b, b0 = epoch["val_bleu_greedy"], start["val_bleu_greedy"]
-    verdict = "better than" if round(b - b0, 2) > 0 else "no better than"
+    verdict = ("above" if round(b - b0, 2) > 0 else "not above")
+    lv, lv0 = epoch.get("val_loss"), start.get("val_loss")
+    if lv is not None and lv0 is not None:
+        verdict += (f" (val loss {'lower' if lv < lv0 else 'not lower'} by "
+                    f"{abs(lv - lv0):.4f})")
     floor = (f"; float32 `{base}`: {ref['val_bleu_greedy']:.2f}, val loss "
              f"{ref['val_loss']:.4f}" if ref is not None else "")
     lines += [
         "", (f"Shipped: {_what(tc)}, epoch {epoch['epoch']} (step "
              f"{epoch['step']}), the best val BLEU of the fine-tuned epochs "
              f"above (val loss breaks ties): {b:.2f}, val loss "
-             f"{epoch.get('val_loss', float('nan')):.4f}. On val it is "
-             f"{verdict} `{base}` quantized after training the same way "
+             f"{epoch.get('val_loss', float('nan')):.4f}. Its val BLEU is "
+             f"{verdict} that of `{base}` quantized after training the "
+             "same way "
              f"(epoch 0: {b0:.2f}, val loss "
              f"{start.get('val_loss', float('nan')):.4f}){floor}. Nothing "
              "was tuned on test."), "",
@@ -121,6 +128,8 @@ def main(argv=None) -> int:
     ap.add_argument("--compare", action="append", default=[],
                     help="another run to choose from (repeatable)")
     ap.add_argument("--reference", help="the float32 evaluation run")
+    ap.add_argument("--control", action="append", default=[],
+                    help="a run shown but not chosen from (repeatable)")
     ap.add_argument("--name", required=True)
     ap.add_argument("--base", default="de-en")
     a = ap.parse_args(argv)
@@ -131,7 +140,8 @@ def main(argv=None) -> int:
     runs = [read(a.run), *[read(d) for d in a.compare]]
     chosen, epoch = choose(runs)
     print(card(a.name, chosen, epoch, [r for r in runs if r is not chosen],
-               read(a.reference) if a.reference else None, a.base))
+               read(a.reference) if a.reference else None, a.base,
+               tuple(read(d) for d in a.control)))
     return 0
 
 
