@@ -160,6 +160,12 @@ def compare(tc: TrainConfig, precisions: list[str], steps: int) -> dict:
     for p in precisions[1:]:
         result[f"{p}_over_fp32_median"] = (result[p]["median"]
                                            / result["fp32"]["median"])
+        # step by step: both precisions ran the same batch back to back
+        pair = [a / b for a, b in zip(result[p]["step_seconds"],
+                                      result["fp32"]["step_seconds"])]
+        result[f"{p}_over_fp32_paired"] = {
+            "min": min(pair), "median": statistics.median(pair),
+            "max": max(pair)}
     (out / "amp.json").write_text(json.dumps(result, indent=1) + "\n")
     return result
 
