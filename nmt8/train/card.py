@@ -43,7 +43,7 @@ def choose(runs: list[dict]) -> tuple[dict, dict]:
 
 def card(name: str, chosen: dict, epoch: dict, others: list[dict],
          reference: dict | None, base: str,
-         controls: tuple[dict, ...] = ()) -> str:
+         controls: tuple[dict, ...] = (), note: str = "") -> str:
     """CARD.md for ``epoch`` of ``chosen`` (train_log.json dicts) against
     the epochs of ``others``; ``reference``: the float32 evaluation;
     ``controls``: runs shown, not chosen from (float32 fine-tuning)."""
@@ -88,6 +88,8 @@ def card(name: str, chosen: dict, epoch: dict, others: list[dict],
                      f"{ref['val_loss']:.4f} | {ref['val_bleu_greedy']:.2f} |")
     for run in [chosen, *others, *controls]:
         what = _what(run["train_config"])
+        if any(run is c for c in controls):
+            what += " fine-tuning (control)"
         for e in run["log"]:
             mark = "**" if e is epoch else ""
             loss = f"{e['train_loss']:.3f}" if "train_loss" in e else "-"
@@ -95,6 +97,10 @@ def card(name: str, chosen: dict, epoch: dict, others: list[dict],
             lines.append(f"| {mark}{what}{mark} | {e['epoch']} | {e['step']} "
                          f"| {loss} | {vl} | {mark}"
                          f"{e['val_bleu_greedy']:.2f}{mark} |")
+    if controls:
+        lines += ["", ("The control rows fine-tune the same starting model "
+                       "with the same settings and no quantization: how far "
+                       "fine-tuning alone moves val.")]
     b, b0 = epoch["val_bleu_greedy"], start["val_bleu_greedy"]
     verdict = ("above" if round(b - b0, 2) > 0 else "not above")
     lv, lv0 = epoch.get("val_loss"), start.get("val_loss")
@@ -113,6 +119,7 @@ def card(name: str, chosen: dict, epoch: dict, others: list[dict],
              f"(epoch 0: {b0:.2f}, val loss "
              f"{start.get('val_loss', float('nan')):.4f}){floor}. Nothing "
              "was tuned on test."), "",
+        *([note, ""] if note else []),
         "## Intended use", "",
         ("Decoding with 4-bit weights (`--precision int4`, group size as "
          "above) once nmt8 has it, and the issue's comparison of int4 after "
@@ -132,6 +139,7 @@ def main(argv=None) -> int:
                     help="a run shown but not chosen from (repeatable)")
     ap.add_argument("--name", required=True)
     ap.add_argument("--base", default="de-en")
+    ap.add_argument("--note", default="", help="a paragraph after the table")
     a = ap.parse_args(argv)
 
     def read(d):
@@ -141,7 +149,7 @@ def main(argv=None) -> int:
     chosen, epoch = choose(runs)
     print(card(a.name, chosen, epoch, [r for r in runs if r is not chosen],
                read(a.reference) if a.reference else None, a.base,
-               tuple(read(d) for d in a.control)))
+               tuple(read(d) for d in a.control), a.note))
     return 0
 
 
