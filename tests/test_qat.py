@@ -78,12 +78,6 @@ def test_int4_weights_equal_group_reference(shape, G):
             assert len(np.unique(got[k:k + G, o])) <= 15
 
 
-def test_int4_reference_agrees_with_colleagues_quantizer_if_present():
-    int4 = pytest.importorskip("nmt8.quant.int4",
-                               reason="nmt8.quant.int4 has not landed here")
-    pytest.skip(f"compare with {int4.__name__} once its API is known")
-
-
 @pytest.mark.parametrize("which", ["int8_tensor", "int8_row", "int4_32",
                                    "int4_64", "act"])
 def test_ste_gradient_is_identity_with_max_steps(which):
