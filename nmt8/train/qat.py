@@ -34,7 +34,8 @@ for a step given from outside (a clipped or learned range), which
 
 Which products are quantized: exactly those decoding quantizes, the fused
 matrices of ``nmt8.model.weights.FUSED`` (every weight product of the
-network, the attention's ``U_att`` included); embeddings are lookups
+network, the attention's ``U_att`` included; int4 keeps ``U_att`` in
+int8 per tensor, as int4 decoding does); embeddings are lookups
 whose int8 rows equal the activation rounding of the product they enter,
 and biases stay float. A per-tensor int8 scale is the fused matrix's
 maximum, so the Nematus tensors stored side by side share one scale, as
@@ -58,6 +59,11 @@ QAT_MODES = ("int8", "int4")
 GROUPS = (32, 64)
 INT8_MAX = 127
 INT4_MAX = 7
+# int4 decoding keeps eq. (6)'s v (2H weights of one output) in int8 per
+# tensor, so attention runs fused in C as for int8: INT4_KEEPS_INT8 of
+# nmt8.model.precision on the int4 branch (import it from there once both
+# branches are in main)
+INT4_KEEPS_INT8 = ("decoder_U_att",)
 
 
 @functools.cache
@@ -190,11 +196,12 @@ class FakeQuant:
         for names, _ in FUSED.values():
             ws = [RoundSTE.apply(model.nematus(n), dtype) for n in names]
             absmax = None
-            if self.mode == "int8" and self.scheme == "per_tensor":
+            keep8 = self.mode == "int4" and names[0] in INT4_KEEPS_INT8
+            if keep8 or (self.mode == "int8" and self.scheme == "per_tensor"):
                 with torch.no_grad():  # one scale for the fused matrix
                     absmax = max(w.detach().abs().max() for w in ws)
             for n, w in zip(names, ws):
-                if self.mode == "int4":
+                if self.mode == "int4" and not keep8:
                     self.W[n] = fq_weight_int4(w, self.group)
                 elif absmax is None:
                     self.W[n] = fq_weight_int8(
