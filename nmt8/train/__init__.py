@@ -7,6 +7,12 @@
   greedy validation BLEU and ``nmt8 train``;
 * ``export``: the Nematus ``.npz`` + options JSON, checkpoint averaging and
   the golden values the numpy engine is tested against.
+* ``qat``: fake quantization (int8, int4 in groups) with the
+  straight-through estimator, for quantization-aware fine-tuning
+  (``nmt8 train --qat``);
+* ``amp``: float32 against bf16/fp16 autocast training, steps interleaved
+  (``python -m nmt8.train.amp``);
+* ``card``: a fine-tuned model's CARD.md from its runs' logs.
 
 Importing this package does not import PyTorch; the functions that need it do.
 

@@ -14,9 +14,11 @@ import dataclasses
 from nmt8.model.config import ModelConfig
 
 
-def _opt(default, help: str):
-    """A field of ``TrainConfig``, with its command-line help."""
-    return dataclasses.field(default=default, metadata={"help": help})
+def _opt(default, help: str, choices=None):
+    """A field of ``TrainConfig``, with its command-line help (and the
+    values the flag accepts, when they are few)."""
+    return dataclasses.field(default=default,
+                             metadata={"help": help, "choices": choices})
 
 
 @dataclasses.dataclass
@@ -64,6 +66,29 @@ class TrainConfig:
     export_from: str | None = _opt(None, "only export this state dict (or "
                                    "the average of several, comma-separated:"
                                    " checkpoint averaging), no training")
+    init_model: str | None = _opt(
+        None, "start from an exported Nematus model: a shipped name (de-en) "
+        "or a model.npz path; its BPE models are copied to --out, its "
+        "--dim-word/--dim are used, and the loaded weights are checked "
+        "against its golden.json")
+    # fine-tuning: the epoch schedule of --lr/--warmup-steps/--min-lr is
+    # then over epochs * epoch_steps steps
+    epoch_steps: int | None = _opt(None, "batches per epoch (default: the "
+                                   "whole corpus); short epochs for "
+                                   "fine-tuning, each one validated")
+    qat: str | None = _opt(
+        None, "quantization-aware training: fake-quantize every product "
+        "decoding quantizes, as int8 or int4 decoding rounds it "
+        "(nmt8.train.qat); validation decodes the same way",
+        choices=["int8", "int4"])
+    qat_group: int = _opt(32, "--qat int4: inputs per weight step",
+                          choices=[32, 64])
+    qat_scheme: str = _opt("per_tensor", "--qat int8: one weight scale per "
+                           "fused matrix or per output",
+                           choices=["per_tensor", "per_row"])
+    amp: str | None = _opt(None, "train under torch.autocast on the CPU in "
+                           "this dtype (validation stays float32)",
+                           choices=["bf16", "fp16"])
 
 
 def model_config(tc: TrainConfig, src_bpe, tgt_bpe) -> ModelConfig:

@@ -21,6 +21,8 @@ import dataclasses
 import json
 import math
 import random
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -95,6 +97,41 @@ def greedy_bleu(model, src_ids, refs, tgt_bpe, torch, batch_size=100):
     return sacrebleu.corpus_bleu(hyps, [refs]).score
 
 
+AMP_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
+
+
+def autocast(tc: TrainConfig, torch):
+    """``torch.autocast`` on the CPU in ``tc.amp``'s dtype, or no-op."""
+    import contextlib
+
+    if tc.amp is None:
+        return contextlib.nullcontext()
+    return torch.autocast("cpu", dtype=getattr(torch, AMP_DTYPES[tc.amp]))
+
+
+def val_loss(model, pairs, torch, batch_size=100) -> float:
+    """Cross-entropy per target token (nats, no label smoothing) of the
+    teacher-forced ``pairs``: a steadier signal than greedy BLEU for the
+    small changes of fine-tuning."""
+    model.eval()
+    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][1]))
+    tot = tok = 0.0
+    with torch.no_grad():
+        for k in range(0, len(order), batch_size):
+            idx = order[k:k + batch_size]
+            src, slen = pad([pairs[i][0] for i in idx], torch)
+            tgt, tlen = pad([pairs[i][1] for i in idx], torch)
+            target = tgt.masked_fill(
+                torch.arange(tgt.shape[1])[None] >= tlen[:, None], -100)
+            logits = model(src, slen, tgt)  # (B, T, V)
+            tot += float(torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                ignore_index=-100, reduction="sum"))
+            tok += int(tlen.sum())
+    model.train()
+    return tot / tok
+
+
 def _epoch(model, opt, pairs, bar, tc, step, total, torch):
     """One pass over the batches of ``bar`` (a tqdm of index lists).
 
@@ -104,13 +141,14 @@ def _epoch(model, opt, pairs, bar, tc, step, total, torch):
     for idx in bar:
         src, slen = pad([pairs[i][0] for i in idx], torch)
         tgt, tlen = pad([pairs[i][1] for i in idx], torch)
-        logits = model(src, slen, tgt)  # (B, T, V)
         target = tgt.masked_fill(
             torch.arange(tgt.shape[1])[None] >= tlen[:, None], -100)
-        loss = torch.nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
-            ignore_index=-100, label_smoothing=tc.label_smoothing,
-            reduction="sum")
+        with autocast(tc, torch):
+            logits = model(src, slen, tgt)  # (B, T, V)
+            loss = torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]).float(),
+                target.reshape(-1), ignore_index=-100,
+                label_smoothing=tc.label_smoothing, reduction="sum")
         ntok = int(tlen.sum())
         set_lr(opt, lr_at(step, tc, total))
         opt.zero_grad()
@@ -124,12 +162,87 @@ def _epoch(model, opt, pairs, bar, tc, step, total, torch):
     return tot_loss, tot_tok, step
 
 
+def check_config(tc: TrainConfig) -> None:
+    """One clear ValueError for a bad combination of settings."""
+    from nmt8.train.qat import GROUPS, QAT_MODES
+
+    if tc.qat is not None and tc.qat not in QAT_MODES:
+        raise ValueError(f"--qat must be one of {QAT_MODES}, got {tc.qat!r}")
+    if tc.qat_group not in GROUPS:
+        raise ValueError(f"--qat-group must be one of {GROUPS}, got "
+                         f"{tc.qat_group!r}")
+    if tc.amp is not None and tc.amp not in AMP_DTYPES:
+        raise ValueError(f"--amp must be one of {tuple(AMP_DTYPES)}, got "
+                         f"{tc.amp!r}")
+    if tc.amp and tc.qat:
+        raise ValueError("--amp and --qat together: fake quantization "
+                         "reproduces decoding's float32 rounding, autocast "
+                         "would change it; choose one")
+    if tc.epoch_steps is not None and tc.epoch_steps < 1:
+        raise ValueError(f"--epoch-steps must be >= 1, got {tc.epoch_steps}")
+
+
+def init_from_model(tc: TrainConfig, out: Path) -> tuple[TrainConfig, Path]:
+    """For ``--init-model``: the model file, its BPE models copied to
+    ``out`` (where missing) and ``tc`` with the model's sizes."""
+    import shutil
+
+    from nmt8.model.config import ModelConfig
+    from nmt8.model.params import resolve
+
+    npz = resolve(tc.init_model)
+    cfg = ModelConfig.from_json(Path(str(npz) + ".json"))
+    if (cfg.src_lang, cfg.tgt_lang) != (tc.src_lang, tc.tgt_lang):
+        raise ValueError(f"--init-model {tc.init_model} translates "
+                         f"{cfg.src_lang}->{cfg.tgt_lang}, not "
+                         f"{tc.src_lang}->{tc.tgt_lang}")
+    for f in cfg.bpe_models + cfg.dictionaries:
+        if not (out / f).exists():
+            shutil.copy(npz.parent / f, out / f)
+    return dataclasses.replace(tc, dim_word=cfg.dim_word, dim=cfg.dim), npz
+
+
+def load_checked(model, npz: Path, torch) -> float | None:
+    """Load a Nematus .npz into ``model`` and check the round trip: the
+    weights read back by their Nematus names are the file's, bit for bit,
+    and (where the file has its golden.json) the float64 log-probs of the
+    golden pairs match. Returns that max abs difference (None: no file)."""
+    import copy
+
+    import numpy as np
+
+    with np.load(npz) as z:
+        params = {k: z[k].astype(np.float32) for k in z.files}
+    model.load_nematus(params)
+    back = model.nematus_params()
+    for k, v in back.items():
+        if not np.array_equal(v, params[k]):
+            raise ValueError(f"{npz}: {k} does not read back as stored")
+    golden = npz.parent / "golden.json"
+    if not golden.exists():
+        return None
+    twin = copy.deepcopy(model).double().eval()
+    worst = 0.0
+    with torch.no_grad():
+        for g in json.loads(golden.read_text()):
+            src, slen = pad([g["src_ids"]], torch)
+            tgt, _ = pad([g["tgt_ids"]], torch)
+            logp = torch.log_softmax(twin(src, slen, tgt), -1)[0]
+            lp = logp[torch.arange(tgt.shape[1]), tgt[0]].numpy()
+            worst = max(worst, float(np.abs(lp - g["logprobs"]).max()))
+    if worst > 1e-6:
+        raise ValueError(f"{npz}: the loaded model's log-probs differ from "
+                         f"golden.json by {worst:.2e}")
+    return worst
+
+
 def train(tc: TrainConfig, progress: bool = True) -> Path:
     """Train, pick the best epoch by val BLEU, export a Nematus-format model.
 
     With ``tc.export_from`` set, only export (see ``export_checkpoints``).
     """
     golden_pairs(tc.src_lang, tc.tgt_lang)  # fail now, not after training
+    check_config(tc)
     if tc.export_from:
         return export_checkpoints(tc)
     torch = _torch()
@@ -142,6 +255,9 @@ def train(tc: TrainConfig, progress: bool = True) -> Path:
     rng = random.Random(tc.seed)
     out = Path(tc.out)
     out.mkdir(parents=True, exist_ok=True)
+    init_npz = None
+    if tc.init_model:
+        tc, init_npz = init_from_model(tc, out)
     src_tr = data.read_lines("train", tc.src_lang, tc.data)
     tgt_tr = data.read_lines("train", tc.tgt_lang, tc.data)
     src_va = data.read_lines("val", tc.src_lang, tc.data)
@@ -157,29 +273,58 @@ def train(tc: TrainConfig, progress: bool = True) -> Path:
              for s, t in zip(src_tr, tgt_tr)]
     pairs = [p for p in pairs if len(p[0]) <= tc.max_len and len(p[1]) <= tc.max_len]
     val_ids = [src_bpe.encode(s) for s in src_va]
+    val_pairs = [(s + [EOS], tgt_bpe.encode(t) + [EOS])
+                 for s, t in zip(val_ids, tgt_va)]
 
     model = build_model(cfg, tc.dropout, tc.emb_std, tc.dropout_hidden)
+    init_check = None
+    if init_npz is not None:
+        init_check = load_checked(model, init_npz, torch)
+        print(f"loaded {init_npz}: golden log-probs within {init_check}",
+              flush=True)
     if tc.init:
         model.load_state_dict(torch.load(tc.init))
+    if tc.qat:
+        from nmt8.train.qat import FakeQuant
+
+        model.qat = FakeQuant(tc.qat, tc.qat_scheme, tc.qat_group,
+                              tc.export_dtype)
     opt = make_optimizer(model, tc, torch)
-    total = math.ceil(len(pairs) / tc.batch_size) * tc.epochs
+    per_epoch = math.ceil(len(pairs) / tc.batch_size)
+    if tc.epoch_steps:
+        per_epoch = min(per_epoch, tc.epoch_steps)
+    total = per_epoch * tc.epochs
 
     log, best, step, t0 = [], (-1.0, None, 0), 0, time.time()
+    if init_npz is not None:  # the starting point, as validation decodes it
+        bleu = greedy_bleu(model, val_ids, tgt_va, tgt_bpe, torch)
+        log.append({"epoch": 0, "step": 0, "val_bleu_greedy": bleu,
+                    "val_loss": val_loss(model, val_pairs, torch),
+                    "minutes": round((time.time() - t0) / 60, 2)})
+        print(json.dumps(log[-1]), flush=True)
+        best = (bleu, {k: v.clone() for k, v in model.state_dict().items()}, 0)
     for epoch in range(1, tc.epochs + 1):
         model.train()
-        bar = tqdm(_batches(pairs, tc.batch_size, rng, tc.pool),
+        bar = tqdm(_batches(pairs, tc.batch_size, rng, tc.pool)[:per_epoch],
                    disable=not progress, desc=f"epoch {epoch}", mininterval=10)
+        t_ep = time.time()
         tot_loss, tot_tok, step = _epoch(model, opt, pairs, bar, tc, step,
                                          total, torch)
+        train_s = time.time() - t_ep
         bleu = greedy_bleu(model, val_ids, tgt_va, tgt_bpe, torch)
         minutes = (time.time() - t0) / 60
         log.append({"epoch": epoch, "step": step, "train_loss": tot_loss / tot_tok,
-                    "val_bleu_greedy": bleu, "minutes": round(minutes, 2)})
+                    "val_bleu_greedy": bleu,
+                    "val_loss": val_loss(model, val_pairs, torch),
+                    "minutes": round(minutes, 2),
+                    "train_seconds": round(train_s, 1),
+                    "tokens_per_second": round(tot_tok / train_s, 1)})
         print(json.dumps(log[-1]), flush=True)
         if bleu > best[0]:
             best = (bleu, {k: v.clone() for k, v in model.state_dict().items()},
                     epoch)
             torch.save(best[1], out / "best.pt")
+            _export_copy(model, cfg, out, tc, torch)  # a model, whatever comes
         torch.save(model.state_dict(), out / "last.pt")
         # every epoch's weights, for checkpoint averaging (--export-from)
         torch.save(model.state_dict(), out / f"epoch{epoch}.pt")
@@ -187,15 +332,28 @@ def train(tc: TrainConfig, progress: bool = True) -> Path:
             print(f"stopping: next epoch would pass {tc.max_minutes} min")
             break
     model.load_state_dict(best[1])
-    export(model, cfg, out, tc, torch)
+    qat, model.qat = model.qat, None
+    export(model, cfg, out, tc, torch)  # golden values: float32 decoding's
+    model.qat = qat
     card = {"train_config": dataclasses.asdict(tc), "log": log,
             "best_epoch": best[2], "best_val_bleu_greedy": best[0],
             "train_minutes": round((time.time() - t0) / 60, 1),
-            "train_pairs": len(pairs), "torch": torch.__version__}
+            "train_pairs": len(pairs), "torch": torch.__version__,
+            "init_golden_max_abs_diff": init_check}
     card["val_bleu_greedy_exported"] = greedy_bleu(model, val_ids, tgt_va,
                                                    tgt_bpe, torch)
     (out / "train_log.json").write_text(json.dumps(card, indent=2) + "\n")
     return out
+
+
+def _export_copy(model, cfg, out, tc, torch) -> None:
+    """Export a copy of ``model`` (export rounds the weights it is given)."""
+    import copy
+
+    qat, model.qat = model.qat, None  # its cached tensors hold a graph
+    twin = copy.deepcopy(model)
+    model.qat = qat
+    export(twin, cfg, out, tc, torch)
 
 
 def add_arguments(ap) -> None:
@@ -206,12 +364,19 @@ def add_arguments(ap) -> None:
         if f.name == "max_minutes":
             kind = float
         ap.add_argument("--" + f.name.replace("_", "-"), type=kind,
-                        default=f.default, help=f.metadata["help"])
+                        default=f.default, help=f.metadata["help"],
+                        choices=f.metadata.get("choices"))
 
 
 def run(args) -> int:
     """``nmt8 train`` with parsed options."""
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     tc = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
-    print(train(tc))
+    out = train(tc)
+    log_file = out / "train_log.json"
+    if log_file.exists() and not tc.export_from:  # the command, for the card
+        card = json.loads(log_file.read_text())
+        card["command"] = shlex.join(["nmt8", *sys.argv[1:]])
+        log_file.write_text(json.dumps(card, indent=2) + "\n")
+    print(out)
     return 0

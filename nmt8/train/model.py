@@ -14,6 +14,12 @@ its Nematus name in ``self.p``. The state-dict keys (``Wemb``,
 ``enc.weight_ih_l0``, ``p.decoder_U``, ...) are those of the checkpoints
 nmt8 has always written.
 
+Every weight product goes through ``Seq2Seq.mm``, so quantization-aware
+training (``nmt8.train.qat``) can round each one as decoding does; with
+``model.qat`` set, the encoder runs step by step (torch's fused GRU
+cannot round its inner products). ``load_nematus`` is the inverse of
+``nematus``: a Nematus ``.npz`` (a shipped model) loads by its names.
+
 Does not: train (``nmt8.train.loop``), write files (``nmt8.train.export``)
 or decode with beam search (``nmt8.serve.translator``).
 """
@@ -124,6 +130,8 @@ def _network_class():
                 b_hh.register_hook(lambda g, keep=keep: g * keep)
             self.drop = nn.Dropout(dropout)
             self.drop_h = nn.Dropout(dropout_hidden)
+            # fake quantization of the products (nmt8.train.qat.FakeQuant)
+            self.qat = None
 
         def nematus(self, name):
             """The tensor under its Nematus name, (in, out); a view, no copy
@@ -147,18 +155,93 @@ def _network_class():
             return {k: self.nematus(k).detach().cpu().numpy().astype(np.float32)
                     for k in self.shapes}
 
+        def mm(self, x, *names):
+            """``x @ W`` for the Nematus weights ``names`` side by side; with
+            ``self.qat`` set, both fake-quantized as decoding rounds them."""
+            if self.qat is not None:
+                return self.qat.product(x, *names)
+            if len(names) == 1:
+                return x @ self.nematus(names[0])
+            return x @ torch.cat([self.nematus(n) for n in names], -1)
+
+        def load_nematus(self, params) -> None:
+            """Set every weight from Nematus tensors (name -> (in, out) array,
+            e.g. a model.npz): the inverse of :meth:`nematus`. The
+            encoder's one bias ``b`` goes to torch's ``bias_ih``, its
+            ``bias_hh`` rows are zeroed."""
+            missing = sorted(set(self.shapes) - set(params))
+            if missing:
+                raise ValueError(f"not a model of this shape: {missing[0]} "
+                                 f"and {len(missing) - 1} more missing")
+            H = self.H
+            with torch.no_grad():
+                for name, shape in self.shapes.items():
+                    v = torch.as_tensor(params[name], dtype=torch.float32)
+                    if tuple(v.shape) != shape:
+                        raise ValueError(f"{name}: the file holds "
+                                         f"{tuple(v.shape)}, the model {shape}")
+                    home = gru_home(name)
+                    if home is None:
+                        self.nematus(name).copy_(v)
+                        continue
+                    sfx, tensor, gates = home
+                    rows = slice(0, 2 * H) if gates == "ru" else slice(2 * H, None)
+                    if tensor == "bias":
+                        getattr(self.enc, f"bias_ih_l0{sfx}")[rows] = v
+                        getattr(self.enc, f"bias_hh_l0{sfx}")[rows] = 0
+                    else:
+                        w = getattr(self.enc, f"{tensor}{sfx}")
+                        w[rows] = v.T if v.dim() == 2 else v
+                for sfx in GRU_DIRECTION.values():  # no bias inside r * (.)
+                    getattr(self.enc, f"bias_hh_l0{sfx}")[2 * H:] = 0
+
+        def _gru_loop(self, x, src_len):
+            """Both encoder GRUs step by step, each product through
+            :meth:`mm` (QAT: torch's fused GRU cannot round its inner
+            products). Returns h (B, S, 2H), zero at padded positions."""
+            B, S, _ = x.shape
+            pos = torch.arange(S)[None]  # (1, S)
+            valid = pos < src_len[:, None]  # (B, S)
+            # each sentence reversed in place, its padding left at the end
+            rev = torch.where(valid, src_len[:, None] - 1 - pos, pos)  # (B, S)
+            out = []
+            for pre, sfx in GRU_DIRECTION.items():
+                xs = x if not sfx else x.gather(
+                    1, rev[..., None].expand(-1, -1, x.shape[2]))
+                x_proj = (self.mm(xs, f"{pre}_W", f"{pre}_Wx")
+                          + torch.cat([self.nematus(f"{pre}_b"),
+                                       self.nematus(f"{pre}_bx")]))  # (B,S,3H)
+                h, hs = x.new_zeros(B, self.H), []
+                for t in range(S):
+                    h_proj = self.mm(h, f"{pre}_U", f"{pre}_Ux")  # (B, 3H)
+                    g = torch.sigmoid(x_proj[:, t, :2 * self.H]
+                                      + h_proj[:, :2 * self.H])
+                    r, u = g.chunk(2, dim=-1)
+                    c = torch.tanh(x_proj[:, t, 2 * self.H:]
+                                   + r * h_proj[:, 2 * self.H:])
+                    h = u * h + (1 - u) * c
+                    hs.append(h)
+                hs = torch.stack(hs, 1)  # (B, S, H)
+                if sfx:
+                    hs = hs.gather(1, rev[..., None].expand(-1, -1, self.H))
+                out.append(hs)
+            return torch.cat(out, -1) * valid[..., None]  # (B, S, 2H)
+
         def encode(self, src, src_len):
             """h (B, S, 2H) = [forward; backward] states (eq. 1), mask, s_0."""
             x = self.drop(self.Wemb[src])  # (B, S, E)
-            packed = nn.utils.rnn.pack_padded_sequence(
-                x, src_len.cpu(), batch_first=True, enforce_sorted=False)
-            h, _ = self.enc(packed)
-            h, _ = nn.utils.rnn.pad_packed_sequence(
-                h, batch_first=True, total_length=src.shape[1])
+            if self.qat is not None:
+                h = self._gru_loop(x, src_len)
+            else:
+                packed = nn.utils.rnn.pack_padded_sequence(
+                    x, src_len.cpu(), batch_first=True, enforce_sorted=False)
+                h, _ = self.enc(packed)
+                h, _ = nn.utils.rnn.pad_packed_sequence(
+                    h, batch_first=True, total_length=src.shape[1])
             h = self.drop_h(h)
             mask = (torch.arange(src.shape[1])[None] < src_len[:, None]).float()
             mean = (h * mask[..., None]).sum(1) / src_len[:, None].float()
-            s0 = torch.tanh(mean @ self.p["ff_state_W"] + self.p["ff_state_b"])
+            s0 = torch.tanh(self.mm(mean, "ff_state_W") + self.p["ff_state_b"])
             return h, mask, s0  # (B, S, 2H), (B, S), (B, H)
 
         def embed_inputs(self, y_emb):
@@ -168,8 +251,8 @@ def _network_class():
             target positions at once (one large product instead of T small ones).
             """
             p = self.p
-            return (y_emb @ p["decoder_W"] + p["decoder_b"],
-                    y_emb @ p["decoder_Wx"] + p["decoder_bx"])
+            return (self.mm(y_emb, "decoder_W") + p["decoder_b"],
+                    self.mm(y_emb, "decoder_Wx") + p["decoder_bx"])
 
         def step(self, s_prev, y_in, h, pctx, mask):
             """One conditional-GRU step (eq. 3-6): returns s_t, H_t, alpha.
@@ -178,29 +261,31 @@ def _network_class():
             """
             p = self.p
             x_gates, x_cand = y_in
-            g = torch.sigmoid(s_prev @ p["decoder_U"] + x_gates)
+            g = torch.sigmoid(self.mm(s_prev, "decoder_U") + x_gates)
             r1, u1 = g.chunk(2, dim=-1)
-            s_tilde = torch.tanh((s_prev @ p["decoder_Ux"]) * r1 + x_cand)
+            s_tilde = torch.tanh(self.mm(s_prev, "decoder_Ux") * r1 + x_cand)
             s1 = u1 * s_prev + (1 - u1) * s_tilde  # s'_t (eq. 3)
-            e = torch.tanh(pctx + (s1 @ p["decoder_W_comb_att"])[:, None])
-            e = (e @ p["decoder_U_att"])[..., 0] + p["decoder_c_tt"]  # (B, S)
+            e = torch.tanh(pctx + self.mm(s1, "decoder_W_comb_att")[:, None])
+            e = self.mm(e, "decoder_U_att")[..., 0] + p["decoder_c_tt"]  # (B, S)
             alpha = torch.softmax(e.masked_fill(mask == 0, -1e9), dim=-1)
             H_t = (alpha[..., None] * h).sum(1)  # (B, 2H), eq. 5
-            g = torch.sigmoid(s1 @ p["decoder_U_nl"] + p["decoder_b_nl"]
-                              + H_t @ p["decoder_Wc"])
+            g = torch.sigmoid(self.mm(s1, "decoder_U_nl") + p["decoder_b_nl"]
+                              + self.mm(H_t, "decoder_Wc"))
             r2, u2 = g.chunk(2, dim=-1)
-            s_tilde = torch.tanh((s1 @ p["decoder_Ux_nl"] + p["decoder_bx_nl"])
-                                 * r2 + H_t @ p["decoder_Wcx"])
+            s_tilde = torch.tanh((self.mm(s1, "decoder_Ux_nl")
+                                  + p["decoder_bx_nl"])
+                                 * r2 + self.mm(H_t, "decoder_Wcx"))
             s_t = u2 * s1 + (1 - u2) * s_tilde  # eq. 4
             return s_t, H_t, alpha
 
         def readout(self, s_t, y_emb, H_t):
             """Logits of g (eq. 2): tanh(s W1 + E[y] W2 + H W3) W_o + b_o."""
             p = self.p
-            t = torch.tanh(s_t @ p["ff_logit_lstm_W"] + p["ff_logit_lstm_b"]
-                           + y_emb @ p["ff_logit_prev_W"] + p["ff_logit_prev_b"]
-                           + H_t @ p["ff_logit_ctx_W"] + p["ff_logit_ctx_b"])
-            return self.drop(t) @ p["ff_logit_W"] + p["ff_logit_b"]
+            t = torch.tanh(self.mm(s_t, "ff_logit_lstm_W") + p["ff_logit_lstm_b"]
+                           + self.mm(y_emb, "ff_logit_prev_W")
+                           + p["ff_logit_prev_b"]
+                           + self.mm(H_t, "ff_logit_ctx_W") + p["ff_logit_ctx_b"])
+            return self.mm(self.drop(t), "ff_logit_W") + p["ff_logit_b"]
 
         def prev_embeddings(self, tgt):
             """E[y_{t-1}] with a zero vector at t=0, as in Nematus."""
@@ -210,8 +295,10 @@ def _network_class():
 
         def forward(self, src, src_len, tgt):
             """Teacher-forced logits (B, T, V) of every target position."""
+            if self.qat is not None:
+                self.qat.refresh(self)
             h, mask, s = self.encode(src, src_len)
-            pctx = h @ self.p["decoder_Wc_att"] + self.p["decoder_b_att"]
+            pctx = self.mm(h, "decoder_Wc_att") + self.p["decoder_b_att"]
             y_emb = self.prev_embeddings(tgt)
             x_gates, x_cand = self.embed_inputs(y_emb)
             states, ctxs = [], []
@@ -226,8 +313,10 @@ def _network_class():
         @torch.no_grad()
         def greedy(self, src, src_len, max_len):
             """Batched greedy search: (B, <= max_len) ids, each row to EOS."""
+            if self.qat is not None:
+                self.qat.refresh(self)
             h, mask, s = self.encode(src, src_len)
-            pctx = h @ self.p["decoder_Wc_att"] + self.p["decoder_b_att"]
+            pctx = self.mm(h, "decoder_Wc_att") + self.p["decoder_b_att"]
             y_emb = h.new_zeros(src.shape[0], self.E)
             out, done = [], torch.zeros(src.shape[0], dtype=torch.bool)
             for _ in range(max_len):
