@@ -159,7 +159,11 @@ def target(out, P: int, N: int, bias):
     """``(Y, b)`` for a product of P rows and N outputs: where the C code
     writes (``out`` or an aligned stand-in) and the C bias (NULL for None);
     b is None when P == 0, after the checks such a call still makes (C is
-    not called)."""
+    not called). A bias that shares memory with ``out`` is copied first:
+    the kernels write ``out`` while they read the bias."""
+    if isinstance(out, np.ndarray) and isinstance(bias, np.ndarray) \
+            and np.may_share_memory(out, bias):
+        bias = bias.copy()
     Y = _output(out, P, N)                                  # (P, out)
     if P == 0:
         _no_rows(bias, N)

@@ -111,9 +111,6 @@ def fp32_matmul(pW: PackedF32, X: np.ndarray, kernel: str = "auto",
     pW is not a PackedF32 or kernel not a string.
     """
     kid = _KERNELS.kernel_id(kernel)
-    if isinstance(out, np.ndarray) and isinstance(bias, np.ndarray) \
-            and np.may_share_memory(out, bias):
-        bias = bias.copy()  # the kernel writes out while it reads the bias
     X, Y, b = operands(pW, PackedF32, "pack_fp32", X, out, bias)
     if b is None:                                           # P == 0
         return Y if out is None else out
