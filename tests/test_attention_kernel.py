@@ -1,5 +1,5 @@
 """The fused attention scores of eq. (6) (``csrc/nmt8_attention.c``,
-``nmt8.native.attention``): nmt8's float32 tanh, the int8 and float32
+``nmt8.native.fused.attention``): nmt8's float32 tanh, the int8 and float32
 scores, on every instruction set this CPU runs, and bad input."""
 
 import numpy as np
@@ -7,9 +7,9 @@ import pytest
 
 from nmt8.model.attention import attend
 from nmt8.model.products import F32Weight, Int8Weight
-from nmt8.native import attention as A
 from nmt8.native.clib import AVAILABLE_ISAS
 from nmt8.native.fp32 import pack_fp32
+from nmt8.native.fused import attention as A
 from nmt8.native.kernels import int8_matmul
 from nmt8.quant.int8 import quantize
 

@@ -1,5 +1,5 @@
 """The GRU's non-linear part in C (``csrc/nmt8_gru.c``,
-``nmt8.native.gru``): numpy's formula in numpy's order with nmt8's tanh,
+``nmt8.native.fused.gru``): numpy's formula in numpy's order with nmt8's tanh,
 to the bit, on every instruction set; used by int8 models only where
 numpy fp32 keeps numpy's own tanh."""
 
@@ -8,10 +8,10 @@ import pytest
 
 from nmt8.model.gru import gru_gates, gru_step
 from nmt8.model.products import F32Weight, Int8Weight, in_c
-from nmt8.native.attention import tanh32
 from nmt8.native.clib import AVAILABLE_ISAS
 from nmt8.native.fp32 import pack_fp32
-from nmt8.native.gru import gates
+from nmt8.native.fused.attention import tanh32
+from nmt8.native.fused.gru import gates
 from nmt8.quant.int8 import quantize
 
 

@@ -8,11 +8,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nmt8.native import attention as A
 from nmt8.native.clib import AVAILABLE_ISAS
 from nmt8.native.fp32 import pack_fp32
-from nmt8.native.gru import gates
-from nmt8.native.select import select as c_select
+from nmt8.native.fused import attention as A
+from nmt8.native.fused.gru import gates
+from nmt8.native.fused.select import select as c_select
 from nmt8.quant.int8 import quantize
 from nmt8.search.select import select_numpy
 

@@ -1,13 +1,13 @@
 """Beam search's selection in C (``csrc/nmt8_select.c``,
-``nmt8.native.select``) against its numpy reference
+``nmt8.native.fused.select``) against its numpy reference
 (``nmt8.search.select.select_numpy``): the same rows, words and scores, to
 the bit, on every instruction set; and bad input."""
 
 import numpy as np
 import pytest
 
-from nmt8.native import select as C
 from nmt8.native.clib import AVAILABLE_ISAS
+from nmt8.native.fused import select as C
 from nmt8.search.select import select, select_numpy
 
 

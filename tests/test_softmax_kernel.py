@@ -1,5 +1,5 @@
 """The row log-sum-exp of beam search in C (``csrc/nmt8_softmax.c``,
-``nmt8.native.softmax``, ``nmt8.model.ops.row_logsumexp``): against float64
+``nmt8.native.fused.softmax``, ``nmt8.model.ops.row_logsumexp``): against float64
 numpy, the same bits on every instruction set and for any set of
 neighbouring rows, and bad input."""
 
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from nmt8.model.ops import row_logsumexp
-from nmt8.native import softmax as S
 from nmt8.native.clib import AVAILABLE_ISAS
+from nmt8.native.fused import softmax as S
 
 
 def reference(x):

@@ -18,7 +18,7 @@ that are not multiples of 4, scores large enough to overflow exp), and
 recognises the usual mistakes: the softmax over the wrong axis, a
 softmax that overflows, the tanh left out, the average taken over pctx.
 
-Does not: check the C path of int8 models (``nmt8.native.attention``), or
+Does not: check the C path of int8 models (``nmt8.native.fused.attention``), or
 the decoder around attention (``nmt8.model.decoder``).
 """
 

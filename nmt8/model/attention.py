@@ -9,7 +9,7 @@ decoder state ``s'`` of each hypothesis (the paper's ``u(s')``)::
     H_t      = sum_i alpha_{t,i} h_i                        eq. (5)
 
 With an int8 or C fp32 ``U_att`` (``nmt8.model.products``), all three lines run
-in C (``nmt8.native.attention.context``), for the rows of every sentence
+in C (``nmt8.native.fused.attention.context``), for the rows of every sentence
 of a batch in one call: each row of tanh stays in L1 and meets U_att at
 once, with nmt8's own float32 tanh and exp (as accurate as numpy's), and
 every row's numbers are its own, whatever the batch. numpy's fp32 computes
@@ -25,7 +25,7 @@ import numpy as np
 
 from nmt8.model.ops import linear, softmax, tanh
 from nmt8.model.products import in_c
-from nmt8.native.attention import context
+from nmt8.native.fused.attention import context
 from nmt8.timers import TIMERS
 
 

@@ -11,7 +11,7 @@ positions by the encoder) and previous state ``h_prev``::
 product per step serves both (the paper's 1000 x 3000 shape).
 
 With int8 or C fp32 weights (``nmt8.model.products.in_c``) the three lines run
-as one C pass per row (``nmt8.native.gru``), in this order, with nmt8's own
+as one C pass per row (``nmt8.native.fused.gru``), in this order, with nmt8's own
 float32 tanh; numpy's fp32 computes them as written.
 
 Does not: run a sequence (``nmt8.model.model.Model.encode``) or hold weights.
@@ -23,7 +23,7 @@ import numpy as np
 
 from nmt8.model.ops import linear, sigmoid, tanh
 from nmt8.model.products import in_c
-from nmt8.native.gru import gates as _c_gates
+from nmt8.native.fused.gru import gates as _c_gates
 from nmt8.timers import TIMERS
 
 
@@ -45,7 +45,7 @@ def gru_gates(x_proj: np.ndarray, h_proj: np.ndarray,
     ``[. U | . Ux]`` of the previous state (each with its bias);
     h_prev: (P, H). The conditional GRU's second cell ``q`` calls this
     directly, because it computes ``h_proj`` fused with another product.
-    ``in_C``: in one C pass (``nmt8.native.gru``, nmt8's tanh).
+    ``in_C``: in one C pass (``nmt8.native.fused.gru``, nmt8's tanh).
     """
     if in_C:
         with TIMERS.section("GRU gates (fused C)"):

@@ -32,7 +32,7 @@ import numpy as np
 from nmt8.model.products import (
     dense,
 )
-from nmt8.native.softmax import row_logsumexp as _c_row_logsumexp
+from nmt8.native.fused.softmax import row_logsumexp as _c_row_logsumexp
 from nmt8.timers import TIMERS
 
 __all__ = [
@@ -126,7 +126,7 @@ def row_logsumexp(x: np.ndarray, with_max: bool = False):
 
     What log-softmax subtracts, without writing the (P, V) result: beam
     search adds it to each hypothesis' score instead. In C
-    (``nmt8.native.softmax``: two passes over each row, summed in double);
+    (``nmt8.native.fused.softmax``: two passes over each row, summed in double);
     each row's value is computed alone, so it does not depend on the
     other rows.
     """

@@ -201,7 +201,7 @@ def check_options(precision="fp32", kernel=DEFAULT, scheme=DEFAULT,
 
 # int4 keeps this fused matrix in int8: eq. (6)'s v, (2H, 1), one output
 # (2H weights), multiplied inside the fused C attention, which has no int4
-# path (nmt8.native.attention)
+# path (nmt8.native.fused.attention)
 INT4_KEEPS_INT8 = ("U_att",)
 
 

@@ -182,7 +182,7 @@ class MSFPWeight(_Weight):
 
 def in_c(W) -> bool:
     """Whether a model with this weight runs the work beside its products
-    in C too (attention, the GRU's gates: ``nmt8.native.attention``,
-    ``nmt8.native.gru``): int8, int4 and C fp32. numpy fp32 stays the
+    in C too (attention, the GRU's gates: ``nmt8.native.fused.attention``,
+    ``nmt8.native.fused.gru``): int8, int4 and C fp32. numpy fp32 stays the
     textbook numpy; int16 and the simulated formats keep numpy's as well."""
     return isinstance(W, (Int8Weight, Int4Weight, F32Weight))

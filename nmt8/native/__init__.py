@@ -12,9 +12,11 @@ checked Python wrappers (``csrc/``, compiled by cffi at install).
 - ``fp32``, ``int16``: the other rungs of the ladder, built alike;
 - ``peak``: this core's true limits (register-only multiply-add loops,
   the streaming read), the yardstick of every "% of peak";
-- ``attention``, ``gru``, ``softmax``, ``select``: the work beside the
-  products (eq. (5)-(6), the GRU's gates, beam search's row log-sum-exp
-  and its choice of extensions), the same bits on every instruction set.
+- ``int4``: 4-bit weights in groups, below the paper's rung;
+- ``tuning``: the kernels' run-time parameters, resolved once per CPU;
+- ``fused``: the work beside the products (attention, eq. (5)-(6); the
+  GRU's gates; beam search's row log-sum-exp and its choice of
+  extensions), the same bits on every instruction set.
 
 Users never touch ``ffi`` or ``lib``: every call goes through a wrapper
 that checks dtype, shape and contiguity and raises ``ValueError``.

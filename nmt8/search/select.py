@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from nmt8.native.select import select as _c_select
+from nmt8.native.fused.select import select as _c_select
 
 
 def select(logp: np.ndarray, offset: np.ndarray, counts, wants,
            row_max: np.ndarray | None = None):
     """The best one-word extensions of several sentences at once: in C
-    (``nmt8.native.select``), the same bits as :func:`select_numpy`, whose
+    (``nmt8.native.fused.select``), the same bits as :func:`select_numpy`, whose
     docstring says how."""
     return _c_select(logp, offset, counts, wants, row_max)
 

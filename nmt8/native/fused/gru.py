@@ -3,7 +3,7 @@
 Given both projections, ``nmt8.model.gru.gru_gates`` is six numpy operations
 on (P, H)-sized arrays, each a pass through memory with a temporary; the
 C kernel does them in one pass per row, in numpy's order, with nmt8's own
-float32 tanh (``nmt8.native.attention.tanh32``): the same bits on every
+float32 tanh (``nmt8.native.fused.attention.tanh32``): the same bits on every
 instruction set, each row alone (batch invariance).
 
 Does not: compute the projections (``nmt8.model.gru``, the products).
