@@ -81,13 +81,13 @@ def test_hidden_dropout_only_while_training():
 def test_batches_cover_every_pair_once_with_little_padding():
     import random
 
-    from nmt8.train.loop import _batches
+    from nmt8.train.loop import batches
 
     rng = random.Random(0)
     pairs = [([1] * rng.randint(1, 30), [2] * rng.randint(1, 30))
              for _ in range(1000)]
-    a = _batches(pairs, 16, random.Random(1), pool=10)
-    b = _batches(pairs, 16, random.Random(2), pool=10)
+    a = batches(pairs, 16, random.Random(1), pool=10)
+    b = batches(pairs, 16, random.Random(2), pool=10)
     for chunks in (a, b):
         assert sorted(i for c in chunks for i in c) == list(range(1000))
         assert all(1 <= len(c) <= 16 for c in chunks)

@@ -37,7 +37,6 @@ from nmt8.model.config import EOS
 from nmt8.serve.text import BPE
 from nmt8.train.config import TrainConfig, model_config
 from nmt8.train.loop import (
-    _batches,
     autocast,
     greedy_bleu,
     init_from_model,
@@ -107,7 +106,7 @@ def compare(tc: TrainConfig, precisions: list[str], steps: int) -> dict:
              for s, t in zip(src_tr, tgt_tr)]
     pairs = [p for p in pairs if max(len(p[0]), len(p[1])) <= tc.max_len]
     batches = []
-    for idx in _batches(pairs, tc.batch_size, random.Random(tc.seed),
+    for idx in batches(pairs, tc.batch_size, random.Random(tc.seed),
                         tc.pool)[:steps]:
         batches.append((*pad([pairs[i][0] for i in idx], torch),
                         *pad([pairs[i][1] for i in idx], torch)))

@@ -33,7 +33,7 @@ from nmt8.train.export import export, export_checkpoints, golden_pairs
 from nmt8.train.model import _torch, build_model, pad
 
 
-def _batches(pairs, batch_size, rng, pool=50):
+def batches(pairs, batch_size, rng, pool=50):
     """Mini-batches of similar lengths, different every epoch.
 
     Shuffle, cut into pools of ``pool`` batches, sort each pool by target then
@@ -305,7 +305,7 @@ def train(tc: TrainConfig, progress: bool = True) -> Path:
         best = (bleu, {k: v.clone() for k, v in model.state_dict().items()}, 0)
     for epoch in range(1, tc.epochs + 1):
         model.train()
-        bar = tqdm(_batches(pairs, tc.batch_size, rng, tc.pool)[:per_epoch],
+        bar = tqdm(batches(pairs, tc.batch_size, rng, tc.pool)[:per_epoch],
                    disable=not progress, desc=f"epoch {epoch}", mininterval=10)
         t_ep = time.time()
         tot_loss, tot_tok, step = _epoch(model, opt, pairs, bar, tc, step,
