@@ -105,10 +105,10 @@ def compare(tc: TrainConfig, precisions: list[str], steps: int) -> dict:
     pairs = [(src_bpe.encode(s) + [EOS], tgt_bpe.encode(t) + [EOS])
              for s, t in zip(src_tr, tgt_tr)]
     pairs = [p for p in pairs if max(len(p[0]), len(p[1])) <= tc.max_len]
-    batches = []
+    tensors = []  # the same batches for every precision
     for idx in batches(pairs, tc.batch_size, random.Random(tc.seed),
-                        tc.pool)[:steps]:
-        batches.append((*pad([pairs[i][0] for i in idx], torch),
+                       tc.pool)[:steps]:
+        tensors.append((*pad([pairs[i][0] for i in idx], torch),
                         *pad([pairs[i][1] for i in idx], torch)))
     base = build_model(cfg, tc.dropout, tc.emb_std, tc.dropout_hidden)
     load_checked(base, npz, torch)
@@ -121,10 +121,10 @@ def compare(tc: TrainConfig, precisions: list[str], steps: int) -> dict:
     for p in precisions:  # warm-up (oneDNN builds its kernels): untimed,
         a = arms[p]       # its gradient dropped, no optimiser step
         with autocast(a["tc"], torch):
-            a["model"](*batches[0][:3]).float().logsumexp(-1).mean().backward()
+            a["model"](*tensors[0][:3]).float().logsumexp(-1).mean().backward()
         a["opt"].zero_grad()
     load = [os.getloadavg()[0]]
-    for i, batch in enumerate(batches):
+    for i, batch in enumerate(tensors):
         k = i % len(precisions)
         for p in precisions[k:] + precisions[:k]:  # rotate the order
             a = arms[p]
