@@ -38,6 +38,7 @@ from nmt8.serve.text import BPE
 from nmt8.train.config import TrainConfig, model_config
 from nmt8.train.loop import (
     autocast,
+    batches,
     greedy_bleu,
     init_from_model,
     load_checked,
@@ -143,7 +144,7 @@ def compare(tc: TrainConfig, precisions: list[str], steps: int) -> dict:
               "threads": tc.threads, "steps": steps,
               "batch_size": tc.batch_size, "init_model": tc.init_model,
               "lr": tc.lr, "load_average_1min": load,
-              "tokens": sum(int(b[3].sum()) for b in batches),
+              "tokens": sum(int(b[3].sum()) for b in tensors),
               "val_bleu_greedy_start": greedy_bleu(base, val_ids, tgt_va,
                                                    tgt_bpe, torch)}
     for p in precisions:
