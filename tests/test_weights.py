@@ -7,10 +7,10 @@ import nmt8
 from nmt8.model.params import param_shapes
 from nmt8.model.weights import (
     FUSED,
+    FileSource,
+    MemorySource,
     Params,
-    _FileSource,
     _fused,
-    _MemorySource,
     _slices,
 )
 
@@ -56,7 +56,7 @@ def test_file_source_reads_one_tensor(small, tmp_path):
     cfg, params = small
     cfg.to_json(tmp_path / "model.npz.json")
     np.savez(tmp_path / "model.npz", **params)
-    src = _FileSource(tmp_path / "model.npz", cfg)
+    src = FileSource(tmp_path / "model.npz", cfg)
     np.testing.assert_array_equal(src.tensor("decoder_Wc"), params["decoder_Wc"])
     with src.open() as r:
         np.testing.assert_array_equal(r["ff_logit_b"], params["ff_logit_b"])
@@ -66,7 +66,7 @@ def test_params_answers_held_then_source(small):
     cfg, params = small
     shapes = param_shapes(cfg)
     held = {"ff_logit_b": params["ff_logit_b"]}
-    p = Params(shapes, held, _MemorySource(params))
+    p = Params(shapes, held, MemorySource(params))
     assert p["ff_logit_b"] is held["ff_logit_b"]
     assert p["decoder_Wc"] is params["decoder_Wc"]  # from the source
     assert p.held() == ["ff_logit_b"] and len(p) == len(shapes)
@@ -92,9 +92,9 @@ def test_build_holds_float32_only_for_fp32(small):
 
     cfg, params = small
     shapes = param_shapes(cfg)
-    W, b, emb, held, mem = build(_MemorySource(params), shapes,
+    W, b, emb, held, mem = build(MemorySource(params), shapes,
                                  check_options("int8", "ref"))
     assert mem is None and "decoder_Wc" not in held and "ff_logit_b" in held
     assert set(W) == set(FUSED) and emb["src"].dtype == "int8"
-    W, b, emb, held, mem = build(_MemorySource(params), shapes, check_options())
+    W, b, emb, held, mem = build(MemorySource(params), shapes, check_options())
     assert set(held) == set(shapes) and mem.W is W and mem.b is b

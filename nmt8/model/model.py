@@ -61,9 +61,9 @@ from nmt8.model.precision import (
     check_options,
 )
 from nmt8.model.weights import (
+    FileSource,
+    MemorySource,
     Params,
-    _FileSource,
-    _MemorySource,
     build,
     release_freed_memory,
     views,
@@ -100,7 +100,7 @@ class Model:
         missing = sorted(set(param_shapes(cfg)) - set(params))
         if missing:
             raise ValueError(f"params lack {', '.join(missing)}")
-        self._build(_MemorySource(params), None, check_options())
+        self._build(MemorySource(params), None, check_options())
 
     # -- precision ---------------------------------------------------------
     def _build(self, source, keep, opt: Options) -> Model:
@@ -274,7 +274,7 @@ def load_model(name_or_path="de-en", precision: str = "fp32",
     cfg = ModelConfig.from_json(options_path(npz))
     m = Model.__new__(Model)
     m.cfg, m.path, m.random = cfg, npz, False
-    source = _FileSource(npz, cfg)
+    source = FileSource(npz, cfg)
     return m._build(source, source, opt)
 
 

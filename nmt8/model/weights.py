@@ -4,7 +4,7 @@ The network of Section 2 (``nmt8.model.model``) multiplies each input vector by
 ONE matrix per step: the Nematus matrices that multiply the same input
 stored side by side (the table ``FUSED``). This module assembles those
 fused matrices, tensor by tensor, from a source (the model file,
-``_FileSource``, or float32 arrays in memory, ``_MemorySource``), builds
+``FileSource``, or float32 arrays in memory, ``MemorySource``), builds
 each in the weight type of a precision (``build``, ``nmt8.model.precision``), and
 answers for the float32 Nematus tensors afterwards (``Params``).
 
@@ -38,9 +38,9 @@ source. ``Model.nbytes()`` counts every array the model holds, each buffer
 once.
 
 Pickling. A view pickles as a copy of what it shows, so the float32 views
-(``params``, a ``_MemorySource``) would double an fp32 model in a pickle:
+(``params``, a ``MemorySource``) would double an fp32 model in a pickle:
 :func:`views` rebuilds them from the matrices and tables after unpickling
-(``Model.__setstate__``), and a ``_MemorySource`` or ``Params`` pickled on
+(``Model.__setstate__``), and a ``MemorySource`` or ``Params`` pickled on
 its own stores each view as (the array that owns the memory, offset,
 shape, strides), so every buffer is pickled once.
 
@@ -112,7 +112,7 @@ _LIBC: list = [None]
 
 
 # -- where float32 tensors come from ----------------------------------------------
-class _FileSource:
+class FileSource:
     """The float32 tensors of a model file, read on demand."""
 
     def __init__(self, npz: Path, cfg: ModelConfig):
@@ -160,7 +160,7 @@ def _unshared_dict(d: dict) -> dict:
     return {k: _unshared(v) for k, v in d.items()}
 
 
-class _MemorySource:
+class MemorySource:
     """float32 tensors held in memory: Nematus name -> array, and the fused
     float32 matrices W, b of an fp32 numpy model (None otherwise)."""
 
@@ -177,8 +177,8 @@ class _MemorySource:
         return self.held[name]
 
 
-def _memory_source(held, W, b) -> _MemorySource:
-    return _MemorySource(_unshared_dict(held), W, b)
+def _memory_source(held, W, b) -> MemorySource:
+    return MemorySource(_unshared_dict(held), W, b)
 
 
 def _fused(reader, shapes, k: str):
@@ -284,7 +284,7 @@ def build(source, shapes: dict, opt: Options):
 
     Returns ``W``, ``b`` (fused matrix name -> weight of ``opt``, float32
     bias or None), the tables ``{"src", "tgt"}`` (``nmt8.model.ops.Embedding``),
-    the float32 tensors held (``_held``), and a ``_MemorySource`` of them
+    the float32 tensors held (``_held``), and a ``MemorySource`` of them
     when they are every tensor (None otherwise): the source a copy builds
     from, with the fused float32 matrices themselves for fp32 numpy.
 
@@ -316,9 +316,9 @@ def build(source, shapes: dict, opt: Options):
 def views(W: dict, b: dict, emb: dict, shapes: dict, opt: Options):
     """``(held, mem)`` of :func:`build`: the float32 tensors a model holds,
     as views of its matrices ``W``, biases ``b`` and tables ``emb``, and the
-    ``_MemorySource`` of them when they are every tensor (else None)."""
+    ``MemorySource`` of them when they are every tensor (else None)."""
     held = _held(W, b, emb, shapes)
     numpy = opt.precision == "fp32" and opt.kernel == "numpy"
-    mem = (_MemorySource(held, W if numpy else None, b if numpy else None)
+    mem = (MemorySource(held, W if numpy else None, b if numpy else None)
            if len(held) == len(shapes) else None)  # every fp32 tensor held
     return held, mem
