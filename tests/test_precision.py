@@ -7,9 +7,9 @@ from nmt8.model.precision import (
     DEFAULT,
     PRECISIONS,
     Options,
-    _weight,
     check_options,
     kernel_choices,
+    make_weight,
 )
 from nmt8.model.products import F32Weight, Int8Weight, Int16Weight, MSFPWeight
 from nmt8.timers import CATEGORIES, TIMERS
@@ -54,7 +54,7 @@ W = np.random.default_rng(0).standard_normal((24, 40)).astype(np.float32)
     ("int16", "ref", Int16Weight), ("int8", "ref", Int8Weight),
     ("msfp16", "numpy", MSFPWeight)])
 def test_weight_type_per_precision(precision, kernel, kind):
-    w = _weight(W, check_options(precision, kernel))
+    w = make_weight(W, check_options(precision, kernel))
     assert isinstance(w, kind)
     if kind is np.ndarray:
         assert w is W  # fp32 numpy: the float32 matrix itself
@@ -69,7 +69,7 @@ def test_vnni_layout_packed_at_load(kernel, packed):
 
     if kernel not in available_kernels():
         pytest.skip(f"{kernel} not available on this CPU")
-    w = _weight(W, check_options("int8", kernel))
+    w = make_weight(W, check_options("int8", kernel))
     assert ("packed" in w.q.__dict__) is packed
 
 

@@ -205,7 +205,7 @@ def check_options(precision="fp32", kernel=DEFAULT, scheme=DEFAULT,
 INT4_KEEPS_INT8 = ("U_att",)
 
 
-def _weight(W: np.ndarray, opt: Options, name: str | None = None):
+def make_weight(W: np.ndarray, opt: Options, name: str | None = None):
     """The fused float32 matrix W (in, out) in the precision of ``opt``
     (``name``: its name in ``nmt8.model.weights.FUSED``)."""
     p, k = opt.precision, opt.kernel

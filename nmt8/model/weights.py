@@ -65,7 +65,7 @@ import numpy as np
 from nmt8.model.config import ModelConfig
 from nmt8.model.embedding import Embedding
 from nmt8.model.params import ParamReader, param_shapes
-from nmt8.model.precision import Options, _weight
+from nmt8.model.precision import Options, make_weight
 from nmt8.model.products import F32Weight
 
 __all__ = ["FUSED", "Params", "build", "release_freed_memory", "views"]
@@ -299,7 +299,7 @@ def build(source, shapes: dict, opt: Options):
                     Wk, b[k] = source.W[k], source.b[k]  # an fp32 model's own
                 else:
                     Wk, b[k] = _fused(reader, shapes, k)
-                W[k] = _weight(Wk, opt, k)
+                W[k] = make_weight(Wk, opt, k)
                 del Wk
             for side, name in _EMB.items():
                 emb[side] = Embedding(reader[name], opt.embeddings)

@@ -46,7 +46,7 @@ from nmt8.train.loop import (
     make_optimizer,
     set_lr,
 )
-from nmt8.train.model import _torch, build_model, pad
+from nmt8.train.model import build_model, import_torch, pad
 
 FLAGS = ("avx512_bf16", "amx_bf16", "amx_tile", "avx512_fp16", "avx512_vnni")
 
@@ -92,7 +92,7 @@ def compare(tc: TrainConfig, precisions: list[str], steps: int) -> dict:
     greedy val BLEU of each copy."""
     from nmt8 import data
 
-    torch = _torch()
+    torch = import_torch()
     torch.set_num_threads(tc.threads)
     torch.manual_seed(tc.seed)
     out = Path(tc.out)

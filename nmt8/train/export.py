@@ -22,7 +22,7 @@ from nmt8.model.config import EOS, ModelConfig
 from nmt8.serve.text import BPE
 from nmt8.testing import GOLDEN_PAIRS
 from nmt8.train.config import TrainConfig, model_config
-from nmt8.train.model import _torch, build_model, pad
+from nmt8.train.model import build_model, import_torch, pad
 
 EXPORT_DTYPES = ("float16", "float32")
 
@@ -73,7 +73,7 @@ def export_checkpoints(tc: TrainConfig) -> Path:
     checkpoints were trained with), not the corpus.
     """
 
-    torch = _torch()
+    torch = import_torch()
     torch.set_num_threads(tc.threads)
     out = Path(tc.out)
     bpes = []

@@ -30,7 +30,7 @@ from nmt8.model.config import EOS
 from nmt8.serve.text import BPE, train_bpe
 from nmt8.train.config import TrainConfig, model_config
 from nmt8.train.export import export, export_checkpoints, golden_pairs
-from nmt8.train.model import _torch, build_model, pad
+from nmt8.train.model import build_model, import_torch, pad
 
 
 def batches(pairs, batch_size, rng, pool=50):
@@ -245,7 +245,7 @@ def train(tc: TrainConfig, progress: bool = True) -> Path:
     check_config(tc)
     if tc.export_from:
         return export_checkpoints(tc)
-    torch = _torch()
+    torch = import_torch()
     from tqdm.auto import tqdm
 
     from nmt8 import data

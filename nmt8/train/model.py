@@ -46,7 +46,7 @@ GRU_HOME = {  # Nematus suffix -> (torch tensor, gate rows)
 GRU_DIRECTION = {"encoder": "", "encoder_r": "_reverse"}  # name prefix -> sfx
 
 
-def _torch():
+def import_torch():
     try:
         import torch
     except ImportError as err:  # pragma: no cover - depends on the extra
@@ -98,7 +98,7 @@ def build_model(cfg: ModelConfig, dropout: float = 0.0, emb_std: float = 1.0,
 
 @functools.cache
 def _network_class():
-    torch = _torch()
+    torch = import_torch()
     nn = torch.nn
 
     class Seq2Seq(nn.Module):

@@ -53,7 +53,7 @@ import dataclasses
 import functools
 
 from nmt8.model.weights import FUSED
-from nmt8.train.model import _torch
+from nmt8.train.model import import_torch
 
 QAT_MODES = ("int8", "int4")
 GROUPS = (32, 64)
@@ -68,7 +68,7 @@ INT4_KEEPS_INT8 = ("decoder_U_att",)
 
 @functools.cache
 def _functions():
-    torch = _torch()
+    torch = import_torch()
 
     class FakeQuantSTE(torch.autograd.Function):
         """``step * clip(rint(x * scale or x / step), -qmax, qmax)``; STE
@@ -124,7 +124,7 @@ def _int8_scale_step(absmax, torch):
 def fq_weight_int8(W, absmax=None):
     """W (in, out) as int8 decoding sees it: ``absmax`` () for one scale
     (default: ``max|W|``, per tensor) or (out,) per output."""
-    torch = _torch()
+    torch = import_torch()
     with torch.no_grad():
         if absmax is None:
             absmax = W.detach().abs().max()
@@ -136,7 +136,7 @@ def fq_weight_int4(W, group: int):
     """W (in, out) as int4 decoding sees it: one step per ``group``
     consecutive inputs of each output, ``max|w_group| / 7``; the last
     group zero padded (its padding is dropped again)."""
-    torch = _torch()
+    torch = import_torch()
     K, N = W.shape
     NG = -(-K // group)
     WT = W.t()  # (out, in)
@@ -152,7 +152,7 @@ def fq_weight_int4(W, group: int):
 def fq_activations(X):
     """Each row of X (..., in) rounded to int8 with its own step
     ``max|row| / 127``, as every quantized product of decoding does."""
-    torch = _torch()
+    torch = import_torch()
     with torch.no_grad():
         absmax = X.detach().abs().amax(-1, keepdim=True)
         scale, step = _int8_scale_step(absmax, torch)
@@ -189,7 +189,7 @@ class FakeQuant:
 
     def refresh(self, model) -> None:
         """Fake-quantize every weight of the fused products of ``model``."""
-        torch = _torch()
+        torch = import_torch()
         RoundSTE = _functions()[1]
         dtype = getattr(torch, self.store_dtype)
         self.W = {}
@@ -214,7 +214,7 @@ class FakeQuant:
         if len(names) == 1:
             return self.W[names[0]]
         if names not in self.W:
-            self.W[names] = _torch().cat([self.W[n] for n in names], -1)
+            self.W[names] = import_torch().cat([self.W[n] for n in names], -1)
         return self.W[names]
 
     def product(self, x, *names):

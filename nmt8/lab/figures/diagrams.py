@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from nmt8.lab.figures.plot import FP32_COLOR, INT8_COLOR
-from nmt8.lab.figures.plot import _axes as _new_axes
+from nmt8.lab.figures.plot import new_axes as _new_axes
 
 ENC_COLOR, DEC_COLOR, ATT_COLOR = "#DCE6F2", "#FBE3D6", "#E2F0D9"
 

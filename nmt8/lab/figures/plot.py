@@ -33,7 +33,7 @@ def figure(width: float = 6.4, height: float = 4.0):
     return fig.add_subplot()
 
 
-def _axes(ax, width=6.4, height=4.0):
+def new_axes(ax, width=6.4, height=4.0):
     if ax is not None:
         return ax
     import matplotlib.pyplot as plt
@@ -54,7 +54,7 @@ def _color(label: str, i: int):
 def profile(shares: dict[str, dict[str, float]], ax=None, title=None):
     """Grouped horizontal bars: {system: {category: percent}}; a category
     missing from a system's table is labelled "n/a" (no bar)."""
-    ax = _axes(ax, 7.0, 4.2)
+    ax = new_axes(ax, 7.0, 4.2)
     systems = list(shares)
     cats = list(dict.fromkeys(c for s in systems for c in shares[s]))
     y = np.arange(len(cats))
@@ -78,7 +78,7 @@ def profile(shares: dict[str, dict[str, float]], ax=None, title=None):
 def speed(values: dict[str, float], ax=None, title=None,
           ylabel: str = "words per core second"):
     """Vertical bars {system: WPCS}, labelled with their values."""
-    ax = _axes(ax, 7.0, 4.0)
+    ax = new_axes(ax, 7.0, 4.0)
     labels = list(values)
     bars = ax.bar(range(len(labels)), [values[k] for k in labels],
                   color=[_color(k, i) for i, k in enumerate(labels)])
@@ -93,7 +93,7 @@ def speed(values: dict[str, float], ax=None, title=None,
 def beam_sweep(sweep: dict[str, dict[int, float]], ax=None, title=None,
                ylabel: str = "words per core second"):
     """Lines {system: {beam: WPCS}}."""
-    ax = _axes(ax, 6.0, 4.0)
+    ax = new_axes(ax, 6.0, 4.0)
     for i, (label, by_beam) in enumerate(sweep.items()):
         beams = sorted(int(b) for b in by_beam)
         vals = [by_beam[b] if b in by_beam else by_beam[str(b)] for b in beams]
@@ -112,7 +112,7 @@ def attention(alpha, src_tokens, tgt_tokens, ax=None, title=None):
     if alpha.shape != (len(tgt_tokens), len(src_tokens)):
         raise ValueError(f"alpha has shape {alpha.shape}, tokens imply "
                          f"{(len(tgt_tokens), len(src_tokens))}")
-    ax = _axes(ax, 0.9 + 0.35 * len(src_tokens), 0.9 + 0.3 * len(tgt_tokens))
+    ax = new_axes(ax, 0.9 + 0.35 * len(src_tokens), 0.9 + 0.3 * len(tgt_tokens))
     ax.imshow(alpha, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
     ax.set_xticks(range(len(src_tokens)), src_tokens, rotation=90, fontsize=8)
     ax.set_yticks(range(len(tgt_tokens)), tgt_tokens, fontsize=8)
@@ -137,7 +137,7 @@ def bleu_differences(rows, ax=None, title=None):
     rows = list(rows)
     if not rows:
         raise ValueError("need at least one row (label, delta, low, high)")
-    ax = _axes(ax, 6.4, 0.6 + 0.32 * len(rows))
+    ax = new_axes(ax, 6.4, 0.6 + 0.32 * len(rows))
     for y, (label, delta, low, high) in enumerate(rows):
         color = _color(label, y)
         if low is not None and high is not None:
@@ -169,7 +169,7 @@ def human_scores(paper_rows, ours, ax=None, title=None,
     after a gap and a dashed line; a simulated rater's bars are hatched and
     its label says SIMULATED, so it is never read as a human score.
     """
-    ax = _axes(ax, 7.0, 3.6)
+    ax = new_axes(ax, 7.0, 3.6)
     groups = [(r["lang"], [r[s] for s in systems], None, False) for r in paper_rows]
     n_paper = len(groups)
     for t in ours:

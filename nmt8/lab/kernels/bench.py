@@ -45,8 +45,8 @@ import numpy as np
 from nmt8.lab.kernels.interleaved import (
     P_VALUES,
     PAPER_SHAPES,
-    _torch,
     bench_kernels,
+    load_torch,
 )
 from nmt8.lab.kernels.sweep import (
     SWEEP_KERNELS,
@@ -307,7 +307,7 @@ def run(a: argparse.Namespace) -> int:
     if a.sweep_rows:
         return _main_sweep(a, machine, kernels)
     if not a.no_torch:
-        _torch()  # loaded before the limit, so blas_threads limits it too
+        load_torch()  # loaded before the limit, so blas_threads limits it too
     with blas_threads(1):
         how = describe()
         peaks = None

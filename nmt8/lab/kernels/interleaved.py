@@ -55,7 +55,7 @@ INT4_GROUP = 64       # the int4 rows' group size (the model's default)
 _clock = time.perf_counter
 
 
-def _torch():
+def load_torch():
     try:
         import torch
     except ImportError:
@@ -66,7 +66,7 @@ def _torch():
 def _torch_linear(W: np.ndarray):
     """PyTorch's dynamic int8 Linear (FBGEMM) for W (in, out); None if torch
     is missing. (Its threads are limited with the others by blas_threads.)"""
-    torch = _torch()
+    torch = load_torch()
     if torch is None:
         return None
     if "fbgemm" in torch.backends.quantized.supported_engines:
@@ -230,7 +230,7 @@ def bench_kernels(shapes=PAPER_SHAPES, P_values=P_VALUES, repeats: int = 31,
                                  f"available: {available}")
         chosen.append(names)
     if include_torch:
-        _torch()  # loaded before the limit, so blas_threads limits it too
+        load_torch()  # loaded before the limit, so blas_threads limits it too
     with blas_threads(1):
         return _bench(shapes, P_values, repeats, chosen, include_torch,
                       progress, min_sample, seed, stream)
