@@ -80,3 +80,19 @@ def test_it_refuses_to_overwrite_the_solved_course(tmp_path):
         write_student_copy(tmp_path, tmp_path)
     with pytest.raises(FileNotFoundError, match="no course notebooks"):
         write_student_copy(tmp_path / "out", tmp_path / "empty")
+
+
+@pytest.mark.slow
+def test_a_real_chapter_of_the_learners_copy_runs_to_the_end(tmp_path):
+    """Chapter 1 as the learner gets it: its exercise's check says "not done
+    yet", and every cell after it still runs."""
+    out = tmp_path / "mine"
+    assert cli.main(["course", "student", str(out)]) == 0
+    nb = nbformat.read(out / "01_encoder_decoder.ipynb", as_version=4)
+    from nbclient import NotebookClient
+
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(out)}}).execute()
+    said = [text(c) for c in nb.cells if c.cell_type == "code"]
+    assert sum("Not done yet" in t for t in said) == 1
+    assert not any("Correct" in t for t in said)
