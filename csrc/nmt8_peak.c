@@ -33,6 +33,7 @@
 
 #include "nmt8_internal.h"      /* NMT8_PREFETCH, NMT8_SCALAR */
 #include "nmt8_peak.h"
+#include "nmt8_amx.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -289,34 +290,13 @@ FMA_YMM_LOOP(12)
  * lane gains 64 * 2 * 1 = 128 per instruction.  The tiles are loaded once
  * before the loop, so the loop is tdpbusd only, registers (tiles) only.
  *
- * Linux hands out the AMX register state only on request
- * (arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA), once per
- * process); without it the first tile instruction raises SIGILL.  So the
- * kind is supported only when CPUID says AMX-TILE and AMX-INT8 and that
- * request succeeds.  No nmt8 kernel uses AMX: this loop is the int8 peak
- * of such a core, for an honest "% of peak".
+ * Linux hands out the AMX register state only on request; without it
+ * the first tile instruction raises SIGILL.  So the kind is supported only
+ * where nmt8_amx_usable() (nmt8_amx.c: CPUID's AMX-TILE and AMX-INT8, and
+ * the request granted) says so.  This loop is the int8 peak of such a
+ * core, for an honest "% of peak".
  */
 #if defined(__linux__)
-#include <cpuid.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-enum { ARCH_REQ_XCOMP_PERM_ = 0x1023, XFEATURE_XTILEDATA_ = 18 };
-
-static int amx_usable(void)
-{
-    static int usable = -1;             /* a benign race: same answer */
-    if (usable < 0) {
-        unsigned a = 0, b = 0, c = 0, d = 0;
-        int hw = __get_cpuid_max(0, NULL) >= 7
-            && __get_cpuid_count(7, 0, &a, &b, &c, &d)
-            && (d >> 24 & 1u) && (d >> 25 & 1u);   /* AMX-TILE, AMX-INT8 */
-        usable = hw && syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM_,
-                               XFEATURE_XTILEDATA_) == 0;
-    }
-    return usable;
-}
-
 /* the 64-byte tile configuration of ldtilecfg, palette 1 */
 struct amx_config {
     uint8_t palette, start_row, reserved[14];
@@ -370,7 +350,6 @@ static int64_t amx_int8_4(int64_t iters)
 }
 #undef TDP
 #else
-static int amx_usable(void) { return 0; }
 static int64_t amx_int8_4(int64_t iters) { (void)iters; return 0; }
 #endif
 
@@ -428,7 +407,7 @@ static loop_fn peak_fn(int kind)
         return __builtin_cpu_supports("avx")
             && __builtin_cpu_supports("fma") ? KINDS[kind].fn : NULL;
     case ISA_AMX:
-        return amx_usable() ? KINDS[kind].fn : NULL;
+        return nmt8_amx_usable() ? KINDS[kind].fn : NULL;
     default:
         return NULL;
     }

@@ -40,7 +40,8 @@ HEADERS = [HEADER] + [os.path.join(CSRC, name)
                       for name in ("nmt8_fp32.h", "nmt8_int16.h",
                                     "nmt8_attention.h", "nmt8_softmax.h",
                                     "nmt8_select.h", "nmt8_gru.h",
-                                    "nmt8_peak.h", "nmt8_int4.h")]
+                                    "nmt8_peak.h", "nmt8_int4.h",
+                                    "nmt8_amx.h")]
 SOURCES = [
     os.path.join(CSRC, name)
     for name in ("nmt8_kernels.c", "nmt8_sse4.c", "nmt8_avx2.c", "nmt8_vnni.c",
@@ -48,7 +49,7 @@ SOURCES = [
                  "nmt8_fp32_simd.c", "nmt8_int16.c", "nmt8_int16_simd.c",
                  "nmt8_attention.c", "nmt8_softmax.c",
                  "nmt8_select.c", "nmt8_gru.c", "nmt8_peak.c",
-                 "nmt8_int4.c")
+                 "nmt8_int4.c", "nmt8_amx.c")
 ]
 DEPENDS = SOURCES + HEADERS + [os.path.join(CSRC, name) for name in
                                ("nmt8_internal.h", "nmt8_ladder.h", "nmt8_mathf.h",
