@@ -23,7 +23,7 @@ text/markdown parsed inline, the book's MIME priorities), as glue did.
 
 A markdown cell whose ``{eval}`` has no saved result, or a saved error, is a
 warning (so ``-W`` fails the build): run the notebook (JupyterLab "Run All",
-or ``convert.py --refresh``) and save it.  With ``nb_execution_mode:
+or ``python book/execute.py NOTEBOOK``) and save it.  With ``nb_execution_mode:
 inline`` an expression without a saved result is asked of the kernel, as
 myst-nb does.
 

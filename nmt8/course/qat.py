@@ -215,8 +215,8 @@ def ste_cases() -> list[tuple[str, tuple]]:
         x = rng.standard_normal((6, 40)).astype(np.float32)
         g = rng.standard_normal((6, 40)).astype(np.float32)
         step = np.float32(0.6 * np.abs(x).max() / qmax)  # clips the tails
-        out.append((f"a random 6x40 tensor clipped at 60% of its max, "
-                    f"qmax = {qmax}", (x, g, step, qmax)))
+        name = f"a random 6x40 tensor clipped at 60% of its max, qmax = {qmax}"
+        out.append((name, (x, g, step, qmax)))
     x = rng.standard_normal((4, 32)).astype(np.float32)
     g = rng.standard_normal((4, 32)).astype(np.float32)
     steps = (np.array([[0.1], [0.2], [0.3], [0.05]], np.float32))  # (4, 1)
