@@ -66,6 +66,30 @@ def test_quantize_mistakes_get_their_hint(wrong, hint):
     assert not v.ok and v.done and hint in v.message, v.message
 
 
+def test_the_documented_zero_column_answer_passes():
+    """The chapter says: an all-zero column gets scale 1 and step 0. A
+    quantizer written from that sentence passes (the library once gave such
+    a column scale 127, and told the learner who followed the prose that
+    they were wrong)."""
+    def as_the_prose_says(W, scheme="per_tensor"):
+        m = np.abs(W).max(axis=0)
+        if scheme == "per_tensor":
+            m = np.full_like(m, m.max())
+        with np.errstate(divide="ignore"):
+            scale = np.where(m == 0, np.float32(1), np.float32(127) / m)
+        Wq = np.clip(np.rint(W * scale), -127, 127).astype(np.int8)
+        return Wq.T, scale.astype(np.float32), m / np.float32(127)
+
+    v = check_quantize(as_the_prose_says)
+    assert v.ok, v.message
+    W = np.zeros((4, 3), np.float32)
+    W[:, 0] = [0.5, -1.0, 0.25, 0.0]
+    for scheme in ("per_row", "per_tensor"):
+        _, scale, step = as_the_prose_says(np.zeros_like(W), scheme)
+        np.testing.assert_array_equal(scale, 1)
+        np.testing.assert_array_equal(step, 0)
+
+
 def test_quantize_stub_is_not_done_yet():
     v = check_quantize(stub)
     assert not v.ok and not v.done and "not done yet" in \

@@ -72,7 +72,8 @@ def _finish(W, m, scheme, top=127, rnd=np.rint, clip=True, transpose=True):
     """A quantizer built from the pieces a mistake changes."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         safe = np.where(m == 0, np.float32(1), m)
-        scale = (np.float32(top) / safe).astype(np.float32)   # (out,)
+        scale = np.where(m == 0, np.float32(1),
+                         np.float32(top) / safe).astype(np.float32)  # (out,)
         q = rnd(W * scale)                                     # (in, out)
         if clip:
             q = np.clip(q, -127, 127)

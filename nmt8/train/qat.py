@@ -117,8 +117,10 @@ def _int8_scale_step(absmax, torch):
     """scale ``127 / max`` (1 for a zero max) and step ``max / 127``, in
     float32 as ``nmt8.quant.int8``."""
     absmax = absmax.float()
-    safe = torch.where(absmax == 0, torch.ones_like(absmax), absmax)
-    return (torch.tensor(127.0) / safe), absmax / torch.tensor(127.0)
+    zero = absmax == 0
+    safe = torch.where(zero, torch.ones_like(absmax), absmax)
+    scale = torch.where(zero, torch.ones_like(absmax), torch.tensor(127.0) / safe)
+    return scale, absmax / torch.tensor(127.0)
 
 
 def fq_weight_int8(W, absmax=None):
