@@ -131,6 +131,32 @@ def test_int8_matmul_mistakes_get_their_hint(wrong, hint):
     assert not v.ok and v.done and hint in v.message, v.message
 
 
+def _y_in_float64(Xq, x_step, Wq, w_step, b):
+    acc = Xq.astype(np.int64) @ Wq.T.astype(np.int64)      # int64 sums: fine
+    return acc, acc * (x_step[:, None].astype(np.float64) * w_step[None, :]) + b
+
+
+def _y_not_bit_equal(Xq, x_step, Wq, w_step, b):
+    acc = Xq.astype(np.int32) @ Wq.T.astype(np.int32)
+    Y = acc.astype(np.float32) * (x_step[:, None] * w_step[None, :]) + b
+    return acc, np.nextafter(Y, np.float32(np.inf))          # one ulp off
+
+
+def test_int8_matmul_in_float64_names_the_dtype():
+    """A float64 Y within tolerance once crashed the check (IndexError);
+    it now says which dtype and how to cast."""
+    v = check_int8_matmul(_y_in_float64)
+    assert not v.ok and v.done, v.message
+    assert "in `Y`" in v.message and "float64" in v.message, v.message
+    assert ".astype(np.float32)" in v.message, v.message
+
+
+def test_int8_matmul_last_bits_say_the_order():
+    v = check_int8_matmul(_y_not_bit_equal)
+    assert not v.ok and "not bit for bit" in v.message, v.message
+    assert "in that order" in v.message
+
+
 def test_int8_matmul_stub_is_not_done_yet():
     assert not check_int8_matmul(stub).done
 

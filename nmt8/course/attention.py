@@ -125,6 +125,7 @@ def check_attention(my_attention) -> Verdict:
     (H_t, alpha)`` against ``nmt8.model.attention.attend``."""
     with np.errstate(over="ignore", invalid="ignore"):
         return run_check(my_attention, cases(), reference, MISTAKES,
+                         names=("H_t", "alpha"),
                          what="my_attention",
                          success="my_attention agrees with "
                                  "nmt8.model.attention.attend on all cases, "

@@ -137,6 +137,7 @@ def check_beam_step(my_beam_step) -> Verdict:
     against ``nmt8.search.select.select``."""
     with np.errstate(invalid="ignore"):  # -inf - -inf in a learner's sort
         return run_check(my_beam_step, cases(), reference, MISTAKES,
+                         names=("rows", "words", "new_scores"),
                          what="my_beam_step",
                          success="my_beam_step keeps the same k extensions "
                                  "as nmt8's beam search, in the same order, "

@@ -119,7 +119,8 @@ def check_clipped_precision(my_clipped_precision) -> Verdict:
     """Check ``my_clipped_precision(hyp, ref, n) -> (matched, total)``
     against sacrebleu's counts and totals."""
     return run_check(my_clipped_precision, cases(), reference, MISTAKES,
-                     exact=True, what="my_clipped_precision",
+                     exact=True, names=("matched", "total"),
+                     what="my_clipped_precision",
                      success="my_clipped_precision gives sacrebleu's "
                              "matched and total n-grams on all cases, "
                              "n = 1 to 4.")

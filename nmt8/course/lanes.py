@@ -138,7 +138,8 @@ def check_sse4_rows4(my_sse4_rows4) -> Verdict:
     SSE4 kernel (lane by lane and in total)."""
     all_cases = cases()
     return run_check(my_sse4_rows4, all_cases, reference, MISTAKES,
-                     exact=True, what="my_sse4_rows4",
+                     exact=True, names=("lanes", "acc4"),
+                     what="my_sse4_rows4",
                      success=f"my_sse4_rows4's lanes and sums equal the "
                              f"library's {_kernel()} kernel exactly on all "
                              f"{len(all_cases)} cases.")

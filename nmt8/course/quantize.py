@@ -176,6 +176,7 @@ def check_quantize(my_quantize) -> Verdict:
     """Run ``my_quantize(W, scheme) -> (Wq, scale, step)`` on random and
     edge matrices against ``nmt8.quant.int8.quantize``."""
     return run_check(my_quantize, cases(), reference, MISTAKES, exact=False,
+                     names=("Wq", "scale", "step"),
                      what="my_quantize",
                      success=f"my_quantize gives the library's Wq (bit for "
                              f"bit), scales and steps on all "
