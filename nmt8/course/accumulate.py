@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nmt8.course.verdict import Mistake, Verdict, run_check
+from nmt8.course.verdict import Mistake, Verdict, graded, run_check
 from nmt8.native.kernels import int8_accumulate, int8_matmul_q
 from nmt8.quant.int8 import QuantizedMatrix
 
@@ -169,6 +169,7 @@ _ORDER = ("your values are right to within float rounding, but not bit for "
           "adds b[o], all in float32 and in that order.")
 
 
+@graded
 def check_int8_matmul(my_int8_matmul) -> Verdict:
     """Run ``my_int8_matmul(Xq, x_step, Wq, w_step, b) -> (acc, Y)``
     against the library's ``int8_accumulate`` and ``int8_matmul_q``."""

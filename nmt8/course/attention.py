@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nmt8.course.verdict import Mistake, Verdict, run_check
+from nmt8.course.verdict import Mistake, Verdict, graded, run_check
 from nmt8.model.attention import attend
 from nmt8.model.ops import linear
 
@@ -120,6 +120,7 @@ def cases() -> list[tuple[str, tuple]]:
     ]
 
 
+@graded
 def check_attention(my_attention) -> Verdict:
     """Check ``my_attention(h, pctx, s_prime, W_comb_att, U_att, c_tt) ->
     (H_t, alpha)`` against ``nmt8.model.attention.attend``."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nmt8.course.verdict import Mistake, Verdict, run_check
+from nmt8.course.verdict import Mistake, Verdict, graded, run_check
 from nmt8.search.select import select
 
 
@@ -132,6 +132,7 @@ def cases() -> list[tuple[str, tuple]]:
     ]
 
 
+@graded
 def check_beam_step(my_beam_step) -> Verdict:
     """Check ``my_beam_step(scores, logp, k) -> (rows, words, new_scores)``
     against ``nmt8.search.select.select``."""

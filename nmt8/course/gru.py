@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nmt8.course.verdict import Mistake, Verdict, run_check
+from nmt8.course.verdict import Mistake, Verdict, graded, run_check
 from nmt8.model.gru import gru_step
 from nmt8.model.ops import linear
 
@@ -114,6 +114,7 @@ def cases() -> list[tuple[str, tuple]]:
     ]
 
 
+@graded
 def check_gru_step(my_gru_step) -> Verdict:
     """Check ``my_gru_step(x, h, W, U, b, Wx, Ux, bx) -> h'`` against
     ``nmt8.model.gru.gru_step``."""

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nmt8.course.verdict import Mistake, Verdict, run_check
+from nmt8.course.verdict import Mistake, Verdict, graded, run_check
 from nmt8.quant.int4 import dequantize4, quantize4
 
 __all__ = ["FQ_MISTAKES", "STE_MISTAKES", "check_fake_quant_int4",
@@ -177,6 +177,7 @@ FQ_MISTAKES = [
 ]
 
 
+@graded
 def check_fake_quant_int4(my_fake_quant_int4) -> Verdict:
     """Run ``my_fake_quant_int4(W, G) -> W_hat`` on random and edge
     matrices against ``dequantize4(quantize4(W, G))``."""
@@ -287,6 +288,7 @@ STE_MISTAKES = [
 ]
 
 
+@graded
 def check_ste_grad(my_ste_grad) -> Verdict:
     """Run ``my_ste_grad(x, grad_out, step, qmax) -> grad_in`` on random
     and edge cases against :func:`ste_reference`."""

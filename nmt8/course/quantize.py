@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nmt8.course.verdict import Mistake, Verdict, run_check
+from nmt8.course.verdict import Mistake, Verdict, graded, run_check
 from nmt8.quant.int8 import quantize
 
 __all__ = ["MISTAKES", "cases", "check_quantize", "reference"]
@@ -172,6 +172,7 @@ MISTAKES = [
 ]
 
 
+@graded
 def check_quantize(my_quantize) -> Verdict:
     """Run ``my_quantize(W, scheme) -> (Wq, scale, step)`` on random and
     edge matrices against ``nmt8.quant.int8.quantize``."""

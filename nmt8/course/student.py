@@ -6,9 +6,15 @@ its worked solution between ``### BEGIN SOLUTION`` and ``### END
 SOLUTION``. nbgrader's ``ClearSolutions`` preprocessor replaces that region
 with ``raise NotImplementedError()``; the exercise's check cell, right after
 it, then says "not done yet", and the chapter still runs to the end. The
-outputs of the solution and check cells are cleared (the solved run's
-"Correct" would mislead); every other output stays, so the learner reads a
-chapter before running it.
+check cell is an nbgrader autograder test cell (``grade: true``, locked,
+one point; ``mark_check_cells``), so nbgrader's Validate button and
+``nbgrader validate`` run the notebook and report the checks that fail
+(under nbgrader a failed check raises, see ``nmt8.course.verdict``); the
+copy carries nbgrader's checksums of those cells, so Validate also says
+when a check was edited. The outputs of the solution and check cells are
+cleared (the solved run's "Correct" would mislead); every other output
+stays, so the learner reads a chapter before running it. The glossary and
+the notation page of the book are copied beside the notebooks.
 
 Does not: grade, keep a gradebook, or release assignments (nbgrader's
 course tools do that for a class; a learner alone needs only the copy).
@@ -32,21 +38,58 @@ def is_solution(cell) -> bool:
     return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
 
 
+def is_check(cell) -> bool:
+    """Whether nbgrader treats ``cell`` as a test (grade, not solution)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution")
+
+
+def check_metadata(exercise_id: str) -> dict:
+    """nbgrader's metadata of the check cell of exercise ``exercise_id``
+    (``ex-06-quantize`` -> ``check-06-quantize``): an autograder test."""
+    name = exercise_id.removeprefix("ex-")
+    return {"grade": True, "grade_id": f"check-{name}", "locked": True,
+            "points": 1, "schema_version": 3, "solution": False,
+            "task": False}
+
+
+def mark_check_cells(nb) -> int:
+    """Mark the code cell right after each solution cell of ``nb`` (an
+    ``nbformat`` node, changed in place) as that exercise's nbgrader test
+    cell; returns how many cells changed."""
+    changed = 0
+    for i, cell in enumerate(nb.cells):
+        if not is_solution(cell):
+            continue
+        nxt = next((c for c in nb.cells[i + 1:] if c.cell_type == "code"),
+                   None)
+        if nxt is None:
+            raise ValueError(f"exercise {cell.metadata['nbgrader']['grade_id']}"
+                             " has no check cell after it")
+        want = check_metadata(cell.metadata["nbgrader"]["grade_id"])
+        have = {k: v for k, v in nxt.metadata.get("nbgrader", {}).items()
+                if k != "checksum"}
+        if have != want:
+            nxt.metadata["nbgrader"] = want
+            changed += 1
+    return changed
+
+
 def student_notebook(nb):
     """The learner's copy of one notebook (an ``nbformat`` node): solution
     regions replaced by stubs, the outputs of solution and check cells
     cleared. Returns a new node; ``nb`` is not changed."""
     import copy
 
-    from nbgrader.preprocessors import ClearSolutions
+    from nbgrader.preprocessors import ClearSolutions, ComputeChecksums
 
     nb = copy.deepcopy(nb)
+    mark_check_cells(nb)
     nb, _ = ClearSolutions().preprocess(nb, {"language": "python"})
-    for i, cell in enumerate(nb.cells):
-        if is_solution(cell):
-            for c in nb.cells[i:i + 2]:  # the exercise and its check
-                if c.cell_type == "code":
-                    c.outputs, c.execution_count = [], None
+    for cell in nb.cells:
+        if cell.cell_type == "code" and (is_solution(cell) or is_check(cell)):
+            cell.outputs, cell.execution_count = [], None  # exercise, check
+    nb, _ = ComputeChecksums().preprocess(nb, {})
     return nb
 
 

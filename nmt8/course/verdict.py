@@ -12,12 +12,23 @@ An exercise not yet written raises ``NotImplementedError`` (the learner's
 copy has ``raise NotImplementedError()`` where the solution was): the check
 says "not done yet" and the notebook runs on.
 
-Does not: grade or store marks; the checks only teach.
+Each public check is ``@graded``: in a normal run it returns its verdict
+(shown in the notebook, so "Run All" goes to the end), but when nbgrader
+executes the notebook (its Validate button, ``nbgrader validate``,
+autograde: nbgrader sets ``NBGRADER_EXECUTION`` in the kernel's
+environment) a verdict that is not ok raises ``AssertionError`` with its
+message, so nbgrader counts the check cell, an autograder test cell, as
+failed.
+
+Does not: store marks or keep a gradebook; nbgrader does that where a
+class wants it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
@@ -47,6 +58,43 @@ class Verdict:
 
     def __bool__(self) -> bool:
         return self.ok
+
+    def headline(self) -> str:
+        """The verdict as one plain sentence: "Correct.", "Not done yet."
+        or "Not yet right." and the message."""
+        lead = ("Correct." if self.ok else "Not done yet." if not self.done
+                else "Not yet right.")
+        return f"{lead} {self.message}"
+
+    def assert_ok(self) -> None:
+        """Raise ``AssertionError`` with the headline unless ok (what a
+        test cell does under nbgrader)."""
+        if not self.ok:
+            raise AssertionError(self.headline())
+
+
+# set by nbgrader in the kernel's environment while it executes a notebook
+# ("validate" for its Validate button and ``nbgrader validate``,
+# "autograde" for ``nbgrader autograde``)
+GRADING_ENV = "NBGRADER_EXECUTION"
+
+
+def grading() -> bool:
+    """Whether nbgrader is executing this notebook (validate, autograde)."""
+    return bool(os.environ.get(GRADING_ENV))
+
+
+def graded(check: Callable[..., Verdict]) -> Callable[..., Verdict]:
+    """Make ``check`` an autograder test: under nbgrader (``grading()``) a
+    verdict that is not ok raises ``AssertionError``; otherwise the
+    verdict is returned for the notebook to show."""
+    @functools.wraps(check)
+    def run(*args, **kwargs) -> Verdict:
+        v = check(*args, **kwargs)
+        if grading():
+            v.assert_ok()
+        return v
+    return run
 
 
 @dataclasses.dataclass(frozen=True)
