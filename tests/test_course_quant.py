@@ -226,9 +226,34 @@ def test_c_mistakes_get_their_hint(fields, hint):
 
 
 @needs_cc
-def test_c_that_does_not_compile_is_named():
-    v = check_dot_c(lambda: "int32_t dot_i8(const int8_t *a) { return a }")
+def test_c_that_does_not_compile_is_named(capfd):
+    """Only the summary, with the learner's own line numbers: gcc's raw
+    output for the generated file is not shown (it once was, before the
+    summary)."""
+    src = ("int32_t dot_i8(const int8_t *a, const int8_t *b, int64_t n)\n"
+           "{\n"
+           "    int32_t sum = 0\n"                     # line 3: no ;
+           "    return sum;\n"
+           "}\n")
+    v = check_dot_c(lambda: src)
     assert not v.ok and "did not compile" in v.message and "error" in v.message
+    assert "line 3" in v.message or "line 4" in v.message, v.message
+    assert "_course_dot_" not in v.message
+    out, err = capfd.readouterr()
+    assert "error" not in out + err and "_course_dot_" not in out + err, err
+
+
+@needs_cc
+def test_c_with_a_misnamed_function_compiles_but_is_named(capfd):
+    src = C_BODY.format(acc="int32_t", cond="i < n", cast="int32_t").replace(
+        "dot_i8(", "dot_i8x(")
+    v = check_dot_c(lambda: src)
+    assert not v.ok and v.done
+    assert "compiled, but defines no function named dot_i8" in v.message, \
+        v.message
+    assert "dot_i8x" in v.message and "did not compile" not in v.message
+    out, err = capfd.readouterr()
+    assert "implicit declaration" not in out + err, err
 
 
 def test_no_compiler_is_a_skip_not_a_failure(monkeypatch):

@@ -84,6 +84,16 @@ def test_the_command_writes_every_chapter(tmp_path, capsys):
     assert (tmp_path / "mine" / "notation.md").exists()
 
 
+def test_the_copy_has_the_glossary_and_the_notation(tmp_path):
+    """The README and chapter 0 send the learner to the glossary: the copy
+    has it, beside the chapters, with its link to the notation working."""
+    write_student_copy(tmp_path / "mine")
+    glossary = (tmp_path / "mine" / "glossary.md").read_text()
+    assert "```{glossary}" in glossary and "int32 accumulation" in glossary
+    assert "](notation.md)" in glossary and "](notebooks/" not in glossary
+    assert (tmp_path / "mine" / "notation.md").exists()
+
+
 def test_check_cells_are_nbgrader_tests():
     """The cell after each exercise is an autograder test cell, in the
     learner's copy and in the course's own notebooks."""

@@ -31,6 +31,8 @@ DESCRIPTION = ("Write the learner's copy of the course notebooks into DIR: "
 
 # the course as it sits in a clone of the repository
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+# the book's glossary, found from the notebooks: <repo>/book/glossary.md
+GLOSSARY = Path("..") / "book" / "glossary.md"
 
 
 def is_solution(cell) -> bool:
@@ -96,7 +98,8 @@ def student_notebook(nb):
 def write_student_copy(out: str | Path, notebooks: str | Path = NOTEBOOKS,
                        ) -> list[Path]:
     """Write the learner's copy of every numbered notebook of ``notebooks``
-    (and the other files beside them: notation, images) into ``out``;
+    (and the other files beside them: notation, images; and the book's
+    glossary, ``../book/glossary.md`` from them) into ``out``;
     returns the notebooks written. Refuses to write into ``notebooks``."""
     import nbformat
 
@@ -111,6 +114,11 @@ def write_student_copy(out: str | Path, notebooks: str | Path = NOTEBOOKS,
     for f in src.iterdir():  # notation.md and the like, as they are
         if f.is_file() and f.suffix not in (".ipynb", ".cfg"):
             shutil.copy2(f, out / f.name)
+    glossary = src / GLOSSARY
+    if glossary.is_file():  # beside the chapters, its links made local
+        text = glossary.read_text(encoding="utf-8")
+        (out / "glossary.md").write_text(
+            text.replace("](notebooks/", "]("), encoding="utf-8")
     written = []
     for path in chapters:
         nb = nbformat.read(path, as_version=4)
