@@ -66,6 +66,23 @@ def test_quantize_mistakes_get_their_hint(wrong, hint):
     assert not v.ok and v.done and hint in v.message, v.message
 
 
+def _per_row_over_inputs(W, scheme="per_tensor"):
+    """max|W| per row of W (per INPUT), a learner's wrong axis."""
+    m = np.abs(W).max(axis=1)                                 # (in,)
+    if scheme == "per_tensor":
+        m = np.full(W.shape[1], m.max(), np.float32)
+    s = np.float32(127) / np.where(m == 0, np.float32(1), m)
+    Wq = np.clip(np.rint(W * s), -127, 127).astype(np.int8)   # needs in == out
+    return Wq.T, s.astype(np.float32), (m / np.float32(127)).astype(np.float32)
+
+
+def test_per_row_maxima_over_the_wrong_axis_get_their_hint():
+    """The first per-row case is square, so a learner's wrong axis runs
+    there (a non-square W would only raise a broadcasting error)."""
+    v = check_quantize(_per_row_over_inputs)
+    assert not v.ok and "over the wrong axis" in v.message, v.message
+
+
 def test_the_documented_zero_column_answer_passes():
     """The chapter says: an all-zero column gets scale 1 and step 0. A
     quantizer written from that sentence passes (the library once gave such
