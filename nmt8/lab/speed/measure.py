@@ -109,6 +109,14 @@ class SpeedupInterval:
         """The whole interval is below x."""
         return self.high < x
 
+    def conclusive(self, max_span: float = 2.0) -> bool:
+        """Whether the run says something: the interval leaves out 1 (a
+        clear winner) and its ends are within ``max_span`` times of each
+        other (a number worth quoting). Prose quotes the ratio only then,
+        and otherwise says the run was inconclusive."""
+        return (self.above() or self.below()) and \
+            self.high <= max_span * self.low
+
 
 def speedup_interval(base_seconds, seconds, resamples: int = 2000,
                      level: float = 0.95, seed: int = 0) -> SpeedupInterval:
