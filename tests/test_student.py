@@ -117,7 +117,8 @@ def test_a_failed_check_raises_only_under_nbgrader(monkeypatch):
     monkeypatch.setenv(GRADING_ENV, "validate")
     with pytest.raises(AssertionError, match="Not done yet"):
         check(stub, [("three", (3,))], lambda x: 2 * x)
-    assert check(lambda x: 2 * x, [("three", (3,))], lambda x: 2 * x).ok
+    # passed: shown, not returned (nbgrader would read it as a grade)
+    assert check(lambda x: 2 * x, [("three", (3,))], lambda x: 2 * x) is None
 
 
 def validate(path) -> str:
@@ -139,6 +140,7 @@ def test_nbgrader_validate_fails_the_learners_copy(tmp_path):
     nbformat.write(nb, solved_nb)
     said = validate(solved_nb)
     assert "Success! Your notebook passes all the tests" in said, said
+    assert "partial credit" not in said, said  # no value returned
     mine = tmp_path / "mine"
     write_student_copy(mine, solved_nb.parent)
     said = validate(mine / "01_double.ipynb")
@@ -176,6 +178,7 @@ def test_nbgrader_validate_on_a_real_chapter(tmp_path):
     "not done yet"; the solved chapter passes it."""
     said = validate(NOTEBOOKS / "02_beam_search.ipynb")
     assert "Success! Your notebook passes all the tests" in said, said
+    assert "partial credit" not in said, said
     out = tmp_path / "mine"
     write_student_copy(out)
     said = validate(out / "02_beam_search.ipynb")

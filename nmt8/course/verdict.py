@@ -84,16 +84,25 @@ def grading() -> bool:
     return bool(os.environ.get(GRADING_ENV))
 
 
-def graded(check: Callable[..., Verdict]) -> Callable[..., Verdict]:
+def graded(check: Callable[..., Verdict]) -> Callable[..., Verdict | None]:
     """Make ``check`` an autograder test: under nbgrader (``grading()``) a
-    verdict that is not ok raises ``AssertionError``; otherwise the
-    verdict is returned for the notebook to show."""
+    verdict that is not ok raises ``AssertionError``, and one that is ok is
+    displayed, not returned (nbgrader reads a test cell's returned value as
+    a partial grade, a number); otherwise the verdict is returned for the
+    notebook to show."""
     @functools.wraps(check)
-    def run(*args, **kwargs) -> Verdict:
+    def run(*args, **kwargs) -> Verdict | None:
         v = check(*args, **kwargs)
-        if grading():
-            v.assert_ok()
-        return v
+        if not grading():
+            return v
+        v.assert_ok()
+        try:
+            from IPython.display import display
+        except ImportError:
+            print(v)
+        else:
+            display(v)
+        return None
     return run
 
 
