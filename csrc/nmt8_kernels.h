@@ -87,9 +87,6 @@ typedef struct {
     int64_t K;
 } nmt8_weights;
 
-/* 1 when this CPU (and OS) can run the kernel, else 0 */
-int nmt8_cpu_supports(int kernel);
-
 /*
  * The weight stream of the decoding case (P <= 2 rows of X) of the vnni
  * kernel, tunable at run time because its best values differ between
@@ -147,7 +144,12 @@ int nmt8_accum_gemm(int32_t *acc, const nmt8_weights *w, const int8_t *Xq,
 int nmt8_accum_gemm_avx2(int32_t *acc, const nmt8_weights *w,
                          const int8_t *Xq, int64_t P);
 
-/* the three entry points; `kernel` is one of the NMT8_KERNEL_* ids */
+/*
+ * the three entry points; `kernel` is one of the NMT8_KERNEL_* ids, or
+ * NMT8_KERNEL_AUTO: the process's choice for P rows (nmt8_dispatch.h: the
+ * naive kernel of its instruction set, or the blocked one for many rows).
+ * NMT8_EUNSUPPORTED for a kernel this CPU cannot run.
+ */
 
 /* raw accumulators, acc (P, N) int32 */
 int nmt8_accumulate(int kernel, int32_t *acc, const nmt8_weights *w,
