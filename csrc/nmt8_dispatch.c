@@ -39,6 +39,10 @@ static const unsigned ISA_NEEDS[NMT8_NUM_ISAS] = {
 
 /* what each kernel needs, by family and id (as each kernel file says) */
 #define MAX_IDS 8
+_Static_assert(NMT8_NUM_KERNELS <= MAX_IDS && NMT8_F32_NUM_KERNELS <= MAX_IDS
+               && NMT8_I16_NUM_KERNELS <= MAX_IDS
+               && NMT8_INT4_NUM_KERNELS <= MAX_IDS && NMT8_NUM_ISAS <= MAX_IDS,
+               "NEEDS has a row of MAX_IDS kernels per family");
 static const int NUM_IDS[NMT8_NUM_FAMILIES] = {
     [NMT8_FAMILY_INT8] = NMT8_NUM_KERNELS,
     [NMT8_FAMILY_FP32] = NMT8_F32_NUM_KERNELS,
