@@ -47,7 +47,6 @@ __all__ = [
     "Dispatch",
     "Family",
     "auto_packs",
-    "check_name",
     "current",
     "forced",
     "from_environment",
@@ -67,7 +66,7 @@ AVAILABLE_ISAS = tuple(k for k in ISAS
 _RUNNABLE = {k: _ISA_CODES[k] for k in ("auto", *AVAILABLE_ISAS)}
 
 
-def check_name(name, known, available, what=""):
+def _check_name(name, known, available, what=""):
     """Raise the error for a kernel name that cannot be used: TypeError if
     not a string, ValueError if not in ``known`` (nor "auto") or not in
     ``available``. Shared by every family."""
@@ -114,10 +113,10 @@ class Family:
 
     def kernel_id(self, kernel) -> int:
         """The C id of ``kernel`` (a name, or "auto": ``AUTO``), or the
-        error of :func:`check_name`."""
+        error of :func:`_check_name`."""
         kid = self._codes.get(kernel) if kernel.__class__ is str else None
         if kid is None or (kid != AUTO and kernel not in self.available):
-            check_name(kernel, self.names, self.available)
+            _check_name(kernel, self.names, self.available)
         return kid
 
     def name(self, kid: int) -> str:
@@ -240,7 +239,7 @@ def from_environment() -> Dispatch:
     except ValueError as err:
         raise ValueError(f"NMT8_ISA={isa!r}: {err}") from None
     if int8 != "auto":
-        check_name(int8, INT8.names, INT8.available, "NMT8_KERNEL=")
+        _check_name(int8, INT8.names, INT8.available, "NMT8_KERNEL=")
     set_isa(isa, None if int8 == "auto" else int8)
     return current()
 
