@@ -45,8 +45,8 @@ threads may use one QuantizedMatrix at once.  The C view of a matrix (its
 ``nmt8_weights`` struct) is cached beside the matrix rather than in it
 (``nmt8.native.calls``, which also checks every other operand), so matrices
 and the models holding them pickle and copy; ``nmt8.native.clib`` loads the
-library and names its kernels and error codes.  This module chooses the
-kernel and calls it.
+library and names its kernels and error codes.  This module checks the
+kernel's name and calls it (for "auto", C chooses).
 
 Does not: quantize weights (``nmt8.quant``), pack them for VNNI
 (``nmt8.quant.vnni``), run one product on several threads, or produce int8
