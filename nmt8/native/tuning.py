@@ -14,7 +14,7 @@ best values depend on the core (line fill buffers, the L2 streamer), so:
   for this CPU model (``$NMT8_CACHE/tune.json``, default
   ``~/.cache/nmt8/tune.json``), else the built-in default of its family
   (``BUILTIN``: measured on Zen 4; for Ice Lake chosen from measurements
-  reported in issue 22 and Intel's documentation), else ``GENERIC``;
+  on an Ice Lake-SP core and Intel's documentation), else ``GENERIC``;
 - :func:`apply_auto` sets them (``nmt8.native.kernels`` calls it once, at
   import); :func:`set_stream` and :func:`stream` set and read them.
 
@@ -47,7 +47,7 @@ BUILTIN = {
         "0.9-1.2x")},
     "icelake": {"streams": 4, "prefetch_bytes": 2048,
                 "ladder_prefetch_bytes": 16384, "source": (
-        "chosen: issue 22's Ice Lake-SP measurement (4 streams each "
+        "chosen: an Ice Lake-SP measurement (4 streams each "
         "prefetched ~2 KB ahead read 14.3 GB/s, one stream 9.8) and Intel's "
         "documentation (10-12 line fill buffers per core, the L2 streamer "
         "follows up to 32 streams); not measured by nmt8 tune")},
