@@ -149,7 +149,8 @@ def test_kernel_tests_are_clean_under_sanitizers(sanitized):
         " 'tests/test_fp32_kernels.py', 'tests/test_int16.py',"
         " 'tests/test_attention_kernel.py', 'tests/test_softmax_kernel.py',"
         " 'tests/test_select_kernel.py', 'tests/test_gru_kernel.py',"
-        " 'tests/test_peak.py', 'tests/test_tuning.py', 'tests/test_int4.py']))"))
+        " 'tests/test_peak.py', 'tests/test_tuning.py', 'tests/test_int4.py',"
+        " 'tests/test_amx.py']))"))
     found = [r for r in REPORTS if r in output]
     if rc or found:   # pytest.fail, not assert: the report must not be cut
         pytest.fail(f"exit code {rc}, reports {found}:\n{output[:8000]}\n"

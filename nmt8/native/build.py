@@ -40,18 +40,19 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 CSRC = "csrc"
 HEADER = os.path.join(CSRC, "nmt8_kernels.h")
 HEADERS = [HEADER] + [os.path.join(CSRC, name)
-                      for name in ("nmt8_dispatch.h", "nmt8_fp32.h", "nmt8_int16.h",
-                                    "nmt8_attention.h", "nmt8_softmax.h",
-                                    "nmt8_select.h", "nmt8_gru.h",
-                                    "nmt8_peak.h", "nmt8_int4.h")]
+                      for name in ("nmt8_dispatch.h", "nmt8_fp32.h",
+                                   "nmt8_int16.h", "nmt8_attention.h",
+                                   "nmt8_softmax.h", "nmt8_select.h",
+                                   "nmt8_gru.h", "nmt8_peak.h", "nmt8_int4.h",
+                                   "nmt8_amx.h")]
 SOURCES = [
     os.path.join(CSRC, name)
-    for name in ("nmt8_dispatch.c", "nmt8_kernels.c", "nmt8_sse4.c", "nmt8_avx2.c", "nmt8_vnni.c",
-                 "nmt8_gemm.c", "nmt8_gemm_avx2.c", "nmt8_fp32.c",
-                 "nmt8_fp32_simd.c", "nmt8_int16.c", "nmt8_int16_simd.c",
-                 "nmt8_attention.c", "nmt8_softmax.c",
-                 "nmt8_select.c", "nmt8_gru.c", "nmt8_peak.c",
-                 "nmt8_int4.c")
+    for name in ("nmt8_dispatch.c", "nmt8_kernels.c", "nmt8_sse4.c",
+                 "nmt8_avx2.c", "nmt8_vnni.c", "nmt8_gemm.c",
+                 "nmt8_gemm_avx2.c", "nmt8_fp32.c", "nmt8_fp32_simd.c",
+                 "nmt8_int16.c", "nmt8_int16_simd.c", "nmt8_attention.c",
+                 "nmt8_softmax.c", "nmt8_select.c", "nmt8_gru.c",
+                 "nmt8_peak.c", "nmt8_int4.c", "nmt8_amx.c")
 ]
 DEPENDS = SOURCES + HEADERS + [os.path.join(CSRC, name) for name in
                                ("nmt8_internal.h", "nmt8_ladder.h", "nmt8_mathf.h",
