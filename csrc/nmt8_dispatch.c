@@ -4,6 +4,7 @@
  */
 #include <stddef.h>
 
+#include "nmt8_amx.h"
 #include "nmt8_dispatch.h"
 #include "nmt8_fp32.h"
 #include "nmt8_int16.h"
@@ -20,6 +21,7 @@ enum {
     F_AVX512BW = 1 << 5,
     F_AVX512VL = 1 << 6,
     F_AVX512VNNI = 1 << 7,
+    F_AMX = 1 << 8,             /* AMX-TILE + AMX-INT8, tiles granted */
     F_NONE = 1 << 30,           /* no CPU has it: a kernel that does not exist */
 };
 
@@ -35,6 +37,7 @@ static const unsigned ISA_NEEDS[NMT8_NUM_ISAS] = {
     [NMT8_ISA_AVX2] = F_SSE4 | F_AVX2FMA,
     [NMT8_ISA_AVX512] = F_SSE4 | F_AVX2FMA | F_AVX512F,
     [NMT8_ISA_VNNI] = F_SSE4 | F_AVX2FMA | F_VNNI,
+    [NMT8_ISA_AMX] = F_SSE4 | F_AVX2FMA | F_VNNI | F_AMX,
 };
 
 /* what each kernel needs, by family and id (as each kernel file says) */
@@ -60,6 +63,7 @@ static const unsigned NEEDS[NMT8_NUM_FAMILIES][MAX_IDS] = {
         [NMT8_KERNEL_MADDUBS] = F_AVX2,
         [NMT8_KERNEL_GEMM] = F_VNNI,
         [NMT8_KERNEL_GEMM_AVX2] = F_AVX2,
+        [NMT8_KERNEL_AMX] = F_VNNI | F_AMX,
     },
     [NMT8_FAMILY_FP32] = {
         [NMT8_F32_REF] = 0,
@@ -85,6 +89,7 @@ static const unsigned NEEDS[NMT8_NUM_FAMILIES][MAX_IDS] = {
         [NMT8_ISA_AVX2] = F_AVX2FMA,
         [NMT8_ISA_AVX512] = F_AVX512F,
         [NMT8_ISA_VNNI] = F_VNNI,
+        [NMT8_ISA_AMX] = F_VNNI | F_AMX,
     },
 };
 
@@ -110,6 +115,9 @@ static const nmt8_dispatch TABLES[NMT8_NUM_ISAS] = {
     [NMT8_ISA_VNNI] = {NMT8_ISA_VNNI, NMT8_KERNEL_VNNI, NMT8_KERNEL_GEMM,
                        NMT8_GEMM_MIN_ROWS, NMT8_F32_AVX512, NMT8_I16_VNNI,
                        NMT8_INT4_VNNI, NMT8_ISA_AVX512},
+    [NMT8_ISA_AMX] = {NMT8_ISA_AMX, NMT8_KERNEL_VNNI, NMT8_KERNEL_AMX,
+                      NMT8_AMX_MIN_ROWS, NMT8_F32_AVX512, NMT8_I16_VNNI,
+                      NMT8_INT4_VNNI, NMT8_ISA_AVX512},
 };
 
 /* the features of this CPU, and the table chosen for them, set at load */
@@ -165,6 +173,7 @@ __attribute__((constructor)) static void dispatch_init(void)
     f |= __builtin_cpu_supports("avx512bw") ? F_AVX512BW : 0;
     f |= __builtin_cpu_supports("avx512vl") ? F_AVX512VL : 0;
     f |= __builtin_cpu_supports("avx512vnni") ? F_AVX512VNNI : 0;
+    f |= nmt8_amx_usable() ? F_AMX : 0;
     cpu_features = f;
     loaded = current = TABLES[widest()];
 }
@@ -233,7 +242,8 @@ int nmt8_resolve(int family, int kernel, int64_t P)
         if (!nmt8_supports(NMT8_FAMILY_FUSED, kernel))
             return -1;
         return kernel == NMT8_ISA_SSE4   ? NMT8_ISA_PORTABLE
-             : kernel == NMT8_ISA_VNNI ? NMT8_ISA_AVX512
+             : kernel == NMT8_ISA_VNNI || kernel == NMT8_ISA_AMX
+                                       ? NMT8_ISA_AVX512
                                        : kernel;
     }
     if (kernel == NMT8_KERNEL_AUTO) {

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "nmt8_dispatch.h"
+#include "nmt8_amx.h"
 #include "nmt8_internal.h"
 
 #if defined(__x86_64__)
@@ -40,6 +41,7 @@ typedef int (*fused_fn)(float *, const nmt8_weights *, const int8_t *,
 static const accum_fn ACCUM[NMT8_NUM_KERNELS] = {
     nmt8_accum_ref, nmt8_accum_sse4, nmt8_accum_avx2, nmt8_accum_vnni,
     nmt8_accum_maddubs, nmt8_accum_gemm, nmt8_accum_gemm_avx2,
+    nmt8_accum_amx,
 };
 #else /* no run-time CPU detection: the portable reference only */
 static const accum_fn ACCUM[NMT8_NUM_KERNELS] = {nmt8_accum_ref};
@@ -60,6 +62,7 @@ static fused_fn fused(int kernel)
 {
     return kernel == NMT8_KERNEL_GEMM        ? nmt8_gemm_fused
          : kernel == NMT8_KERNEL_GEMM_AVX2 ? nmt8_gemm_avx2_fused
+         : kernel == NMT8_KERNEL_AMX       ? nmt8_amx_fused
                                            : NULL;
 }
 

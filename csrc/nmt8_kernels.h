@@ -41,7 +41,8 @@
 #define NMT8_KERNEL_MADDUBS 4
 #define NMT8_KERNEL_GEMM 5
 #define NMT8_KERNEL_GEMM_AVX2 6
-#define NMT8_NUM_KERNELS 7
+#define NMT8_KERNEL_AMX 7
+#define NMT8_NUM_KERNELS 8
 
 /* return codes */
 #define NMT8_OK 0

@@ -20,6 +20,7 @@ import pytest
 from nmt8.lab.kernels.sweep import crossover, format_sweep
 from nmt8.native import dispatch, kernels
 from nmt8.native.kernels import (
+    AMX_MIN_ROWS,
     GEMM_AVX2_MIN_ROWS,
     GEMM_MIN_ROWS,
     auto_kernel,
@@ -281,7 +282,8 @@ def test_two_threads_on_one_matrix(blocked):
 # (naive, blocked, its rows) "auto" runs on a CPU with VNNI, and on one with
 # AVX2 but without AVX-512 (this CPU narrowed to look like one)
 AUTO = {"vnni": ("vnni", "gemm", GEMM_MIN_ROWS),
-        "avx2": ("avx2", "gemm_avx2", GEMM_AVX2_MIN_ROWS)}
+        "avx2": ("avx2", "gemm_avx2", GEMM_AVX2_MIN_ROWS),
+        "amx": ("vnni", "amx", AMX_MIN_ROWS)}
 
 
 @pytest.fixture(params=sorted(AUTO))
@@ -301,11 +303,13 @@ def test_auto_switches_at_the_crossover(cpu):
     assert auto_kernel(1024) == blocked
 
 
-def test_this_cpu_keeps_gemm():
-    """With VNNI, "auto" never runs gemm_avx2: vnni, then gemm."""
+def test_this_cpu_keeps_its_widest_blocked_kernel():
+    """With VNNI, "auto" never runs gemm_avx2: vnni, then gemm (or, where
+    the core has AMX, vnni then amx)."""
     need("gemm")
+    blocked = "amx" if "amx" in dispatch.AVAILABLE_ISAS else "gemm"
     with dispatch.forced():
-        assert {auto_kernel(P) for P in range(1, 300)} == {"vnni", "gemm"}
+        assert {auto_kernel(P) for P in range(1, 300)} == {"vnni", blocked}
 
 
 def test_auto_runs_the_blocked_kernel_for_many_rows(cpu, monkeypatch):

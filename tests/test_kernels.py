@@ -358,7 +358,7 @@ def test_quantized_output_approximates_float_product():
 
 def test_kernel_names():
     assert KERNELS == ("ref", "sse4", "avx2", "vnni", "maddubs", "gemm",
-                       "gemm_avx2")
+                       "gemm_avx2", "amx")
     assert "ref" in available_kernels()
     assert default_kernel() in available_kernels()
     assert default_kernel() != "maddubs"
@@ -554,7 +554,7 @@ def test_bad_weights_and_int8_inputs(qW):
 def test_packed_copy_is_made_only_for_the_kernels_that_read_it(kernel):
     qW = quantize(np.random.default_rng(0).standard_normal((40, 20)))
     int8_matmul(qW, np.ones((1, 40), np.float32), kernel=kernel)
-    assert ("packed" in qW.__dict__) == (kernel in ("vnni", "gemm", "gemm_avx2"))
+    assert ("packed" in qW.__dict__) == (kernel in dispatch.PACKED_KERNELS)
 
 
 # ------------------------------------------------- where the C code switches

@@ -220,13 +220,13 @@ def make_weight(W: np.ndarray, opt: Options, name: str | None = None):
 
         return F32Weight(pack_fp32(W), k)
     if p == "int8":
-        from nmt8.native.dispatch import auto_packs
+        from nmt8.native.dispatch import PACKED_KERNELS, auto_packs
         from nmt8.quant.int8 import quantize
 
         w = Int8Weight(quantize(W, scheme=opt.scheme), k)
         # the kernels that read the packed copy (auto: vnni, or the blocked
-        # kernel it switches to for many rows, gemm or gemm_avx2)
-        if k in ("vnni", "gemm", "gemm_avx2") or (k == "auto" and auto_packs()):
+        # kernel it switches to for many rows, gemm, gemm_avx2 or amx)
+        if k in PACKED_KERNELS or (k == "auto" and auto_packs()):
             w.q.packed  # noqa: B018 - pack now: its temporaries freed at load
         return w
     if p == "int4":

@@ -34,12 +34,12 @@ from nmt8.native.clib import (
     lib,
     raise_error,
 )
-from nmt8.native.dispatch import AUTO, INT8, auto_packs
+from nmt8.native.dispatch import AUTO, INT8, PACKED_KERNELS, auto_packs
 from nmt8.quant.checks import float_matrix, x_matrix
 from nmt8.quant.int8 import QuantizedMatrix
 
 # the kernels that read the packed weights w->Wp
-PACKED = frozenset(INT8.ids[k] for k in ("vnni", "gemm", "gemm_avx2"))
+PACKED = frozenset(INT8.ids[k] for k in PACKED_KERNELS)
 
 
 # ---------------------------------------------------------------- weights

@@ -35,7 +35,8 @@ INT32S = ffi.typeof("int32_t[]")
 NULL = ffi.NULL
 
 # the int8 kernels (nmt8_kernels.h), in the order of their C ids
-KERNELS = ("ref", "sse4", "avx2", "vnni", "maddubs", "gemm", "gemm_avx2")
+KERNELS = ("ref", "sse4", "avx2", "vnni", "maddubs", "gemm", "gemm_avx2",
+           "amx")
 
 
 def raise_error(rc: int, what: str = "X"):

@@ -44,6 +44,7 @@ __all__ = [
     "INT8",
     "INT16",
     "ISAS",
+    "PACKED_KERNELS",
     "Dispatch",
     "Family",
     "auto_packs",
@@ -56,7 +57,7 @@ __all__ = [
 
 AUTO = lib.NMT8_KERNEL_AUTO  # a kernel id: the process's choice
 
-ISAS = ("portable", "sse4", "avx2", "avx512", "vnni")
+ISAS = ("portable", "sse4", "avx2", "avx512", "vnni", "amx")
 _ISA_CODES = {name: getattr(lib, "NMT8_ISA_" + name.upper())
               for name in ("auto", *ISAS)}
 _ISA_NAMES = {code: name for name, code in _ISA_CODES.items()}
@@ -147,7 +148,7 @@ INT16 = Family(lib.NMT8_FAMILY_INT16, ("ref", "sse4", "avx2", "vnni"),
 INT4 = Family(lib.NMT8_FAMILY_INT4, ("ref", "avx2", "vnni"), "NMT8_INT4_")
 
 # the int8 kernels that read the packed weights w->Wp
-_PACKED = frozenset(("vnni", "gemm", "gemm_avx2"))
+PACKED_KERNELS = frozenset(("vnni", "gemm", "gemm_avx2", "amx"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,7 +203,7 @@ def _apply(d: Dispatch) -> None:
     rc = lib.nmt8_set_dispatch(c)
     if rc:
         raise_error(rc)
-    _auto_packs[0] = bool({d.int8, d.int8_blocked} & _PACKED)
+    _auto_packs[0] = bool({d.int8, d.int8_blocked} & PACKED_KERNELS)
 
 
 def set_isa(isa: str = "auto", int8: str | None = None) -> Dispatch:

@@ -27,15 +27,20 @@ Kernels, all computing the same exact sums except ``maddubs``:
   (``csrc/nmt8_gemm.c``).  Same exact sums as ``vnni``;
 - ``gemm_avx2``: the same blocking with AVX2 only (int8 widened to int16,
   ``vpmaddwd``: exact), on the vnni packed layout, for CPUs without
-  AVX-512 VNNI (``csrc/nmt8_gemm_avx2.c``).
+  AVX-512 VNNI (``csrc/nmt8_gemm_avx2.c``);
+- ``amx``: Intel AMX tiles (``tdpbusd``, 16 x 64 by 64 x 16 bytes in one
+  instruction) reading the same packed layout, for many rows of X where
+  the core has AMX and the OS grants the tiles (``csrc/nmt8_amx.c``).
+  Same exact sums.
 
 ``"auto"`` is the process's choice, made once in C when the library is
 loaded (``nmt8.native.dispatch``): the fastest kernel this CPU runs (vnni >
 avx2 > sse4 > ref), and, for a call with many rows of X, the blocked kernel
 of the same instruction set: ``gemm`` instead of ``vnni`` from
 ``GEMM_MIN_ROWS`` rows, ``gemm_avx2`` instead of ``avx2`` from
-``GEMM_AVX2_MIN_ROWS`` (crossovers measured by ``nmt8 bench kernels
---sweep-rows``; see ``csrc/nmt8_dispatch.h``). C makes that switch by P;
+``GEMM_AVX2_MIN_ROWS``, and on a core with AMX (Sapphire Rapids and later
+Xeons) ``amx`` instead of ``vnni`` from ``AMX_MIN_ROWS`` (crossovers
+measured; see ``csrc/nmt8_dispatch.h``). C makes that switch by P;
 Python passes "auto" on as it is. ``$NMT8_KERNEL`` (read once, at import)
 holds the products to one kernel at every P; ``nmt8.native.dispatch.forced``
 does the same, or narrows the instruction set, for tests and benchmarks.
@@ -76,6 +81,7 @@ from nmt8.quant.checks import x_matrix as _x_matrix
 from nmt8.quant.int8 import QuantizedMatrix
 
 __all__ = [
+    "AMX_MIN_ROWS",
     "GEMM_AVX2_MIN_ROWS",
     "GEMM_MIN_ROWS",
     "STREAM",
@@ -96,6 +102,8 @@ STREAM = _apply_auto()
 # switches at, measured (csrc/nmt8_dispatch.h says how)
 GEMM_MIN_ROWS = _lib.NMT8_GEMM_MIN_ROWS
 GEMM_AVX2_MIN_ROWS = _lib.NMT8_GEMM_AVX2_MIN_ROWS
+# and, where the core has AMX, amx rather than vnni from this many rows on
+AMX_MIN_ROWS = _lib.NMT8_AMX_MIN_ROWS
 
 
 def available_kernels() -> list[str]:
