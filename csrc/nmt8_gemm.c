@@ -37,7 +37,7 @@
  * Does not: block over K (a sliver for K = 3000 is 96 KB, from L2 at 8
  * bytes per cycle, far below what L2 gives), use several threads, run
  * without AVX-512 VNNI (nmt8_gemm_avx2.c is the AVX2 version), or help much for P <= 2
- * (nmt8.native.kernels picks vnni there, per call: GEMM_MIN_ROWS).
+ * (the dispatch runs vnni there: NMT8_GEMM_MIN_ROWS, nmt8_dispatch.h).
  */
 #include <stdlib.h>
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from nmt8.native.calls import handle
-from nmt8.native.clib import KERNEL_IDS, ffi, lib
+from nmt8.native.clib import ffi, lib
+from nmt8.native.dispatch import INT8
 from nmt8.native.kernels import int8_accumulate, int8_matmul_q
 from nmt8.quant.int8 import quantize, quantize_activations
 
@@ -17,7 +18,7 @@ SHAPES = [(1, 1, 1), (3, 5, 2), (64, 16, 16), (65, 17, 17), (100, 33, 33),
 
 
 def _call(Q, X, out=None, x_step=None, bias=None):
-    h = handle(Q, KERNEL_IDS["gemm"])  # the VNNI packed layout
+    h = handle(Q, INT8.ids["gemm"])  # the VNNI packed layout
     P = X.shape[0]
     if x_step is None:
         acc = np.full((P, h.N), 7, np.int32)
@@ -71,7 +72,7 @@ def test_amx_refuses_cleanly():
     """Bad arguments (or no AMX) get an error code, never a crash."""
     rng = np.random.default_rng(0)
     Q = quantize(rng.standard_normal((8, 16)).astype(np.float32))
-    h = handle(Q, KERNEL_IDS["gemm"])
+    h = handle(Q, INT8.ids["gemm"])
     acc = np.zeros((2, 16), np.int32)
     X = np.zeros((2, 8), np.int8)
     rc = lib.nmt8_accum_amx(ffi.from_buffer("int32_t[]", acc), h.w,

@@ -1,5 +1,5 @@
 """Chapter 13's build-it exercises: training for low precision (the open
-question of Section 7 of Quinn & Ballesteros 2018, issue 23).
+question of Section 7 of Quinn & Ballesteros 2018).
 
 (a) Fake quantization to 4 bits with one step per group of G inputs, the
     forward pass of quantization-aware training (``nmt8.quant.int4``):

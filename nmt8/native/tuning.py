@@ -57,7 +57,7 @@ BUILTIN = {
         "prefetch 15.5 GB/s, 4-32 KB ahead 14.7-15.1")},
     "icelake": {"streams": 4, "prefetch_bytes": 2048,
                 "ladder_prefetch_bytes": 16384, "source": (
-        "chosen: issue 22's Ice Lake-SP measurement (4 streams each "
+        "chosen: an Ice Lake-SP measurement (4 streams each "
         "prefetched ~2 KB ahead read 14.3 GB/s, one stream 9.8) and Intel's "
         "documentation (10-12 line fill buffers per core, the L2 streamer "
         "follows up to 32 streams); not measured by nmt8 tune")},

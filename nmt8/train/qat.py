@@ -1,6 +1,6 @@
 """Quantization-aware training: fake quantization with the straight-through
 estimator (the open question of Section 7 of Quinn & Ballesteros 2018,
-"would training quantized models change the results", issue 23).
+"would training quantized models change the results").
 
 Fake quantization rounds a float tensor to the integers decoding would use
 and multiplies them back by their step, so the float network computes with
@@ -10,7 +10,7 @@ exactly the values the quantized decoder multiplies:
   fused matrix (``"per_tensor"``) or per output (``"per_row"``),
   ``scale = 127 / max|W|``, ``q = rint(W * scale)``, value ``q * step``
   with ``step = max|W| / 127`` (the step the int8 kernels multiply by);
-* int4 weights (issue 23, ``csrc/nmt8_int4.h``): symmetric in [-7, 7], one
+* int4 weights (``csrc/nmt8_int4.h``): symmetric in [-7, 7], one
   step per group of ``G`` consecutive inputs of each output,
   ``step = max|w_group| / 7``, ``q = clip(rint(w / step), -7, 7)``, the
   last group zero padded;

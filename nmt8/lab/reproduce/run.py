@@ -60,7 +60,7 @@ from nmt8.lab.reproduce.records import Target
 from nmt8.lab.reproduce.results import Results, to_json
 from nmt8.lab.reproduce.settings import Settings
 from nmt8.lab.reproduce.systems import NMT8_FP32, NMT8_INT8, TORCH_FP32, TORCH_INT8
-from nmt8.lab.speed import batch, measure, resident
+from nmt8.lab.speed import batch, resident
 from nmt8.lab.speed.speed import (
     beam_sweep,
     model_label,
@@ -73,7 +73,7 @@ from nmt8.lab.speed.speed import (
     workloads,
 )
 from nmt8.model.model import Model, load_model
-from nmt8.testing import toy_model  # noqa: F401 (old home; nmt8.testing now)
+from nmt8.serve.threads import blas_threads
 
 
 def reproduce(out_dir, quick: bool = False, data=None, model="de-en",
@@ -87,7 +87,7 @@ def reproduce(out_dir, quick: bool = False, data=None, model="de-en",
     quality and difference parts are skipped with a note, and speed runs on
     our own example sentences. Returns the results (also in results.json).
     """
-    with measure.single_threaded():  # one core per sentence, as measured
+    with blas_threads(1):  # one core per sentence, as measured
         return _reproduce(out_dir, quick, data, model, progress, ensemble,
                           settings, command)
 

@@ -152,14 +152,6 @@ def speedup_interval(base_seconds, seconds, resamples: int = 2000,
                            float(low), float(high), level, int(base.size))
 
 
-# -- one thread per core -----------------------------------------------------------
-def single_threaded():
-    """``nmt8.serve.threads.blas_threads(1)`` under the name that
-    ``nmt8.lab.reproduce.run``, ``nmt8.lab.outputs.quality`` and notebooks 05 and 07
-    still use; new code calls ``blas_threads`` directly."""
-    return blas_threads(1)
-
-
 def _timed_decoder(tr):
     """``decode(ids, max_len) -> seconds`` of one sentence, as the system
     itself timed it (its decoding alone, not the call around it)."""
