@@ -144,6 +144,9 @@ def run(a: argparse.Namespace) -> int:
     for path in written:
         nb = nbformat.read(path, as_version=4)
         exercises += sum(is_solution(c) for c in nb.cells)
-    print(f"wrote {len(written)} notebooks with {exercises} exercises to "
-          f"{a.out}; open them with: jupyter lab {a.out}")
+    extra = [f for f in ("glossary.md", "notation.md")
+             if (Path(a.out) / f).exists()]
+    print(f"wrote {len(written)} notebooks with {exercises} exercises"
+          + (f" (and {', '.join(extra)})" if extra else "")
+          + f" to {a.out}; open them with: jupyter lab {a.out}")
     return 0
