@@ -297,38 +297,12 @@ typedef struct {
     wsum_fn wsum;
 } att_isa;
 
-int nmt8_att_isa_supported(int isa)
-{
-    switch (isa) {
-    case NMT8_ISA_AUTO:
-    case NMT8_ISA_PORTABLE:
-        return 1;
-#if defined(__x86_64__)
-    case NMT8_ISA_AVX2:
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    case NMT8_ISA_AVX512:
-        return !!__builtin_cpu_supports("avx512f");
-#endif
-    default:
-        return 0;
-    }
-}
-
-int nmt8_isa_resolve(int isa)
-{
-    if (isa != NMT8_ISA_AUTO)
-        return isa;
-    return nmt8_att_isa_supported(NMT8_ISA_AVX512) ? NMT8_ISA_AVX512
-         : nmt8_att_isa_supported(NMT8_ISA_AVX2) ? NMT8_ISA_AVX2
-         : NMT8_ISA_PORTABLE;
-}
-
 /* the functions of isa, or 0 when this CPU cannot run it */
 static int pick_isa(att_isa *f, int isa)
 {
-    if (!nmt8_att_isa_supported(isa))
+    isa = nmt8_resolve(NMT8_FAMILY_FUSED, isa, 0);   /* one of 3 paths */
+    if (isa < 0)
         return 0;
-    isa = nmt8_isa_resolve(isa);
     *f = (att_isa){row_portable, qdot_portable, fdot_portable, tanh_portable,
                    wsum_portable};
 #if defined(__x86_64__)

@@ -16,9 +16,11 @@
  * give the same bits.  Every score depends on its own p and s
  * only: a sentence's scores cannot see its neighbours in a batch.
  *
- * isa: NMT8_ISA_AUTO (the widest this CPU runs), NMT8_ISA_PORTABLE,
- * NMT8_ISA_AVX2 or NMT8_ISA_AVX512 (tests compare them).  Returns
- * NMT8_OK, NMT8_EUNSUPPORTED (isa not runnable here), NMT8_EBADARG,
+ * isa: NMT8_ISA_AUTO (the process's choice, nmt8_dispatch.h: at load
+ * the widest this CPU runs) or one instruction set of nmt8_dispatch.h
+ * (tests compare them; sse4 runs the portable path, vnni the avx512
+ * one).  Returns NMT8_OK, NMT8_EUNSUPPORTED (isa unknown or not runnable
+ * here), NMT8_EBADARG,
  * NMT8_ENOMEM, or NMT8_ENONFINITE when pctx[s] + sp[p] is NaN for some
  * entry (an inf gives tanh = +-1, as numpy's); nothing useful is written
  * then.  Single-threaded and reentrant.
@@ -28,17 +30,7 @@
 
 #include <stdint.h>
 
-#define NMT8_ISA_AUTO 0
-#define NMT8_ISA_PORTABLE 1
-#define NMT8_ISA_AVX2 2
-#define NMT8_ISA_AVX512 3
-
-/* nonzero when this CPU runs isa */
-int nmt8_att_isa_supported(int isa);
-
-/* isa itself, or for NMT8_ISA_AUTO the widest this CPU runs (shared by
- * the kernels beside the products: attention, GRU, softmax, selection) */
-int nmt8_isa_resolve(int isa);
+#include "nmt8_dispatch.h"   /* NMT8_ISA_* */
 
 /* y (n,) = tanh32(x (n,)); y may be x */
 int nmt8_tanh32(float *y, const float *x, int64_t n, int isa);

@@ -2,9 +2,11 @@
  * nmt8_fp32.c -- the portable part of the float32 baseline of Section 3
  * of Quinn & Ballesteros 2018 (the "similar optimized floating point
  * implementation" the int8 kernel is compared with): the reference
- * kernel `ref`, the run-time dispatch and the checked entry point.  The
+ * kernel `ref` and the checked entry point (the run-time choice of
+ * kernel is nmt8_dispatch.c's).  The
  * vector kernels are in nmt8_fp32_simd.c.
  */
+#include "nmt8_dispatch.h"
 #include "nmt8_fp32.h"
 #include "nmt8_ladder.h"
 
@@ -29,47 +31,14 @@ int64_t nmt8_get_ladder_prefetch(void)
 typedef int (*f32_fn)(float *, const float *, const float *, int64_t,
                       int64_t, int64_t);
 
+/* every kernel, by id (nmt8_dispatch.c says which this CPU runs) */
 #if defined(__x86_64__) && defined(__GNUC__)
-
 static const f32_fn KERNEL[NMT8_F32_NUM_KERNELS] = {
     nmt8_f32_ref, nmt8_f32_avx2, nmt8_f32_avx512,
 };
-
-static int cpu_has(int kernel)
-{
-    switch (kernel) {
-    case NMT8_F32_REF:
-        return 1;
-    case NMT8_F32_AVX2:
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    case NMT8_F32_AVX512:
-        return __builtin_cpu_supports("avx512f");
-    default:
-        return 0;
-    }
-}
-
-/* the kernels this CPU runs (NULL: it cannot), filled once at load */
-static f32_fn DISPATCH[NMT8_F32_NUM_KERNELS];
-
-__attribute__((constructor)) static void f32_dispatch_init(void)
-{
-    __builtin_cpu_init();
-    for (int k = 0; k < NMT8_F32_NUM_KERNELS; k++)
-        DISPATCH[k] = cpu_has(k) ? KERNEL[k] : NULL;
-}
-
 #else
-
-static const f32_fn DISPATCH[NMT8_F32_NUM_KERNELS] = {nmt8_f32_ref};
-
+static const f32_fn KERNEL[NMT8_F32_NUM_KERNELS] = {nmt8_f32_ref};
 #endif
-
-int nmt8_f32_cpu_supports(int kernel)
-{
-    return kernel >= 0 && kernel < NMT8_F32_NUM_KERNELS
-        && DISPATCH[kernel] != NULL;
-}
 
 /* ------------------------------------------------------- reference kernel */
 
@@ -102,7 +71,8 @@ int nmt8_f32_matmul(int kernel, float *Y, const float *WT, const float *X,
                     const float *bias, int64_t P, int64_t N, int64_t K)
 {
     /* Y (P, N); WT (N, K); X (P, K); bias (N,) or NULL; float32 */
-    if (!nmt8_f32_cpu_supports(kernel))
+    kernel = nmt8_resolve(NMT8_FAMILY_FP32, kernel, P);
+    if (kernel < 0)
         return NMT8_EUNSUPPORTED;
     if (Y == NULL || WT == NULL || X == NULL || P < 0 || N < 0 || K < 0
         || !NMT8_ALIGNED(Y, float) || !NMT8_ALIGNED(WT, float)
@@ -112,7 +82,7 @@ int nmt8_f32_matmul(int kernel, float *Y, const float *WT, const float *X,
         return NMT8_ENONFINITE;
     if (bias && nmt8_any_nonfinite(bias, N))
         return NMT8_ENONFINITE_BIAS;
-    int rc = DISPATCH[kernel](Y, WT, X, P, N, K);
+    int rc = KERNEL[kernel](Y, WT, X, P, N, K);
     if (rc != NMT8_OK || bias == NULL)
         return rc;
     for (int64_t p = 0; p < P; p++)

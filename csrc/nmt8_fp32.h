@@ -23,14 +23,11 @@
 
 #include "nmt8_kernels.h"       /* the return codes NMT8_OK ... */
 
-/* kernel ids */
+/* kernel ids (or NMT8_KERNEL_AUTO: the process's choice, nmt8_dispatch.h) */
 #define NMT8_F32_REF 0
 #define NMT8_F32_AVX2 1
 #define NMT8_F32_AVX512 2
 #define NMT8_F32_NUM_KERNELS 3
-
-/* 1 when this CPU (and OS) can run the fp32 kernel, else 0 */
-int nmt8_f32_cpu_supports(int kernel);
 
 /*
  * The kernels proper, no bias, no checks of the values:

@@ -55,8 +55,8 @@
  * Does not: prefetch in software (each sliver reads its lines in order,
  * which the hardware prefetchers follow; nothing is ever read past the
  * packed array or X), use several threads, or help for small P (the naive
- * avx2 kernel reads Wq as it is: nmt8.native.kernels picks that below
- * GEMM_AVX2_MIN_ROWS rows).
+ * avx2 kernel reads Wq as it is: the dispatch runs that below
+ * NMT8_GEMM_AVX2_MIN_ROWS rows, nmt8_dispatch.h).
  */
 #include <stdlib.h>
 

@@ -79,14 +79,14 @@ int nmt8_gru_gates(float *h, const float *xp, int64_t ld_x, const float *hp,
                    int64_t ld_h, const float *h_prev, int64_t ld_p, int64_t P,
                    int64_t H, int isa)
 {
-    if (!nmt8_att_isa_supported(isa))
+    isa = nmt8_resolve(NMT8_FAMILY_FUSED, isa, 0);   /* one of 3 paths */
+    if (isa < 0)
         return NMT8_EUNSUPPORTED;
     if (P < 0 || H < 0 || ld_x < 3 * H || ld_h < 3 * H || ld_p < H
         || (P > 0 && (!h || !xp || !hp || !h_prev))
         || !NMT8_ALIGNED(h, float) || !NMT8_ALIGNED(xp, float)
         || !NMT8_ALIGNED(hp, float) || !NMT8_ALIGNED(h_prev, float))
         return NMT8_EBADARG;
-    isa = nmt8_isa_resolve(isa);
     row_fn row = row_portable;
 #if defined(__x86_64__)
     if (isa == NMT8_ISA_AVX2)

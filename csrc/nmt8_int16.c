@@ -2,7 +2,8 @@
  * nmt8_int16.c -- the portable part of the int16 products (Devlin 2017;
  * Marian's int16), the 16-bit rung beside the 8-bit kernel of Section 3
  * of Quinn & Ballesteros 2018: the reference kernel `ref`, the
- * activation quantizer, the run-time dispatch and the entry points.  The
+ * activation quantizer and the entry points (the run-time choice of
+ * kernel is nmt8_dispatch.c's).  The
  * vector kernels are in nmt8_int16_simd.c; the exact design (|x| <=
  * 32767, |w| <= 8191, int32 lanes flushed into int64 every 4 pairs) is
  * explained in nmt8_int16.h.
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nmt8_dispatch.h"
 #include "nmt8_int16.h"
 #include "nmt8_ladder.h"
 
@@ -24,51 +26,14 @@ const int16_t NMT8_I16_TAIL[32] = {
 typedef int (*i16_fn)(const nmt8_i16_out *, const int16_t *, const int16_t *,
                       int64_t, int64_t, int64_t);
 
+/* every kernel, by id (nmt8_dispatch.c says which this CPU runs) */
 #if defined(__x86_64__) && defined(__GNUC__)
-
 static const i16_fn KERNEL[NMT8_I16_NUM_KERNELS] = {
     nmt8_i16_ref, nmt8_i16_sse4, nmt8_i16_avx2, nmt8_i16_vnni,
 };
-
-static int cpu_has(int kernel)
-{
-    switch (kernel) {
-    case NMT8_I16_REF:
-        return 1;
-    case NMT8_I16_SSE4:
-        return __builtin_cpu_supports("sse4.1");
-    case NMT8_I16_AVX2:
-        return __builtin_cpu_supports("avx2");
-    case NMT8_I16_VNNI:
-        return __builtin_cpu_supports("avx512f")
-            && __builtin_cpu_supports("avx512bw")
-            && __builtin_cpu_supports("avx512vnni");
-    default:
-        return 0;
-    }
-}
-
-/* the kernels this CPU runs (NULL: it cannot), filled once at load */
-static i16_fn DISPATCH[NMT8_I16_NUM_KERNELS];
-
-__attribute__((constructor)) static void i16_dispatch_init(void)
-{
-    __builtin_cpu_init();
-    for (int k = 0; k < NMT8_I16_NUM_KERNELS; k++)
-        DISPATCH[k] = cpu_has(k) ? KERNEL[k] : NULL;
-}
-
 #else
-
-static const i16_fn DISPATCH[NMT8_I16_NUM_KERNELS] = {nmt8_i16_ref};
-
+static const i16_fn KERNEL[NMT8_I16_NUM_KERNELS] = {nmt8_i16_ref};
 #endif
-
-int nmt8_i16_cpu_supports(int kernel)
-{
-    return kernel >= 0 && kernel < NMT8_I16_NUM_KERNELS
-        && DISPATCH[kernel] != NULL;
-}
 
 /* ----------------------------------------------------------- scalar tail */
 
@@ -170,13 +135,14 @@ int nmt8_i16_accumulate(int kernel, int64_t *acc, const int16_t *Wq,
                         const int16_t *Xq, int64_t P, int64_t N, int64_t K)
 {
     /* acc (P, N) int64; Wq (N, K) int16; Xq (P, K) int16 */
-    if (!nmt8_i16_cpu_supports(kernel))
+    kernel = nmt8_resolve(NMT8_FAMILY_INT16, kernel, P);
+    if (kernel < 0)
         return NMT8_EUNSUPPORTED;
     if (acc == NULL || !NMT8_ALIGNED(acc, int64_t)
         || bad_args(Wq, Xq, P, N, K))
         return NMT8_EBADARG;
     nmt8_i16_out out = {acc, NULL, NULL, NULL, NULL};
-    return DISPATCH[kernel](&out, Wq, Xq, P, N, K);
+    return KERNEL[kernel](&out, Wq, Xq, P, N, K);
 }
 
 int nmt8_i16_matmul(int kernel, float *Y, const int16_t *Wq,
@@ -187,7 +153,8 @@ int nmt8_i16_matmul(int kernel, float *Y, const int16_t *Wq,
     enum { STACK_BYTES = 16384, STACK_ROWS = 64 };
     int16_t xq_stack[STACK_BYTES / sizeof(int16_t)];    /* (P, K) if it fits */
     float step_stack[STACK_ROWS];                       /* (P,) if it fits */
-    if (!nmt8_i16_cpu_supports(kernel))
+    kernel = nmt8_resolve(NMT8_FAMILY_INT16, kernel, P);
+    if (kernel < 0)
         return NMT8_EUNSUPPORTED;
     if (Y == NULL || X == NULL || w_step == NULL || Wq == NULL || P < 0
         || N < 0 || K < 0 || !NMT8_ALIGNED(Y, float)
@@ -207,7 +174,7 @@ int nmt8_i16_matmul(int kernel, float *Y, const int16_t *Wq,
     rc = nmt8_i16_quantize_rows(Xq, x_step, X, P, K);
     if (rc != NMT8_OK)
         goto done;
-    rc = DISPATCH[kernel](&out, Wq, Xq, P, N, K);
+    rc = KERNEL[kernel](&out, Wq, Xq, P, N, K);
 done:
     if (Xq != xq_stack)
         free(Xq);

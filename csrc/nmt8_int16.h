@@ -29,7 +29,7 @@
 
 #include "nmt8_kernels.h"       /* the return codes NMT8_OK ... */
 
-/* kernel ids */
+/* kernel ids (or NMT8_KERNEL_AUTO: the process's choice, nmt8_dispatch.h) */
 #define NMT8_I16_REF 0
 #define NMT8_I16_SSE4 1
 #define NMT8_I16_AVX2 2
@@ -55,9 +55,6 @@ typedef struct {
     const float *w_step;
     const float *bias;
 } nmt8_i16_out;
-
-/* 1 when this CPU (and OS) can run the int16 kernel, else 0 */
-int nmt8_i16_cpu_supports(int kernel);
 
 /*
  * The kernels proper, all with one signature; ref is the plain triple

@@ -1,8 +1,8 @@
 /*
  * nmt8_int4.c -- 4-bit weights for the product of Section 3 of Quinn &
  * Ballesteros 2018: the packing, the reference kernel `ref`
- * and two vector kernels, `avx2` and `vnni` (AVX-512 VNNI), with their
- * run-time dispatch.  The formula and its float order are in nmt8_int4.h;
+ * and two vector kernels, `avx2` and `vnni` (AVX-512 VNNI), and the
+ * entry points (the run-time choice of kernel is nmt8_dispatch.c's).  The formula and its float order are in nmt8_int4.h;
  * every kernel gives the same bits as `ref`.
  *
  * Does not: quantize (the weights arrive as int8 values in [-7, 7] with
@@ -110,6 +110,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nmt8_dispatch.h"
 #include "nmt8_int4.h"
 #include "nmt8_internal.h"
 
@@ -771,48 +772,16 @@ AVX2 static int i4_avx2(const i4_job *jb, int8_t *xp, int32_t *corr)
 
 /* -------------------------------------------------------------- dispatch */
 
+/* every kernel, by id (nmt8_dispatch.c says which this CPU runs) */
 static const i4_fn KERNEL[NMT8_INT4_NUM_KERNELS] = {
     i4_ref, NULL, i4_avx2, i4_vnni,
 };
 
-static int cpu_has(int kernel)
-{
-    switch (kernel) {
-    case NMT8_INT4_REF:
-        return 1;
-    case NMT8_INT4_AVX2:
-        return __builtin_cpu_supports("avx2");
-    case NMT8_INT4_VNNI:
-        return __builtin_cpu_supports("avx512f")
-            && __builtin_cpu_supports("avx512bw")
-            && __builtin_cpu_supports("avx512vl")
-            && __builtin_cpu_supports("avx512vnni");
-    default:
-        return 0;
-    }
-}
-
-/* the kernels this CPU runs, by id (NULL: it cannot), filled once at load */
-static i4_fn DISPATCH[NMT8_INT4_NUM_KERNELS];
-
-__attribute__((constructor)) static void int4_dispatch_init(void)
-{
-    __builtin_cpu_init();
-    for (int k = 0; k < NMT8_INT4_NUM_KERNELS; k++)
-        DISPATCH[k] = KERNEL[k] && cpu_has(k) ? KERNEL[k] : NULL;
-}
-
 #else /* no vector kernels: the portable reference only */
 
-static const i4_fn DISPATCH[NMT8_INT4_NUM_KERNELS] = {i4_ref};
+static const i4_fn KERNEL[NMT8_INT4_NUM_KERNELS] = {i4_ref};
 
 #endif
-
-int nmt8_int4_cpu_supports(int kernel)
-{
-    return kernel >= 0 && kernel < NMT8_INT4_NUM_KERNELS
-        && DISPATCH[kernel] != NULL;
-}
 
 /* ------------------------------------------------------------ entry points */
 
@@ -834,7 +803,7 @@ static int run(int kernel, i4_job *jb)
         ? stack : malloc((size_t)words * sizeof(int32_t));
     if (scratch == NULL)
         return NMT8_ENOMEM;
-    int rc = DISPATCH[kernel](jb, (int8_t *)(scratch + ncorr), scratch);
+    int rc = KERNEL[kernel](jb, (int8_t *)(scratch + ncorr), scratch);
     if (scratch != stack)
         free(scratch);
     return rc;
@@ -849,7 +818,8 @@ int nmt8_int4_matmul(int kernel, float *Y, const uint8_t *Wp,
      * Y (P, N) float32 row-major, out; Wp packed (see top); Xq (P, K)
      * int8 row-major; x_step (P,) float32; bias (N,) float32 or NULL.
      */
-    if (!nmt8_int4_cpu_supports(kernel))
+    kernel = nmt8_resolve(NMT8_FAMILY_INT4, kernel, P);
+    if (kernel < 0)
         return NMT8_EUNSUPPORTED;
     if (Y == NULL || Wp == NULL || Xq == NULL || x_step == NULL
         || bad_sizes(P, N, K, G) || !NMT8_ALIGNED(Y, float)
@@ -869,7 +839,8 @@ int nmt8_int4_accumulate(int kernel, int32_t *acc, const uint8_t *Wp,
                          int64_t G)
 {
     /* acc (P, N, NG) int32 row-major, out; Wp packed; Xq (P, K) int8 */
-    if (!nmt8_int4_cpu_supports(kernel))
+    kernel = nmt8_resolve(NMT8_FAMILY_INT4, kernel, P);
+    if (kernel < 0)
         return NMT8_EUNSUPPORTED;
     if (acc == NULL || Wp == NULL || Xq == NULL || bad_sizes(P, N, K, G)
         || !NMT8_ALIGNED(acc, int32_t))

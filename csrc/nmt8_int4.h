@@ -43,7 +43,8 @@
 
 /*
  * kernel ids, numbered like the int8 and int16 ones (1 would be sse4,
- * which int4 does not have: nmt8_int4_cpu_supports(1) is 0)
+ * which int4 does not have: nmt8_supports(NMT8_FAMILY_INT4, 1) is 0;
+ * or NMT8_KERNEL_AUTO, the process's choice: nmt8_dispatch.h)
  */
 #define NMT8_INT4_REF 0
 #define NMT8_INT4_AVX2 2
@@ -72,9 +73,6 @@
 
 /* largest P, N or K accepted (indices stay far from int64 overflow) */
 #define NMT8_INT4_MAX_DIM 2147483647
-
-/* 1 when this CPU (and OS) can run the kernel, else 0 */
-int nmt8_int4_cpu_supports(int kernel);
 
 /*
  * Bytes of the packed buffer for an (N, K) matrix in groups of G:

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nmt8_dispatch.h"
+#include "nmt8_amx.h"
 #include "nmt8_internal.h"
 
 #if defined(__x86_64__)
@@ -34,67 +36,25 @@ typedef int (*accum_fn)(int32_t *, const nmt8_weights *, const int8_t *,
 typedef int (*fused_fn)(float *, const nmt8_weights *, const int8_t *,
                         const float *, const float *, int64_t);
 
+/* every kernel, by id: what nmt8_accumulate(id, ...) runs */
 #if defined(__x86_64__) && defined(__GNUC__)
-
-/* every kernel, by id: what nmt8_accumulate(id, ...) runs when it can */
 static const accum_fn ACCUM[NMT8_NUM_KERNELS] = {
     nmt8_accum_ref, nmt8_accum_sse4, nmt8_accum_avx2, nmt8_accum_vnni,
     nmt8_accum_maddubs, nmt8_accum_gemm, nmt8_accum_gemm_avx2,
+    nmt8_accum_amx,
 };
-
-/* the CPU question, asked once per kernel by dispatch_init */
-static int cpu_has(int kernel)
-{
-    switch (kernel) {
-    case NMT8_KERNEL_REF:
-        return 1;
-    case NMT8_KERNEL_SSE4:
-        return __builtin_cpu_supports("ssse3")
-            && __builtin_cpu_supports("sse4.1");
-    case NMT8_KERNEL_AVX2:
-    case NMT8_KERNEL_MADDUBS:
-    case NMT8_KERNEL_GEMM_AVX2:
-        return __builtin_cpu_supports("avx2");
-    case NMT8_KERNEL_VNNI:
-    case NMT8_KERNEL_GEMM:
-        return __builtin_cpu_supports("avx512f")
-            && __builtin_cpu_supports("avx512bw")
-            && __builtin_cpu_supports("avx512vl")
-            && __builtin_cpu_supports("avx512vnni");
-    default:
-        return 0;
-    }
-}
-
-/*
- * The kernels this CPU runs, by id (NULL: it cannot), filled once when
- * the library is loaded, before any call can read it.
- */
-static accum_fn DISPATCH[NMT8_NUM_KERNELS];
-
-__attribute__((constructor)) static void dispatch_init(void)
-{
-    __builtin_cpu_init();       /* needed in a constructor, says gcc */
-    for (int k = 0; k < NMT8_NUM_KERNELS; k++)
-        DISPATCH[k] = cpu_has(k) ? ACCUM[k] : NULL;
-}
-
 #else /* no run-time CPU detection: the portable reference only */
-
-static const accum_fn DISPATCH[NMT8_NUM_KERNELS] = {nmt8_accum_ref};
-
+static const accum_fn ACCUM[NMT8_NUM_KERNELS] = {nmt8_accum_ref};
 #endif
 
-int nmt8_cpu_supports(int kernel)
+/*
+ * The kernel id a call with P rows runs (the process's table for
+ * NMT8_KERNEL_AUTO, nmt8_dispatch.h), or -1 when unknown or unsupported
+ * on this CPU
+ */
+static int pick(int kernel, int64_t P)
 {
-    return kernel >= 0 && kernel < NMT8_NUM_KERNELS
-        && DISPATCH[kernel] != NULL;
-}
-
-/* the kernel for an id, or NULL when unknown or unsupported on this CPU */
-static accum_fn pick(int kernel)
-{
-    return nmt8_cpu_supports(kernel) ? DISPATCH[kernel] : NULL;
+    return nmt8_resolve(NMT8_FAMILY_INT8, kernel, P);
 }
 
 /* the fused version of a blocked kernel, which converts tile by tile */
@@ -102,6 +62,7 @@ static fused_fn fused(int kernel)
 {
     return kernel == NMT8_KERNEL_GEMM        ? nmt8_gemm_fused
          : kernel == NMT8_KERNEL_GEMM_AVX2 ? nmt8_gemm_avx2_fused
+         : kernel == NMT8_KERNEL_AMX       ? nmt8_amx_fused
                                            : NULL;
 }
 
@@ -408,9 +369,10 @@ int nmt8_accumulate(int kernel, int32_t *acc, const nmt8_weights *w,
                     const int8_t *Xq, int64_t P)
 {
     /* acc (P, N) int32; Xq (P, K) int8 */
-    accum_fn f = pick(kernel);
-    if (f == NULL)
+    kernel = pick(kernel, P);
+    if (kernel < 0)
         return NMT8_EUNSUPPORTED;
+    accum_fn f = ACCUM[kernel];
     if (!NMT8_ALIGNED(acc, int32_t))
         return NMT8_EBADARG;
     return f(acc, w, Xq, P);
@@ -434,9 +396,10 @@ int nmt8_matmul_q(int kernel, float *Y, const nmt8_weights *w,
                   int64_t P)
 {
     /* Y (P, N) float32; Xq (P, K) int8; x_step (P,) float32; bias (N,) */
-    accum_fn f = pick(kernel);
-    if (f == NULL)
+    kernel = pick(kernel, P);
+    if (kernel < 0)
         return NMT8_EUNSUPPORTED;
+    accum_fn f = ACCUM[kernel];
     int rc = check_float_args(w, Y, bias, P);
     if (rc != NMT8_OK)
         return rc;
@@ -460,9 +423,10 @@ int nmt8_matmul_f32(int kernel, float *Y, const nmt8_weights *w,
     enum { STACK_BYTES = 16384, STACK_ROWS = 64 };
     int8_t xq_stack[STACK_BYTES];               /* (P, K) when it fits */
     float step_stack[STACK_ROWS];               /* (P,) when it fits */
-    accum_fn f = pick(kernel);
-    if (f == NULL)
+    kernel = pick(kernel, P);
+    if (kernel < 0)
         return NMT8_EUNSUPPORTED;
+    accum_fn f = ACCUM[kernel];
     int rc = check_float_args(w, Y, bias, P);
     if (rc != NMT8_OK)
         return rc;

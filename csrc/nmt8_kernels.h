@@ -41,7 +41,8 @@
 #define NMT8_KERNEL_MADDUBS 4
 #define NMT8_KERNEL_GEMM 5
 #define NMT8_KERNEL_GEMM_AVX2 6
-#define NMT8_NUM_KERNELS 7
+#define NMT8_KERNEL_AMX 7
+#define NMT8_NUM_KERNELS 8
 
 /* return codes */
 #define NMT8_OK 0
@@ -86,9 +87,6 @@ typedef struct {
     int64_t N;
     int64_t K;
 } nmt8_weights;
-
-/* 1 when this CPU (and OS) can run the kernel, else 0 */
-int nmt8_cpu_supports(int kernel);
 
 /*
  * The weight stream of the decoding case (P <= 2 rows of X) of the vnni
@@ -147,7 +145,12 @@ int nmt8_accum_gemm(int32_t *acc, const nmt8_weights *w, const int8_t *Xq,
 int nmt8_accum_gemm_avx2(int32_t *acc, const nmt8_weights *w,
                          const int8_t *Xq, int64_t P);
 
-/* the three entry points; `kernel` is one of the NMT8_KERNEL_* ids */
+/*
+ * the three entry points; `kernel` is one of the NMT8_KERNEL_* ids, or
+ * NMT8_KERNEL_AUTO: the process's choice for P rows (nmt8_dispatch.h: the
+ * naive kernel of its instruction set, or the blocked one for many rows).
+ * NMT8_EUNSUPPORTED for a kernel this CPU cannot run.
+ */
 
 /* raw accumulators, acc (P, N) int32 */
 int nmt8_accumulate(int kernel, int32_t *acc, const nmt8_weights *w,

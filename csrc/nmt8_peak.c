@@ -29,9 +29,11 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "nmt8_internal.h"      /* NMT8_PREFETCH, NMT8_SCALAR */
 #include "nmt8_peak.h"
+#include "nmt8_amx.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -276,12 +278,87 @@ FMA_ZMM_LOOP(24)
 FMA_YMM_LOOP(8)
 FMA_YMM_LOOP(12)
 
+/* --------------------------------------------------------- AMX loop */
+
+/*
+ * AMX (Sapphire Rapids and later Xeons): tdpbusd multiplies a 16 x 64
+ * tile of unsigned bytes by a 64 x 16 tile of signed bytes (stored as 16
+ * rows of 16 groups of 4) into a 16 x 16 tile of int32: 16384 int8
+ * multiply-adds, 32768 ops, per instruction.  Four accumulator tiles
+ * (tmm0-3) from two A tiles (tmm4, 5: bytes 2) and two B tiles (tmm6, 7:
+ * bytes 1), the 2 x 2 blocking of a GEMM's register tile; every int32
+ * lane gains 64 * 2 * 1 = 128 per instruction.  The tiles are loaded once
+ * before the loop, so the loop is tdpbusd only, registers (tiles) only.
+ *
+ * Linux hands out the AMX register state only on request; without it
+ * the first tile instruction raises SIGILL.  So the kind is supported only
+ * where nmt8_amx_usable() (nmt8_amx.c: CPUID's AMX-TILE and AMX-INT8, and
+ * the request granted) says so.  This loop is the int8 peak of such a
+ * core, for an honest "% of peak".
+ */
+#if defined(__linux__)
+/* the 64-byte tile configuration of ldtilecfg, palette 1 */
+struct amx_config {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+    uint8_t reserved2[16];
+};
+
+#define TDP(c, a, b) \
+    __asm__ volatile("tdpbusd %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::: "memory");
+
+static int64_t amx_int8_4(int64_t iters)
+{
+    struct amx_config cfg __attribute__((aligned(64)));
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        cfg.colsb[t] = 64;
+        cfg.rows[t] = 16;
+    }
+    static const int64_t stride = 64;
+    uint8_t a[16 * 64] __attribute__((aligned(64)));
+    int8_t b[16 * 64] __attribute__((aligned(64)));
+    int32_t t[4 * 16 * 16] __attribute__((aligned(64)));
+    memset(a, 2, sizeof a);
+    memset(b, 1, sizeof b);
+    __asm__ volatile("ldtilecfg %0" :: "m"(cfg));
+    __asm__ volatile("tileloadd (%0,%1,1), %%tmm4" :: "r"(a), "r"(stride)
+                     : "memory");
+    __asm__ volatile("tileloadd (%0,%1,1), %%tmm5" :: "r"(a), "r"(stride)
+                     : "memory");
+    __asm__ volatile("tileloadd (%0,%1,1), %%tmm6" :: "r"(b), "r"(stride)
+                     : "memory");
+    __asm__ volatile("tileloadd (%0,%1,1), %%tmm7" :: "r"(b), "r"(stride)
+                     : "memory");
+    __asm__ volatile("tilezero %%tmm0\n\ttilezero %%tmm1\n\t"
+                     "tilezero %%tmm2\n\ttilezero %%tmm3" ::: "memory");
+    for (int64_t i = 0; i < iters; i++) {
+        TDP(0, 4, 6) TDP(1, 4, 7) TDP(2, 5, 6) TDP(3, 5, 7)
+    }
+    __asm__ volatile("tilestored %%tmm0, (%0,%1,1)" :: "r"(t), "r"(stride)
+                     : "memory");
+    __asm__ volatile("tilestored %%tmm1, (%0,%1,1)" :: "r"(t + 256),
+                     "r"(stride) : "memory");
+    __asm__ volatile("tilestored %%tmm2, (%0,%1,1)" :: "r"(t + 512),
+                     "r"(stride) : "memory");
+    __asm__ volatile("tilestored %%tmm3, (%0,%1,1)" :: "r"(t + 768),
+                     "r"(stride) : "memory");
+    __asm__ volatile("tilerelease" ::: "memory");
+    return sum_i32(t, 4 * 16 * 16);
+}
+#undef TDP
+#else
+static int64_t amx_int8_4(int64_t iters) { (void)iters; return 0; }
+#endif
+
 /* ---------------------------------------------------------- the kinds */
 
 typedef int64_t (*loop_fn)(int64_t iters);
 
 /* what a kind needs of the CPU */
-enum { ISA_VNNI_ZMM, ISA_VNNI_YMM, ISA_AVX2, ISA_AVX512F, ISA_FMA };
+enum { ISA_VNNI_ZMM, ISA_VNNI_YMM, ISA_AVX2, ISA_AVX512F, ISA_FMA, ISA_AMX };
 
 static const struct {
     loop_fn fn;                 /* the loop (EVEX form for ISA_VNNI_YMM) */
@@ -305,6 +382,7 @@ static const struct {
     [NMT8_PEAK_FMA_ZMM_24] = {fma_zmm_24, NULL, ISA_AVX512F, 24 * 32},
     [NMT8_PEAK_FMA_YMM_8] = {fma_ymm_8, NULL, ISA_FMA, 8 * 16},
     [NMT8_PEAK_FMA_YMM_12] = {fma_ymm_12, NULL, ISA_FMA, 12 * 16},
+    [NMT8_PEAK_AMX_INT8_4] = {amx_int8_4, NULL, ISA_AMX, 4 * 16384 * 2},
 };
 
 /* the loop of `kind` that this CPU (and OS) runs, or NULL; kind valid */
@@ -328,6 +406,8 @@ static loop_fn peak_fn(int kind)
     case ISA_FMA:
         return __builtin_cpu_supports("avx")
             && __builtin_cpu_supports("fma") ? KINDS[kind].fn : NULL;
+    case ISA_AMX:
+        return nmt8_amx_usable() ? KINDS[kind].fn : NULL;
     default:
         return NULL;
     }

@@ -173,7 +173,8 @@ int nmt8_select(int64_t *rows, int64_t *words, double *scores,
                 const float *m, const int64_t *counts, const int64_t *wants,
                 int64_t G, int64_t P, int64_t V, int isa)
 {
-    if (!nmt8_att_isa_supported(isa))
+    isa = nmt8_resolve(NMT8_FAMILY_FUSED, isa, 0);   /* one of 3 paths */
+    if (isa < 0)
         return NMT8_EUNSUPPORTED;
     if (G < 0 || P < 0 || V < 1 || (G > 0 && (!counts || !wants || !n_kept))
         || (P > 0 && (!logp || !offset)))
@@ -188,7 +189,6 @@ int nmt8_select(int64_t *rows, int64_t *words, double *scores,
     }
     if (total != P || (slots > 0 && (!rows || !words || !scores)))
         return NMT8_EBADARG;
-    isa = nmt8_isa_resolve(isa);
     scan_fn scan = scan_portable;
 #if defined(__x86_64__)
     if (isa == NMT8_ISA_AVX2)

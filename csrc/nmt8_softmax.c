@@ -125,13 +125,13 @@ typedef void (*sum_fn)(double *, const float *, float, int64_t);
 int nmt8_row_logsumexp(double *lse, float *m, const float *x, int64_t ld,
                        int64_t P, int64_t V, int isa)
 {
-    if (!nmt8_att_isa_supported(isa))
+    isa = nmt8_resolve(NMT8_FAMILY_FUSED, isa, 0);   /* one of 3 paths */
+    if (isa < 0)
         return NMT8_EUNSUPPORTED;
     if (P < 0 || V < 0 || ld < V || (P > 0 && (!lse || !m || !x))
         || !NMT8_ALIGNED(lse, double) || !NMT8_ALIGNED(m, float)
         || !NMT8_ALIGNED(x, float))
         return NMT8_EBADARG;
-    isa = nmt8_isa_resolve(isa);
     max_fn fmax_ = max_portable;
     sum_fn fsum = sum_portable;
 #if defined(__x86_64__)

@@ -137,20 +137,25 @@ def check_bad_x(matmul, W):
 
 
 def check_kernel_names(matmul, W, ladder, monkeypatch, unknown):
-    """For the kernels ``ladder`` (a ``kernels._Ladder``) of matmul: an
-    unknown name lists the known ones, and on a CPU that runs only
-    ``ref`` the others are refused and "auto" means ref."""
+    """For the kernels ``ladder`` (a ``nmt8.native.dispatch.Family``) of
+    matmul: an unknown name lists the known ones, on a CPU that runs only
+    ``ref`` the others are refused, and on the portable choice "auto"
+    means ref."""
+    from nmt8.native import dispatch
+
     X = np.ones((1, 16), np.float32)
     known = ".*".join(repr(k) for k in ladder.names[1:])
     with pytest.raises(ValueError, match=f"unknown kernel {unknown!r}.*{known}"
                        ".*auto"):
         matmul(W, X, kernel=unknown)
     monkeypatch.setattr(ladder, "available", ("ref",))
-    monkeypatch.setattr(ladder, "auto", "ref")
     for name in ladder.names[1:]:
         with pytest.raises(ValueError, match="not supported.*available"):
             matmul(W, X, kernel=name)
-    np.testing.assert_array_equal(matmul(W, X), matmul(W, X, kernel="ref"))
+    with dispatch.forced("portable"):
+        assert ladder.resolve() == "ref"
+        np.testing.assert_array_equal(matmul(W, X),
+                                      matmul(W, X, kernel="ref"))
 
 
 # the prefetch distances of the fp32 and int16 vector kernels the tests

@@ -7,7 +7,7 @@ import pytest
 
 from nmt8.model.attention import attend
 from nmt8.model.products import F32Weight, Int8Weight
-from nmt8.native.clib import AVAILABLE_ISAS
+from nmt8.native.dispatch import AVAILABLE_ISAS
 from nmt8.native.fp32 import pack_fp32
 from nmt8.native.fused import attention as A
 from nmt8.native.kernels import int8_matmul

@@ -143,6 +143,6 @@ def test_main_sweep_prints_the_crossover(capsys):
     got = json.loads(capsys.readouterr().out)
     assert {(r["P"], r["kernel"]) for r in got["rows"]} == {
         (P, k) for P in (1, 2) for k in (naive, blocked)}
-    assert got["peaks"].keys() <= {"int8_vnni", "int8_avx2"}
+    assert got["peaks"].keys() <= {"int8_vnni", "int8_avx2", "int8_amx"}
     assert all(r["gops_spread"]["min"] <= r["gops"] <= r["gops_spread"]["max"]
                for r in got["rows"])

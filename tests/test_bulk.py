@@ -4,7 +4,7 @@ the reproduce records) and nmt8.lab.speed.bulk (`nmt8 bench batch`)."""
 import numpy as np
 
 import nmt8
-from nmt8.lab.speed import batch, bulk
+from nmt8.lab.speed import batch
 
 
 def test_invariance_and_sweep_on_a_tiny_model():
@@ -12,8 +12,8 @@ def test_invariance_and_sweep_on_a_tiny_model():
                           seed=3).copy("int8")
     rng = np.random.default_rng(12)
     srcs = [list(rng.integers(2, 40, size=int(k))) for k in rng.integers(0, 9, 10)]
-    assert bulk.invariance([m], srcs, batch=4, beam=3) == (0, 0)
-    res = bulk.sweep([("int8", [m])], srcs, words=50, batch_sizes=(1, 4), runs=2)
+    assert batch.invariance([m], srcs, batch=4, beam=3) == (0, 0)
+    res = batch.sweep([("int8", [m])], srcs, words=50, batch_sizes=(1, 4), runs=2)
     assert [(r.system, r.batch, len(r.seconds)) for r in res] == \
         [("int8", 1, 2), ("int8", 4, 2)]
     lo, med, hi = res[0].wpcs

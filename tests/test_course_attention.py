@@ -48,6 +48,13 @@ def context_of_projections(h, pctx, s_prime, W_comb_att, U_att, c_tt):
     return np.einsum("ps,sc->pc", alpha, pctx), alpha
 
 
+def one_max_for_all(h, pctx, s_prime, W_comb_att, U_att, c_tt):
+    a = _alpha_prime(pctx, s_prime, W_comb_att, U_att, c_tt)
+    a = np.exp(a - a.max())  # the global max, not each row's
+    alpha = a / a.sum(axis=1, keepdims=True)
+    return alpha @ h, alpha
+
+
 def test_the_worked_solution_passes():
     fn = define(solution_cell(NB, ID).source, NAME, np=np)
     v = check_attention(fn)
@@ -59,6 +66,7 @@ def test_the_worked_solution_passes():
     (plain_exp, "np.exp overflows to inf"),
     (without_tanh, "you left out the tanh"),
     (context_of_projections, "your context averages pctx"),
+    (one_max_for_all, "Subtract each row's own maximum"),
 ])
 def test_known_mistakes_get_their_hint(wrong, hint):
     with np.errstate(over="ignore", invalid="ignore"):

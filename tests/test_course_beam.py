@@ -45,6 +45,20 @@ def ties_from_the_end(scores, logp, k):
     return flat // V, flat % V, total[flat]
 
 
+def logp_alone(scores, logp, k):
+    """A reviewer's version: ranks and returns logp, scores never added."""
+    flat = np.argsort(-logp, axis=None, kind="stable")[:k]
+    rows, words = np.divmod(flat, logp.shape[1])
+    return rows, words, logp[rows, words]
+
+
+def unstable_reversed(scores, logp, k):
+    total = scores[:, None] + logp
+    flat = np.argsort(total, axis=None)[::-1][:k]
+    rows, words = np.divmod(flat, total.shape[1])
+    return rows, words, total[rows, words]
+
+
 def test_the_worked_solution_passes():
     fn = define(solution_cell(NB, ID).source, NAME, np=np)
     v = check_beam_step(fn)
@@ -53,6 +67,8 @@ def test_the_worked_solution_passes():
 
 @pytest.mark.parametrize(("wrong", "hint"), [
     (by_next_word_only, "by the next word's log-probability alone"),
+    (logp_alone, "is the sum of the log-probabilities of all its words"),
+    (unstable_reversed, "equal scores come out in the wrong order"),
     (each_hypothesis_once, "only each hypothesis' best word"),
     (row_and_word_mixed_up, "hypothesis and word are swapped"),
     (ties_from_the_end, "equal scores come out in the wrong order"),

@@ -47,6 +47,25 @@ def reset_scales_everything(x, h, W, U, b, Wx, Ux, bx):
     return u * h + (1.0 - u) * cand
 
 
+def gates_without_b(x, h, W, U, b, Wx, Ux, bx):
+    H = h.shape[1]
+    g = _sig(x @ W + h @ U)
+    r, u = g[:, :H], g[:, H:]
+    return u * h + (1.0 - u) * np.tanh(x @ Wx + bx + r * (h @ Ux))
+
+
+def candidate_without_bx(x, h, W, U, b, Wx, Ux, bx):
+    r, u = _parts(x, h, W, U, b)
+    return u * h + (1.0 - u) * np.tanh(x @ Wx + r * (h @ Ux))
+
+
+def no_biases(x, h, W, U, b, Wx, Ux, bx):
+    H = h.shape[1]
+    g = _sig(x @ W + h @ U)
+    r, u = g[:, :H], g[:, H:]
+    return u * h + (1.0 - u) * np.tanh(x @ Wx + r * (h @ Ux))
+
+
 def test_the_worked_solution_passes():
     fn = define(solution_cell(NB, ID).source, NAME, np=np)
     v = check_gru_step(fn)
@@ -58,6 +77,9 @@ def test_the_worked_solution_passes():
     (gates_read_backwards, "you swapped the two gates"),
     (new_state_mixed_the_other_way, "u keeps the OLD state"),
     (reset_scales_everything, "also multiplies the input part"),
+    (gates_without_b, "your gates have no bias"),
+    (candidate_without_bx, "your candidate state has no bias"),
+    (no_biases, "you left out both biases"),
 ])
 def test_known_mistakes_get_their_hint(wrong, hint):
     v = check_gru_step(wrong)

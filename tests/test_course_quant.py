@@ -66,6 +66,47 @@ def test_quantize_mistakes_get_their_hint(wrong, hint):
     assert not v.ok and v.done and hint in v.message, v.message
 
 
+def _per_row_over_inputs(W, scheme="per_tensor"):
+    """max|W| per row of W (per INPUT), a learner's wrong axis."""
+    m = np.abs(W).max(axis=1)                                 # (in,)
+    if scheme == "per_tensor":
+        m = np.full(W.shape[1], m.max(), np.float32)
+    s = np.float32(127) / np.where(m == 0, np.float32(1), m)
+    Wq = np.clip(np.rint(W * s), -127, 127).astype(np.int8)   # needs in == out
+    return Wq.T, s.astype(np.float32), (m / np.float32(127)).astype(np.float32)
+
+
+def test_per_row_maxima_over_the_wrong_axis_get_their_hint():
+    """The first per-row case is square, so a learner's wrong axis runs
+    there (a non-square W would only raise a broadcasting error)."""
+    v = check_quantize(_per_row_over_inputs)
+    assert not v.ok and "over the wrong axis" in v.message, v.message
+
+
+def test_the_documented_zero_column_answer_passes():
+    """The chapter says: an all-zero column gets scale 1 and step 0. A
+    quantizer written from that sentence passes (the library once gave such
+    a column scale 127, and told the learner who followed the prose that
+    they were wrong)."""
+    def as_the_prose_says(W, scheme="per_tensor"):
+        m = np.abs(W).max(axis=0)
+        if scheme == "per_tensor":
+            m = np.full_like(m, m.max())
+        with np.errstate(divide="ignore"):
+            scale = np.where(m == 0, np.float32(1), np.float32(127) / m)
+        Wq = np.clip(np.rint(W * scale), -127, 127).astype(np.int8)
+        return Wq.T, scale.astype(np.float32), m / np.float32(127)
+
+    v = check_quantize(as_the_prose_says)
+    assert v.ok, v.message
+    W = np.zeros((4, 3), np.float32)
+    W[:, 0] = [0.5, -1.0, 0.25, 0.0]
+    for scheme in ("per_row", "per_tensor"):
+        _, scale, step = as_the_prose_says(np.zeros_like(W), scheme)
+        np.testing.assert_array_equal(scale, 1)
+        np.testing.assert_array_equal(step, 0)
+
+
 def test_quantize_stub_is_not_done_yet():
     v = check_quantize(stub)
     assert not v.ok and not v.done and "not done yet" in \
@@ -105,6 +146,32 @@ def _bias_inside(Xq, x_step, Wq, w_step, b):
 def test_int8_matmul_mistakes_get_their_hint(wrong, hint):
     v = check_int8_matmul(wrong)
     assert not v.ok and v.done and hint in v.message, v.message
+
+
+def _y_in_float64(Xq, x_step, Wq, w_step, b):
+    acc = Xq.astype(np.int64) @ Wq.T.astype(np.int64)      # int64 sums: fine
+    return acc, acc * (x_step[:, None].astype(np.float64) * w_step[None, :]) + b
+
+
+def _y_not_bit_equal(Xq, x_step, Wq, w_step, b):
+    acc = Xq.astype(np.int32) @ Wq.T.astype(np.int32)
+    Y = acc.astype(np.float32) * (x_step[:, None] * w_step[None, :]) + b
+    return acc, np.nextafter(Y, np.float32(np.inf))          # one ulp off
+
+
+def test_int8_matmul_in_float64_names_the_dtype():
+    """A float64 Y within tolerance once crashed the check (IndexError);
+    it now says which dtype and how to cast."""
+    v = check_int8_matmul(_y_in_float64)
+    assert not v.ok and v.done, v.message
+    assert "in `Y`" in v.message and "float64" in v.message, v.message
+    assert ".astype(np.float32)" in v.message, v.message
+
+
+def test_int8_matmul_last_bits_say_the_order():
+    v = check_int8_matmul(_y_not_bit_equal)
+    assert not v.ok and "not bit for bit" in v.message, v.message
+    assert "in that order" in v.message
 
 
 def test_int8_matmul_stub_is_not_done_yet():
@@ -176,9 +243,34 @@ def test_c_mistakes_get_their_hint(fields, hint):
 
 
 @needs_cc
-def test_c_that_does_not_compile_is_named():
-    v = check_dot_c(lambda: "int32_t dot_i8(const int8_t *a) { return a }")
+def test_c_that_does_not_compile_is_named(capfd):
+    """Only the summary, with the learner's own line numbers: gcc's raw
+    output for the generated file is not shown (it once was, before the
+    summary)."""
+    src = ("int32_t dot_i8(const int8_t *a, const int8_t *b, int64_t n)\n"
+           "{\n"
+           "    int32_t sum = 0\n"                     # line 3: no ;
+           "    return sum;\n"
+           "}\n")
+    v = check_dot_c(lambda: src)
     assert not v.ok and "did not compile" in v.message and "error" in v.message
+    assert "line 3" in v.message or "line 4" in v.message, v.message
+    assert "_course_dot_" not in v.message
+    out, err = capfd.readouterr()
+    assert "error" not in out + err and "_course_dot_" not in out + err, err
+
+
+@needs_cc
+def test_c_with_a_misnamed_function_compiles_but_is_named(capfd):
+    src = C_BODY.format(acc="int32_t", cond="i < n", cast="int32_t").replace(
+        "dot_i8(", "dot_i8x(")
+    v = check_dot_c(lambda: src)
+    assert not v.ok and v.done
+    assert "compiled, but defines no function named dot_i8" in v.message, \
+        v.message
+    assert "dot_i8x" in v.message and "did not compile" not in v.message
+    out, err = capfd.readouterr()
+    assert "implicit declaration" not in out + err, err
 
 
 def test_no_compiler_is_a_skip_not_a_failure(monkeypatch):

@@ -107,3 +107,31 @@ def test_architecture_checks_its_input():
     texts = _texts(ax)
     for tok in ("Ein", "Hund", "A", "dog", "</s>"):
         assert tok in texts
+
+
+def test_int4_lanes_unpacks_the_kernels_layout():
+    from nmt8.native.int4 import pack4
+    from nmt8.quant.int4 import quantize4
+
+    rng = np.random.default_rng(4)
+    W = rng.standard_normal((64, 16)).astype(np.float32)  # (in, out): one block
+    qW = quantize4(W, 64)
+    line = pack4(qW).Wp[64:128]  # nibble line t = 1 of (block 0, group 0)
+    ax = diagrams.int4_lanes(line, t=1, group=64, lanes=3, ax=plot.figure())
+    texts = _texts(ax)
+    # lane j, byte i: inputs 4 + i (low nibble) and 36 + i (high) of output j
+    lo = [str(int(qW.Wq[j, 4 + i])) for j in range(3) for i in range(4)]
+    hi = [str(int(qW.Wq[j, 36 + i])) for j in range(3) for i in range(4)]
+    assert all(w in texts for w in lo + hi)
+    at = texts.index("v & 0x0f, - 8")
+    assert texts[at + 1:at + 13] == lo
+    at = texts.index("v >> 4, - 8")
+    assert texts[at + 1:at + 13] == hi
+
+
+def test_int4_lanes_rejects_bad_input():
+    with pytest.raises(ValueError, match="64 uint8"):
+        diagrams.int4_lanes(np.zeros(64, np.int8), ax=plot.figure())
+    with pytest.raises(ValueError, match="t must be"):
+        diagrams.int4_lanes(np.zeros(64, np.uint8), t=4, group=32,
+                            ax=plot.figure())

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import nmt8
-from nmt8.lab.outputs import diff, flips
+from nmt8.lab.outputs import diff, flips, significance
 from nmt8.model.config import EOS
 from nmt8.testing import toy_model
 
@@ -216,9 +216,9 @@ WORSE = ["A dog runs over a meadow .", "Children are playing at a beach .",
 
 def test_paired_bleu_is_sacrebleus_paired_bootstrap():
     import sacrebleu
-    from sacrebleu.significance import PairedTest, _compute_p_value
+    from sacrebleu.significance import PairedTest
 
-    pb = diff.paired_bleu(WORSE, REFS, REFS, n_samples=300)
+    pb = significance.paired_bleu(WORSE, REFS, REFS, n_samples=300)
     # the scores are sacrebleu's corpus BLEU
     assert pb.a == pytest.approx(sacrebleu.corpus_bleu(WORSE, [REFS]).score)
     assert pb.b == pytest.approx(100.0)
@@ -230,16 +230,36 @@ def test_paired_bleu_is_sacrebleus_paired_bootstrap():
     assert pb.p_value == res["BLEU"][1].p_value
     # and the differences are the resamples behind that p-value (paired:
     # the same sentences for both systems), so they give it back
+    # (the p-value of Moses and multeval: (1 + #{|d| - mean|d| > |delta|})
+    # / (1 + n))
     d = np.abs(pb.deltas)
     assert pb.deltas.shape == (300,)
-    assert _compute_p_value(d - d.mean(), abs(pb.delta)) == pb.p_value
+    c = int(np.sum(d - d.mean() > abs(pb.delta)))
+    assert (c + 1) / (300 + 1) == pb.p_value
     # a clear difference: the interval excludes 0 and holds the observed one
     assert 0 < pb.low <= pb.delta <= pb.high
     assert "bs:300" in pb.signature
 
 
+def test_paired_bleu_resamples_are_the_paired_tests():
+    """Against a system that scores 0 on every resample, the differences
+    are system b's resampled scores: their mean and interval are the
+    paired test's own for b, to the bit (public sacrebleu API only)."""
+    import sacrebleu
+    from sacrebleu.significance import PairedTest, estimate_ci
+
+    zero = ["xq"] * len(REFS)
+    pb = significance.paired_bleu(zero, WORSE, REFS, n_samples=200)
+    _, res = PairedTest([("a", zero), ("b", WORSE)],
+                        {"BLEU": sacrebleu.metrics.BLEU()}, [REFS],
+                        test_type="bs", n_samples=200)()
+    b = res["BLEU"][1]
+    assert pb.a == 0 and estimate_ci(pb.deltas) == (b.mean, b.ci)
+    assert pb.p_value == b.p_value
+
+
 def test_paired_bleu_of_a_system_with_itself_is_zero():
-    pb = diff.paired_bleu(WORSE, WORSE, REFS, n_samples=100)
+    pb = significance.paired_bleu(WORSE, WORSE, REFS, n_samples=100)
     assert pb.delta == 0 and pb.low == pb.high == 0.0
     assert np.all(pb.deltas == 0)
 
@@ -250,6 +270,6 @@ def test_paired_bleu_of_a_system_with_itself_is_zero():
 ])
 def test_paired_bleu_refuses_bad_input(args, match):
     with pytest.raises(ValueError, match=match):
-        diff.paired_bleu(*args)
+        significance.paired_bleu(*args)
     with pytest.raises(ValueError, match="n_samples"):
-        diff.paired_bleu(["a"], ["a"], ["a"], n_samples=0)
+        significance.paired_bleu(["a"], ["a"], ["a"], n_samples=0)

@@ -11,7 +11,6 @@ derived by ``nmt8.lab.kernels.bench.crossover``).
 The checks that every kernel shares (``tests/test_kernels.py``) run on both
 too; these add P up to 1024 and the shapes of the blocking."""
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,8 +18,9 @@ import numpy as np
 import pytest
 
 from nmt8.lab.kernels.sweep import crossover, format_sweep
-from nmt8.native import kernels
+from nmt8.native import dispatch, kernels
 from nmt8.native.kernels import (
+    AMX_MIN_ROWS,
     GEMM_AVX2_MIN_ROWS,
     GEMM_MIN_ROWS,
     auto_kernel,
@@ -282,21 +282,18 @@ def test_two_threads_on_one_matrix(blocked):
 # (naive, blocked, its rows) "auto" runs on a CPU with VNNI, and on one with
 # AVX2 but without AVX-512 (this CPU narrowed to look like one)
 AUTO = {"vnni": ("vnni", "gemm", GEMM_MIN_ROWS),
-        "avx2": ("avx2", "gemm_avx2", GEMM_AVX2_MIN_ROWS)}
+        "avx2": ("avx2", "gemm_avx2", GEMM_AVX2_MIN_ROWS),
+        "amx": ("vnni", "amx", AMX_MIN_ROWS)}
 
 
 @pytest.fixture(params=sorted(AUTO))
-def cpu(request, monkeypatch):
-    """``AUTO[isa]``, with "auto" resolved afresh on a CPU of that isa."""
+def cpu(request):
+    """``AUTO[isa]``, with the process's choice narrowed to that isa."""
     naive, blocked, rows = AUTO[request.param]
     need(blocked)
-    if request.param == "avx2":
-        monkeypatch.setattr(kernels, "_AVAILABLE", frozenset(
-            k for k in available_kernels() if k not in ("vnni", "gemm")))
-    monkeypatch.delenv("NMT8_KERNEL", raising=False)
-    monkeypatch.setattr(kernels, "_auto", [None])
-    assert default_kernel() == naive
-    return naive, blocked, rows
+    with dispatch.forced(request.param):
+        assert default_kernel() == naive
+        yield naive, blocked, rows
 
 
 def test_auto_switches_at_the_crossover(cpu):
@@ -306,18 +303,19 @@ def test_auto_switches_at_the_crossover(cpu):
     assert auto_kernel(1024) == blocked
 
 
-def test_this_cpu_keeps_gemm(monkeypatch):
-    """With VNNI, "auto" never runs gemm_avx2: vnni, then gemm."""
+def test_this_cpu_keeps_its_widest_blocked_kernel():
+    """With VNNI, "auto" never runs gemm_avx2: vnni, then gemm (or, where
+    the core has AMX, vnni then amx)."""
     need("gemm")
-    monkeypatch.delenv("NMT8_KERNEL", raising=False)
-    monkeypatch.setattr(kernels, "_auto", [None])
-    assert {auto_kernel(P) for P in range(1, 300)} == {"vnni", "gemm"}
+    blocked = "amx" if "amx" in dispatch.AVAILABLE_ISAS else "gemm"
+    with dispatch.forced():
+        assert {auto_kernel(P) for P in range(1, 300)} == {"vnni", blocked}
 
 
 def test_auto_runs_the_blocked_kernel_for_many_rows(cpu, monkeypatch):
-    """The kernel id int8_matmul hands to C under "auto": the naive kernel
-    below its crossover, the blocked one from there on; exact either
-    way."""
+    """Under "auto" int8_matmul hands C the id AUTO, and C runs the naive
+    kernel below its crossover, the blocked one from there on (the choice
+    its entry points make, nmt8_resolve); exact either way."""
     naive, blocked, rows = cpu
     seen = []
     real = kernels._lib
@@ -327,7 +325,8 @@ def test_auto_runs_the_blocked_kernel_for_many_rows(cpu, monkeypatch):
             return getattr(real, name)
 
         def nmt8_matmul_f32(self, kid, *args):
-            seen.append(kid)
+            seen.append(real.nmt8_resolve(real.NMT8_FAMILY_INT8, kid,
+                                          args[-1]))
             return real.nmt8_matmul_f32(kid, *args)
 
     monkeypatch.setattr(kernels, "_lib", Spy())
@@ -341,18 +340,29 @@ def test_auto_runs_the_blocked_kernel_for_many_rows(cpu, monkeypatch):
     assert seen == ids
 
 
+def test_auto_packs_the_weights_when_the_choice_changes():
+    """A matrix first multiplied under a choice that reads Wq alone is
+    packed when the choice moves to a kernel that reads the packing."""
+    need("gemm_avx2")
+    rng = np.random.default_rng(5)
+    qW = quantize(rng.standard_normal((30, 20)).astype(np.float32))
+    X = rng.standard_normal((8, 30)).astype(np.float32)
+    with dispatch.forced("sse4"):
+        assert not dispatch.auto_packs()
+        np.testing.assert_array_equal(int8_matmul(qW, X), expected(qW, X))
+    with dispatch.forced("avx2"):
+        assert dispatch.auto_packs()
+        np.testing.assert_array_equal(int8_matmul(qW, X), expected(qW, X))
+
+
 @pytest.mark.parametrize("naive", ["vnni", "avx2"])
-def test_environment_choice_is_kept_for_many_rows(monkeypatch, naive):
-    """NMT8_KERNEL=vnni (avx2) means vnni (avx2) at every P: no switch to
-    gemm (gemm_avx2)."""
+def test_one_kernel_choice_is_kept_for_many_rows(naive):
+    """int8=vnni (avx2), as $NMT8_KERNEL sets it, means vnni (avx2) at
+    every P: no switch to gemm (gemm_avx2)."""
     need(naive)
-    monkeypatch.setattr(kernels, "_auto", [None])
-    monkeypatch.setenv("NMT8_KERNEL", naive)
-    assert default_kernel() == naive
-    assert auto_kernel(1024) == naive
-    monkeypatch.delenv("NMT8_KERNEL")
-    default_kernel()
-    assert os.environ.get("NMT8_KERNEL") is None
+    with dispatch.forced(int8=naive):
+        assert default_kernel() == naive
+        assert auto_kernel(1024) == naive
 
 
 def rows(table, naive="vnni", blocked="gemm"):

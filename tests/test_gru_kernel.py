@@ -8,7 +8,7 @@ import pytest
 
 from nmt8.model.gru import gru_gates, gru_step
 from nmt8.model.products import F32Weight, Int8Weight, in_c
-from nmt8.native.clib import AVAILABLE_ISAS
+from nmt8.native.dispatch import AVAILABLE_ISAS
 from nmt8.native.fp32 import pack_fp32
 from nmt8.native.fused.attention import tanh32
 from nmt8.native.fused.gru import gates

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nmt8.native.clib import AVAILABLE_ISAS
+from nmt8.native.dispatch import AVAILABLE_ISAS
 from nmt8.native.fp32 import pack_fp32
 from nmt8.native.fused import attention as A
 from nmt8.native.fused.gru import gates

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nmt8.native import kernels
+from nmt8.native import dispatch, kernels
 from nmt8.native.clib import KERNELS
 from nmt8.native.kernels import (
     available_kernels,
@@ -358,7 +358,7 @@ def test_quantized_output_approximates_float_product():
 
 def test_kernel_names():
     assert KERNELS == ("ref", "sse4", "avx2", "vnni", "maddubs", "gemm",
-                       "gemm_avx2")
+                       "gemm_avx2", "amx")
     assert "ref" in available_kernels()
     assert default_kernel() in available_kernels()
     assert default_kernel() != "maddubs"
@@ -366,19 +366,21 @@ def test_kernel_names():
 
 def test_unsupported_kernel_raises(monkeypatch):
     """A kernel the CPU lacks must raise ValueError, never reach the C code
-    (where it would be SIGILL)."""
-    monkeypatch.setattr(kernels, "_AVAILABLE", frozenset({"ref"}))
-    monkeypatch.setattr(kernels, "_auto", [None])
+    (where it would be SIGILL); on a portable choice "auto" runs ref."""
+    monkeypatch.setattr(dispatch.INT8, "available", ("ref",))
     qW = quantize(np.ones((8, 4), np.float32))
     X = np.ones((1, 8), np.float32)
     assert available_kernels() == ["ref"]
-    assert default_kernel() == "ref"
     for name in ("sse4", "avx2", "vnni", "maddubs", "gemm", "gemm_avx2"):
         with pytest.raises(ValueError, match="not supported.*available"):
             int8_matmul(qW, X, kernel=name)
         with pytest.raises(ValueError, match="not supported"):
             int8_accumulate(qW, np.ones((1, 8), np.int8), kernel=name)
-    np.testing.assert_array_equal(int8_matmul(qW, X), int8_matmul(qW, X, "ref"))
+    with dispatch.forced("portable"):
+        assert default_kernel() == "ref"
+        assert {kernels.auto_kernel(P) for P in (1, 2, 3, 500)} == {"ref"}
+        np.testing.assert_array_equal(int8_matmul(qW, X),
+                                      int8_matmul(qW, X, "ref"))
 
 
 def test_unknown_kernel_raises():
@@ -399,19 +401,87 @@ def test_kernel_that_is_not_a_string_raises(bad):
 
 
 def test_c_library_refuses_unknown_ids():
-    """The C dispatch answers for ids outside the table too."""
-    assert kernels._lib.nmt8_cpu_supports(-1) == 0
-    assert kernels._lib.nmt8_cpu_supports(kernels._lib.NMT8_NUM_KERNELS) == 0
-    assert kernels._lib.nmt8_cpu_supports(kernels._lib.NMT8_KERNEL_REF) == 1
+    """The C dispatch answers for ids outside its tables too, and every
+    entry point refuses them before touching a buffer."""
+    lib, ffi = kernels._lib, kernels._ffi
+    INT8 = lib.NMT8_FAMILY_INT8
+    assert lib.nmt8_supports(INT8, -1) == 0
+    assert lib.nmt8_supports(INT8, lib.NMT8_NUM_KERNELS) == 0
+    assert lib.nmt8_supports(INT8, lib.NMT8_KERNEL_REF) == 1
+    assert lib.nmt8_supports(-1, 0) == lib.nmt8_supports(99, 0) == 0
+    assert lib.nmt8_isa_supported(lib.NMT8_ISA_AUTO) == 0
+    assert lib.nmt8_isa_supported(lib.NMT8_NUM_ISAS) == 0
+    assert lib.nmt8_isa_supported(lib.NMT8_ISA_PORTABLE) == 1
+    for family in range(lib.NMT8_NUM_FAMILIES):
+        assert lib.nmt8_resolve(family, 99, 1) == -1
+        assert lib.nmt8_resolve(family, -7, 1) == -1
+    null = ffi.NULL
+    bad = lib.NMT8_EUNSUPPORTED
+    assert lib.nmt8_accumulate(99, null, null, null, 1) == bad
+    assert lib.nmt8_matmul_f32(-7, null, null, null, null, 1) == bad
+    assert lib.nmt8_f32_matmul(99, null, null, null, null, 1, 1, 1) == bad
+    assert lib.nmt8_i16_matmul(99, null, null, null, null, null, 1, 1, 1) \
+        == bad
+    assert lib.nmt8_int4_matmul(1, null, null, null, null, null, 1, 1, 2,
+                                32) == bad
+    assert lib.nmt8_row_logsumexp(null, null, null, 1, 1, 1, 99) == bad
+    d = ffi.new("nmt8_dispatch *")
+    assert lib.nmt8_dispatch_for(d, 99) == bad
+    assert lib.nmt8_dispatch_for(d, lib.NMT8_ISA_PORTABLE) == lib.NMT8_OK
+    d.int8 = 99
+    before = dispatch.current()
+    assert lib.nmt8_set_dispatch(d) == lib.NMT8_EBADARG
+    assert dispatch.current() == before       # nothing changed
+
+
+def test_dispatch_tables_name_runnable_kernels():
+    """The table of every instruction set this CPU runs names kernels it
+    runs, each family's fastest within that set; "auto" at load is the
+    widest set."""
+    with dispatch.forced() as d:
+        assert d.isa == dispatch.AVAILABLE_ISAS[-1]
+    for isa in dispatch.AVAILABLE_ISAS:
+        with dispatch.forced(isa) as d:
+            assert d.isa == isa
+            assert d.int8 in available_kernels()
+            assert d.int8_blocked in available_kernels()
+            assert "maddubs" not in (d.int8, d.int8_blocked)
+            assert d.fused in ("portable", "avx2", "avx512")
+            for fam, name in ((dispatch.FP32, d.fp32),
+                              (dispatch.INT16, d.int16),
+                              (dispatch.INT4, d.int4)):
+                assert name in fam.available
+                assert fam.resolve() == name
+
+
+def test_bad_isa_is_a_python_error():
+    for bad in ("mmx", "", "AVX2", None, 3, ["avx2"]):
+        with pytest.raises(ValueError, match="instruction set"):
+            dispatch.set_isa(bad)
+    with pytest.raises(ValueError, match="unknown kernel"):
+        dispatch.set_isa("auto", int8="avx9")
+    with pytest.raises(ValueError, match="one kernel"):
+        dispatch.set_isa("auto", int8="auto")
 
 
 def test_environment_overrides_auto(monkeypatch):
-    monkeypatch.setattr(kernels, "_auto", [None])
-    monkeypatch.setenv("NMT8_KERNEL", "ref")
-    assert default_kernel() == "ref"
-    monkeypatch.setenv("NMT8_KERNEL", "no-such-kernel")
-    with pytest.raises(ValueError, match="NMT8_KERNEL"):
-        default_kernel()
+    """$NMT8_KERNEL holds int8 to one kernel at every P, $NMT8_ISA narrows
+    the instruction set; both are read by from_environment (at import)."""
+    with dispatch.forced():
+        monkeypatch.setenv("NMT8_KERNEL", "ref")
+        dispatch.from_environment()
+        assert default_kernel() == "ref"
+        assert kernels.auto_kernel(1024) == "ref"
+        monkeypatch.setenv("NMT8_KERNEL", "no-such-kernel")
+        with pytest.raises(ValueError, match="NMT8_KERNEL"):
+            dispatch.from_environment()
+        monkeypatch.delenv("NMT8_KERNEL")
+        monkeypatch.setenv("NMT8_ISA", "portable")
+        assert dispatch.from_environment().fp32 == "ref"
+        monkeypatch.setenv("NMT8_ISA", "mmx")
+        with pytest.raises(ValueError, match="NMT8_ISA"):
+            dispatch.from_environment()
+    assert dispatch.current().isa == dispatch.AVAILABLE_ISAS[-1]
 
 
 # ------------------------------------------------------------ bad inputs
@@ -484,7 +554,7 @@ def test_bad_weights_and_int8_inputs(qW):
 def test_packed_copy_is_made_only_for_the_kernels_that_read_it(kernel):
     qW = quantize(np.random.default_rng(0).standard_normal((40, 20)))
     int8_matmul(qW, np.ones((1, 40), np.float32), kernel=kernel)
-    assert ("packed" in qW.__dict__) == (kernel in ("vnni", "gemm", "gemm_avx2"))
+    assert ("packed" in qW.__dict__) == (kernel in dispatch.PACKED_KERNELS)
 
 
 # ------------------------------------------------- where the C code switches

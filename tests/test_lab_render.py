@@ -73,7 +73,14 @@ RAW_TARGET = re.compile(r"\w\s*<[A-Za-z][\w .-]*>")
 # Roles and directives seen rendered by jupyterlab-myst 2.7 (FINDINGS.md).
 # jupyterlab-myst shows the text of a role it does not know as plain text,
 # with nothing in the page to tell it apart ({glue:text}`x:.1f` shows
-# "x:.1f"), so those are caught in the source, cell by cell.
+# "x:.1f"), so those are caught in the source, cell by cell.  {cite} is not
+# rendered either (no .bib is read: the bare key, marked "Citation Not
+# Found"): chapters cite as [Author (Year)](#key) (tests/test_citations.py).
+# {term} renders as a link, but its hover shows only "term-<label>", never
+# the definition: jupyterlab-myst 2.7 resolves a cross-reference within one
+# cell, so a {glossary} even in another cell of the same notebook is not
+# found (tried).  The learner finds the definitions in glossary.md, which
+# `nmt8 course student` copies beside the chapters (README, chapter 0).
 LAB_ROLES = {"eval", "term"}
 LAB_DIRECTIVES = {"dropdown", "admonition", "note", "warning", "tip"}
 SRC_ROLE = re.compile(r"\{([A-Za-z][\w:+.-]*)\}`([^`]*)`")

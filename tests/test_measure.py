@@ -208,6 +208,16 @@ def test_speedup_interval_is_the_ratio_of_medians_with_a_paired_interval():
     assert measure.speedup_interval([1.0], [2.0]).ratio == 0.5
 
 
+def test_a_speedup_is_conclusive_only_when_its_interval_is_clear():
+    def iv(low, high):
+        return measure.SpeedupInterval((low + high) / 2, low, high, 0.9, 5)
+
+    assert iv(1.8, 2.4).conclusive() and iv(0.3, 0.5).conclusive()
+    assert not iv(0.9, 1.6).conclusive()          # includes 1
+    assert not iv(1.2, 3.0).conclusive()          # spans more than 2x
+    assert iv(1.2, 3.0).conclusive(max_span=3)
+
+
 @pytest.mark.parametrize("base, other, kw", [
     ([1.0, 2.0], [1.0], {}), ([], [], {}), ([1.0], [0.0], {}),
     ([1.0], [1.0], {"level": 1.0}), ([1.0], [1.0], {"resamples": 0})])

@@ -115,3 +115,22 @@ def test_measure_and_format():
         assert g == p[group]["gops"]["max"]
     with pytest.raises(ValueError):
         peak.int8_peak({})
+
+
+def test_amx_loop_where_the_core_has_it():
+    """AMX's tdpbusd loop: its checksum where the CPU and OS grant the tile
+    state, else a clear 'not supported' (never a crash)."""
+    if "amx_int8_4" in peak.available_kinds():
+        for iters in (0, 1, 37, 2 ** 25 + 3):  # the last wraps int32 lanes
+            ops, s = peak.peak_loop("amx_int8_4", iters)
+            assert ops == 4 * 16 * 16 * 64 * 2
+            assert s == (peak.expected_checksum("amx_int8_4", iters, ops)
+                         if iters else 0)
+        p = peak.measure_compute(rounds=2, seconds=1e-3)
+        group, g = peak.int8_peak(p, machine=True)
+        assert group == "int8_amx" and g == p["int8_amx"]["gops"]["max"]
+        assert peak.int8_peak(p)[0] in ("int8_vnni", "int8_avx2")
+        assert "AMX" in peak.format_peaks(p)
+    else:
+        with pytest.raises(ValueError, match="not supported"):
+            peak.peak_loop("amx_int8_4", 1)

@@ -130,6 +130,11 @@ def test_zero_weights_do_not_divide_by_zero(scheme):
     qW = quantize(np.zeros((3, 4)), scheme)
     np.testing.assert_array_equal(qW.Wq, 0)
     np.testing.assert_array_equal(qW.step, 0)
+    np.testing.assert_array_equal(qW.scale, 1)  # as documented (not 127)
+    if scheme == "per_row":
+        qW = quantize(W, scheme)
+        np.testing.assert_array_equal(qW.scale[[0, 1, 3]], 1)
+        np.testing.assert_array_equal(qW.step[[0, 1, 3]], 0)
 
 
 def test_bad_weights():

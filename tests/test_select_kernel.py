@@ -6,7 +6,7 @@ the bit, on every instruction set; and bad input."""
 import numpy as np
 import pytest
 
-from nmt8.native.clib import AVAILABLE_ISAS
+from nmt8.native.dispatch import AVAILABLE_ISAS
 from nmt8.native.fused import select as C
 from nmt8.search.select import select, select_numpy
 

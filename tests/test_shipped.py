@@ -11,7 +11,7 @@ import nmt8
 from nmt8.model.params import MODELS_DIR
 
 SHIPPED = sorted(d.name for d in MODELS_DIR.iterdir() if d.is_dir())
-BUDGET = 120 * 2**20  # all shipped models together (issue 23: 120 MiB)
+BUDGET = 120 * 2**20  # all shipped models together: 120 MiB
 
 
 def test_both_directions_are_shipped():

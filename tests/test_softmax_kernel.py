@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from nmt8.model.ops import row_logsumexp
-from nmt8.native.clib import AVAILABLE_ISAS
+from nmt8.native.dispatch import AVAILABLE_ISAS
 from nmt8.native.fused import softmax as S
 
 

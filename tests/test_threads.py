@@ -21,15 +21,26 @@ def blas_counts() -> list[int]:
     return counts
 
 
+def in_a_thread(f):
+    """f() in a thread that ends at once: since threadpoolctl 3.7 the thread
+    that sets OpenBLAS's (process-wide) limit controls it while it lives."""
+    t = threading.Thread(target=f)
+    t.start()
+    t.join()
+
+
 @pytest.fixture
 def two_threads():
     """Start each test from a limit of 2 BLAS threads (this machine's cores),
-    so that a limit of 1 is visible; the limits before come back after."""
+    so that a limit of 1 is visible, with no live thread in control of
+    OpenBLAS's limit; the limits before come back after."""
     np.ones((2, 2)) @ np.ones((2, 2))  # BLAS loaded
-    with threadpool_limits(2):
-        if blas_counts() != [2] * len(blas_counts()):
-            pytest.fail("cannot set 2 BLAS threads here: test needs 2 cores")
-        yield
+    before = {p["filepath"]: p["num_threads"] for p in threadpool_info()}
+    in_a_thread(lambda: threadpool_limits(2))
+    if blas_counts() != [2] * len(blas_counts()):
+        pytest.fail("cannot set 2 BLAS threads here: test needs 2 cores")
+    yield
+    in_a_thread(lambda: threadpool_limits(before))
 
 
 def test_limits_inside_and_restores_after(two_threads):
@@ -57,6 +68,15 @@ def test_restores_after_an_exception(two_threads):
     with pytest.raises(RuntimeError), blas_threads(1):
         raise RuntimeError("boom")
     assert set(blas_counts()) == {2}
+
+
+def test_works_inside_threadpool_limits_of_the_same_thread(two_threads):
+    """Inside threadpoolctl's own block this thread controls OpenBLAS's
+    limit, and a block of nmt8 in it still limits."""
+    with threadpool_limits(2):
+        with blas_threads(1):
+            assert set(blas_counts()) == {1}
+        assert set(blas_counts()) == {2}
 
 
 def test_overlapping_blocks_in_two_threads_restore_the_original(two_threads):

@@ -51,9 +51,14 @@ def test_cpu_id_and_family():
             "model\t\t: 17\nmodel name\t: AMD EPYC 9R14\n\nprocessor\t: 1\n"
             "vendor_id\t: GenuineIntel\n")
     cpu = tuning.cpu_id(text)
-    assert cpu == ZEN4
+    assert cpu == {**ZEN4, "flags": ""}
     assert tuning.cpu_family(cpu) == "zen4"
     assert tuning.cpu_family(ICX) == "icelake"
+    # a KVM guest that masks the model: known by its flags
+    spr = {**ICX, "model": "167", "flags": "fpu avx512f amx_int8 avx512_fp16"}
+    assert tuning.cpu_family(spr) == "sapphirerapids"
+    assert tuning.cpu_family({**spr, "flags": "fpu avx512f"}) is None
+    assert tuning.cpu_family({**ICX, "model": "143"}) == "sapphirerapids"
     assert tuning.cpu_family(OTHER) is None
     assert tuning.cpu_family({"vendor": "", "family": "", "model": ""}) is None
 

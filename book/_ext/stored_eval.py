@@ -23,9 +23,9 @@ text/markdown parsed inline, the book's MIME priorities), as glue did.
 
 A markdown cell whose ``{eval}`` has no saved result, or a saved error, is a
 warning (so ``-W`` fails the build): run the notebook (JupyterLab "Run All",
-or ``convert.py --refresh``) and save it.  With ``nb_execution_mode:
-inline`` an expression without a saved result is asked of the kernel, as
-myst-nb does.
+or ``python tools/execute_notebook.py NOTEBOOK``, which stores the results as
+JupyterLab does) and save it.  With ``nb_execution_mode: inline`` an
+expression without a saved result is asked of the kernel, as myst-nb does.
 
 How a role finds its cell: myst-nb numbers the source lines of cell ``i``
 from ``(i + 1) * 10000`` (``myst_nb.core.nb_to_tokens``), so the cell index

@@ -1,6 +1,7 @@
 """The course's build-it exercises: the learner writes a piece of the paper
 (a GRU step, attention, a beam step, BLEU's clipped precision, int8
-quantization, exact accumulation, the SSE4 kernel's lanes, a C kernel) and
+quantization, exact accumulation, the SSE4 kernel's lanes, a C kernel, int4
+fake quantization and the straight-through gradient) and
 a check, in the next cell, runs it against the library on random and edge
 cases and says in words what is wrong.
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nmt8.course.verdict import Mistake, Verdict, run_check
+from nmt8.course.verdict import Mistake, Verdict, graded, run_check
 from nmt8.model.attention import attend
 from nmt8.model.ops import linear
 
@@ -58,6 +58,13 @@ def _overflowing(h, pctx, s_prime, W_comb_att, U_att, c_tt):
     return alpha @ h, alpha
 
 
+def _global_max(h, pctx, s_prime, W_comb_att, U_att, c_tt):
+    a = _scores(pctx, s_prime, W_comb_att, U_att, c_tt)  # (P, S)
+    z = np.exp(a - a.max())                  # one max for all hypotheses
+    alpha = z / z.sum(axis=1, keepdims=True)
+    return alpha @ h, alpha
+
+
 def _no_tanh(h, pctx, s_prime, W_comb_att, U_att, c_tt):
     alpha = _softmax(_scores(pctx, s_prime, W_comb_att, U_att, c_tt,
                              act=lambda z: z), 1)
@@ -78,6 +85,12 @@ MISTAKES = [
             "with large scores np.exp overflows to inf, and inf / inf is "
             "nan: subtract each row's maximum before exp (the softmax does "
             "not change)."),
+    Mistake(_global_max,
+            "you subtracted the largest score of ALL hypotheses: when one "
+            "hypothesis' scores are far (more than about 88) below "
+            "another's, every exp of its row underflows to 0 and 0 / 0 is "
+            "nan. Subtract each row's own maximum: a.max(axis=1, "
+            "keepdims=True)."),
     Mistake(_no_tanh,
             "you left out the tanh: the score is U_att applied to "
             "tanh(pctx + s' W_comb_att), a one-layer network, not a linear "
@@ -110,6 +123,18 @@ def cases() -> list[tuple[str, tuple]]:
     big = list(make_case(3, 6, 5, seed=36))
     big[1] = np.where(big[1] > 0, 50.0, -50.0).astype(np.float32)  # pctx
     big[4] = np.full_like(big[4], 1000.0)  # U_att
+    # two hypotheses 800 apart: tanh saturates to exactly +-1 (|z| >= 50),
+    # so the scores are exact multiples of 200, row 0's in {0, 400, 800},
+    # row 1's in {-800, -400, 0}; a shift by the maximum of both rows leaves
+    # exp(<= -800) = 0 for all of row 1, in float32 and in float64 alike
+    signs = np.array([[1, -1, 1, 1], [-1, 1, 1, -1], [1, 1, -1, -1],
+                      [-1, -1, -1, 1], [1, -1, 1, 1]], np.float32)  # (S, 4)
+    apart = (make_case(2, 5, 2, seed=37)[0],                  # h (5, 4)
+             50 * signs,                                      # pctx
+             np.array([[100.0, 0.0], [-100.0, 0.0]], np.float32),  # s'
+             np.array([[1, 1, 0, 0], [0, 0, 0, 0]], np.float32),   # W_comb
+             np.full((4, 1), 200.0, np.float32),              # U_att
+             np.zeros(1, np.float32))                         # c_tt
     return [
         ("one hypothesis, 7 source positions, 2H=6",
          make_case(1, 7, 3, seed=31)),
@@ -117,14 +142,17 @@ def cases() -> list[tuple[str, tuple]]:
         ("2 hypotheses, 13 positions, 2H=34", make_case(2, 13, 17, seed=33)),
         ("one source position (only </s>)", make_case(3, 1, 4, seed=34)),
         ("scores in the thousands (exp overflows)", tuple(big)),
+        ("two hypotheses whose scores lie 800 apart", apart),
     ]
 
 
+@graded
 def check_attention(my_attention) -> Verdict:
     """Check ``my_attention(h, pctx, s_prime, W_comb_att, U_att, c_tt) ->
     (H_t, alpha)`` against ``nmt8.model.attention.attend``."""
     with np.errstate(over="ignore", invalid="ignore"):
         return run_check(my_attention, cases(), reference, MISTAKES,
+                         names=("H_t", "alpha"),
                          what="my_attention",
                          success="my_attention agrees with "
                                  "nmt8.model.attention.attend on all cases, "

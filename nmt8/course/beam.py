@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nmt8.course.verdict import Mistake, Verdict, run_check
+from nmt8.course.verdict import Mistake, Verdict, graded, run_check
 from nmt8.search.select import select
 
 
@@ -44,6 +44,16 @@ def _word_only(scores, logp, k):
     flat = np.argsort(-logp, axis=None, kind="stable")[:k]
     rows, words = np.divmod(flat, logp.shape[1])
     return rows, words, _candidates(scores, logp)[rows, words]
+
+
+def _word_only_logp(scores, logp, k):
+    rows, words, _ = _word_only(scores, logp, k)
+    return rows, words, logp[rows, words]
+
+
+def _scores_not_added(scores, logp, k):
+    rows, words, _ = reference(scores, logp, k)
+    return rows, words, logp[rows, words]
 
 
 def _best_word_per_row(scores, logp, k):
@@ -67,14 +77,30 @@ def _swapped(scores, logp, k):
     return rows, words, cand.ravel()[flat]
 
 
-def _ties_reversed(scores, logp, k):
+def _ties_reversed(scores, logp, k, kind="stable"):
     cand = _candidates(scores, logp)
-    flat = np.argsort(cand, axis=None, kind="stable")[::-1][:k]
+    flat = np.argsort(cand, axis=None, kind=kind)[::-1][:k]
     rows, words = np.divmod(flat, logp.shape[1])
     return rows, words, cand[rows, words]
 
 
+def _ties_reversed_quicksort(scores, logp, k):
+    return _ties_reversed(scores, logp, k, kind="quicksort")
+
+
+_NO_SCORES = ("you ranked the extensions by the next word's log-probability "
+              "alone, and returned it as the new score: a hypothesis' score "
+              "is the sum of the log-probabilities of all its words. Add "
+              "each hypothesis' score first, cand = scores[:, None] + logp, "
+              "rank cand, and return cand's values.")
+
 MISTAKES = [
+    Mistake(_word_only_logp, _NO_SCORES),
+    Mistake(_scores_not_added,
+            "you chose the right extensions, but your new_scores are the "
+            "words' log-probabilities alone: the new score of an extension "
+            "is the hypothesis' score plus the word's, scores[row] + "
+            "logp[row, word]."),
     Mistake(_word_only,
             "you ranked the extensions by the next word's log-probability "
             "alone: add each hypothesis' score first, scores[:, None] + "
@@ -97,6 +123,12 @@ MISTAKES = [
             "ties by hypothesis, then word, the smaller index first. "
             "Reversing an ascending sort puts the larger index first; "
             "sort -cand with kind=\"stable\" instead."),
+    Mistake(_ties_reversed_quicksort,
+            "equal scores come out in the wrong order: the library breaks "
+            "ties by hypothesis, then word, the smaller index first. "
+            "Reversing an ascending sort (and numpy's default sort, which "
+            "is not stable) puts them in another order; sort -cand with "
+            "kind=\"stable\" instead."),
 ]
 
 
@@ -132,11 +164,13 @@ def cases() -> list[tuple[str, tuple]]:
     ]
 
 
+@graded
 def check_beam_step(my_beam_step) -> Verdict:
     """Check ``my_beam_step(scores, logp, k) -> (rows, words, new_scores)``
     against ``nmt8.search.select.select``."""
     with np.errstate(invalid="ignore"):  # -inf - -inf in a learner's sort
         return run_check(my_beam_step, cases(), reference, MISTAKES,
+                         names=("rows", "words", "new_scores"),
                          what="my_beam_step",
                          success="my_beam_step keeps the same k extensions "
                                  "as nmt8's beam search, in the same order, "

@@ -27,7 +27,7 @@ from collections import Counter
 import numpy as np
 from sacrebleu.metrics import BLEU
 
-from nmt8.course.verdict import Mistake, Verdict, run_check
+from nmt8.course.verdict import Mistake, Verdict, graded, run_check
 
 _BLEU = BLEU(tokenize="none")  # the words are already split
 
@@ -115,11 +115,13 @@ def cases() -> list[tuple[str, tuple]]:
     return out
 
 
+@graded
 def check_clipped_precision(my_clipped_precision) -> Verdict:
     """Check ``my_clipped_precision(hyp, ref, n) -> (matched, total)``
     against sacrebleu's counts and totals."""
     return run_check(my_clipped_precision, cases(), reference, MISTAKES,
-                     exact=True, what="my_clipped_precision",
+                     exact=True, names=("matched", "total"),
+                     what="my_clipped_precision",
                      success="my_clipped_precision gives sacrebleu's "
                              "matched and total n-grams on all cases, "
                              "n = 1 to 4.")

@@ -24,25 +24,31 @@ any C), or keep the compiled module once the check is done.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib.util
 import os
+import re
 import shlex
 import shutil
 import subprocess
+import sys
 import sysconfig
 import tempfile
 
 import numpy as np
 
-from nmt8.course.verdict import Mistake, Verdict, run_check
+from nmt8.course.verdict import Mistake, Verdict, graded, run_check
 from nmt8.native.kernels import int8_accumulate
 
-__all__ = ["CDEF", "MISTAKES", "Skipped", "build", "c_compiler", "cases",
-           "check_dot_c", "diagnostics", "reference"]
+__all__ = ["CDEF", "MISTAKES", "NoFunction", "Skipped", "build", "c_compiler",
+           "cases", "check_dot_c", "diagnostics", "reference"]
 
 CDEF = "int32_t dot_i8(const int8_t *a, const int8_t *b, int64_t n);"
+
+# words that look like "name(...) {" in C but are not function names
+_KEYWORDS = {"if", "for", "while", "switch", "return", "sizeof"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +61,9 @@ class Skipped(Verdict):
     def _repr_markdown_(self) -> str:
         return f"**– Skipped.** {self.message}"
 
+    def assert_ok(self) -> None:
+        """A skip is not a failure, under nbgrader either."""
+
 
 def c_compiler() -> str | None:
     """The C compiler cffi would call (``$CC``, else Python's), if it is
@@ -64,9 +73,40 @@ def c_compiler() -> str | None:
     return shutil.which(words[0]) if words else None
 
 
+class NoFunction(Exception):
+    """The C compiled, but the module has no ``dot_i8`` to call."""
+
+
+@contextlib.contextmanager
+def _captured_output(into: list[str]):
+    """Send what this process and its children (the compiler) write to
+    file descriptors 1 and 2 into a file, and append its text to ``into``:
+    the learner sees the check's summary, not the raw compiler output for a
+    generated file."""
+    for f in (sys.stdout, sys.stderr):
+        f.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile(mode="w+b") as log:
+        try:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            yield
+        finally:
+            for f in (sys.stdout, sys.stderr):
+                f.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            log.seek(0)
+            into.append(log.read().decode(errors="replace"))
+
+
 def build(source: str, tmpdir: str):
     """Compile ``source`` (which defines ``dot_i8``) with cffi in API mode
-    into ``tmpdir``; returns ``(ffi, lib)`` of the loaded module."""
+    into ``tmpdir``; returns ``(ffi, lib)`` of the loaded module.  What the
+    compiler prints is captured, not shown; a source that compiles but
+    defines no ``dot_i8`` raises ``NoFunction``."""
     import cffi
 
     name = "_course_dot_" + hashlib.sha1(source.encode()).hexdigest()[:12]
@@ -74,10 +114,17 @@ def build(source: str, tmpdir: str):
     ffibuilder.cdef(CDEF)
     ffibuilder.set_source(name, "#include <stdint.h>\n" + source,
                           extra_compile_args=["-O2"])
-    path = ffibuilder.compile(tmpdir=tmpdir, verbose=False)
+    said: list[str] = []
+    with _captured_output(said):
+        path = ffibuilder.compile(tmpdir=tmpdir, verbose=False)
     spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:  # dlopen, in module_from_spec, finds what is undefined
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    except (ImportError, OSError) as err:  # calls a dot_i8 nobody defined
+        if "undefined symbol" in str(err) and "dot_i8" in str(err):
+            raise NoFunction(str(err)) from None
+        raise
     return module.ffi, module.lib
 
 
@@ -169,6 +216,7 @@ def _callable(ffi, lib):
     return dot
 
 
+@graded
 def check_dot_c(my_dot_c) -> Verdict:
     """Compile the C source ``my_dot_c()`` returns with cffi and run its
     ``dot_i8`` against the library's exact sums."""
@@ -199,6 +247,16 @@ def check_dot_c(my_dot_c) -> Verdict:
     with tempfile.TemporaryDirectory(prefix="nmt8-course-") as tmp:
         try:
             ffi, lib = build(source, tmp)
+        except NoFunction:
+            named = sorted(set(re.findall(r"\b(\w+)\s*\([^;{)]*\)\s*\{",
+                                          source)) - _KEYWORDS)
+            return Verdict(False, "your C compiled, but defines no function "
+                                  "named dot_i8" + (
+                                      f" (it defines {', '.join(named)})"
+                                      if named else "")
+                                  + ": name it exactly dot_i8, with the "
+                                  "signature int32_t dot_i8(const int8_t "
+                                  "*a, const int8_t *b, int64_t n).")
         except Exception as err:  # noqa: BLE001 (the compiler's words)
             return Verdict(False, "your C did not compile: "
                                   + diagnostics(source, str(err)))

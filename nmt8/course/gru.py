@@ -11,7 +11,7 @@ Ballesteros (2018), Section 2, in the Nematus formulation
 ``nmt8.model.gru.gru_step`` (fed the fused ``[W | Wx]``, ``[U | Ux]`` the
 way the encoder stores them) on random and edge cases, and recognises the
 usual mistakes: the reset gate in the wrong place, the gates swapped, the
-update gate's roles swapped.
+update gate's roles swapped, a bias (b or bx) left out.
 
 Does not: check a whole sequence or the bidirectional encoder
 (``nmt8.model.model.Model.encode``), or the int8 path.
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nmt8.course.verdict import Mistake, Verdict, run_check
+from nmt8.course.verdict import Mistake, Verdict, graded, run_check
 from nmt8.model.gru import gru_step
 from nmt8.model.ops import linear
 
@@ -68,7 +68,26 @@ def _update_flipped(x, h, W, U, b, Wx, Ux, bx):
     return (1 - u) * h + u * h_tilde
 
 
+def _without_biases(gate_bias: bool, cand_bias: bool):
+    def wrong(x, h, W, U, b, Wx, Ux, bx):
+        H = h.shape[1]
+        g = _sigmoid(x @ W + (b if gate_bias else 0) + h @ U)  # (P, 2H)
+        r, u = g[:, :H], g[:, H:]
+        h_tilde = np.tanh(x @ Wx + (bx if cand_bias else 0) + r * (h @ Ux))
+        return u * h + (1 - u) * h_tilde
+    return wrong
+
+
 MISTAKES = [
+    Mistake(_without_biases(False, False),
+            "you left out both biases: the gates are σ(x W + b + h U) and "
+            "the candidate tanh(x W_x + b_x + r ⊙ (h U_x)); add b and b_x."),
+    Mistake(_without_biases(False, True),
+            "your gates have no bias: [r | u] = σ(x W + b + h U); add b "
+            "(2H values, the first H for r, the last H for u)."),
+    Mistake(_without_biases(True, False),
+            "your candidate state has no bias: h̃ = tanh(x W_x + b_x + "
+            "r ⊙ (h U_x)); add b_x."),
     Mistake(_reset_before_product,
             "you applied the reset gate to h before the product with U_x, "
             "(r ⊙ h) U_x, as in Cho et al.'s paper; in Nematus (and nmt8) "
@@ -114,6 +133,7 @@ def cases() -> list[tuple[str, tuple]]:
     ]
 
 
+@graded
 def check_gru_step(my_gru_step) -> Verdict:
     """Check ``my_gru_step(x, h, W, U, b, Wx, Ux, bx) -> h'`` against
     ``nmt8.model.gru.gru_step``."""

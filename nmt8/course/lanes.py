@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nmt8.course.verdict import Mistake, Verdict, run_check
+from nmt8.course.verdict import Mistake, Verdict, graded, run_check
 from nmt8.native.kernels import available_kernels, int8_accumulate
 
 __all__ = ["MISTAKES", "cases", "check_sse4_rows4", "lane_of", "reference"]
@@ -133,12 +133,14 @@ MISTAKES = [
 ]
 
 
+@graded
 def check_sse4_rows4(my_sse4_rows4) -> Verdict:
     """Run ``my_sse4_rows4(W4, x) -> (lanes, acc4)`` against the library's
     SSE4 kernel (lane by lane and in total)."""
     all_cases = cases()
     return run_check(my_sse4_rows4, all_cases, reference, MISTAKES,
-                     exact=True, what="my_sse4_rows4",
+                     exact=True, names=("lanes", "acc4"),
+                     what="my_sse4_rows4",
                      success=f"my_sse4_rows4's lanes and sums equal the "
                              f"library's {_kernel()} kernel exactly on all "
                              f"{len(all_cases)} cases.")

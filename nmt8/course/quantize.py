@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nmt8.course.verdict import Mistake, Verdict, run_check
+from nmt8.course.verdict import Mistake, Verdict, graded, run_check
 from nmt8.quant.int8 import quantize
 
 __all__ = ["MISTAKES", "cases", "check_quantize", "reference"]
@@ -40,7 +40,8 @@ def cases() -> list[tuple[str, tuple]]:
     rng = np.random.default_rng(6)
     out = []
     for scheme in ("per_tensor", "per_row"):
-        for K, N in ((3, 4), (6, 6), (17, 13), (64, 5)):
+        for K, N in ((6, 6), (3, 4), (17, 13), (64, 5)):  # square first:
+            # a per-row max over the wrong axis keeps its shape there
             W = (rng.standard_normal((K, N)) * 0.1).astype(np.float32)
             out.append((f"a random {K}x{N} matrix, {scheme}", (W, scheme)))
     neg = np.array([[0.5, -1.27, 0.02], [-0.9, 0.3, 1.0]], np.float32)
@@ -72,7 +73,8 @@ def _finish(W, m, scheme, top=127, rnd=np.rint, clip=True, transpose=True):
     """A quantizer built from the pieces a mistake changes."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         safe = np.where(m == 0, np.float32(1), m)
-        scale = (np.float32(top) / safe).astype(np.float32)   # (out,)
+        scale = np.where(m == 0, np.float32(1),
+                         np.float32(top) / safe).astype(np.float32)  # (out,)
         q = rnd(W * scale)                                     # (in, out)
         if clip:
             q = np.clip(q, -127, 127)
@@ -171,10 +173,12 @@ MISTAKES = [
 ]
 
 
+@graded
 def check_quantize(my_quantize) -> Verdict:
     """Run ``my_quantize(W, scheme) -> (Wq, scale, step)`` on random and
     edge matrices against ``nmt8.quant.int8.quantize``."""
     return run_check(my_quantize, cases(), reference, MISTAKES, exact=False,
+                     names=("Wq", "scale", "step"),
                      what="my_quantize",
                      success=f"my_quantize gives the library's Wq (bit for "
                              f"bit), scales and steps on all "

@@ -6,9 +6,15 @@ its worked solution between ``### BEGIN SOLUTION`` and ``### END
 SOLUTION``. nbgrader's ``ClearSolutions`` preprocessor replaces that region
 with ``raise NotImplementedError()``; the exercise's check cell, right after
 it, then says "not done yet", and the chapter still runs to the end. The
-outputs of the solution and check cells are cleared (the solved run's
-"Correct" would mislead); every other output stays, so the learner reads a
-chapter before running it.
+check cell is an nbgrader autograder test cell (``grade: true``, locked,
+one point; ``mark_check_cells``), so nbgrader's Validate button and
+``nbgrader validate`` run the notebook and report the checks that fail
+(under nbgrader a failed check raises, see ``nmt8.course.verdict``); the
+copy carries nbgrader's checksums of those cells, so Validate also says
+when a check was edited. The outputs of the solution and check cells are
+cleared (the solved run's "Correct" would mislead); every other output
+stays, so the learner reads a chapter before running it. The glossary and
+the notation page of the book are copied beside the notebooks.
 
 Does not: grade, keep a gradebook, or release assignments (nbgrader's
 course tools do that for a class; a learner alone needs only the copy).
@@ -25,11 +31,50 @@ DESCRIPTION = ("Write the learner's copy of the course notebooks into DIR: "
 
 # the course as it sits in a clone of the repository
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+# the book's glossary, found from the notebooks: <repo>/book/glossary.md
+GLOSSARY = Path("..") / "book" / "glossary.md"
 
 
 def is_solution(cell) -> bool:
     """Whether nbgrader treats ``cell`` as a solution cell."""
     return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
+
+
+def is_check(cell) -> bool:
+    """Whether nbgrader treats ``cell`` as a test (grade, not solution)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution")
+
+
+def check_metadata(exercise_id: str) -> dict:
+    """nbgrader's metadata of the check cell of exercise ``exercise_id``
+    (``ex-06-quantize`` -> ``check-06-quantize``): an autograder test."""
+    name = exercise_id.removeprefix("ex-")
+    return {"grade": True, "grade_id": f"check-{name}", "locked": True,
+            "points": 1, "schema_version": 3, "solution": False,
+            "task": False}
+
+
+def mark_check_cells(nb) -> int:
+    """Mark the code cell right after each solution cell of ``nb`` (an
+    ``nbformat`` node, changed in place) as that exercise's nbgrader test
+    cell; returns how many cells changed."""
+    changed = 0
+    for i, cell in enumerate(nb.cells):
+        if not is_solution(cell):
+            continue
+        nxt = next((c for c in nb.cells[i + 1:] if c.cell_type == "code"),
+                   None)
+        if nxt is None:
+            raise ValueError(f"exercise {cell.metadata['nbgrader']['grade_id']}"
+                             " has no check cell after it")
+        want = check_metadata(cell.metadata["nbgrader"]["grade_id"])
+        have = {k: v for k, v in nxt.metadata.get("nbgrader", {}).items()
+                if k != "checksum"}
+        if have != want:
+            nxt.metadata["nbgrader"] = want
+            changed += 1
+    return changed
 
 
 def student_notebook(nb):
@@ -38,22 +83,23 @@ def student_notebook(nb):
     cleared. Returns a new node; ``nb`` is not changed."""
     import copy
 
-    from nbgrader.preprocessors import ClearSolutions
+    from nbgrader.preprocessors import ClearSolutions, ComputeChecksums
 
     nb = copy.deepcopy(nb)
+    mark_check_cells(nb)
     nb, _ = ClearSolutions().preprocess(nb, {"language": "python"})
-    for i, cell in enumerate(nb.cells):
-        if is_solution(cell):
-            for c in nb.cells[i:i + 2]:  # the exercise and its check
-                if c.cell_type == "code":
-                    c.outputs, c.execution_count = [], None
+    for cell in nb.cells:
+        if cell.cell_type == "code" and (is_solution(cell) or is_check(cell)):
+            cell.outputs, cell.execution_count = [], None  # exercise, check
+    nb, _ = ComputeChecksums().preprocess(nb, {})
     return nb
 
 
 def write_student_copy(out: str | Path, notebooks: str | Path = NOTEBOOKS,
                        ) -> list[Path]:
     """Write the learner's copy of every numbered notebook of ``notebooks``
-    (and the other files beside them: notation, images) into ``out``;
+    (and the other files beside them: notation, images; and the book's
+    glossary, ``../book/glossary.md`` from them) into ``out``;
     returns the notebooks written. Refuses to write into ``notebooks``."""
     import nbformat
 
@@ -68,6 +114,11 @@ def write_student_copy(out: str | Path, notebooks: str | Path = NOTEBOOKS,
     for f in src.iterdir():  # notation.md and the like, as they are
         if f.is_file() and f.suffix not in (".ipynb", ".cfg"):
             shutil.copy2(f, out / f.name)
+    glossary = src / GLOSSARY
+    if glossary.is_file():  # beside the chapters, its links made local
+        text = glossary.read_text(encoding="utf-8")
+        (out / "glossary.md").write_text(
+            text.replace("](notebooks/", "]("), encoding="utf-8")
     written = []
     for path in chapters:
         nb = nbformat.read(path, as_version=4)
@@ -93,6 +144,9 @@ def run(a: argparse.Namespace) -> int:
     for path in written:
         nb = nbformat.read(path, as_version=4)
         exercises += sum(is_solution(c) for c in nb.cells)
-    print(f"wrote {len(written)} notebooks with {exercises} exercises to "
-          f"{a.out}; open them with: jupyter lab {a.out}")
+    extra = [f for f in ("glossary.md", "notation.md")
+             if (Path(a.out) / f).exists()]
+    print(f"wrote {len(written)} notebooks with {exercises} exercises"
+          + (f" (and {', '.join(extra)})" if extra else "")
+          + f" to {a.out}; open them with: jupyter lab {a.out}")
     return 0

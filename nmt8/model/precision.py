@@ -25,10 +25,13 @@ msfp16/12  block floating point (``quant.msfp``),   numpy
            multiplied in float32 (quality only)
 =========  =======================================  ======================
 
-``"auto"`` is the fastest kernel this CPU runs; fp32 and int16 resolve it
-when the model is prepared, int8 keeps it, as ``nmt8.native.kernels``
-chooses per product (``$NMT8_KERNEL`` first; vnni, or gemm from
-``GEMM_MIN_ROWS`` rows of X on). Embeddings are lookups,
+``"auto"`` is the process's choice of kernels, made once in C
+(``nmt8.native.dispatch``: the fastest this CPU runs, unless a test or
+benchmark narrowed it); fp32, int16 and int4 resolve it to their kernel
+when the model is prepared, int8 keeps it and packs its weights then if the
+choice may read them packed: the int8 kernel depends on the rows of X of
+each product (vnni, or gemm from ``GEMM_MIN_ROWS`` rows on), a switch C
+makes per call. Embeddings are lookups,
 not products, and stored as ``embeddings="fp32"``, ``"fp16"`` or ``"int8"``
 (``nmt8.model.ops.Embedding``); by default fp32 for fp32 and msfp, fp16 for
 int16, and int8 rows for int8 and int4: the int8 and int4 products quantize
@@ -120,14 +123,11 @@ def _available(precision: str) -> list[str]:
 
 
 def _auto(precision: str) -> str:
-    if precision == "int8":
-        from nmt8.native.kernels import default_kernel
+    """The kernel "auto" means for ``precision`` (fp32, int16, int4) now."""
+    from nmt8.native import dispatch
 
-        return default_kernel()
-    fastest = {"fp32": ("avx512", "avx2", "ref"),
-               "int16": ("vnni", "avx2", "sse4", "ref"),
-               "int4": ("vnni", "avx2", "ref")}[precision]
-    return next(k for k in fastest if k in _available(precision))
+    return {"fp32": dispatch.FP32, "int16": dispatch.INT16,
+            "int4": dispatch.INT4}[precision].resolve()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,8 +166,8 @@ def check_options(precision="fp32", kernel=DEFAULT, scheme=DEFAULT,
                          f"{precision!r}; choices: {', '.join(choices)}")
     if kernel == "auto" and precision != "int8":
         kernel = _auto(precision)
-    # int8 keeps "auto": nmt8.native.kernels picks per product (vnni, or gemm
-    # from GEMM_MIN_ROWS rows of X on; $NMT8_KERNEL first)
+    # int8 keeps "auto": C picks per product by its rows of X (vnni, or gemm
+    # from GEMM_MIN_ROWS rows on: nmt8.native.dispatch)
     if kernel != "auto" and kernel not in _available(precision):
         raise ValueError(f"kernel {kernel!r} is not available on this CPU; "
                          f"available for {precision}: "
@@ -220,14 +220,13 @@ def make_weight(W: np.ndarray, opt: Options, name: str | None = None):
 
         return F32Weight(pack_fp32(W), k)
     if p == "int8":
-        from nmt8.native.kernels import default_kernel
+        from nmt8.native.dispatch import PACKED_KERNELS, auto_packs
         from nmt8.quant.int8 import quantize
 
         w = Int8Weight(quantize(W, scheme=opt.scheme), k)
-        # the kernels that read the packed copy (auto: the blocked kernel it
-        # switches to for many rows, vnni's gemm or avx2's gemm_avx2)
-        if k in ("vnni", "gemm", "gemm_avx2") or (
-                k == "auto" and default_kernel() in ("vnni", "avx2")):
+        # the kernels that read the packed copy (auto: vnni, or the blocked
+        # kernel it switches to for many rows, gemm, gemm_avx2 or amx)
+        if k in PACKED_KERNELS or (k == "auto" and auto_packs()):
             w.q.packed  # noqa: B018 - pack now: its temporaries freed at load
         return w
     if p == "int4":

@@ -2,13 +2,16 @@
 checked Python wrappers (``csrc/``, compiled by cffi at install).
 
 - ``build``: the cffi build script (``setup.py`` runs it);
-- ``clib``: the compiled library, loaded once: kernel names, error codes,
-  the instruction sets this CPU runs;
+- ``clib``: the compiled library, loaded once: the int8 kernel names,
+  error codes;
+- ``dispatch``: the one choice of instruction set for every kernel below,
+  made once per process in C (``csrc/nmt8_dispatch.h``) from what the CPU
+  runs; what "auto" means; forced narrower for tests and benchmarks;
 - ``calls``: the checked operands handed to C, and the cached C views of
   weight matrices;
 - ``kernels``: the int8 product (``ref``, the paper's ``sse4``, ``avx2``,
   ``vnni``, the blocked ``gemm`` and ``gemm_avx2``, the saturating
-  ``maddubs`` trap), and the choice of kernel;
+  ``maddubs`` trap);
 - ``fp32``, ``int16``: the other rungs of the ladder, built alike;
 - ``peak``: this core's true limits (register-only multiply-add loops,
   the streaming read), the yardstick of every "% of peak";

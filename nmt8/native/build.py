@@ -4,17 +4,19 @@ setup.py runs it through ``cffi_modules=["nmt8/native/build.py:ffibuilder"]``,
 so ``pip install -e .`` compiles it (again after every change to ``csrc/``).
 
 The declarations come from the public headers of ``csrc/`` (the int8
-kernels' ``nmt8_kernels.h``, then ``nmt8_fp32.h``, ``nmt8_int16.h`` and
-``nmt8_int4.h`` for the other rungs of the precision ladder, the kernels beside the
-products, and ``nmt8_peak.h``: the core's true limits), the single source of the C
+kernels' ``nmt8_kernels.h``, the one dispatch's ``nmt8_dispatch.h``, then
+``nmt8_fp32.h``, ``nmt8_int16.h`` and ``nmt8_int4.h`` for the other rungs
+of the precision ladder, the kernels beside the products, and
+``nmt8_peak.h``: the core's true limits), the single source of the C
 interface: each is read into ``ffibuilder.cdef`` without its
 preprocessor lines, except ``#define NAME <integer>`` which cffi
 understands (so Python reads constants such as ``NMT8_VNNI_ROWS`` from the
 library rather than repeating them).
 
 Compiler flags: ``-O3`` and nothing ISA-specific.  The SSE4, AVX2,
-AVX-512 and AVX-512 VNNI kernels carry ``__attribute__((target(...)))`` and are picked at
-run time, so one build runs on any x86-64.  ``-ffp-contract=off`` stops gcc
+AVX-512 and AVX-512 VNNI kernels carry ``__attribute__((target(...)))``
+and are picked at run time (``csrc/nmt8_dispatch.c``, once per process),
+so one build runs on any x86-64.  ``-ffp-contract=off`` stops gcc
 fusing the epilogue's multiply and add into an FMA, which would change the
 rounding that the tests reproduce in numpy.  The code is valid under strict
 aliasing (int32 sums become floats in place through a union).
@@ -23,7 +25,8 @@ aliasing (int32 sums become floats in place through a union).
 flags: ``tests/test_sanitizers.py`` compiles it with AddressSanitizer and
 UndefinedBehaviorSanitizer.
 
-Does not: choose a kernel (``nmt8.native.kernels`` does, at run time).
+Does not: choose a kernel (the C library does, once per process:
+``csrc/nmt8_dispatch.h``, ``nmt8.native.dispatch``).
 """
 
 import os
@@ -37,18 +40,19 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 CSRC = "csrc"
 HEADER = os.path.join(CSRC, "nmt8_kernels.h")
 HEADERS = [HEADER] + [os.path.join(CSRC, name)
-                      for name in ("nmt8_fp32.h", "nmt8_int16.h",
-                                    "nmt8_attention.h", "nmt8_softmax.h",
-                                    "nmt8_select.h", "nmt8_gru.h",
-                                    "nmt8_peak.h", "nmt8_int4.h")]
+                      for name in ("nmt8_dispatch.h", "nmt8_fp32.h",
+                                   "nmt8_int16.h", "nmt8_attention.h",
+                                   "nmt8_softmax.h", "nmt8_select.h",
+                                   "nmt8_gru.h", "nmt8_peak.h", "nmt8_int4.h",
+                                   "nmt8_amx.h")]
 SOURCES = [
     os.path.join(CSRC, name)
-    for name in ("nmt8_kernels.c", "nmt8_sse4.c", "nmt8_avx2.c", "nmt8_vnni.c",
-                 "nmt8_gemm.c", "nmt8_gemm_avx2.c", "nmt8_fp32.c",
-                 "nmt8_fp32_simd.c", "nmt8_int16.c", "nmt8_int16_simd.c",
-                 "nmt8_attention.c", "nmt8_softmax.c",
-                 "nmt8_select.c", "nmt8_gru.c", "nmt8_peak.c",
-                 "nmt8_int4.c")
+    for name in ("nmt8_dispatch.c", "nmt8_kernels.c", "nmt8_sse4.c",
+                 "nmt8_avx2.c", "nmt8_vnni.c", "nmt8_gemm.c",
+                 "nmt8_gemm_avx2.c", "nmt8_fp32.c", "nmt8_fp32_simd.c",
+                 "nmt8_int16.c", "nmt8_int16_simd.c", "nmt8_attention.c",
+                 "nmt8_softmax.c", "nmt8_select.c", "nmt8_gru.c",
+                 "nmt8_peak.c", "nmt8_int4.c", "nmt8_amx.c")
 ]
 DEPENDS = SOURCES + HEADERS + [os.path.join(CSRC, name) for name in
                                ("nmt8_internal.h", "nmt8_ladder.h", "nmt8_mathf.h",

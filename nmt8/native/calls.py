@@ -29,17 +29,17 @@ from nmt8.native.clib import (
     I8,
     INT8S,
     INT32S,
-    KERNEL_IDS,
     NULL,
     ffi,
     lib,
     raise_error,
 )
+from nmt8.native.dispatch import AUTO, INT8, PACKED_KERNELS, auto_packs
 from nmt8.quant.checks import float_matrix, x_matrix
 from nmt8.quant.int8 import QuantizedMatrix
 
 # the kernels that read the packed weights w->Wp
-PACKED = frozenset(KERNEL_IDS[k] for k in ("vnni", "gemm", "gemm_avx2"))
+PACKED = frozenset(INT8.ids[k] for k in PACKED_KERNELS)
 
 
 # ---------------------------------------------------------------- weights
@@ -90,7 +90,8 @@ _HANDLES_LOCK = threading.Lock()
 
 
 def handle(qW, kid: int) -> Handle:
-    """The cached C view of ``qW``, packed for VNNI if ``kid`` needs it."""
+    """The cached C view of ``qW``, packed for VNNI if ``kid`` needs it
+    (``AUTO``: if the process's choice may read the packed weights)."""
     try:
         h = _HANDLES[qW]
     except (KeyError, TypeError):
@@ -101,7 +102,7 @@ def handle(qW, kid: int) -> Handle:
             h = _HANDLES.get(qW)
             if h is None:
                 h = _HANDLES[qW] = Handle(qW)
-    if kid in PACKED and not h.packed:
+    if not h.packed and (kid in PACKED or (kid == AUTO and auto_packs())):
         with _HANDLES_LOCK:
             if not h.packed:
                 h.add_packed(qW)

@@ -15,7 +15,8 @@ Kernels (``FP32_KERNELS``): ``ref`` (plain C loops, summed in k order),
 in different orders, so they differ in the last bits; each stays within
 the standard bound ``gamma_K * sum_k |x_k w_k|``, ``gamma_K = K u / (1 - K
 u)``, ``u = 2**-24`` (tests/test_fp32_kernels.py).  ``"auto"`` is the
-fastest this CPU runs (avx512 > avx2 > ref).
+process's choice, made once in C (``nmt8.native.dispatch``: the fastest
+this CPU runs, avx512 > avx2 > ref).
 
 Does not: quantize anything, run one product on several threads, or
 replace numpy in the model (``nmt8.model.model`` chooses the precision).
@@ -28,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from nmt8.native.calls import operands, result
-from nmt8.native.clib import FLOATS, Ladder, ffi, lib
+from nmt8.native.clib import FLOATS, ffi, lib
+from nmt8.native.dispatch import FP32 as _KERNELS
 from nmt8.quant.checks import Transposed, weight_matrix
 from nmt8.quant.checks import frozen as _frozen
 
@@ -40,9 +42,7 @@ __all__ = [
     "pack_fp32",
 ]
 
-FP32_KERNELS = ("ref", "avx2", "avx512")
-_KERNELS = Ladder(FP32_KERNELS, "NMT8_F32_", lib.nmt8_f32_cpu_supports,
-                   ("avx512", "avx2", "ref"))          # "auto": fastest first
+FP32_KERNELS = _KERNELS.names  # ("ref", "avx2", "avx512")
 _F32 = np.dtype(np.float32)
 
 

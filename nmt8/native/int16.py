@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from nmt8.native.calls import operands, result, rows_quantized
-from nmt8.native.clib import FLOATS, Ladder, ffi, lib, raise_error
+from nmt8.native.clib import FLOATS, ffi, lib, raise_error
+from nmt8.native.dispatch import INT16 as _KERNELS
 from nmt8.quant.int16 import (
     W_MAX,
     X_MAX,
@@ -29,9 +30,7 @@ __all__ = [
     "int16_matmul",
 ]
 
-INT16_KERNELS = ("ref", "sse4", "avx2", "vnni")
-_KERNELS = Ladder(INT16_KERNELS, "NMT8_I16_", lib.nmt8_i16_cpu_supports,
-                  ("vnni", "avx2", "sse4", "ref"))     # "auto": fastest first
+INT16_KERNELS = _KERNELS.names  # ("ref", "sse4", "avx2", "vnni")
 # the C library and the number format agree on the ranges
 assert (lib.NMT8_I16_X_MAX, lib.NMT8_I16_W_MAX) == (X_MAX, W_MAX)
 # the int32 lanes: NMT8_I16_FLUSH pair sums, then widened to int64

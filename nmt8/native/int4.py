@@ -36,7 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from nmt8.native.calls import int8_matrix, result, target
-from nmt8.native.clib import FLOATS, INT8S, INT32S, Ladder, ffi, lib, raise_error
+from nmt8.native.clib import FLOATS, INT8S, INT32S, ffi, lib, raise_error
+from nmt8.native.dispatch import INT4 as _KERNELS
 from nmt8.quant.checks import x_matrix
 from nmt8.quant.int4 import (
     GROUPS,
@@ -61,9 +62,7 @@ __all__ = [
     "unpack4",
 ]
 
-INT4_KERNELS = ("ref", "avx2", "vnni")
-_KERNELS = Ladder(INT4_KERNELS, "NMT8_INT4_", lib.nmt8_int4_cpu_supports,
-                  ("vnni", "avx2", "ref"))              # "auto": fastest first
+INT4_KERNELS = _KERNELS.names  # ("ref", "avx2", "vnni")
 # the C library and the number format agree on the layout
 assert (lib.NMT8_INT4_W_MAX, lib.NMT8_INT4_ROWS, lib.NMT8_INT4_LINE) == (
     W_MAX, ROWS, LINE)

@@ -4,12 +4,13 @@ kernels of Section 3 of Quinn & Ballesteros (2018): the checked wrappers of
 
 - :func:`peak_loop`: a register-only throughput loop of one multiply-add
   instruction (int8 ``vpdpbusd`` zmm/ymm, the AVX2 ``vpmaddubsw`` chain,
-  fp32 ``vfmadd231ps`` zmm/ymm) with n independent accumulators
+  AMX ``tdpbusd`` on tiles where the core has AMX, fp32 ``vfmadd231ps``
+  zmm/ymm) with n independent accumulators
   (``KINDS``; :func:`available_kinds`: those this CPU runs);
 - :func:`stream_read`: one read of a buffer as ``streams`` sequential
   streams, each prefetched ``prefetch_bytes`` ahead;
 - :func:`measure_peaks`: both, timed in Python (``time.perf_counter``),
-  best of several short rounds, as int8 GOP/s (VNNI and the AVX2 chain),
+  best of several short rounds, as int8 GOP/s (VNNI, the AVX2 chain, AMX),
   fp32 GFLOP/s and single-core read GB/s, each with min / median / max
   over the rounds; :func:`read_buffer`: a large buffer for the read, not a
   power of two in size, backed by huge pages where the OS allows.
@@ -35,11 +36,12 @@ KINDS = {name: getattr(lib, "NMT8_PEAK_" + name.upper()) for name in (
     "vnni_zmm_8", "vnni_zmm_12", "vnni_zmm_16", "vnni_zmm_24",
     "vnni_ymm_8", "vnni_ymm_12", "avx2_maddubs_4", "avx2_maddubs_8",
     "fma_zmm_8", "fma_zmm_12", "fma_zmm_16", "fma_zmm_24",
-    "fma_ymm_8", "fma_ymm_12")}
+    "fma_ymm_8", "fma_ymm_12", "amx_int8_4")}
 # the peaks measured, and the kinds of each (the best of them is the peak)
 GROUPS = {"int8_vnni": ("vnni_zmm_8", "vnni_zmm_12", "vnni_zmm_16",
                         "vnni_zmm_24", "vnni_ymm_8", "vnni_ymm_12"),
           "int8_avx2": ("avx2_maddubs_4", "avx2_maddubs_8"),
+          "int8_amx": ("amx_int8_4",),
           "fp32": ("fma_zmm_8", "fma_zmm_12", "fma_zmm_16", "fma_zmm_24",
                    "fma_ymm_8", "fma_ymm_12")}
 MAX_STREAMS = lib.NMT8_PEAK_MAX_STREAMS
@@ -101,11 +103,13 @@ def _wrap32(v: int) -> int:
 
 def expected_checksum(kind: str, iters: int, ops: int) -> int:
     """The checksum :func:`peak_loop` returns: int8 kinds add 8 to every
-    int32 lane per iteration (wrapping at 32 bits), fp32 kinds 1.0 up to
-    2**24; ``ops`` per iteration gives the lanes (8 ops per int8 lane, 2
-    flops per fp32 lane)."""
+    int32 lane per iteration (AMX 128; wrapping at 32 bits), fp32 kinds 1.0
+    up to 2**24; ``ops`` per iteration gives the lanes (8 ops per int8
+    lane, 128 for AMX, 2 flops per fp32 lane)."""
     if kind.startswith("fma"):
         return ops // 2 * min(iters, 2 ** 24)
+    if kind.startswith("amx"):  # 64 multiply-adds of 2 x 1 per lane
+        return ops // 128 * _wrap32(128 * iters)
     return ops // 8 * _wrap32(8 * iters)
 
 
@@ -227,7 +231,7 @@ def measure_read(buf: np.ndarray | None = None, rounds: int = 5,
 
 def measure_peaks(rounds: int = 7, quick: bool = False) -> dict:
     """This core's true limits: :func:`measure_compute` (``int8_vnni``,
-    ``int8_avx2``, ``fp32``, those this CPU runs) and ``read``
+    ``int8_avx2``, ``int8_amx``, ``fp32``, those this CPU runs) and ``read``
     (:func:`measure_read` over a buffer of ``READ_BYTES``, or
     ``QUICK_READ_BYTES`` with ``quick``)."""
     out = measure_compute(rounds, 0.005 if quick else 0.01)
@@ -238,10 +242,13 @@ def measure_peaks(rounds: int = 7, quick: bool = False) -> dict:
     return out
 
 
-def int8_peak(peaks: dict) -> tuple[str, float]:
+def int8_peak(peaks: dict, machine: bool = False) -> tuple[str, float]:
     """The int8 peak of ``peaks`` (:func:`measure_peaks`): (group, best
-    GOP/s), VNNI if this CPU has it, else the AVX2 chain."""
-    for group in ("int8_vnni", "int8_avx2"):
+    GOP/s) of the vector instructions nmt8's kernels use, VNNI if this CPU
+    has it, else the AVX2 chain; with ``machine``, the core's own int8
+    peak, AMX's where it has AMX (no nmt8 kernel uses AMX)."""
+    for group in (("int8_amx",) if machine else ()) + ("int8_vnni",
+                                                         "int8_avx2"):
         if group in peaks:
             return group, peaks[group]["gops"]["max"]
     raise ValueError("no int8 peak was measured on this CPU")
@@ -249,7 +256,9 @@ def int8_peak(peaks: dict) -> tuple[str, float]:
 
 def format_peaks(peaks: dict) -> str:
     """One line per measured limit, with min / median / max."""
-    names = {"int8_vnni": "int8 VNNI peak", "int8_avx2": "int8 AVX2 peak",
+    names = {"int8_amx": "int8 AMX peak (no nmt8 kernel, nor FBGEMM, "
+                         "uses AMX)",
+             "int8_vnni": "int8 VNNI peak", "int8_avx2": "int8 AVX2 peak",
              "fp32": "fp32 FMA peak"}
     lines = []
     for group, name in names.items():

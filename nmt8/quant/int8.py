@@ -161,6 +161,7 @@ def _scale_and_step(absmax: np.ndarray):
         scale = (np.float32(127) / safe).astype(np.float32)       # (out,)
     tiny = np.isinf(scale)
     scale[tiny] = _F32_MAX
+    scale[zero] = 1  # nothing to scale: Wq is zero whatever the scale
     step = (absmax / np.float32(127)).astype(np.float32)          # (out,)
     return scale, step, tiny
 

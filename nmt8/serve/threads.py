@@ -17,9 +17,11 @@ OpenBLAS's limit (pthreads build, numpy's wheels) belongs to the process,
 not to a Python thread, so blocks entered by several threads at once are
 counted: the limit stays until the last block ends, then the limits from
 before the first block come back. (threadpoolctl >= 3.7 lets only the first
-thread that sets OpenBLAS's limit change it and silently ignores the others;
-this module orders the threads with its own lock and hands that control back
-after each change, so a block works in whichever thread enters it.)
+thread that sets OpenBLAS's limit change it, while that thread lives, and
+silently ignores the others; so this module orders the threads with its own
+lock and makes each change to a pthreads OpenBLAS from a short-lived thread
+of its own, which leaves no live controlling thread behind: a block works
+in whichever thread enters it. threadpoolctl's public API only.)
 
 Does not: change environment variables (no module of nmt8 does), pin
 threads to cores, or start processes (``nmt8.serve.parallel`` does).
@@ -32,7 +34,6 @@ import numbers
 import sys
 import threading
 
-import threadpoolctl
 from threadpoolctl import ThreadpoolController
 
 DEFAULT_BLAS_THREADS = 1  # one sentence per core: one thread per sentence
@@ -68,24 +69,60 @@ def _get_controller() -> ThreadpoolController:
     return _controller
 
 
-@contextlib.contextmanager
-def _in_control():
-    # see the module docstring: free OpenBLAS's "controlling thread" before
-    # and after a change, so this thread's change is not silently ignored
-    clear = getattr(getattr(threadpoolctl, "OpenBLASController", None),
-                    "clear_controlling_thread", None)
-    if clear is not None:
-        clear(force=True)
-    try:
-        yield
-    finally:
-        if clear is not None:
-            clear(force=True)
+def _split(controller: ThreadpoolController):
+    """(OpenBLAS on pthreads, every other library) as two controllers: the
+    first's limit belongs to the process and, since threadpoolctl 3.7, only
+    the thread that first set it may change it while that thread lives."""
+    libs = controller.info()
+    blas = [lib["filepath"] for lib in libs
+            if lib.get("internal_api") == "openblas"
+            and lib.get("threading_layer") != "openmp"]
+    rest = [lib["filepath"] for lib in libs if lib["filepath"] not in blas]
+    return controller.select(filepath=blas), controller.select(filepath=rest)
+
+
+def _obeyed(controller: ThreadpoolController, limits) -> bool:
+    """Whether every library of ``controller`` runs the threads of
+    ``limits`` (an int, or {filepath: n})."""
+    return all(lib["num_threads"] == (limits if isinstance(limits, int)
+                                      else limits[lib["filepath"]])
+               for lib in controller.info())
+
+
+def _in_thread(change) -> None:
+    """``change()`` in a thread of its own, which ends at once: it keeps no
+    control of OpenBLAS's limit after it. Its exception is raised here."""
+    errors: list = []
+
+    def run():
+        try:
+            change()
+        except BaseException as err:  # noqa: BLE001 - raised again below
+            errors.append(err)
+
+    t = threading.Thread(target=run, name="nmt8-blas-threads")
+    t.start()
+    t.join()
+    if errors:
+        raise errors[0]
+
+
+def _limit(limits) -> None:
+    """Every library at ``limits`` threads (an int, or {filepath: n}).
+    OpenBLAS on pthreads is set from a short-lived thread (no thread keeps
+    control of it), or, when a live thread controls it (this one, inside
+    threadpoolctl's own ``threadpool_limits``), from this thread."""
+    blas, rest = _split(_get_controller())
+    if rest.lib_controllers:
+        rest.limit(limits=limits)
+    if blas.lib_controllers:
+        _in_thread(lambda: blas.limit(limits=limits))
+        if not _obeyed(blas, limits):
+            blas.limit(limits=limits)
 
 
 def _set(n: int) -> None:
-    with _in_control():
-        _get_controller().limit(limits=n)
+    _limit(n)
     torch = sys.modules.get("torch")
     if torch is not None and torch.get_num_threads() != n:
         torch.set_num_threads(n)
@@ -105,9 +142,9 @@ def blas_threads(n: int | None = DEFAULT_BLAS_THREADS):
     with _lock:
         if not _active:  # remember the limits from before
             torch = sys.modules.get("torch")
-            with _in_control():
-                limiter = _get_controller().limit(limits=n)
-            _restore = (limiter,
+            before = {lib["filepath"]: lib["num_threads"]
+                      for lib in _get_controller().info()}
+            _restore = (before,
                         torch.get_num_threads() if torch is not None else None)
         _active.append(n)
         _set(n)
@@ -119,9 +156,8 @@ def blas_threads(n: int | None = DEFAULT_BLAS_THREADS):
             if _active:
                 _set(_active[-1])
             else:
-                limiter, torch_n = _restore
-                with _in_control():
-                    limiter.restore_original_limits()
+                before, torch_n = _restore
+                _limit(before)
                 torch = sys.modules.get("torch")
                 if torch is not None and torch_n is not None:
                     torch.set_num_threads(torch_n)

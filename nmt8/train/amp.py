@@ -1,7 +1,7 @@
 """Low-precision training, measured: float32 against ``torch.autocast``
 in bfloat16 (and float16) on the CPU at hand (Section 7 of Quinn &
 Ballesteros 2018: "explore training with low precision for faster
-experiment turnaround time"; issue 23).
+experiment turnaround time").
 
 ``compare`` fine-tunes one copy of a model per precision on the SAME
 batches, one step of each in turn (the order rotating every step, so a

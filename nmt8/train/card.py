@@ -1,6 +1,6 @@
 """The model card of a fine-tuned model, written from its runs' logs.
 
-Issue 23 ships models trained by quantization-aware fine-tuning (the open
+nmt8 ships models trained by quantization-aware fine-tuning (the open
 question of Section 7 of Quinn & Ballesteros 2018); their ``CARD.md`` is
 generated here from the ``train_log.json`` of the chosen run, the runs it
 was chosen against and the float32 reference (``nmt8 train --init-model
@@ -53,7 +53,7 @@ def card(name: str, chosen: dict, epoch: dict, others: list[dict],
     lines = [
         f"# Model card: nmt8 `{name}` (Multi30k German → English)", "",
         (f"`{base}` fine-tuned by quantization-aware training ({_what(tc)};"
-         " issue 23, `nmt8/train/qat.py`): "
+         " `nmt8/train/qat.py`): "
          "every product decoding quantizes was fake-quantized in training "
          "(weights rounded to float16, then to their integer grid; "
          "activations to int8 per row), the straight-through estimator "

@@ -1,6 +1,6 @@
 """Quantization-aware training: fake quantization with the straight-through
 estimator (the open question of Section 7 of Quinn & Ballesteros 2018,
-"would training quantized models change the results", issue 23).
+"would training quantized models change the results").
 
 Fake quantization rounds a float tensor to the integers decoding would use
 and multiplies them back by their step, so the float network computes with
@@ -10,7 +10,7 @@ exactly the values the quantized decoder multiplies:
   fused matrix (``"per_tensor"``) or per output (``"per_row"``),
   ``scale = 127 / max|W|``, ``q = rint(W * scale)``, value ``q * step``
   with ``step = max|W| / 127`` (the step the int8 kernels multiply by);
-* int4 weights (issue 23, ``csrc/nmt8_int4.h``): symmetric in [-7, 7], one
+* int4 weights (``csrc/nmt8_int4.h``): symmetric in [-7, 7], one
   step per group of ``G`` consecutive inputs of each output,
   ``step = max|w_group| / 7``, ``q = clip(rint(w / step), -7, 7)``, the
   last group zero padded;
@@ -113,8 +113,10 @@ def _int8_scale_step(absmax, torch):
     """scale ``127 / max`` (1 for a zero max) and step ``max / 127``, in
     float32 as ``nmt8.quant.int8``."""
     absmax = absmax.float()
-    safe = torch.where(absmax == 0, torch.ones_like(absmax), absmax)
-    return (torch.tensor(127.0) / safe), absmax / torch.tensor(127.0)
+    zero = absmax == 0
+    safe = torch.where(zero, torch.ones_like(absmax), absmax)
+    scale = torch.where(zero, torch.ones_like(absmax), torch.tensor(127.0) / safe)
+    return scale, absmax / torch.tensor(127.0)
 
 
 def fq_weight_int8(W, absmax=None):

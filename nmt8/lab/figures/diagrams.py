@@ -11,6 +11,8 @@ a backend, so they run headless (Agg) too.
 * :func:`beam_tree` - the hypotheses a beam search kept at every step;
 * :func:`simd_lanes` - one ``pmaddwd``-style multiply-add over int8 lanes
   (Section 3's SSE4 kernel);
+* :func:`int4_lanes` - one packed line of 4-bit weights, its lanes and
+  nibbles unpacked (``csrc/nmt8_int4.c``, the rung below Section 3);
 * :func:`roofline` - the roofline model from measured peaks and bandwidths;
 * :func:`amdahl` - overall speed-up against the speed-up of one part
   (Tables 1 and 2).
@@ -216,6 +218,61 @@ def simd_lanes(a, b, group: int = 2, ax=None, title=None):
     ax.set_title(title or f"One instruction: {L} multiplies and "
                  f"{L - len(sums)} adds into {len(sums)} int32 lanes",
                  fontsize=9)
+    return ax
+
+
+def int4_lanes(line, t: int = 0, group: int = 64, k0: int = 0,
+               lanes: int = 4, ax=None, title=None):
+    """One 64-byte nibble line of packed int4 weights, unpacked lane by lane.
+
+    line: the 64 bytes (uint8) of nibble line ``t`` of one (block, group)
+    of ``nmt8.native.int4.pack4``'s buffer, whose group starts at input
+    ``k0``.  The first ``lanes`` lanes (4 bytes each, lane j = output
+    16 b + j) are drawn: each byte, its low nibble ``v & 0x0f`` and its
+    high nibble ``v >> 4``, each minus 8, which are the weights of inputs
+    ``k .. k+3`` (low) and ``k+H .. k+H+3`` (high), ``k = k0 + 4 t``,
+    ``H = group / 2`` (the layout drawn at the top of ``csrc/nmt8_int4.c``).
+    The weights printed are computed from the bytes here, with numpy.
+    """
+    line = np.asarray(line)
+    if line.shape != (64,) or line.dtype != np.uint8:
+        raise ValueError(f"line must be 64 uint8 bytes, got {line.dtype} "
+                         f"{line.shape}")
+    if group not in (32, 64) or not 0 <= t < group // 8:
+        raise ValueError(f"t must be in [0, {group // 8}) for group {group}")
+    if not 1 <= lanes <= 16:
+        raise ValueError(f"lanes must be in [1, 16], got {lanes}")
+    n = 4 * lanes
+    v = line[:n].astype(np.int64)                    # (n,) bytes
+    lo, hi = (v & 0x0F) - 8, (v >> 4) - 8            # (n,) weights
+    k, H = k0 + 4 * t, group // 2
+    ax = _axes(ax, 2.4 + 0.62 * n, 4.2)
+    rows = ((3.2, [f"{b:02x}" for b in v], "byte (hex)", "0.9"),
+            (2.0, [str(w) for w in lo], "v & 0x0f, - 8", FP32_COLOR),
+            (1.0, [str(w) for w in hi], "v >> 4, - 8", INT8_COLOR))
+    for y, texts, label, color in rows:
+        ax.text(-0.8, y, label, ha="right", va="center", fontsize=8)
+        for i, s in enumerate(texts):
+            _box(ax, i, y, s, color, w=0.9, h=0.6, fontsize=7)
+    for i in range(n):
+        ax.text(i, 2.45, str(k + i % 4), ha="center", va="bottom",
+                fontsize=6, color="0.35")
+        ax.text(i, 0.55, str(k + H + i % 4), ha="center", va="top",
+                fontsize=6, color="0.35")
+    for j in range(lanes):
+        x0, x1 = 4 * j - 0.45, 4 * j + 3.45
+        ax.plot([x0, x0, x1, x1], [3.65, 3.75, 3.75, 3.65], color="0.3",
+                lw=0.8)
+        ax.text((x0 + x1) / 2, 3.82, f"lane {j}: output 16b+{j}",
+                ha="center", va="bottom", fontsize=7)
+    ax.text(-0.8, 0.35, "input index", ha="right", va="center", fontsize=6,
+            color="0.35")
+    ax.set_xlim(-4.0, n)
+    ax.set_ylim(0.1, 4.3)
+    ax.set_axis_off()
+    ax.set_title(title or f"Nibble line t = {t} of a group of {group}: "
+                 f"low nibbles are inputs {k}..{k + 3}, high nibbles "
+                 f"{k + H}..{k + H + 3}, of every lane's output", fontsize=9)
     return ax
 
 

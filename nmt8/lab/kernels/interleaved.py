@@ -63,14 +63,31 @@ def load_torch():
     return torch
 
 
-def _torch_linear(W: np.ndarray):
-    """PyTorch's dynamic int8 Linear (FBGEMM) for W (in, out); None if torch
-    is missing. (Its threads are limited with the others by blas_threads.)"""
+# PyTorch's int8 engines timed beside nmt8, where this PyTorch has them:
+# FBGEMM (AVX2 / AVX-512 VNNI) and oneDNN (which uses AMX where the core
+# has it: the strongest int8 baseline on such a core)
+TORCH_ENGINES = ("fbgemm", "onednn")
+
+
+def torch_engines() -> tuple[str, ...]:
+    """The engines of ``TORCH_ENGINES`` this PyTorch supports; () without
+    PyTorch."""
+    torch = load_torch()
+    if torch is None:
+        return ()
+    have = torch.backends.quantized.supported_engines
+    return tuple(e for e in TORCH_ENGINES if e in have)
+
+
+def _torch_linear(W: np.ndarray, engine: str = "fbgemm"):
+    """PyTorch's dynamic int8 Linear on quantized ``engine`` for W (in,
+    out); None if torch is missing. (Its threads are limited with the
+    others by blas_threads.)  The engine is set for each call: the packed
+    weights were made by it and PyTorch reads the global engine."""
     torch = load_torch()
     if torch is None:
         return None
-    if "fbgemm" in torch.backends.quantized.supported_engines:
-        torch.backends.quantized.engine = "fbgemm"
+    torch.backends.quantized.engine = engine
     lin = torch.nn.Linear(W.shape[0], W.shape[1], bias=False)
     with torch.no_grad():
         lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
@@ -81,6 +98,7 @@ def _torch_linear(W: np.ndarray):
     qlin.eval()
 
     def run(X):
+        torch.backends.quantized.engine = engine
         with torch.inference_mode():
             return qlin(torch.from_numpy(X))
     return run
@@ -97,7 +115,7 @@ def _methods(Ws, qWs, X, kernels, torch_runs, pWs=(), fp32_kernels=(),
     """name -> zero-argument callable computing an approximation of X @ W.
 
     Ws, qWs (int8), pWs (C fp32), q16s (int16), q4s (int4, packed),
-    torch_runs: one or more
+    torch_runs ({engine: runs}): one or more
     copies of the same weights; each call uses the next copy, so with
     enough copies every call reads its weights from memory instead of from
     cache."""
@@ -122,9 +140,9 @@ def _methods(Ws, qWs, X, kernels, torch_runs, pWs=(), fp32_kernels=(),
         q4 = _cycle(q4s)
         for k in int4_kernels:
             m[f"int4-{k}"] = lambda k=k: int4_matmul(q4(), X, kernel=k)
-    if torch_runs:
-        run = _cycle(torch_runs)
-        m["torch-fbgemm"] = lambda: run()(X)
+    for engine, runs in (torch_runs or {}).items():
+        run = _cycle(runs)
+        m[f"torch-{engine}"] = lambda run=run: run()(X)
     return m
 
 
@@ -269,9 +287,8 @@ def _bench(shapes, P_values, repeats, chosen, include_torch, progress,
         q16s = [quantize16(w) for w in Ws] if int16_kernels else []
         q4s = ([pack4(quantize4(w, INT4_GROUP)) for w in Ws] if int4_kernels
                else [])
-        torch_runs = [_torch_linear(w) for w in Ws] if include_torch else []
-        if None in torch_runs:  # no torch here
-            torch_runs = []
+        torch_runs = {e: [_torch_linear(w, e) for w in Ws]
+                      for e in (torch_engines() if include_torch else ())}
         for P in P_values:
             if bar is not None:
                 bar.set_postfix_str(f"{K}x{N} P={P}")

@@ -10,7 +10,9 @@ true int8 peak, measured in the same run by a register-only loop
 (``nmt8.native.peak``: ``vpdpbusd`` for the VNNI pair, the AVX2 chain for
 the AVX2 pair), not by nmt8's own kernels; :func:`crossover` reads from it,
 per pair, the P from which ``"auto"`` should run the blocked kernel
-(``nmt8.native.kernels.GEMM_MIN_ROWS``, ``GEMM_AVX2_MIN_ROWS``).  The kernels
+(``NMT8_GEMM_MIN_ROWS``, ``NMT8_GEMM_AVX2_MIN_ROWS`` in
+``csrc/nmt8_dispatch.h``, where C switches; ``nmt8.native.kernels``
+reads them).  The kernels
 of one (shape, P) are timed in turn, sample after sample (interleaved), so
 that a change in the load of the machine touches them all alike.  These
 times are thread CPU time (``time.thread_time``), not wall time, so that

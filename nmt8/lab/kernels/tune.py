@@ -224,10 +224,11 @@ def run(a: argparse.Namespace) -> int:
               "score_gbps": m["score"][f"{s}/{p}"],
               "ladder_score_gbps": ladder["score"][ladder["best"]],
               "read_gbps": read["gbps"] if read else None,
-              "measured": time.strftime("%Y-%m-%d"), "cpu": cpu}
+              "measured": time.strftime("%Y-%m-%d"),
+              "cpu": {k: v for k, v in cpu.items() if k != "flags"}}
     path = None if a.dry_run else tuning.write_cache(choice, cpu)
     if a.json:
-        json.dump({"cpu": cpu, "read": read, **m, "ladder": ladder,
+        json.dump({"cpu": choice["cpu"], "read": read, **m, "ladder": ladder,
                    "choice": choice,
                    "cache": path}, sys.stdout, indent=1)
         print()

@@ -41,6 +41,7 @@ from nmt8.lab.reproduce.systems import NMT8_FP32, NMT8_INT8, System
 from nmt8.lab.speed import measure
 from nmt8.lab.speed.speed import model_label
 from nmt8.model.model import Model, load_model
+from nmt8.serve.threads import blas_threads
 
 VAL = "val"
 # the shipped int4 QAT model of each direction (source, target language):
@@ -70,7 +71,7 @@ def choose_group(model: Model, settings: Settings, data=None, progress=True
     bleu = {}
     for scheme in settings.int4_groups:
         system = System(precision="int4", scheme=scheme)
-        with measure.single_threaded():
+        with blas_threads(1):
             t = translate_all(system.build(model, 5), src, progress,
                               f"val {system.variant}")
         bleu[scheme] = measure.quality(t.text, refs)["bleu"]
@@ -101,7 +102,7 @@ def answer(q: QualityRun, model: Model, src, refs, settings: Settings,
     def texts(system, m):
         if m is model and system in q.translations:
             return q.translations[system].text  # Table 6 decoded it
-        with measure.single_threaded():
+        with blas_threads(1):
             return translate_all(system.build(m, 5), src, progress,
                                  system.variant).text
 

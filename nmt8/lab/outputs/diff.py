@@ -5,17 +5,12 @@
   ("Differences are in boldface");
 * :func:`find_differences` translates sentences with two systems, in order,
   until it has found the ones whose outputs differ (the examples of Tables 8
-  and 9 are such sentences: identical outputs have nothing to show);
-* :func:`flip` goes beyond the paper: for one source whose two outputs differ,
-  it finds the first target position t where they part and scores both
-  continuations under both systems (forced decoding, ``Translator.score``),
-  so a reader sees whether int8 changed the model's preference at step t
-  (a near tie tipped over) or the beam simply explored differently
-  (``nmt8.lab.outputs.flips``, re-exported here);
-* :func:`paired_bleu` - the BLEU difference of two systems on the same
-  sentences with sacrebleu's paired bootstrap (Koehn 2004): its p-value and
-  a 95% interval on the difference, which Table 6 of the paper does not give
-  (``nmt8.lab.outputs.significance``, re-exported here).
+  and 9 are such sentences: identical outputs have nothing to show).
+
+Beside it: ``nmt8.lab.outputs.flips`` (where two outputs part, and which
+system preferred what there: a near tie tipped over, or the beam explored
+differently) and ``nmt8.lab.outputs.significance`` (the paired bootstrap
+of BLEU, Koehn 2004, which Table 6 of the paper does not give).
 
 Does not: time anything (``nmt8.lab.speed.measure``); translates only in
 :func:`find_differences`, with the systems it is given.
@@ -25,10 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-
-# the flips and the paired bootstrap, re-exported (notebooks, lab.quality and
-# tests read them as diff.flip, diff.paired_bleu, ...)
-from nmt8.lab.outputs.significance import PairedBleu, paired_bleu  # noqa: F401
 
 _MD_SPECIAL = "\\`*_|<>[]"
 

@@ -41,6 +41,7 @@ from nmt8.lab.speed import measure
 from nmt8.lab.speed.speed import ladder_systems, model_label
 from nmt8.model.model import Model, load_model
 from nmt8.model.params import resolve
+from nmt8.serve.threads import blas_threads
 
 SPLIT = "test_2016_flickr"
 # the shipped models of each direction: (source, target language) ->
@@ -137,7 +138,7 @@ def quality(model: Model, src, refs, ensemble: Model | None = None,
     for system in systems:
         models = [model, ensemble] if system.models == 2 else model
         trs[system] = tr = system.build(models, 5)
-        with measure.single_threaded():
+        with blas_threads(1):
             t = outs[system] = translate_all(tr, src, progress, system.variant)
         q = measure.quality(t.text, refs)
         base = dataclasses.replace(NMT8_FP32, models=system.models)
@@ -207,7 +208,7 @@ def differences(q: QualityRun, src, settings: Settings, a: System = NMT8_FP32,
     for i in tqdm(differ[: settings.examples], desc="examples",
                   disable=not progress, leave=False):
         times = []
-        with measure.single_threaded():
+        with blas_threads(1):
             for tr in (tra, trb):
                 secs = [tr.translate_ids([A.src_ids[i]], with_seconds=True)
                         .seconds[0] for _ in range(settings.example_runs)]

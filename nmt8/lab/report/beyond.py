@@ -120,11 +120,16 @@ def _kernel_targets(shapes, peaks=None) -> str:
     rows = [r for k in shapes for r in batch_targets.kernel_rows(k)]
     if not rows:
         return ""
-    # VNNI's peak when this CPU has it, else the AVX2 chain's (as
-    # nmt8.native.peak.int8_peak, read here without loading the C library)
-    group = next((k for k in ("int8_vnni", "int8_avx2") if k in (peaks or {})),
-                 None)
+    # the machine's int8 peak: AMX's where the core has it, else VNNI's,
+    # else the AVX2 chain's; and that of the vector instructions the
+    # kernels use (as nmt8.native.peak.int8_peak, read here without
+    # loading the C library)
+    group = next((k for k in ("int8_amx", "int8_vnni", "int8_avx2")
+                  if k in (peaks or {})), None)
     g = peaks[group]["gops"]["max"] if group else None
+    vec = next((k for k in ("int8_vnni", "int8_avx2") if k in (peaks or {})),
+               None) if group == "int8_amx" else None
+    gv = peaks[vec]["gops"]["max"] if vec else None
     cells = [(f"{r.shape[0]} x {r.shape[1]}", r.P, r.method, num(r.numpy),
               _mmm(r.int8_spread, ".0f") if r.int8_spread else num(r.int8),
               num(r.fbgemm),
@@ -133,11 +138,13 @@ def _kernel_targets(shapes, peaks=None) -> str:
               _mmm(r.vs_fbgemm_spread, ".2f") if r.vs_fbgemm_spread
               else ratio(r.int8, r.fbgemm))
              + ((_share(r.int8, g), _share(r.fbgemm, g)) if g else ())
+             + ((_share(r.int8, gv), _share(r.fbgemm, gv)) if gv else ())
              for r in rows]
     head = ("in x out", "P", "int8 kernel", "numpy fp32 GOP/s",
             "int8 GOP/s min/med/max", "FBGEMM GOP/s",
             "int8 / numpy fp32 min/med/max", "int8 / FBGEMM min/med/max") + (
-        ("int8 % of true peak", "FBGEMM % of true peak") if g else ())
+        ("int8 % of true peak", "FBGEMM % of true peak") if g else ()) + (
+        ("int8 % of VNNI peak", "FBGEMM % of VNNI peak") if gv else ())
     said = ""
     if g:
         sp = peaks[group]["gops"]
@@ -146,6 +153,12 @@ def _kernel_targets(shapes, peaks=None) -> str:
                 f"(min/median/max {sp['min']:.0f}/{sp['median']:.0f}/"
                 f"{sp['max']:.0f}; `nmt8.native.peak`), not nmt8's own "
                 "kernels; the shares are of the median GOP/s.")
+        if gv:
+            said += (f" This core has AMX, which neither nmt8's kernels nor "
+                     f"FBGEMM use: the peak of the vector instructions they "
+                     f"use, a register-only `{peaks[vec]['kind']}` loop, is "
+                     f"{gv:,.0f} GOP/s, and the last two columns are shares "
+                     "of it.")
     return (f"\n### Kernel targets\n\nThe targets ask, on the paper's shapes "
             f"(in, out) at P = 64 and 256, for int8 >= "
             f"{batch_targets.KERNEL_VS_NUMPY}x numpy fp32 and >= "

@@ -86,7 +86,7 @@ from nmt8.lab.speed.speed import (
     workloads,
 )
 from nmt8.model.model import Model, load_model
-from nmt8.testing import toy_model  # noqa: F401 (old home; nmt8.testing now)
+from nmt8.serve.threads import blas_threads
 
 
 def reproduce(out_dir, quick: bool = False, data=None, model="de-en",
@@ -103,7 +103,7 @@ def reproduce(out_dir, quick: bool = False, data=None, model="de-en",
     row of "training quantized models" (None: the row is left out, with a
     note). Returns the results (also in results.json).
     """
-    with measure.single_threaded():  # one core per sentence, as measured
+    with blas_threads(1):  # one core per sentence, as measured
         return _reproduce(out_dir, quick, data, model, progress, ensemble,
                           settings, command, qat8)
 

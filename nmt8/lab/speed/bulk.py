@@ -5,9 +5,7 @@ ratios measured in the same run.
 The measurements are ``nmt8.lab.speed.batch``'s (:func:`sweep`,
 :func:`invariance`); this module picks the workload (the shipped model on
 our own sentences or a Multi30k split, or a random paper-size model) and
-prints. Every name of ``batch_measure`` is re-exported here
-(``nmt8.lab.reproduce.run`` and the notebooks call ``bulk.sweep``,
-``bulk.batch_speeds``, ...).
+prints.
 
 Does not: measure (``nmt8.lab.speed.batch``) or decode (``nmt8.search.batch``).
 """

@@ -109,6 +109,14 @@ class SpeedupInterval:
         """The whole interval is below x."""
         return self.high < x
 
+    def conclusive(self, max_span: float = 2.0) -> bool:
+        """Whether the run says something: the interval leaves out 1 (a
+        clear winner) and its ends are within ``max_span`` times of each
+        other (a number worth quoting). Prose quotes the ratio only then,
+        and otherwise says the run was inconclusive."""
+        return (self.above() or self.below()) and \
+            self.high <= max_span * self.low
+
 
 def speedup_interval(base_seconds, seconds, resamples: int = 2000,
                      level: float = 0.95, seed: int = 0) -> SpeedupInterval:
@@ -142,14 +150,6 @@ def speedup_interval(base_seconds, seconds, resamples: int = 2000,
     low, high = np.percentile(ratios, [tail, 100 - tail])
     return SpeedupInterval(float(np.median(base) / np.median(other)),
                            float(low), float(high), level, int(base.size))
-
-
-# -- one thread per core -----------------------------------------------------------
-def single_threaded():
-    """``nmt8.serve.threads.blas_threads(1)`` under the name that
-    ``nmt8.lab.reproduce.run``, ``nmt8.lab.outputs.quality`` and notebooks 05 and 07
-    still use; new code calls ``blas_threads`` directly."""
-    return blas_threads(1)
 
 
 def _timed_decoder(tr):

@@ -28,10 +28,10 @@ from nmt8.native.clib import (
     INT8S,
     NULL,
     ffi,
-    isa_code,
     lib,
     raise_error,
 )
+from nmt8.native.dispatch import isa_code
 from nmt8.native.fp32 import PackedF32
 from nmt8.quant.int8 import QuantizedMatrix
 

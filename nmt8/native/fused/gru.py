@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nmt8.native.clib import F32, FLOATS, ffi, isa_code, lib, raise_error
+from nmt8.native.clib import F32, FLOATS, ffi, lib, raise_error
+from nmt8.native.dispatch import isa_code
 
 
 def _rows(a, width: int, name: str):

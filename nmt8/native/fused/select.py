@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nmt8.native.clib import F32, FLOATS, NULL, ffi, isa_code, lib, raise_error
+from nmt8.native.clib import F32, FLOATS, NULL, ffi, lib, raise_error
+from nmt8.native.dispatch import isa_code
 
 _I64 = ffi.typeof("int64_t[]")
 _F64 = ffi.typeof("double[]")

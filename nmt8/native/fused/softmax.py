@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nmt8.native.clib import F32, FLOATS, ffi, isa_code, lib, raise_error
+from nmt8.native.clib import F32, FLOATS, ffi, lib, raise_error
+from nmt8.native.dispatch import isa_code
 
 _DOUBLES = ffi.typeof("double[]")
 
