@@ -384,6 +384,8 @@ _LAB_COMMANDS = (
      "nmt8.lab.kernels.bench"),
     ("bench batch", "words per core second against batch size",
      "nmt8.lab.speed.bulk"),
+    ("bench amp", "time training steps, fp32 against bf16/fp16 autocast",
+     "nmt8.train.amp"),
     ("reproduce", "regenerate the paper's tables on this machine",
      "nmt8.lab.reproduce.run"),
     ("tune", "measure the kernels' run-time parameters, cache them per CPU",
@@ -393,7 +395,8 @@ _LAB_COMMANDS = (
                         "without their solutions"), "nmt8.course.student"),
 )
 _GROUPS = {
-    "bench": "benchmarks: `nmt8 bench kernels`, `nmt8 bench batch`",
+    "bench": ("benchmarks: `nmt8 bench kernels`, `nmt8 bench batch`, "
+              "`nmt8 bench amp`"),
     "course": "the course: `nmt8 course student DIR`",
 }
 

@@ -14,6 +14,7 @@ from nmt8.lab.reproduce.records import SpeedResult
 from nmt8.lab.reproduce.results import Results
 from nmt8.lab.reproduce.systems import (
     NMT8_FP32,
+    NMT8_INT4,
     NMT8_INT8,
     NMT8_INT16,
     TORCH_FP32,
@@ -34,7 +35,8 @@ TINY = {"speed_sentences": 2, "runs": 1, "beams": (2,), "sweep_beams": (1, 2),
         "dask_workers": (1, 2), "dask_lines": 40, "dask_runs": 1,
         "kernel_P": (1, 5), "kernel_repeats": 1,
         "kernel_target_P": (4, 8), "kernel_target_shapes": ((12, 48), (20, 30)),
-        "memory_systems": (NMT8_FP32, NMT8_INT16, NMT8_INT8)}
+        "memory_systems": (NMT8_FP32, NMT8_INT16, NMT8_INT8, NMT8_INT4),
+        "bootstrap_samples": 50}
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +51,10 @@ def test_reproduce_writes_every_section(toy):
     root, model, data = toy
     out = root / "out"
     second = random_model(8, 8, model.cfg.n_words_src, model.cfg.n_words, seed=1)
+    qat8 = toy_model(root / "qat8", PAIRS, vocab_size=60, seed=3)
     res = rp.reproduce(out, data=data, model=model, progress=False,
-                       ensemble=second, settings=rp.Settings(**TINY))
+                       ensemble=second, settings=rp.Settings(**TINY),
+                       qat8=qat8)
     assert isinstance(res, Results)
     report = (out / "report.md").read_text(encoding="utf-8")
     for h in HEADINGS:
@@ -108,6 +112,65 @@ def test_reproduce_writes_every_section(toy):
     assert res.total_seconds > 0 and saved["total_seconds"] > 0
     _check_batch_section(res, saved, report)
     _check_memory_section(res, saved, report)
+    _check_quantized_training(res, saved, report)
+
+
+def _check_quantized_training(res, saved, report):
+    """Training quantized models: int4's group chosen on val, then int8
+    and int4 after training (Table 6's outputs), int4 QAT (the shipped
+    de-en-qat4) and int8 QAT (the model given) against fp32; its targets."""
+    from nmt8.lab.kernels.machine import int8_available
+    from nmt8.lab.outputs.answer import INT4_POST, INT4_QAT, INT8_POST, INT8_QAT
+    from nmt8.lab.report.answer import QAT
+    from nmt8.lab.reproduce.records import QuantizedTraining
+
+    a = res.quantized_training
+    assert QuantizedTraining.from_json(saved["quantized_training"]) == a
+    section = report.split(f"\n## {QAT}\n")[1]
+    if not int8_available():
+        assert not a.rows and "not compiled" in section
+        return
+    g = a.group
+    assert (g.split, g.sentences) == ("val", len(PAIRS))
+    assert list(g.bleu) == ["group32", "group64"]
+    best = max(g.bleu.values())
+    # the best on val; a tie goes to the larger group (fewer steps stored)
+    assert g.chosen == [k for k, v in g.bleu.items() if v == best][-1]
+    t6 = {r.system: r for r in res.quality.systems}
+    assert (a.fp32_bleu, a.sentences, a.n_samples) == (
+        t6[NMT8_FP32].bleu, len(PAIRS), TINY["bootstrap_samples"])
+    assert [r.name for r in a.rows] == [INT8_POST, INT4_POST, INT4_QAT,
+                                        INT8_QAT]
+    post8, post4, qat4, qat8 = a.rows
+    assert post8.system == NMT8_INT8 and post8.bleu == t6[NMT8_INT8].bleu
+    assert post8.changed == len(PAIRS) - t6[NMT8_INT8].identical_to_fp32
+    assert post4.system == System(precision="int4", scheme=g.chosen)
+    if g.chosen == NMT8_INT4.scheme:  # Table 6 has it: the same outputs
+        assert post4.bleu == t6[NMT8_INT4].bleu
+        assert post4.changed == len(PAIRS) - t6[NMT8_INT4].identical_to_fp32
+    assert qat4.model.startswith("de-en-qat4 E=256")
+    assert qat4.system == System(precision="int4", scheme="group64")
+    assert qat8.model.startswith("qat8 E=8") and qat8.system == NMT8_INT8
+    for r, post in ((post8, None), (post4, None), (qat4, post4), (qat8, post8)):
+        d = r.vs_fp32
+        assert d.delta == pytest.approx(r.bleu - a.fp32_bleu)
+        assert d.low <= d.high and 0 <= d.p_value <= 1
+        assert 0 <= r.changed <= len(PAIRS)
+        assert (r.vs_post is None) == (post is None)
+        if post is not None:
+            assert r.vs_post.delta == pytest.approx(r.bleu - post.bleu)
+        assert f"| {r.name} ({r.system.variant}) | {r.model} | {r.bleu:.2f} | " \
+            f"{d.delta:+.2f} | {d.low:+.2f} to {d.high:+.2f} |" in section
+    assert f"{g.chosen}**" in section and "The answer, per precision:" in section
+    assert "No int8 QAT model was given" not in section
+    (t,) = [t for t in res.targets if "within 0.5 BLEU of fp32" in t.target]
+    assert t.target.startswith("de-en-qat4 in int4 (group64)")
+    assert (t.value, t.met, t.unit) == (qat4.vs_fp32.delta,
+                                        qat4.vs_fp32.delta >= -0.5, " BLEU")
+    # the speed runs had no beam 1: no int4 speed target; memory has both
+    assert not any(t.target.startswith("nmt8 int4") for t in res.targets)
+    assert [t.target for t in res.targets if "int4/int8" in t.target] == [
+        "int4/int8 resident after loading <= 0.65x"]
 
 
 def _check_memory_section(res, saved, report):
@@ -243,6 +306,8 @@ def test_reproduce_without_data(toy, monkeypatch):
     assert "Multi30k not found" in report and "Skipped" in report
     assert "> Skipped (settings.memory is off)." in report and not res.memory
     assert res.quality is None and not res.data.found
+    assert res.quantized_training is None
+    assert report.split("## Training quantized models")[1].count("Skipped") == 1
     assert not any(r.system.engine == "PyTorch" for r in res.speed)
     # the batch section runs on our own sentences
     assert res.batch.speed and res.batch.dask is None
@@ -289,6 +354,9 @@ def test_settings_quick_is_smaller():
     (System(kernel="avx2"), "nmt8 fp32 (C avx2)", "fp32 (C avx2)"),
     (System(precision="int16"), "nmt8 int16", "int16 per-tensor"),
     (System(precision="msfp12"), "nmt8 msfp12", "msfp12"),
+    (NMT8_INT4, "nmt8 int4 group64", "int4 group64"),
+    (System(precision="int4", scheme="group32"), "nmt8 int4 group32",
+     "int4 group32"),
 ])
 def test_system_labels(system, label, variant):
     assert (system.label, system.variant) == (label, variant)
@@ -296,6 +364,7 @@ def test_system_labels(system, label, variant):
 
 def test_systems_are_equal_by_their_fields_not_by_spelling():
     assert System(precision="int8", scheme="per_tensor") == NMT8_INT8
+    assert System(precision="int4", scheme="group64") == NMT8_INT4  # default
     assert System(scheme="per_tensor") == NMT8_FP32  # fp32 has no scheme
     assert hash(System(precision="int8")) == hash(NMT8_INT8)
     assert System("PyTorch", "int8") != NMT8_INT8  # same label words, other engine
@@ -304,7 +373,10 @@ def test_systems_are_equal_by_their_fields_not_by_spelling():
 
 @pytest.mark.parametrize("kw, match", [
     ({"engine": "torch"}, "engine"),
-    ({"precision": "int4"}, "precision"),
+    ({"precision": "int2"}, "precision"),
+    ({"precision": "int4", "scheme": "per_row"}, "int4 scheme"),
+    ({"precision": "int4", "scheme": "group16"}, "int4 scheme"),
+    ({"engine": "PyTorch", "precision": "int4"}, "PyTorch"),
     ({"precision": "int8", "scheme": "per_col"}, "scheme"),
     ({"scheme": "per_row"}, "fp32 has no"),
     ({"precision": "msfp12", "kernel": "avx2"}, "no kernel"),
@@ -663,7 +735,7 @@ def test_the_ladder_has_every_precision_and_both_baselines():
 
     assert [r.system.variant for r in LADDER] == [
         "fp32", "fp32 (C)", "int16 per-tensor", "int8 per-tensor",
-        "int8 per-row", "msfp16", "msfp12"]
+        "int8 per-row", "int4 group64", "msfp16", "msfp12"]
     assert [r.system.precision for r in LADDER if not r.timed] == \
         ["msfp16", "msfp12"]
     assert [(b.system, b.name) for b in BASELINES] == [
@@ -709,6 +781,112 @@ def test_memory_section_and_targets_read_the_records(made_up):
     made_up.memory[1] = _memory(NMT8_INT16, 200, 300, 310, 520)
     got = {t.target: t.met for t in rp.targets(made_up)}
     assert got["int16/fp32 resident after loading <= 0.65x"] is False
+    # int4 against int8 (issue 23), not against fp32
+    assert not any("int4" in t for t in got)
+    for loaded, met in ((84, True), (85, False)):  # 0.646x, 0.654x of 130
+        made_up.memory.append(_memory(NMT8_INT4, 50, loaded, 90, 300))
+        got = {t.target: (round(t.value, 3), t.met)
+               for t in rp.targets(made_up)}
+        assert got["int4/int8 resident after loading <= 0.65x"] == (
+            round(loaded / 130, 3), met)
+        made_up.memory.pop()
+
+
+def _runs(workload, beam, system, runs):
+    """A SpeedResult with these run seconds (10 words)."""
+    import statistics
+
+    med = statistics.median(runs)
+    return SpeedResult(workload=workload, beam=beam, system=system,
+                       sentences=2, words=10, runs=list(runs), seconds=med,
+                       wps=10 / med, wpcs=10 / med, cores=1,
+                       mean_latency_ms=5.0)
+
+
+@pytest.mark.parametrize("int4_runs, spread, met", [
+    # int8 seconds / int4 seconds, round by round: 2.0, 1.0, 1.5
+    ((0.5, 2.0, 2.0), (1.0, 1.5, 2.0), True),
+    # 1.25, 1.5, 1.2: the median round is below 1.3
+    ((0.8, 1.333333, 2.5), (1.2, 1.25, 1.5), False),
+])
+def test_int4_speed_target_is_taken_round_by_round(made_up, int4_runs, spread,
+                                                   met):
+    from nmt8.lab.report.report import render
+
+    int8_runs = (1.0, 2.0, 3.0)
+    made_up.speed += [_runs("big", 1, NMT8_INT4, int4_runs),
+                      _runs("big", 1, TORCH_INT8, (9.0, 9.0, 9.0))]
+    made_up.speed = [r for r in made_up.speed
+                     if (r.workload, r.beam, r.system) != ("big", 1, NMT8_INT8)]
+    made_up.speed.append(_runs("big", 1, NMT8_INT8, int8_runs))
+    # and the shipped workload's beam 1 is not the paper size: no row
+    made_up.speed += [_runs("toy", 1, NMT8_INT4, (0.1,) * 3),
+                      _runs("toy", 1, NMT8_INT8, (1.0,) * 3)]
+    made_up.targets = rp.targets(made_up)
+    (t,) = [t for t in made_up.targets if "int4" in t.target]
+    assert t.target == ("nmt8 int4 group64 / nmt8 int8 WPCS >= 1.3x, beam 1, "
+                        "big (median of the round-by-round ratios)")
+    got = tuple(t.spread[k] for k in ("min", "median", "max"))
+    assert got == pytest.approx(spread, abs=1e-5)
+    assert (t.value, t.met) == (pytest.approx(spread[1], abs=1e-5), met)
+    lo, hi = t.interval
+    assert 0 < lo <= hi
+    cell = next(line for line in render(made_up).splitlines()
+                if line.startswith(f"| {t.target} |"))
+    assert f"{t.value:.2f}x (rounds: {spread[0]:.2f}/{spread[1]:.2f}/" \
+        f"{spread[2]:.2f}) [95%: {lo:.2f} to {hi:.2f}]" in cell
+    assert cell.endswith(f"| {'yes' if met else 'NO'} |")
+
+
+def test_int4_targets_need_both_systems_at_beam_1(made_up):
+    made_up.speed.append(_runs("big", 5, NMT8_INT4, (0.1, 0.1, 0.1)))
+    assert not any("int4" in t.target for t in rp.targets(made_up))
+
+
+def test_the_qat_target_and_section_read_the_answer_records(made_up):
+    from nmt8.lab.outputs.answer import INT4_POST, INT4_QAT, INT8_POST
+    from nmt8.lab.report.report import render
+    from nmt8.lab.reproduce.records import (
+        AnswerRow,
+        GroupChoice,
+        Paired,
+        QuantizedTraining,
+    )
+    from nmt8.lab.reproduce.results import to_json
+
+    int4 = System(precision="int4", scheme="group64")
+    rows = [AnswerRow(INT8_POST, "toy", NMT8_INT8, 31.0,
+                      Paired(-0.25, -0.5, 0.1, 0.2), 40),
+            AnswerRow(INT4_POST, "toy", int4, 30.5,
+                      Paired(-0.75, -1.2, -0.3, 0.01), 200),
+            AnswerRow(INT4_QAT, "de-en-qat4 E=8", int4, 30.7,
+                      Paired(-0.55, -0.9, -0.1, 0.03), 210,
+                      Paired(0.2, -0.1, 0.5, 0.15))]
+    made_up.quantized_training = QuantizedTraining(
+        3, 31.25, 1000, GroupChoice("val", 9, {"group32": 30.0,
+                                               "group64": 30.5}, "group64"),
+        rows)
+    (t,) = [t for t in rp.targets(made_up) if "BLEU" in t.target]
+    assert (t.value, t.met, t.unit, t.interval) == (-0.55, False, " BLEU",
+                                                    (-0.9, -0.1))
+    rows[2].vs_fp32 = Paired(-0.5, -0.9, -0.1, 0.03)  # exactly 0.5 below
+    made_up.targets = rp.targets(made_up)
+    (t,) = [t for t in made_up.targets if "BLEU" in t.target]
+    assert t.met
+    lines = render(made_up).splitlines()
+    assert ("| de-en-qat4 in int4 (group64) within 0.5 BLEU of fp32 (BLEU - "
+            "fp32's >= -0.5), test, beam 5 | -0.50 BLEU [95%: -0.90 to -0.10] "
+            "| yes |") in lines
+    assert ("| int4 QAT (int4 group64) | de-en-qat4 E=8 | 30.70 | -0.50 | "
+            "-0.90 to -0.10 | 0.030 | 210 | +0.20 | -0.10 to +0.50 | 0.150 |"
+            ) in lines
+    assert "| fp32 | toy | 31.25 |" in "\n".join(lines)
+    assert ("int4's group size, chosen on val (9 sentences, beam 5): group32 "
+            "30.00, group64 30.50 BLEU -> **group64**.") in lines
+    assert any(line.startswith("- int4: on this run, the quantization-aware "
+                               "model (30.70 BLEU) is within noise of") for line in lines)
+    back = QuantizedTraining.from_json(to_json(made_up.quantized_training))
+    assert back == made_up.quantized_training
 
 
 def test_memory_record_round_trips_through_json():

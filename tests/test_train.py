@@ -242,3 +242,45 @@ def test_schedule_warms_up_then_decays_to_min_lr():
     assert lr_at(9, tc, 110) == pytest.approx(1e-3)  # peak after warm-up
     assert lr_at(60, tc, 110) == pytest.approx((1e-3 + 1e-5) / 2)  # cosine half
     assert lr_at(110, tc, 110) == pytest.approx(1e-5)
+
+
+def test_fine_tuning_and_export_from_carry_the_base_models_options(
+        trained, tmp_path):
+    """A model fine-tuned with --init-model keeps its base's decoding
+    options (model.npz.json's length_exponent, chosen on val), and so does
+    `nmt8 train --export-from RUN/epochN.pt` into a new folder: the base is
+    found in the run's train_log.json, its BPE models copied, nothing by
+    hand."""
+    from nmt8.cli import main
+    from nmt8.model.config import ModelConfig
+    from nmt8.train.config import TrainConfig
+    from nmt8.train.loop import train
+
+    base = tmp_path / "base"
+    shutil.copytree(trained, base)
+    cfg = ModelConfig.from_json(base / "model.npz.json")
+    assert cfg.length_exponent != 0.625  # the default would not pass
+    options = json.loads((base / "model.npz.json").read_text())
+    options.pop("length_alpha", None)
+    (base / "model.npz.json").write_text(
+        json.dumps({**options, "length_exponent": 0.625}))
+    run = train(TrainConfig(data=str(trained.parent / "data"),
+                            out=str(tmp_path / "run"),
+                            init_model=str(base / "model.npz"), epochs=1,
+                            epoch_steps=1, batch_size=16, warmup_steps=1,
+                            seed=7, threads=1), progress=False)
+    assert ModelConfig.from_json(run / "model.npz.json").length_exponent \
+        == 0.625
+    new = tmp_path / "exported"
+    assert main(["train", "--export-from", str(run / "epoch1.pt"), "--out",
+                 str(new)]) == 0
+    got = ModelConfig.from_json(new / "model.npz.json")
+    assert got.length_exponent == 0.625
+    assert (got.dim_word, got.dim) == (cfg.dim_word, cfg.dim)
+    for f in cfg.bpe_models:
+        assert (new / f).read_bytes() == (base / f).read_bytes()
+    model = nmt8.load_model(new)
+    assert model.cfg.length_exponent == 0.625
+    for g in json.loads((new / "golden.json").read_text()):
+        got = nmt8.score_ids(model, g["src_ids"][:-1], g["tgt_ids"])
+        np.testing.assert_allclose(got, g["logprobs"], atol=1e-4)

@@ -11,7 +11,7 @@
   straight-through estimator, for quantization-aware fine-tuning
   (``nmt8 train --qat``);
 * ``amp``: float32 against bf16/fp16 autocast training, steps interleaved
-  (``python -m nmt8.train.amp``);
+  (``nmt8 bench amp``);
 * ``card``: a fine-tuned model's CARD.md from its runs' logs.
 
 Importing this package does not import PyTorch; the functions that need it do.

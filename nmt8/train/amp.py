@@ -12,8 +12,8 @@ ratio of medians), the val BLEU of each copy, the CPU's name and the
 flags that matter (avx512_bf16, amx_bf16, avx512_fp16), and the load
 average before and after.
 
-Run: ``python -m nmt8.train.amp --out runs/amp --steps 20`` (options:
-``--help``).
+Run: ``nmt8 bench amp --out runs/amp --steps 20`` (options: ``nmt8 bench
+amp --help``); the figures are in ``runs/amp/amp.json``.
 
 Does not: train to convergence (a short fine-tuning says whether the
 numbers survive; ``nmt8 train --amp`` trains), or assert anything about
@@ -170,28 +170,63 @@ def compare(tc: TrainConfig, precisions: list[str], steps: int) -> dict:
     return result
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default="runs/amp")
-    ap.add_argument("--init-model", default="de-en")
+DESCRIPTION = ("Time training steps in float32 against torch.autocast in "
+               "bf16 (and fp16) on this CPU, on the same batches, steps "
+               "interleaved; then greedy val BLEU of each copy. Writes "
+               "OUT/amp.json.")
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of ``nmt8 bench amp``."""
+    ap.add_argument("--out", default="runs/amp",
+                    help="folder for amp.json (and the base model's BPE "
+                         "models)")
+    ap.add_argument("--init-model", default="de-en",
+                    help="the model fine-tuned: a shipped name or a "
+                         "model.npz path")
     ap.add_argument("--precisions", default="fp32,bf16",
-                    help="comma-separated, fp32 first: fp32,bf16,fp16")
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--lr", type=float, default=1e-4)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--data", default=None)
-    a = ap.parse_args(argv)
-    precisions = a.precisions.split(",")
-    if precisions[0] != "fp32" or not set(precisions) <= {"fp32", "bf16",
-                                                         "fp16"}:
-        raise SystemExit("--precisions: fp32 first, then bf16 and/or fp16")
+                    help="comma-separated, fp32 first, then bf16 and/or fp16")
+    ap.add_argument("--steps", type=int, default=20,
+                    help="training steps timed per precision (the same "
+                         "batches for each)")
+    ap.add_argument("--batch-size", type=int, default=80,
+                    help="sentence pairs per step")
+    ap.add_argument("--lr", type=float, default=1e-4,
+                    help="peak learning rate (Adam; warm-up over a quarter "
+                         "of the steps, cosine to lr / 10)")
+    ap.add_argument("--threads", type=int, default=1, help="PyTorch threads")
+    ap.add_argument("--seed", type=int, default=7,
+                    help="seed of the batches and dropout masks")
+    ap.add_argument("--data", default=None,
+                    help="Multi30k folder (default: $NMT8_DATA)")
+    ap.add_argument("--src-lang", default="de",
+                    help="source language of the corpus")
+    ap.add_argument("--tgt-lang", default="en",
+                    help="target language of the corpus")
+
+
+def parse_precisions(text: str) -> list[str]:
+    """``"fp32,bf16"`` -> ``["fp32", "bf16"]``: fp32 first, no repeats."""
+    precisions = [p.strip() for p in text.split(",") if p.strip()]
+    if (not precisions or precisions[0] != "fp32"
+            or not set(precisions) <= set(PRECISIONS)
+            or len(set(precisions)) != len(precisions)):
+        raise ValueError(f"--precisions: fp32 first, then bf16 and/or fp16, "
+                         f"each once, got {text!r}")
+    return precisions
+
+
+def run(a: argparse.Namespace) -> int:
+    """``nmt8 bench amp`` with parsed options."""
+    precisions = parse_precisions(a.precisions)
+    if a.steps < 1 or a.batch_size < 1 or a.threads < 1:
+        raise ValueError("--steps, --batch-size and --threads must be >= 1")
     tc = TrainConfig(out=a.out, init_model=a.init_model, lr=a.lr,
                      warmup_steps=max(1, a.steps // 4), min_lr=a.lr / 10,
-                     threads=a.threads, seed=a.seed, data=a.data)
+                     threads=a.threads, seed=a.seed, data=a.data,
+                     batch_size=a.batch_size, src_lang=a.src_lang,
+                     tgt_lang=a.tgt_lang)
     compare(tc, precisions, a.steps)
+    print(Path(a.out) / "amp.json")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -2,7 +2,8 @@
 
 ``TrainConfig`` holds every setting of ``nmt8 train`` (each field is a
 command-line flag); ``model_config`` gives the model options written beside
-the exported weights (``model.npz.json``).
+the exported weights (``model.npz.json``), with the decoding options
+(:data:`DECODING_OPTIONS`) of the model fine-tuned from, when there is one.
 
 Does not: train (``nmt8.train.loop``) or export (``nmt8.train.export``).
 """
@@ -91,9 +92,18 @@ class TrainConfig:
                            choices=["bf16", "fp16"])
 
 
-def model_config(tc: TrainConfig, src_bpe, tgt_bpe) -> ModelConfig:
-    """The options written beside the weights (``model.npz.json``)."""
-    return ModelConfig(dim_word=tc.dim_word, dim=tc.dim,
+# options of model.npz.json that training does not set but decoding reads
+# (chosen on val for the base model): a fine-tuned model keeps its base's
+DECODING_OPTIONS = ("length_exponent",)
+
+
+def model_config(tc: TrainConfig, src_bpe, tgt_bpe,
+                 base: ModelConfig | None = None) -> ModelConfig:
+    """The options written beside the weights (``model.npz.json``);
+    ``base``: the options of the model fine-tuned from (``--init-model``),
+    whose :data:`DECODING_OPTIONS` carry over."""
+    carried = {k: getattr(base, k) for k in DECODING_OPTIONS} if base else {}
+    return ModelConfig(**carried, dim_word=tc.dim_word, dim=tc.dim,
                        n_words_src=len(src_bpe), n_words=len(tgt_bpe),
                        dictionaries=[f"bpe.{tc.src_lang}.json",
                                      f"bpe.{tc.tgt_lang}.json"],

@@ -66,11 +66,15 @@ def average_states(paths: list[str | Path], model, torch) -> dict:
     return {k: sum(s[k] for s in states) / len(states) for k in want}
 
 
-def export_checkpoints(tc: TrainConfig) -> Path:
+def export_checkpoints(tc: TrainConfig, base: ModelConfig | None = None
+                       ) -> Path:
     """``nmt8 train --export-from a.pt,b.pt``: export their average to tc.out.
 
     Needs only ``bpe.{src,tgt}.model`` in ``tc.out`` (the vocabularies the
-    checkpoints were trained with), not the corpus.
+    checkpoints were trained with), not the corpus. ``base``: the options
+    of the model they were fine-tuned from, whose decoding options the
+    export carries (``nmt8.train.config.model_config``; found by
+    ``nmt8.train.loop.export_base``).
     """
 
     torch = import_torch()
@@ -83,7 +87,7 @@ def export_checkpoints(tc: TrainConfig) -> Path:
             raise ValueError(f"--export-from needs the BPE model {f} the "
                              "checkpoints were trained with (--out DIR)")
         bpes.append(BPE(f))
-    cfg = model_config(tc, *bpes)
+    cfg = model_config(tc, *bpes, base)
     model = build_model(cfg)
     paths = [p for p in tc.export_from.split(",") if p]
     model.load_state_dict(average_states(paths, model, torch))

@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from nmt8.model.config import EOS
+from nmt8.model.config import EOS, ModelConfig
 from nmt8.serve.text import BPE, train_bpe
 from nmt8.train.config import TrainConfig, model_config
 from nmt8.train.export import export, export_checkpoints, golden_pairs
@@ -202,6 +202,32 @@ def init_from_model(tc: TrainConfig, out: Path) -> tuple[TrainConfig, Path]:
     return dataclasses.replace(tc, dim_word=cfg.dim_word, dim=cfg.dim), npz
 
 
+def base_config(npz: Path) -> ModelConfig:
+    """The options (``model.npz.json``) of the model at ``npz``."""
+    return ModelConfig.from_json(Path(str(npz) + ".json"))
+
+
+def export_base(tc: TrainConfig) -> tuple[TrainConfig, ModelConfig | None]:
+    """For ``--export-from``: the model the checkpoints were fine-tuned
+    from, ``--init-model`` or else the one recorded in the
+    ``train_log.json`` beside the first checkpoint (its run). With one,
+    its BPE models are copied to ``tc.out`` (where missing), its sizes
+    used, and its options returned, so the exported model carries its
+    decoding options (``model_config``); without one, ``(tc, None)``."""
+    init = tc.init_model
+    first = Path(tc.export_from.split(",")[0])
+    log = first.parent / "train_log.json"
+    if init is None and log.is_file():
+        init = json.loads(log.read_text()).get("train_config", {}).get(
+            "init_model")
+    if init is None:
+        return tc, None
+    out = Path(tc.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tc, npz = init_from_model(dataclasses.replace(tc, init_model=init), out)
+    return tc, base_config(npz)
+
+
 def load_checked(model, npz: Path, torch) -> float | None:
     """Load a Nematus .npz into ``model`` and check the round trip: the
     weights read back by their Nematus names are the file's, bit for bit,
@@ -244,7 +270,7 @@ def train(tc: TrainConfig, progress: bool = True) -> Path:
     golden_pairs(tc.src_lang, tc.tgt_lang)  # fail now, not after training
     check_config(tc)
     if tc.export_from:
-        return export_checkpoints(tc)
+        return export_checkpoints(*export_base(tc))
     torch = import_torch()
     from tqdm.auto import tqdm
 
@@ -268,7 +294,8 @@ def train(tc: TrainConfig, progress: bool = True) -> Path:
         bpes.append(BPE(f) if f.exists()
                     else train_bpe(lines, out / f"bpe.{lang}", tc.vocab_size))
     src_bpe, tgt_bpe = bpes
-    cfg = model_config(tc, src_bpe, tgt_bpe)
+    cfg = model_config(tc, src_bpe, tgt_bpe,
+                       base_config(init_npz) if init_npz else None)
     pairs = [(src_bpe.encode(s) + [EOS], tgt_bpe.encode(t) + [EOS])
              for s, t in zip(src_tr, tgt_tr)]
     pairs = [p for p in pairs if len(p[0]) <= tc.max_len and len(p[1]) <= tc.max_len]

@@ -52,6 +52,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 
+from nmt8.model.precision import INT4_KEEPS_INT8
 from nmt8.model.weights import FUSED
 from nmt8.train.model import import_torch
 
@@ -59,11 +60,6 @@ QAT_MODES = ("int8", "int4")
 GROUPS = (32, 64)
 INT8_MAX = 127
 INT4_MAX = 7
-# int4 decoding keeps eq. (6)'s v (2H weights of one output) in int8 per
-# tensor, so attention runs fused in C as for int8: INT4_KEEPS_INT8 of
-# nmt8.model.precision on the int4 branch (import it from there once both
-# branches are in main)
-INT4_KEEPS_INT8 = ("decoder_U_att",)
 
 
 @functools.cache
@@ -195,10 +191,11 @@ class FakeQuant:
         RoundSTE = _functions()[1]
         dtype = getattr(torch, self.store_dtype)
         self.W = {}
-        for names, _ in FUSED.values():
+        for key, (names, _) in FUSED.items():
             ws = [RoundSTE.apply(model.nematus(n), dtype) for n in names]
             absmax = None
-            keep8 = self.mode == "int4" and names[0] in INT4_KEEPS_INT8
+            # int4 decoding keeps these in int8 per tensor (nmt8.model.precision)
+            keep8 = self.mode == "int4" and key in INT4_KEEPS_INT8
             if keep8 or (self.mode == "int8" and self.scheme == "per_tensor"):
                 with torch.no_grad():  # one scale for the fused matrix
                     absmax = max(w.detach().abs().max() for w in ws)

@@ -9,7 +9,8 @@ labelled ``nmt8.lab.figures.paper.LABEL``.
 
 This module writes the head, the machine and Tables 4-5; the other sections
 are in ``report_speed`` (Tables 1-3), ``report_quality`` (Tables 6-9) and
-``report_beyond`` (batch decoding, memory), tables and numbers in
+``report_beyond`` (batch decoding, memory) and ``report_answer``
+(training quantized models), tables and numbers in
 ``markdown``.
 
 Does not: measure anything; every number comes from the results.
@@ -21,6 +22,9 @@ import datetime
 from pathlib import Path
 
 from nmt8.lab.figures import paper
+from nmt8.lab.report import (
+    answer as report_answer,
+)
 from nmt8.lab.report import (
     beyond as report_beyond,
 )
@@ -38,7 +42,7 @@ DATA = "Tables 4 and 5: models and test data"
 HEADINGS = (  # the section headings, in order (tests check them)
     MACHINE, DATA, report_speed.PROFILES, report_speed.SPEED,
     report_quality.TABLE6, report_quality.HUMAN, report_quality.DIFFERENCES,
-    report_beyond.BATCH, report_beyond.MEMORY,
+    report_beyond.BATCH, report_beyond.MEMORY, report_answer.QAT,
 )
 
 
@@ -47,7 +51,7 @@ def render(res: Results) -> str:
              report_speed.profiles(res), report_speed.speed(res),
              report_quality.table6(res), report_quality.human(),
              report_quality.differences(res), report_beyond.batch(res),
-             report_beyond.memory(res)]
+             report_beyond.memory(res), report_answer.section(res)]
     return "\n".join(parts)
 
 

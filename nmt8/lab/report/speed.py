@@ -54,6 +54,20 @@ def profiles(res) -> str:
     return text
 
 
+def measured(t) -> str:
+    """A target's measured cell: ``1.44x``, ``-0.21 BLEU``; with its
+    round-by-round min/median/max and 95% interval when it has them."""
+    sign = "+" if t.unit != "x" else ""
+    text = f"{t.value:{sign}.2f}{t.unit}"
+    if t.spread:
+        text += " (rounds: " + "/".join(
+            f"{t.spread[k]:.2f}" for k in ("min", "median", "max")) + ")"
+    if t.interval:
+        lo, hi = t.interval
+        text += f" [95%: {lo:{sign}.2f} to {hi:{sign}.2f}]"
+    return text
+
+
 def speed(res) -> str:
     groups = grouped(res.speed, "workload", "beam")
     text = (f"## {SPEED}\n\nWords per core second (WPCS = source words / "
@@ -92,7 +106,7 @@ def speed(res) -> str:
              + "".join(f"![speed](speed_{k}.png)\n"
                        for k in range(len(grouped(res.speed, "workload")))))
     if res.targets:
-        rows = [(t.target, f"{t.value:.2f}x", "yes" if t.met else "NO")
+        rows = [(t.target, measured(t), "yes" if t.met else "NO")
                 for t in res.targets]
         text += ("\nTargets of the issues (each row names its workload, shape or P; meant for a quiet machine):\n\n"
                  + table(("target", "measured", "met"), rows))

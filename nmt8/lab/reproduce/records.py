@@ -5,8 +5,10 @@ One dataclass per measurement, each naming its :class:`System`:
 (Tables 3/6), :class:`Throughput`, :class:`Target`, :class:`DataStats`
 (Table 5), :class:`QualityResult` and :class:`Quality` (Table 6),
 :class:`Differences` (Tables 8/9); and beyond the paper :class:`MemoryUse`
-(resident memory, the other half of 8 bits); :func:`system_from_json`
-reads a System back from ``results.json``.
+(resident memory, the other half of 8 bits) and :class:`QuantizedTraining`
+(the answer to Section 7's "would training quantized models change the
+results", int8 and int4); :func:`system_from_json` reads a System back
+from ``results.json``.
 
 Does not: measure (``nmt8.lab.speed.speed``, ``nmt8.lab.outputs.quality``), hold the
 batch-decoding records (``nmt8.lab.reproduce.batch_records``) or a whole run
@@ -113,8 +115,13 @@ class Throughput:
 @dataclasses.dataclass
 class Target:
     target: str  # what was asked, in words
-    value: float  # the measured ratio
+    value: float  # the measured ratio (or difference, see unit)
     met: bool
+    unit: str = "x"  # how the value prints after its number: "x", " BLEU"
+    # the value's min / median / max over interleaved rounds, when the
+    # target is a ratio taken round by round (else None)
+    spread: dict | None = None
+    interval: tuple[float, float] | None = None  # a 95% bootstrap interval
 
 
 # -- quality: Tables 5, 6, 8 and 9 ---------------------------------------------------
@@ -214,3 +221,69 @@ def system_from_json(d: dict) -> System:
     its ``label`` and ``variant``)."""
     fields = {f.name for f in dataclasses.fields(System)}
     return System(**{k: v for k, v in d.items() if k in fields})
+
+
+# -- training quantized models: the paper's future work (issue 23) --------------
+@dataclasses.dataclass
+class GroupChoice:
+    """int4's group size chosen on val: BLEU of each, beam 5."""
+
+    split: str
+    sentences: int
+    bleu: dict[str, float]  # scheme (group32, group64) -> val BLEU
+    chosen: str  # the scheme with the highest val BLEU
+
+
+@dataclasses.dataclass
+class Paired:
+    """A paired bootstrap of b against a on the same sentences
+    (``nmt8.lab.outputs.significance.PairedBleu``): BLEU b - a, its 95%
+    interval and p-value."""
+
+    delta: float
+    low: float
+    high: float
+    p_value: float
+
+
+@dataclasses.dataclass
+class AnswerRow:
+    """One quantized system against fp32 on the test set, beam 5."""
+
+    name: str  # e.g. "int4 post-training", "int4 QAT"
+    model: str  # the model's label
+    system: System
+    bleu: float
+    vs_fp32: Paired  # this system - fp32 (the reproduced model)
+    changed: int  # outputs that differ from fp32's
+    vs_post: Paired | None = None  # QAT - post-training at the same precision
+
+
+@dataclasses.dataclass
+class QuantizedTraining:
+    """Does training the quantized model change the result? fp32, int8 and
+    int4 after training, and int8/int4 quantization-aware fine-tuned
+    models, on the test set (``nmt8.lab.outputs.answer``)."""
+
+    sentences: int
+    fp32_bleu: float
+    n_samples: int  # bootstrap resamples
+    group: GroupChoice | None
+    rows: list[AnswerRow]
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    def row(self, name: str) -> AnswerRow | None:
+        """The row called ``name``, or None."""
+        return next((r for r in self.rows if r.name == name), None)
+
+    @classmethod
+    def from_json(cls, d: dict) -> QuantizedTraining:
+        """The record back from its ``results.json`` object."""
+        def paired(x):
+            return Paired(**x) if x is not None else None
+        rows = [AnswerRow(**{**r, "system": system_from_json(r["system"]),
+                             "vs_fp32": paired(r["vs_fp32"]),
+                             "vs_post": paired(r["vs_post"])})
+                for r in d["rows"]]
+        group = GroupChoice(**d["group"]) if d["group"] else None
+        return cls(**{**d, "group": group, "rows": rows})

@@ -44,6 +44,7 @@ from nmt8.lab.reproduce.records import (
     PeerCheck,
     Profile,
     Quality,
+    QuantizedTraining,
     SpeedResult,
     Target,
     Throughput,
@@ -83,6 +84,8 @@ class Results:
     differences: Differences | None = None
     batch: BatchDecoding | None = None
     memory: list[MemoryUse] = dataclasses.field(default_factory=list)
+    # training quantized models (the paper's future work, issue 23)
+    quantized_training: QuantizedTraining | None = None
     targets: list[Target] = dataclasses.field(default_factory=list)
     plots: list[str] = dataclasses.field(default_factory=list)
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # by part

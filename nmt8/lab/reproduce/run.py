@@ -21,7 +21,12 @@ Ballesteros (2018) and writes ``report.md`` (one section per table),
 5. beyond the paper, the other half of 8 bits: resident memory of every
    timed precision after loading, after translating and at its peak, each
    in a fresh process (``nmt8.lab.speed.resident``);
-6. the paper's own numbers beside ours, labelled as theirs
+6. beyond the paper, its future work "training quantized models": int8
+   and int4 after training and after quantization-aware fine-tuning
+   against fp32 on the test set, int4's group size chosen on val
+   (``nmt8.lab.outputs.answer``), and issue 23's int4 targets
+   (:func:`int4_targets`);
+7. the paper's own numbers beside ours, labelled as theirs
    (``nmt8.lab.figures.paper``, ``nmt8.lab.report.report``).
 
 This module only runs the parts in order and writes the files (the figures
@@ -38,12 +43,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
 
 from nmt8.lab.figures import paper
 from nmt8.lab.kernels.machine import has_dask, has_torch, int8_available, machine_info
+from nmt8.lab.outputs.answer import INT4_QAT, answer
 from nmt8.lab.outputs.quality import (
     data_stats,
     differences,
@@ -59,8 +66,14 @@ from nmt8.lab.reproduce.batch_records import BatchDecoding
 from nmt8.lab.reproduce.records import Target
 from nmt8.lab.reproduce.results import Results, to_json
 from nmt8.lab.reproduce.settings import Settings
-from nmt8.lab.reproduce.systems import NMT8_FP32, NMT8_INT8, TORCH_FP32, TORCH_INT8
-from nmt8.lab.speed import batch, resident
+from nmt8.lab.reproduce.systems import (
+    NMT8_FP32,
+    NMT8_INT4,
+    NMT8_INT8,
+    TORCH_FP32,
+    TORCH_INT8,
+)
+from nmt8.lab.speed import batch, measure, resident
 from nmt8.lab.speed.speed import (
     beam_sweep,
     model_label,
@@ -78,22 +91,25 @@ from nmt8.serve.threads import blas_threads
 
 def reproduce(out_dir, quick: bool = False, data=None, model="de-en",
               progress: bool = True, ensemble=None,
-              settings: Settings | None = None, command: str | None = None
-              ) -> Results:
+              settings: Settings | None = None, command: str | None = None,
+              qat8=None) -> Results:
     """Run every part and write report.md, results.json and PNGs to out_dir.
 
     model: a shipped name, a path or a Model (with BPE models beside it).
     data: the Multi30k folder (default ``$NMT8_DATA``); without it the
     quality and difference parts are skipped with a note, and speed runs on
-    our own example sentences. Returns the results (also in results.json).
+    our own example sentences. qat8: an int8 quantization-aware fine-tuned
+    model of the same direction (name, path or Model), for the int8 QAT
+    row of "training quantized models" (None: the row is left out, with a
+    note). Returns the results (also in results.json).
     """
     with blas_threads(1):  # one core per sentence, as measured
         return _reproduce(out_dir, quick, data, model, progress, ensemble,
-                          settings, command)
+                          settings, command, qat8)
 
 
 def _reproduce(out_dir, quick, data, model, progress, ensemble, settings,
-               command) -> Results:
+               command, qat8=None) -> Results:
     t_start = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -104,7 +120,8 @@ def _reproduce(out_dir, quick, data, model, progress, ensemble, settings,
     if ensemble is not None:
         ens = ensemble if isinstance(ensemble, Model) else load_model(ensemble)
     res = Results(
-        command=command or _call_repr(out_dir, quick, data, model, ensemble),
+        command=command or _call_repr(out_dir, quick, data, model, ensemble,
+                                      qat8),
         quick=quick, settings=settings, machine=machine_info(),
         model=model_label(m), config=m.cfg,
         ensemble=model_label(ens) if ens is not None else None,
@@ -157,6 +174,10 @@ def _reproduce(out_dir, quick, data, model, progress, ensemble, settings,
         if settings.directions:
             res.directions = part("other directions", lambda: other_directions(
                 m, data, settings.quality_sentences, progress))
+        if settings.qat:
+            res.quantized_training = part(
+                "quantized training", lambda: answer(
+                    q, m, src, refs, settings, data, qat8, progress))
     if settings.batch:
         res.batch = part("batch decoding", lambda: batch_decoding(
             m, ref, test[0] if test else None, loads, tr0, settings, progress))
@@ -224,11 +245,51 @@ def targets(res: Results) -> list[Target]:
             r = wpcs[NMT8_INT8] / wpcs[TORCH_INT8]
             out.append(Target(f"nmt8 int8 / PyTorch int8 WPCS >= 1.2x, "
                               f"beam {beam}", r, r >= 1.2))
-    return (out + resident.targets(res.memory, res.paper_workload)
+    return (out + int4_targets(res)
+            + resident.targets(res.memory, res.paper_workload)
             + batch_targets.targets(res.batch, res.paper_workload))
 
 
-def _call_repr(out_dir, quick, data, model, ensemble) -> str:
+INT4_VS_INT8 = 1.3  # int4 / int8 WPCS, beam 1, paper size (issue 23)
+INT4_BEAM = 1
+QAT_WITHIN = 0.5  # int4 QAT at most this many BLEU below fp32 (issue 23)
+
+
+def int4_targets(res: Results) -> list[Target]:
+    """Issue 23's speed and quality targets for int4: int4 / int8 words
+    per core second at beam 1 on the paper-size workload, taken round by
+    round over the interleaved speed runs (min / median / max, the median
+    checked; and ``measure.speedup_interval``'s 95% bootstrap interval of
+    the ratio of medians); the int4 QAT model at most :data:`QAT_WITHIN`
+    BLEU below fp32 on the test set (the paired bootstrap's interval).
+    A target whose measurements are missing gives no row."""
+    out = []
+    runs = {r.system: r.runs for r in res.speed
+            if r.workload == res.paper_workload and r.beam == INT4_BEAM}
+    if NMT8_INT4 in runs and NMT8_INT8 in runs:
+        # the same round, the same words: WPCS ratio = int8 s / int4 s
+        x = sorted(a / b for a, b in zip(runs[NMT8_INT8], runs[NMT8_INT4]))
+        spread = {"min": x[0], "median": statistics.median(x), "max": x[-1]}
+        iv = measure.speedup_interval(runs[NMT8_INT8], runs[NMT8_INT4])
+        out.append(Target(
+            f"{NMT8_INT4.label} / {NMT8_INT8.label} WPCS >= {INT4_VS_INT8}x, "
+            f"beam {INT4_BEAM}, {res.paper_workload} (median of the "
+            "round-by-round ratios)", spread["median"],
+            spread["median"] >= INT4_VS_INT8, spread=spread,
+            interval=(iv.low, iv.high)))
+    a = res.quantized_training
+    r = a.row(INT4_QAT) if a is not None else None
+    if r is not None:
+        d = r.vs_fp32
+        out.append(Target(
+            f"{r.model.split()[0]} in int4 ({r.system.scheme}) within "
+            f"{QAT_WITHIN} BLEU of fp32 (BLEU - fp32's >= -{QAT_WITHIN}), "
+            f"test, beam 5", d.delta, d.delta >= -QAT_WITHIN, unit=" BLEU",
+            interval=(d.low, d.high)))
+    return out
+
+
+def _call_repr(out_dir, quick, data, model, ensemble, qat8=None) -> str:
     """How reproduce() was called from Python (Models shown by their label)."""
     def show(x):
         return f"<{model_label(x)}>" if isinstance(x, Model) else repr(str(x))
@@ -237,6 +298,7 @@ def _call_repr(out_dir, quick, data, model, ensemble) -> str:
     args += [f"data={show(data)}"] if data else []
     args += [f"model={show(model)}"]
     args += [f"ensemble={show(ensemble)}"] if ensemble is not None else []
+    args += [f"qat8={show(qat8)}"] if qat8 is not None else []
     return f"nmt8.lab.reproduce.run.reproduce({', '.join(args)})"
 
 
@@ -255,6 +317,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(default: de-en)")
     p.add_argument("--ensemble", default=None,
                    help="a second model: adds the 2-model ensemble to Table 6")
+    p.add_argument("--qat8-model", default=None, metavar="DIR",
+                   help="an int8 quantization-aware fine-tuned model of the "
+                        "same direction (nmt8 train --qat int8, then "
+                        "--export-from): adds the int8 QAT row to 'Training "
+                        "quantized models' (default: none, the row is left "
+                        "out)")
     p.add_argument("--jobs", type=int, default=None,
                    help="worker processes for the multi-core run (default: cores)")
     p.add_argument("--no-progress", action="store_true",
@@ -268,7 +336,7 @@ def run(a: argparse.Namespace) -> int:
     try:
         res = reproduce(a.out, a.quick, a.data, a.model, not a.no_progress,
                         a.ensemble, settings,
-                        command="nmt8 " + " ".join(argv))
+                        command="nmt8 " + " ".join(argv), qat8=a.qat8_model)
     except (FileNotFoundError, ValueError) as err:
         print(f"nmt8 reproduce: {err}", file=sys.stderr)
         return 2

@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from nmt8.lab.reproduce.systems import NMT8_FP32, NMT8_INT8, NMT8_INT16, System
+from nmt8.lab.reproduce.systems import (
+    NMT8_FP32,
+    NMT8_INT4,
+    NMT8_INT8,
+    NMT8_INT16,
+    System,
+)
 
 
 @dataclasses.dataclass
@@ -58,6 +64,14 @@ class Settings:
     # Table 6 for the shipped models of the other direction (En-De when the
     # model is De-En), and their 2-model ensemble when a second is shipped
     directions: bool = True
+    # training quantized models (the paper's future work, issue 23): the
+    # int4 group size chosen on val among these, then int8/int4 after
+    # training and after quantization-aware training against fp32 on test,
+    # with a paired bootstrap of this many resamples
+    qat: bool = True
+    int4_groups: tuple[str, ...] = ("group32", "group64")
+    val_sentences: int | None = None  # None: the whole val split
+    bootstrap_samples: int = 1000
 
     @classmethod
     def quick(cls, **kw) -> Settings:
@@ -69,6 +83,7 @@ class Settings:
                 "batch_runs": 1, "invariance_batch": 16, "dask_lines": 200,
                 "dask_runs": 1, "kernel_P": (1, 5, 20), "kernel_repeats": 3,
                 "kernel_target_P": (64,),
-                "memory_systems": (NMT8_FP32, NMT8_INT16, NMT8_INT8)}
+                "memory_systems": (NMT8_FP32, NMT8_INT16, NMT8_INT8, NMT8_INT4),
+                "val_sentences": 100, "bootstrap_samples": 200}
         return cls(**{**base, **kw})
 

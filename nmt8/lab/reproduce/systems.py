@@ -1,7 +1,8 @@
 """The decoders ``nmt8 reproduce`` compares: :class:`System` and the ladder.
 
 * :class:`System` names one decoder: engine (nmt8 or the PyTorch peer),
-  precision, int8 weight-scale scheme, kernel and ensemble size. It is
+  precision, weight-scale scheme (int8/int16: per tensor or per row; int4:
+  the group size), kernel and ensemble size. It is
   frozen, so two systems are the same exactly when their fields are, and a
   result is found by ``r.system == NMT8_INT8``, never by its label.
   ``label`` and ``variant`` are only how tables print it.
@@ -17,21 +18,27 @@ from __future__ import annotations
 
 import dataclasses
 
+from nmt8.model.precision import DEFAULT_GROUP, GROUP_SCHEMES
+
 ENGINES = ("nmt8", "PyTorch")
-PRECISIONS = ("fp32", "int16", "int8", "msfp16", "msfp12")  # nmt8.model.model's
+# nmt8.model.model's
+PRECISIONS = ("fp32", "int16", "int8", "int4", "msfp16", "msfp12")
 SCHEMES = ("per_tensor", "per_row")
 SCALED = ("int16", "int8")  # the precisions with a weight-scale scheme
+GROUPED = ("int4",)  # the precisions whose scheme is a group size
 SIMULATED = ("msfp16", "msfp12")  # rounded at load, multiplied in fp32
 
 
 @dataclasses.dataclass(frozen=True)
 class System:
-    """One decoder. Only int8 and int16 have a scheme (default per tensor);
-    fp32's kernel None is numpy, a name (``"auto"``) a C fp32 kernel."""
+    """One decoder. int8 and int16 have a scheme (default per tensor), int4
+    a group size (``group32``/``group64``, default
+    ``nmt8.model.precision.DEFAULT_GROUP``); fp32's kernel None is numpy,
+    a name (``"auto"``) a C fp32 kernel."""
 
     engine: str = "nmt8"  # "nmt8" or "PyTorch" (nmt8.lab.speed.peer)
     precision: str = "fp32"  # one of PRECISIONS
-    scheme: str | None = None  # int8/int16 weight scales: per_tensor, per_row
+    scheme: str | None = None  # int8/int16: per_tensor, per_row; int4: groupG
     kernel: str | None = None  # None: the precision's default (fp32: numpy)
     models: int = 1  # ensemble size
 
@@ -42,7 +49,13 @@ class System:
             raise ValueError(f"precision must be one of {PRECISIONS}, "
                              f"got {self.precision!r}")
         scheme = self.scheme
-        if self.precision not in SCALED:
+        if self.precision in GROUPED:
+            if scheme is None:
+                scheme = DEFAULT_GROUP
+            elif scheme not in GROUP_SCHEMES:
+                raise ValueError(f"{self.precision} scheme must be one of "
+                                 f"{GROUP_SCHEMES}, got {scheme!r}")
+        elif self.precision not in SCALED:
             if scheme not in (None, "per_tensor"):
                 raise ValueError(f"{self.precision} has no weight-scale scheme, "
                                  f"got {scheme!r}")
@@ -70,10 +83,10 @@ class System:
     @property
     def label(self) -> str:
         """As the speed tables print it: ``nmt8 int8``, ``PyTorch fp32``,
-        ``nmt8 fp32 (C)``."""
+        ``nmt8 fp32 (C)``, ``nmt8 int4 group64``."""
         out = f"{self.engine} {self.precision}"
-        if self.scheme == "per_row":
-            out += " per-row"
+        if self.scheme == "per_row" or self.precision in GROUPED:
+            out += " " + self.scheme.replace("_", "-")
         out += self._kernel_name
         return f"{self.models}x {out}" if self.models > 1 else out
 
@@ -121,6 +134,7 @@ NMT8_INT8 = System(precision="int8")
 NMT8_INT8_PER_ROW = System(precision="int8", scheme="per_row")
 NMT8_FP32_C = System(kernel="auto")  # the fastest C fp32 kernel here
 NMT8_INT16 = System(precision="int16")
+NMT8_INT4 = System(precision="int4")  # DEFAULT_GROUP, as decoding's default
 NMT8_MSFP16 = System(precision="msfp16")
 NMT8_MSFP12 = System(precision="msfp12")
 TORCH_FP32 = System("PyTorch")
@@ -139,7 +153,7 @@ class Rung:
 
 # The precision ladder of Table 6 and the speed table, one line per rung.
 LADDER = (Rung(NMT8_FP32), Rung(NMT8_FP32_C), Rung(NMT8_INT16),
-          Rung(NMT8_INT8), Rung(NMT8_INT8_PER_ROW),
+          Rung(NMT8_INT8), Rung(NMT8_INT8_PER_ROW), Rung(NMT8_INT4),
           Rung(NMT8_MSFP16, timed=False), Rung(NMT8_MSFP12, timed=False))
 
 

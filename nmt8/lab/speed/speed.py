@@ -101,7 +101,7 @@ def nmt8_systems() -> list[System]:
 def runnable(system: System) -> bool:
     """Can this machine build the system (C kernels compiled, the kernel
     runs on this CPU)?"""
-    needs_c = system.precision in ("int8", "int16") or (
+    needs_c = system.precision in ("int8", "int16", "int4") or (
         system.precision == "fp32" and system.kernel not in (None, "numpy"))
     if not needs_c:
         return True
