@@ -22,6 +22,18 @@ import time
 # model prints no traceback.
 
 
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's "(default: X)" after every option's help, except where
+    the help already says what the default is (in words: "every kernel
+    this CPU runs", "$NMT8_DATA")."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def _checked(check, kind=int):
     """An argparse type: ``kind(text)`` then the library's own check, so the
     CLI and the library reject the same values with the same words."""
@@ -297,7 +309,7 @@ def build_parser(argv=()) -> argparse.ArgumentParser:
                     "translate < input.de > output.en`. Memory stays bounded "
                     "whatever the input's size. An interrupted run into "
                     "--output FILE goes on with --resume.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=_DefaultsFormatter)
     _translator_args(p)
     p.add_argument("--input", metavar="FILE", default=None,
                    help="read this file instead of stdin")
@@ -327,7 +339,7 @@ def build_parser(argv=()) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_translate)
 
     p = sub.add_parser("evaluate", help="BLEU and chrF (sacrebleu) of a system",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_DefaultsFormatter)
     _translator_args(p)
     p.add_argument("--split", help="a Multi30k split, e.g. test_2016_flickr")
     p.add_argument("--data", help="Multi30k folder (default $NMT8_DATA)")
@@ -342,7 +354,7 @@ def build_parser(argv=()) -> argparse.ArgumentParser:
     from nmt8.search.sentence import MAX_BEAM, check_beam
 
     p = sub.add_parser("demo", help="translate a few sentences, fp32 and int8",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_DefaultsFormatter)
     p.add_argument("--model", action="append", default=None,
                    help="a model name or path (repeat for an ensemble); "
                         "default: de-en, then en-de")
@@ -351,7 +363,7 @@ def build_parser(argv=()) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("data", help="download or check the Multi30k corpus",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_DefaultsFormatter)
     p.add_argument("action", choices=["download", "check"],
                    help="download the corpus, or check the one you have")
     p.add_argument("--out", default="data/multi30k", help="download folder")
@@ -408,7 +420,7 @@ def _lab_command(sub, name: str, leaf: str, help_: str, module: str,
     imported only when ``argv`` names it."""
     words = [w for w in argv if not w.startswith("-")]
     p = sub.add_parser(leaf, help=help_, description=help_,
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_DefaultsFormatter)
     if words[:len(name.split())] == name.split():
         import importlib
 

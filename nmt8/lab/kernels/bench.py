@@ -295,7 +295,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     "(default: the paper's shapes)")
     ap.add_argument("--repeats", type=int, help="round-robin rounds "
                     "(default: 7 with --quick, else 31)")
-    ap.add_argument("--no-torch", action="store_true", help="skip FBGEMM")
+    ap.add_argument("--no-torch", action="store_true", help="skip PyTorch's int8 engines (FBGEMM, oneDNN)")
     ap.add_argument("--no-peaks", action="store_true",
                     help="skip measuring the core's true limits (about 10 s)")
     ap.add_argument("--sweep-rows", action="store_true",
