@@ -111,7 +111,10 @@ def _peak_of(method: str, peaks: dict | None, isa: bool = False
     if not peaks:
         return None
     if method.startswith(("int8", "int4", "torch")):
-        groups = ("int8_vnni", "int8_avx2") if isa else (
+        # the vector peak for vector kernels; AMX's for the amx kernel and
+        # for oneDNN, which runs int8 on AMX where the core has it
+        uses_amx = method in ("int8-amx", "torch-onednn")
+        groups = ("int8_vnni", "int8_avx2") if isa and not uses_amx else (
             "int8_amx", "int8_vnni", "int8_avx2")
         group = next((g for g in groups if g in peaks), None)
         return peaks[group]["gops"]["max"] if group else None
@@ -138,7 +141,7 @@ def format_table(rows: list[dict], peaks: dict | None = None) -> str:
     amx = bool(peaks) and "int8_amx" in peaks
     return _markdown(
         "in x out|P|method|median us|GOP/s min/med/max|% peak|"
-        + ("% VNNI peak|" if amx else "")
+        + ("% ISA peak|" if amx else "")
         + "weights GB/s|% read bw|x numpy min/med/max|x C fp32 min/med/max",
         "---|---:|---|---:|---:|---:|" + ("---:|" if amx else "")
         + "---:|---:|---:|---:",
@@ -363,9 +366,9 @@ def run(a: argparse.Namespace) -> int:
           "implementation'); ratios taken round by round, min/median/max "
           "over the interleaved rounds; % peak: the median GOP/s over the "
           "machine's true peak (int8: AMX where the core has it, else VNNI, "
-          "else AVX2, for int8 and FBGEMM; fp32 FMA for fp32); % VNNI peak "
-          "(on AMX cores): over the peak of the vector instructions the "
-          "kernels use; % read bw: bytes of weights per second over the "
+          "else AVX2, for int8 and FBGEMM; fp32 FMA for fp32); % ISA peak "
+          "(on AMX cores): over the peak of the instructions each kernel "
+          "uses (AMX's for amx and oneDNN); % read bw: bytes of weights per second over the "
           "core's read bandwidth (--stream only)")
     print()
     print(format_table(rows, peaks))
