@@ -92,8 +92,15 @@ def _ste_unrounded(x, grad_out, step, qmax):
     return np.where(np.abs(v) <= qmax, grad_out, 0.0).astype(np.float32)
 
 
+def _ste_zero_step_nan(x, grad_out, step, qmax):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.rint(np.asarray(x, np.float32) / step)  # NaN where step is 0
+    return np.where(np.abs(r) <= qmax, grad_out, 0.0).astype(np.float32)
+
+
 @pytest.mark.parametrize(("wrong", "hint"), [
     (_ste_no_clip, "forgets the clipping"),
+    (_ste_zero_step_nan, "where the step is 0"),  # not "true derivative"
     (_ste_zero, "true derivative of rint"),
     (_ste_unrounded, "tested the range before rounding"),
 ])

@@ -256,12 +256,24 @@ def _without_step(x, grad_out, step, qmax):
                     0).astype(np.float32)
 
 
+def _zero_step_stopped(x, grad_out, step, qmax):
+    x = np.asarray(x, np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.rint(x / np.asarray(step, np.float32))  # 0 / 0: NaN, not kept
+    return np.where(np.abs(r) <= qmax, grad_out, 0).astype(np.float32)
+
+
 def _inverted(x, grad_out, step, qmax):
     keep = ste_reference(x, np.ones(np.shape(x), np.float32), step, qmax)
     return np.where(keep == 0, grad_out, 0).astype(np.float32)
 
 
 STE_MISTAKES = [
+    Mistake(_zero_step_stopped,  # before _nowhere: on a zero step both give 0
+            "your gradient is 0 where the step is 0: there x / step is 0 / 0, "
+            "NaN, and |NaN| <= qmax is False, so the test stops the gradient. "
+            "A zero step (an all-zero group) counts as the value 0, inside "
+            "the range: e.g. np.where(step == 0, 0, np.rint(x / step))."),
     Mistake(_nowhere,
             "your gradient is zero everywhere: that is the true derivative "
             "of rint (flat between its steps), and with it nothing upstream "
