@@ -35,7 +35,7 @@ def test_the_fake_quant_solution_passes():
     assert v.ok, v.message
 
 
-def _fq(top=7.0, signed=False, per_row=False, rnd=np.rint):
+def _fq(top=7.0, signed=False, per_row=False, rnd=np.rint, lo=-7):
     def fq(W, G):
         K, N = W.shape
         NG = -(-K // G)
@@ -48,7 +48,7 @@ def _fq(top=7.0, signed=False, per_row=False, rnd=np.rint):
         step = m / np.float32(top)
         q = np.zeros_like(g)
         np.divide(g, step, out=q, where=step != 0)
-        q = np.clip(rnd(q), -7, 7)
+        q = np.clip(rnd(q), lo, 7)
         return (q * step).reshape(N, -1)[:, :K].T
     return fq
 
@@ -56,6 +56,7 @@ def _fq(top=7.0, signed=False, per_row=False, rnd=np.rint):
 @pytest.mark.parametrize(("wrong", "hint"), [
     (_fq(signed=True), "max, not max|w|"),
     (_fq(top=8.0), "divides by 8, not 7"),
+    (_fq(top=8.0, lo=-8), "clips to [-8, 7]"),
     (_fq(per_row=True), "one step for the whole row"),
     (_fq(rnd=np.trunc), "truncated instead of rounding"),
 ])
@@ -92,6 +93,12 @@ def _ste_unrounded(x, grad_out, step, qmax):
     return np.where(np.abs(v) <= qmax, grad_out, 0.0).astype(np.float32)
 
 
+def _ste_strict(x, grad_out, step, qmax):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.nan_to_num(np.rint(np.asarray(x, np.float32) / step))
+    return np.where(np.abs(r) < qmax, grad_out, 0.0).astype(np.float32)
+
+
 def _ste_zero_step_nan(x, grad_out, step, qmax):
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.rint(np.asarray(x, np.float32) / step)  # NaN where step is 0
@@ -103,6 +110,7 @@ def _ste_zero_step_nan(x, grad_out, step, qmax):
     (_ste_zero_step_nan, "where the step is 0"),  # not "true derivative"
     (_ste_zero, "true derivative of rint"),
     (_ste_unrounded, "tested the range before rounding"),
+    (_ste_strict, "(|r| < qmax)"),
 ])
 def test_ste_mistakes_get_their_hint(wrong, hint):
     v = check_ste_grad(wrong)

@@ -87,7 +87,7 @@ def _groups(W, G, axis_in=True):
 
 
 def _fq(W, G, absmax=lambda g: np.abs(g).max(axis=2), top=7, clip=True,
-        rnd=np.rint, safe=True, axis_in=True, whole_row=False):
+        rnd=np.rint, safe=True, axis_in=True, whole_row=False, lo=-7):
     """A fake quantizer built from the pieces a mistake changes."""
     g, K = _groups(W.astype(np.float32), G, axis_in)       # (n, NG, G)
     m = absmax(g).astype(np.float32)                        # (n, NG)
@@ -99,7 +99,7 @@ def _fq(W, G, absmax=lambda g: np.abs(g).max(axis=2), top=7, clip=True,
     if safe:
         q = np.where(step[:, :, None] == 0, 0, q)
     if clip:
-        q = np.clip(q, -7, 7)
+        q = np.clip(q, lo, 7)
     Wh = (q * step[:, :, None]).astype(np.float32)
     Wh = Wh.reshape(Wh.shape[0], -1)[:, :K]
     return np.ascontiguousarray(Wh.T if axis_in else Wh)
@@ -115,6 +115,10 @@ def _eight(W, G):
 
 def _eight_no_clip(W, G):
     return _fq(W, G, top=8, clip=False)
+
+
+def _eight_asymmetric(W, G):
+    return _fq(W, G, top=8, lo=-8)
 
 
 def _whole_row(W, G):
@@ -148,6 +152,11 @@ FQ_MISTAKES = [
             "[-7, 7] (15 values; -8 is left unused so that w and -w round "
             "alike), so the largest magnitude must land on 7: step = "
             "max|w| / 7."),
+    Mistake(_eight_asymmetric,
+            "your step divides by 8 and clips to [-8, 7], int8's habit "
+            "carried to 4 bits: nmt8's grid is symmetric, [-7, 7] (-8 is "
+            "left unused so that w and -w round alike), so the largest "
+            "magnitude must land on 7: step = max|w| / 7, clip to [-7, 7]."),
     Mistake(_eight,
             "your step divides by 8, not 7: every weight is scaled a little "
             "too large and the largest is clipped from 8 to 7. The grid is "
@@ -263,6 +272,14 @@ def _zero_step_stopped(x, grad_out, step, qmax):
     return np.where(np.abs(r) <= qmax, grad_out, 0).astype(np.float32)
 
 
+def _strict(x, grad_out, step, qmax):
+    x = np.asarray(x, np.float32)
+    step = np.broadcast_to(np.asarray(step, np.float32), x.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(step == 0, 0, np.rint(x / step))
+    return np.where(np.abs(r) < qmax, grad_out, 0).astype(np.float32)
+
+
 def _inverted(x, grad_out, step, qmax):
     keep = ste_reference(x, np.ones(np.shape(x), np.float32), step, qmax)
     return np.where(keep == 0, grad_out, 0).astype(np.float32)
@@ -288,6 +305,11 @@ STE_MISTAKES = [
     Mistake(_inverted,
             "your gradient is the wrong way round: it passes where clipping "
             "acted and stops where it did not. Keep grad_out where "
+            "|rint(x / step)| <= qmax."),
+    Mistake(_strict,
+            "you stop the gradient at +-qmax itself (|r| < qmax): the grid "
+            "includes +-qmax, and a value that rounds to qmax is not changed "
+            "by clipping, so its gradient passes: keep it where "
             "|rint(x / step)| <= qmax."),
     Mistake(_before_rounding,
             "you tested the range before rounding (|x / step| <= qmax): a "
