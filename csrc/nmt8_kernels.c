@@ -212,6 +212,51 @@ static void scale_row(int8_t *q, const float *x, float s, int64_t K)
     }
 }
 
+/* the same two passes at 512 bits, for the AVX-512 path of the dispatch:
+ * max and the conversion are exact per element, so the same bits */
+#define AVX512 __attribute__((target("avx512f")))
+
+AVX512 static int row_absmax_avx512(float *m, const float *x, int64_t K)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 m0 = zero, m1 = zero;        /* two chains: max's latency */
+    __mmask16 nan = 0;
+    int64_t k = 0;
+    for (; k + 32 <= K; k += 32) {
+        const __m512 v0 = _mm512_loadu_ps(x + k), v1 = _mm512_loadu_ps(x + k + 16);
+        m0 = _mm512_max_ps(m0, _mm512_abs_ps(v0));
+        m1 = _mm512_max_ps(m1, _mm512_abs_ps(v1));
+        nan |= _mm512_cmp_ps_mask(v0, v1, _CMP_UNORD_Q);
+    }
+    for (; k < K; k += 16) {
+        const __mmask16 t = K - k < 16 ? (__mmask16)((1u << (K - k)) - 1u)
+                                       : (__mmask16)0xffff;
+        const __m512 v = _mm512_maskz_loadu_ps(t, x + k);
+        m0 = _mm512_max_ps(m0, _mm512_abs_ps(v));
+        nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    }
+    *m = _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+    return nan != 0;
+}
+
+AVX512 static void scale_row_avx512(int8_t *q, const float *x, float s,
+                                    int64_t K)
+{
+    const __m512 vs = _mm512_set1_ps(s);
+    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+    for (int64_t k = 0; k < K; k += 16) {
+        const __mmask16 t = K - k < 16 ? (__mmask16)((1u << (K - k)) - 1u)
+                                       : (__mmask16)0xffff;
+        /* cvtps rounds to nearest even, like rintf and numpy's rint */
+        const __m512i i = _mm512_cvtps_epi32(
+            _mm512_mul_ps(_mm512_maskz_loadu_ps(t, x + k), vs));
+        _mm512_mask_cvtepi32_storeu_epi8(
+            q + k, t, _mm512_min_epi32(_mm512_max_epi32(i, lo), hi));
+    }
+}
+
+#undef AVX512
+
 #else /* portable */
 
 static int row_absmax(float *m, const float *x, int64_t K)
@@ -255,11 +300,17 @@ static void scale_row_tiny(int8_t *q, const float *x, float m, int64_t K)
     }
 }
 
-static int quantize_row(int8_t *q, float *x_step, const float *x, int64_t K)
+static int quantize_row(int8_t *q, float *x_step, const float *x, int64_t K,
+                        int wide)
 {
-    /* q (K,) int8; x_step scalar; x (K,) float32 */
+    /* q (K,) int8; x_step scalar; x (K,) float32; wide: AVX-512 passes */
     float m;
+#if defined(__x86_64__)
+    if (wide ? row_absmax_avx512(&m, x, K) || m > FLT_MAX
+             : row_absmax(&m, x, K) || m > FLT_MAX)
+#else
     if (row_absmax(&m, x, K) || m > FLT_MAX)
+#endif
         return NMT8_ENONFINITE;
     if (m == 0.0f) {
         memset(q, 0, (size_t)K);
@@ -270,6 +321,10 @@ static int quantize_row(int8_t *q, float *x_step, const float *x, int64_t K)
     *x_step = m / 127.0f;               /* its inverse, the step */
     if (scale > FLT_MAX)
         scale_row_tiny(q, x, m, K);
+#if defined(__x86_64__)
+    else if (wide)
+        scale_row_avx512(q, x, scale, K);
+#endif
     else
         scale_row(q, x, scale, K);
     return NMT8_OK;
@@ -282,8 +337,10 @@ int nmt8_quantize_rows(int8_t *Xq, float *x_step, const float *X, int64_t P,
     if (P < 0 || K < 0 || !NMT8_ALIGNED(x_step, float)
         || !NMT8_ALIGNED(X, float))
         return NMT8_EBADARG;
+    const int wide = nmt8_resolve(NMT8_FAMILY_FUSED, NMT8_ISA_AUTO, 0)
+        == NMT8_ISA_AVX512;
     for (int64_t p = 0; p < P; p++) {
-        int rc = quantize_row(Xq + p * K, x_step + p, X + p * K, K);
+        int rc = quantize_row(Xq + p * K, x_step + p, X + p * K, K, wide);
         if (rc != NMT8_OK)
             return rc;
     }

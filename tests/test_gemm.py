@@ -167,6 +167,27 @@ def test_pre_quantized_X_with_tiny_steps(blocked):
     assert ((x_step[0] * qW.step) < np.finfo(np.float32).tiny).any()
 
 
+@pytest.mark.parametrize("blocked", sorted(NAIVE) + ["amx"])
+def test_steps_subnormal_in_some_lanes_only(blocked):
+    """Within one vector of outputs some steps' products are subnormal
+    and some are not: each lane takes its own order of the epilogue (the
+    blocked kernels and amx, which apply it per tile)."""
+    need(blocked)
+    rng = np.random.default_rng(4)
+    P, K, N = 37, 70, 53
+    cols = (10.0 ** rng.uniform(-30, 0, N)).astype(np.float32)
+    qW = quantize(rng.standard_normal((K, N)).astype(np.float32) * cols,
+                  "per_row")
+    Xq = rng.integers(-127, 128, (P, K), dtype=np.int8)
+    x_step = (10.0 ** rng.uniform(-15, 0, P)).astype(np.float32)
+    # no bias: added to the tiny outputs, it would hide their bits
+    got = int8_matmul_q(qW, Xq, x_step, kernel=blocked)
+    np.testing.assert_array_equal(
+        got, ref_float(ref_acc(qW.Wq, Xq), x_step, qW.step))
+    tiny = np.outer(x_step, qW.step) < np.finfo(np.float32).tiny
+    assert tiny.any() and not tiny.all()
+
+
 # -------------------------------------------------- memory and arguments
 
 @pytest.mark.parametrize("K, N", [(300, 200), (200, 300)])

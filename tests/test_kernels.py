@@ -200,27 +200,35 @@ def test_float_output_is_exact(exact, case, bias, scheme):
         int8_matmul_q(qW, Xq, sx, kernel=kernel, bias=b), expect)
 
 
+# the quantizer's paths: SSE (portable and avx2 dispatch) and AVX-512
+QUANTIZER_ISAS = [i for i in ("avx2", "avx512") if i in dispatch.AVAILABLE_ISAS]
+
+
+@pytest.mark.parametrize("isa", QUANTIZER_ISAS)
 @SETTINGS
 @given(seed=st.integers(0, 2**31 - 1), P=st.integers(1, 9),
        K=st.integers(1, 300))
-def test_c_quantizer_matches_numpy(seed, P, K):
+def test_c_quantizer_matches_numpy(isa, seed, P, K):
     rng = np.random.default_rng(seed)
     X = (rng.standard_normal((P, K)) * 10.0 ** rng.integers(-30, 30, (P, 1)))
     X = X.astype(np.float32)
     X[0, 0] = 0.0
     if P > 1:
         X[1] = 0.0                           # an all-zero row
-    Xq, sx = kernels._quantize_rows(X)
+    with dispatch.forced(isa):
+        Xq, sx = kernels._quantize_rows(X)
     Xq_np, sx_np = quantize_activations(X)
     np.testing.assert_array_equal(Xq, Xq_np)
     np.testing.assert_array_equal(sx, sx_np)
 
 
-def test_c_quantizer_rounds_half_to_even():
+@pytest.mark.parametrize("isa", QUANTIZER_ISAS)
+def test_c_quantizer_rounds_half_to_even(isa):
     # max 127 makes the scale exactly 1, so x * scale = x
     X = np.array([[127, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 126.5, -0.0] * 3],
                  np.float32)
-    Xq, sx = kernels._quantize_rows(X)
+    with dispatch.forced(isa):
+        Xq, sx = kernels._quantize_rows(X)
     assert sx[0] == np.float32(1.0)
     np.testing.assert_array_equal(Xq[0, :9], [127, 0, 2, 2, 0, -2, -2, 126, 0])
     np.testing.assert_array_equal(Xq, quantize_activations(X)[0])
@@ -514,6 +522,17 @@ def test_nonfinite_X(qW, kernel, value):
         quantize_activations(X)
 
 
+@pytest.mark.parametrize("isa", QUANTIZER_ISAS)
+@pytest.mark.parametrize("k", [0, 15, 16, 31, 32, 47, 70])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_c_quantizer_finds_a_nonfinite_anywhere(isa, k, value):
+    """In the wide loop (32 at a time), its second half, or the tail."""
+    X = np.ones((2, 71), np.float32)
+    X[1, k] = value
+    with dispatch.forced(isa), pytest.raises(ValueError, match="NaN or inf"):
+        kernels._quantize_rows(X)
+
+
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
 def test_nonfinite_bias(qW, kernel, value):
     """Was accepted silently (NaN outputs)."""
@@ -632,14 +651,16 @@ def test_two_threads_on_one_matrix(kernel):
 
 # -------------------------------------------------------- tiny activations
 
+@pytest.mark.parametrize("isa", QUANTIZER_ISAS)
 @pytest.mark.parametrize("m", [1e-37, 3e-38, 1e-40, 1e-44])
-def test_c_quantizer_matches_numpy_on_tiny_rows(m):
+def test_c_quantizer_matches_numpy_on_tiny_rows(m, isa):
     """Rows whose scale 127 / max overflows float32 are rounded in double,
     by C and numpy alike (they were all +-127 or garbage)."""
     rng = np.random.default_rng(1)
     X = (rng.uniform(-1, 1, (3, 50)) * m).astype(np.float32)
     X[:, 0] = m                                     # the row maximum
-    Xq, x_step = kernels._quantize_rows(X)
+    with dispatch.forced(isa):
+        Xq, x_step = kernels._quantize_rows(X)
     Xq_np, step_np = quantize_activations(X)
     np.testing.assert_array_equal(Xq, Xq_np)
     np.testing.assert_array_equal(x_step, step_np)
