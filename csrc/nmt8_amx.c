@@ -35,7 +35,6 @@
  * tiles, K is read once per tile of 32 x 32 outputs), or run where
  * nmt8_amx_usable() is 0.
  */
-#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -167,73 +166,56 @@ static inline void tile_2x2(const uint8_t *x0, const uint8_t *x1,
  * The way out of a 2 x 2 tile, for the rows p < rows of its pair of row
  * tiles and the outputs o < valid (1..32) of its pair of blocks, from
  * v = c[2 (p / 16) + o / 16][16 (p % 16) + o % 16] - wsum[o]:
- *   x_step NULL: acc[p, o] = v (int32);
- *   else Y[p, o] = nmt8_epilogue's float of v, element by element in the
- *   same operations (the subnormal-step order too), so the same bits,
- *   written once, while the tile is in L1 (no int32 pass over Y).
+ *   x_step NULL: out[p, o] = v, int32;
+ *   else out[p, o] = the float epilogue of v (nmt8_epilogue16, so the
+ *   same bits as nmt8_epilogue), written once, while the tile is in L1:
+ *   no int32 pass over Y.
  * out (rows, N) view, row stride N; x_step (rows,); w_step, bias, wsum
  * at the pair's first output.
  */
 __attribute__((target("avx512f"))) static void emit(
-    void *out, int64_t N, const int32_t c[4][TR * BLK], const int32_t *wsum,
-    int rows, int64_t valid, const float *x_step, const float *w_step,
-    const float *bias)
+    int32_t *out, int64_t N, const int32_t c[4][TR * BLK],
+    const int32_t *wsum, int rows, int64_t valid, const float *x_step,
+    const float *w_step, const float *bias)
 {
-    const __m512 zero = _mm512_setzero_ps(), normal = _mm512_set1_ps(FLT_MIN);
     for (int h = 0; h * BLK < valid; h++) {
         const int64_t n = valid - h * BLK < BLK ? valid - h * BLK : BLK;
         const __mmask16 m = (__mmask16)((1u << n) - 1u);
         const __m512i corr = _mm512_maskz_loadu_epi32(m, wsum + h * BLK);
-        if (x_step == NULL) {
-            int32_t *acc = (int32_t *)out + h * BLK;
-            for (int p = 0; p < rows; p++)
-                _mm512_mask_storeu_epi32(
-                    acc + p * N, m,
-                    _mm512_sub_epi32(_mm512_load_si512(
-                        (const void *)(c[2 * (p / TR) + h] + (p % TR) * BLK)),
-                        corr));
-            continue;
-        }
-        float *y = (float *)out + h * BLK;
-        const __m512 sw = _mm512_maskz_loadu_ps(m, w_step + h * BLK);
+        const __m512 sw = x_step ? _mm512_maskz_loadu_ps(m, w_step + h * BLK)
+                                 : _mm512_setzero_ps();
         const __m512 b = bias ? _mm512_maskz_loadu_ps(m, bias + h * BLK)
-                              : zero;
+                              : _mm512_setzero_ps();
         for (int p = 0; p < rows; p++) {
-            const __m512 sp = _mm512_set1_ps(x_step[p]);
-            const __m512 s = _mm512_mul_ps(sp, sw);
-            const __m512 a = _mm512_cvtepi32_ps(_mm512_sub_epi32(
-                _mm512_load_si512(
-                    (const void *)(c[2 * (p / TR) + h] + (p % TR) * BLK)),
-                corr));
-            __m512 v = _mm512_mul_ps(a, s);
-            const __mmask16 sub = _mm512_cmp_ps_mask(s, zero, _CMP_GT_OQ)
-                & _mm512_cmp_ps_mask(s, normal, _CMP_LT_OQ) & m;
-            if (sub)                                /* rare: tiny steps */
-                v = _mm512_mask_mov_ps(
-                    v, sub, _mm512_mul_ps(_mm512_mul_ps(a, sp), sw));
-            if (bias)
-                v = _mm512_add_ps(v, b);
-            _mm512_mask_storeu_ps(y + p * N, m, v);
+            const __m512i v = _mm512_sub_epi32(_mm512_load_si512(
+                (const void *)(c[2 * (p / TR) + h] + (p % TR) * BLK)), corr);
+            int32_t *o = out + p * N + h * BLK;
+            if (x_step == NULL)
+                _mm512_mask_storeu_epi32(o, m, v);
+            else
+                _mm512_mask_storeu_ps(
+                    (void *)o, m,
+                    nmt8_epilogue16(v, _mm512_set1_ps(x_step[p]), sw, b,
+                                    bias != NULL, m));
         }
     }
 }
 
 /*
- * acc (P, N) int32 with x_step NULL, or Y (P, N) float32 with x_step
- * (P,); Xq (P, K) int8; bias (N,) or NULL.  Arguments checked.
+ * acc (P, N) int32, or Y (P, N) float32 in the same memory with x_step
+ * (P,) given; Xq (P, K) int8; bias (N,) or NULL.  Arguments checked.
  */
-static int amx(void *out, const nmt8_weights *w, const int8_t *Xq,
+static int amx(int32_t *out, const nmt8_weights *w, const int8_t *Xq,
                int64_t P, const float *x_step, const float *bias)
 {
     const int64_t N = w->N, K = w->K, G = NMT8_CEIL_DIV(K, 4);
     const int64_t K4 = 4 * G, T = NMT8_CEIL_DIV(G, TG), K64 = T * TK;
     const int64_t nblk = NMT8_CEIL_DIV(N, BLK), bstride = G * LINE;
     const int64_t P32 = NMT8_CEIL_DIV(P, 2 * TR) * 2 * TR;
-    const size_t esize = x_step ? sizeof(float) : sizeof(int32_t);
     if (N == 0 || P == 0)
         return NMT8_OK;
     if (K == 0) {                       /* empty sums: 0, then the epilogue */
-        memset(out, 0, (size_t)(P * N) * esize);
+        memset(out, 0, (size_t)(P * N) * sizeof *out);
         if (x_step)
             nmt8_epilogue(out, N, x_step, w->w_step, bias, P, N);
         return NMT8_OK;
@@ -294,7 +276,7 @@ static int amx(void *out, const nmt8_weights *w, const int8_t *Xq,
                 STORE(1, c[1]);
                 STORE(2, c[2]);
                 STORE(3, c[3]);
-                emit((char *)out + (size_t)(p0 * N + b * BLK) * esize, N, c,
+                emit(out + p0 * N + b * BLK, N, c,
                      w->wsum + b * BLK, rows, valid,
                      x_step ? x_step + p0 : NULL, w->w_step + b * BLK,
                      bias ? bias + b * BLK : NULL);
@@ -326,7 +308,7 @@ int nmt8_amx_fused(float *Y, const nmt8_weights *w, const int8_t *Xq,
         return NMT8_EUNSUPPORTED;
     if (x_step == NULL || nmt8_bad_args(w, P, NMT8_NEED_WSUM | NMT8_NEED_WP))
         return NMT8_EBADARG;
-    return amx(Y, w, Xq, P, x_step, bias);
+    return amx((int32_t *)(void *)Y, w, Xq, P, x_step, bias);
 }
 
 #else /* no AMX outside x86-64 Linux */

@@ -137,6 +137,32 @@ void nmt8_epilogue(void *Y, int64_t ld, const float *x_step,
                    const float *w_step, const float *bias, int64_t P,
                    int64_t N);
 
+#if defined(__x86_64__)
+#include <float.h>
+#include <immintrin.h>
+
+/*
+ * nmt8_epilogue for 16 outputs of one row, AVX-512: a (16,) int32 sums,
+ * sp = x_step[p] broadcast, sw = w_step[o..o+15], b the bias (used when
+ * has_bias), m the lanes that are outputs.  The one home of the formula's
+ * AVX-512 form: nmt8_epilogue's wide path and the amx kernel's tiles.
+ */
+__attribute__((target("avx512f"))) static inline __m512 nmt8_epilogue16(
+    __m512i acc, __m512 sp, __m512 sw, __m512 b, int has_bias, __mmask16 m)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512 s = _mm512_mul_ps(sp, sw);
+    const __m512 a = _mm512_cvtepi32_ps(acc);
+    __m512 v = _mm512_mul_ps(a, s);
+    const __mmask16 sub = _mm512_cmp_ps_mask(s, zero, _CMP_GT_OQ)
+        & _mm512_cmp_ps_mask(s, _mm512_set1_ps(FLT_MIN), _CMP_LT_OQ) & m;
+    if (sub)                                        /* rare: tiny steps */
+        v = _mm512_mask_mov_ps(v, sub,
+                               _mm512_mul_ps(_mm512_mul_ps(a, sp), sw));
+    return has_bias ? _mm512_add_ps(v, b) : v;
+}
+#endif
+
 /*
  * The gemm kernel (nmt8_gemm.c) with the epilogue applied to each register
  * tile while it is in L1: nmt8_matmul_q's result, bit for bit, with one

@@ -382,11 +382,38 @@ static int any_nonfinite(const float *b, int64_t N)
  * NULL.  Element by element, so a block of Y gets the same bits as the
  * whole (the gemm kernel converts each register tile as it is stored).
  */
+#if defined(__x86_64__)
+/* one row of the epilogue, 16 outputs at a time (AVX-512 path) */
+__attribute__((target("avx512f"))) static void epilogue_row_avx512(
+    acc_or_y *y, float sp, const float *w_step, const float *bias,
+    int64_t N)
+{
+    const __m512 vsp = _mm512_set1_ps(sp), zero = _mm512_setzero_ps();
+    for (int64_t o = 0; o < N; o += 16) {
+        const __mmask16 m = N - o < 16 ? (__mmask16)((1u << (N - o)) - 1u)
+                                       : (__mmask16)0xffff;
+        const __m512 v = nmt8_epilogue16(
+            _mm512_maskz_loadu_epi32(m, (const void *)(y + o)), vsp,
+            _mm512_maskz_loadu_ps(m, w_step + o),
+            bias ? _mm512_maskz_loadu_ps(m, bias + o) : zero, bias != NULL,
+            m);
+        _mm512_mask_storeu_ps(&y[o].f, m, v);
+    }
+}
+#endif
+
 void nmt8_epilogue(void *Yv, int64_t ld, const float *x_step,
                    const float *w_step, const float *bias, int64_t P,
                    int64_t N)
 {
     acc_or_y *Y = Yv;
+#if defined(__x86_64__)
+    if (nmt8_resolve(NMT8_FAMILY_FUSED, NMT8_ISA_AUTO, 0) == NMT8_ISA_AVX512) {
+        for (int64_t p = 0; p < P; p++)
+            epilogue_row_avx512(Y + p * ld, x_step[p], w_step, bias, N);
+        return;
+    }
+#endif
     for (int64_t p = 0; p < P; p++) {
         acc_or_y *y = Y + p * ld;
         const float sp = x_step[p];

@@ -167,12 +167,16 @@ def test_pre_quantized_X_with_tiny_steps(blocked):
     assert ((x_step[0] * qW.step) < np.finfo(np.float32).tiny).any()
 
 
-@pytest.mark.parametrize("blocked", sorted(NAIVE) + ["amx"])
-def test_steps_subnormal_in_some_lanes_only(blocked):
+@pytest.mark.parametrize(("blocked", "isa"), [
+    ("ref", "avx2"), ("ref", "avx512"),     # the epilogue's SSE, AVX-512 paths
+    ("gemm", "auto"), ("gemm_avx2", "auto"), ("amx", "auto")])  # per tile
+def test_steps_subnormal_in_some_lanes_only(blocked, isa):
     """Within one vector of outputs some steps' products are subnormal
-    and some are not: each lane takes its own order of the epilogue (the
-    blocked kernels and amx, which apply it per tile)."""
+    and some are not: each lane takes its own order of the epilogue, on
+    both of its paths, and in the kernels that apply it per tile."""
     need(blocked)
+    if isa != "auto" and isa not in dispatch.AVAILABLE_ISAS:
+        pytest.skip(f"{isa} not supported by this CPU")
     rng = np.random.default_rng(4)
     P, K, N = 37, 70, 53
     cols = (10.0 ** rng.uniform(-30, 0, N)).astype(np.float32)
@@ -181,7 +185,8 @@ def test_steps_subnormal_in_some_lanes_only(blocked):
     Xq = rng.integers(-127, 128, (P, K), dtype=np.int8)
     x_step = (10.0 ** rng.uniform(-15, 0, P)).astype(np.float32)
     # no bias: added to the tiny outputs, it would hide their bits
-    got = int8_matmul_q(qW, Xq, x_step, kernel=blocked)
+    with dispatch.forced(isa):
+        got = int8_matmul_q(qW, Xq, x_step, kernel=blocked)
     np.testing.assert_array_equal(
         got, ref_float(ref_acc(qW.Wq, Xq), x_step, qW.step))
     tiny = np.outer(x_step, qW.step) < np.finfo(np.float32).tiny
