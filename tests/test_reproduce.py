@@ -642,6 +642,9 @@ def test_the_kernel_targets_use_the_blocked_int8_kernel():
 
     assert int8_method(points("int8-gemm_avx2", "int8-vnni", "int8-gemm")) == \
         "int8-gemm"
+    # on a core with AMX, the kernel "auto" runs at the targets' P
+    assert int8_method(points("int8-gemm", "int8-amx", "int8-vnni")) == \
+        "int8-amx"
     assert int8_method(points("int8-gemm_avx2", "int8-vnni")) == "int8-gemm_avx2"
     assert int8_method(points("int8-avx2", "int8-vnni", "torch-fbgemm")) == \
         "int8-vnni"  # no blocked kernel: the fastest int8 one
@@ -683,6 +686,18 @@ def test_report_shows_the_kernel_targets(made_up):
         "60% | - |" in lines
     assert any("true int8 peak: 500 GOP/s" in x and "vnni_zmm_12" in x
                for x in lines)
+    # a core with AMX: the machine's peak is AMX's; beside it each kernel's
+    # share of the peak of its own instructions (amx: AMX; FBGEMM: VNNI)
+    made_up.batch.kernel_shapes = [_kernel_shape((1000, 3000), {
+        "numpy-fp32": 100.0, "int8-amx": 2000.0, "int8-gemm": 400.0,
+        "torch-fbgemm": 320.0})]
+    made_up.batch.peaks["int8_amx"] = {
+        "gops": {"min": 3000.0, "median": 3900.0, "max": 4000.0},
+        "kind": "amx_int8_4", "by_kind": {"amx_int8_4": 4000.0}}
+    lines = render(made_up).splitlines()
+    assert "| 1000 x 3000 | 64 | int8-amx | 100.0 | 2,000.0 | 320.0 | 20.00x " \
+        "| 6.25x | 50% | 8% | 50% | 64% |" in lines
+    assert any("the `amx` kernel uses it" in x for x in lines)
     made_up.batch.kernel_shapes = []
     assert "### Kernel targets" not in render(made_up)
 

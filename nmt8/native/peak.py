@@ -246,7 +246,7 @@ def int8_peak(peaks: dict, machine: bool = False) -> tuple[str, float]:
     """The int8 peak of ``peaks`` (:func:`measure_peaks`): (group, best
     GOP/s) of the vector instructions nmt8's kernels use, VNNI if this CPU
     has it, else the AVX2 chain; with ``machine``, the core's own int8
-    peak, AMX's where it has AMX (no nmt8 kernel uses AMX)."""
+    peak, AMX's where it has AMX (that of the ``amx`` kernel)."""
     for group in (("int8_amx",) if machine else ()) + ("int8_vnni",
                                                          "int8_avx2"):
         if group in peaks:
@@ -256,8 +256,7 @@ def int8_peak(peaks: dict, machine: bool = False) -> tuple[str, float]:
 
 def format_peaks(peaks: dict) -> str:
     """One line per measured limit, with min / median / max."""
-    names = {"int8_amx": "int8 AMX peak (no nmt8 kernel, nor FBGEMM, "
-                         "uses AMX)",
+    names = {"int8_amx": "int8 AMX peak (the amx kernel's tdpbusd)",
              "int8_vnni": "int8 VNNI peak", "int8_avx2": "int8 AVX2 peak",
              "fp32": "fp32 FMA peak"}
     lines = []

@@ -136,8 +136,9 @@ def format_table(rows: list[dict], peaks: dict | None = None) -> str:
     weights' GB/s as a share of the core's read bandwidth."""
     read = peaks["read"]["gbps"]["median"] if peaks and "read" in peaks \
         else None
-    # where the machine's int8 peak is AMX's, which no kernel here uses,
-    # also the share of the vector (VNNI / AVX2) peak the kernels could reach
+    # where the machine's int8 peak is AMX's, also each kernel's share of
+    # the peak of its own instructions (AMX for amx and oneDNN, else the
+    # vector peak, VNNI or AVX2)
     amx = bool(peaks) and "int8_amx" in peaks
     return _markdown(
         "in x out|P|method|median us|GOP/s min/med/max|% peak|"

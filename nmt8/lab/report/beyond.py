@@ -130,6 +130,10 @@ def _kernel_targets(shapes, peaks=None) -> str:
     vec = next((k for k in ("int8_vnni", "int8_avx2") if k in (peaks or {})),
                None) if group == "int8_amx" else None
     gv = peaks[vec]["gops"]["max"] if vec else None
+
+    def own(r):  # the peak of the int8 kernel's own instructions
+        return g if r.method == "int8-amx" else gv
+
     cells = [(f"{r.shape[0]} x {r.shape[1]}", r.P, r.method, num(r.numpy),
               _mmm(r.int8_spread, ".0f") if r.int8_spread else num(r.int8),
               num(r.fbgemm),
@@ -138,13 +142,13 @@ def _kernel_targets(shapes, peaks=None) -> str:
               _mmm(r.vs_fbgemm_spread, ".2f") if r.vs_fbgemm_spread
               else ratio(r.int8, r.fbgemm))
              + ((_share(r.int8, g), _share(r.fbgemm, g)) if g else ())
-             + ((_share(r.int8, gv), _share(r.fbgemm, gv)) if gv else ())
+             + ((_share(r.int8, own(r)), _share(r.fbgemm, gv)) if gv else ())
              for r in rows]
     head = ("in x out", "P", "int8 kernel", "numpy fp32 GOP/s",
             "int8 GOP/s min/med/max", "FBGEMM GOP/s",
             "int8 / numpy fp32 min/med/max", "int8 / FBGEMM min/med/max") + (
         ("int8 % of true peak", "FBGEMM % of true peak") if g else ()) + (
-        ("int8 % of VNNI peak", "FBGEMM % of VNNI peak") if gv else ())
+        ("int8 % of its ISA's peak", "FBGEMM % of VNNI peak") if gv else ())
     said = ""
     if g:
         sp = peaks[group]["gops"]
@@ -154,11 +158,13 @@ def _kernel_targets(shapes, peaks=None) -> str:
                 f"{sp['max']:.0f}; `nmt8.native.peak`), not nmt8's own "
                 "kernels; the shares are of the median GOP/s.")
         if gv:
-            said += (f" This core has AMX, which neither nmt8's kernels nor "
-                     f"FBGEMM use: the peak of the vector instructions they "
-                     f"use, a register-only `{peaks[vec]['kind']}` loop, is "
-                     f"{gv:,.0f} GOP/s, and the last two columns are shares "
-                     "of it.")
+            said += (f" This core has AMX: the `amx` kernel uses it, FBGEMM "
+                     f"and nmt8's vector kernels do not; the peak of the "
+                     f"vector instructions, a register-only "
+                     f"`{peaks[vec]['kind']}` loop, is {gv:,.0f} GOP/s, and "
+                     "the last two columns are each kernel's share of the "
+                     "peak of its own instructions (AMX's for `amx`, this "
+                     "one for the others).")
     return (f"\n### Kernel targets\n\nThe targets ask, on the paper's shapes "
             f"(in, out) at P = 64 and 256, for int8 >= "
             f"{batch_targets.KERNEL_VS_NUMPY}x numpy fp32 and >= "
@@ -166,9 +172,10 @@ def _kernel_targets(shapes, peaks=None) -> str:
             "Linear) at the same P. GOP/s, `nmt8.lab.kernels.bench`, one thread, "
             "median of interleaved rounds (min/median/max where the rounds "
             "were recorded, ratios taken round by round); the int8 kernel is "
-            "the blocked one "
-            "(`int8-gemm`, else `int8-gemm_avx2`, else the fastest int8 "
-            "kernel measured), named in each row; `-`: not measured."
+            "the blocked one \"auto\" runs at these P (`int8-amx` where the "
+            "core has AMX, else `int8-gemm`, else `int8-gemm_avx2`, else the "
+            "fastest int8 kernel measured), named in each row; `-`: not "
+            "measured."
             + said + "\n\n" + table(head, cells))
 
 

@@ -35,13 +35,17 @@ KERNEL_VS_FBGEMM = 1.2  # int8 / FBGEMM GOP/s, same shape and P
 
 NUMPY = "numpy-fp32"  # as nmt8.lab.kernels.bench names its rows
 FBGEMM = "torch-fbgemm"
-BLOCKED = ("gemm", "gemm_avx2")  # the blocked int8 kernels, first preferred
+# the blocked int8 kernels, first preferred: the one "auto" runs at the
+# targets' P (nmt8.native.dispatch: amx where the core has AMX, else gemm,
+# else gemm_avx2)
+BLOCKED = ("amx", "gemm", "gemm_avx2")
 
 
 def int8_method(points) -> str | None:
-    """The int8 method the kernel targets use: ``int8-gemm`` when measured,
-    else ``int8-gemm_avx2``, else the int8 method with the most GOP/s
-    summed over the points; None without any int8 point."""
+    """The int8 method the kernel targets use: the first of ``BLOCKED``
+    measured (``int8-amx``, ``int8-gemm``, ``int8-gemm_avx2``), else the
+    int8 method with the most GOP/s summed over the points; None without
+    any int8 point."""
     measured = {p.method for p in points}
     for k in BLOCKED:
         if f"int8-{k}" in measured:

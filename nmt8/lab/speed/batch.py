@@ -209,8 +209,10 @@ def kernel_scaling(settings, progress=True):
 
 
 def kernel_shapes(settings, progress=True) -> list:
-    """GOP/s of numpy fp32, the blocked int8 kernel (``gemm``, else
-    ``gemm_avx2``, else this CPU's default int8 kernel) and FBGEMM on each
+    """GOP/s of numpy fp32, the blocked int8 kernel "auto" runs at these
+    P (``amx`` where the core has AMX, else ``gemm``, else ``gemm_avx2``;
+    ``nmt8.lab.reproduce.targets.BLOCKED``), else this CPU's default int8
+    kernel, and PyTorch's int8 engines on each
     of ``settings.kernel_target_shapes`` at each P of
     ``settings.kernel_target_P`` (the kernel targets,
     ``nmt8.lab.reproduce.targets``): one KernelScaling per shape, by
