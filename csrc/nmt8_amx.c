@@ -107,15 +107,12 @@ struct amx_config {
 /*
  * The 2 x 2 register tile over all of K: c00 c01 c10 c11 (tmm0-3) +=
  * a0 a1 (tmm4, 5: rows of x0, x1) by b0 b1 (tmm6, 7: lines of w0, w1),
- * the last k tile's weights read from t0, t1.  Tiles are not renamed: a
- * load into a tile waits for the last tdpbusd that reads it.  So two k
- * steps alternate their order (the second runs the first backwards), and
- * each load follows the instruction that last read its tile by as much
- * work as the pair allows.  The loop alone, on 32 x 256 bytes of X and
- * of weights in L1 (a Sapphire Rapids-class Xeon, thread time): 72% of
- * the register-only loop's speed, one order repeated 58-68%; within the
- * whole kernel the difference is below the noise.  rows2 == 0: one row
- * tile (a1 unused).
+ * the last k tile's weights read from t0, t1.  Each load comes as late as
+ * the tile it replaces allows: tiles are not renamed, so a load into a
+ * tile waits for the last tdpbusd that reads it.  (Pairs of k steps in
+ * opposite orders ran the loop alone at 72% of the register-only loop
+ * against 58-68%, on data in L1, but made no difference within the whole
+ * kernel: dropped.)  rows2 == 0: one row tile (a1 unused).
  */
 #define A0(t) (x0 + (t) * TK)
 #define A1(t) (x1 + (t) * TK)
@@ -130,44 +127,17 @@ static inline void tile_2x2(const uint8_t *x0, const uint8_t *x1,
     ZERO(1);
     ZERO(2);
     ZERO(3);
-    if (!rows2) {
-        for (int64_t t = 0; t < T; t++) {
-            LOAD(4, A0(t), K64);
-            LOAD(6, B0(t), LINE);
-            TDP(0, 4, 6);
-            LOAD(7, B1(t), LINE);
-            TDP(1, 4, 7);
+    for (int64_t t = 0; t < T; t++) {
+        LOAD(4, A0(t), K64);
+        LOAD(6, B0(t), LINE);
+        TDP(0, 4, 6);
+        LOAD(7, B1(t), LINE);
+        TDP(1, 4, 7);
+        if (rows2) {
+            LOAD(5, A1(t), K64);
+            TDP(2, 5, 6);
+            TDP(3, 5, 7);
         }
-        return;
-    }
-    int64_t t = 0;
-    for (; t + 2 <= T; t += 2) {
-        LOAD(4, A0(t), K64);
-        LOAD(6, B0(t), LINE);
-        TDP(0, 4, 6);
-        LOAD(7, B1(t), LINE);
-        TDP(1, 4, 7);
-        LOAD(5, A1(t), K64);
-        TDP(2, 5, 6);
-        TDP(3, 5, 7);
-        LOAD(5, A1(t + 1), K64);        /* the same step backwards */
-        LOAD(7, B1(t + 1), LINE);
-        TDP(3, 5, 7);
-        LOAD(6, B0(t + 1), LINE);
-        TDP(2, 5, 6);
-        LOAD(4, A0(t + 1), K64);
-        TDP(1, 4, 7);
-        TDP(0, 4, 6);
-    }
-    if (t < T) {
-        LOAD(4, A0(t), K64);
-        LOAD(6, B0(t), LINE);
-        TDP(0, 4, 6);
-        LOAD(7, B1(t), LINE);
-        TDP(1, 4, 7);
-        LOAD(5, A1(t), K64);
-        TDP(2, 5, 6);
-        TDP(3, 5, 7);
     }
 }
 #undef A0
