@@ -5,6 +5,7 @@ every setting gives the same bits is tests/test_kernels.py's
 test_every_stream_setting_is_exact."""
 
 import json
+import os
 
 import pytest
 
@@ -73,9 +74,19 @@ def test_resolve_prefers_the_cache_then_the_family():
     assert tuning.resolve(ICX, {})["source"] == "built-in icelake"
     assert tuning.resolve(OTHER, {}) == {**tuning.GENERIC, "source": "generic"}
     mine = {"streams": 8, "prefetch_bytes": 1024, "ladder_prefetch_bytes": 0}
-    cache = {tuning.cpu_key(OTHER): mine}
+    cache = {tuning.cpu_key(OTHER): {**mine, "ladder_P": [1, 5]}}
     assert tuning.resolve(OTHER, cache) == {**mine,
                                             "source": "nmt8 tune cache"}
+    # an older nmt8 tune judged the ladder at P = 1 alone: its streams
+    # stand, its ladder prefetch gives way to the built-in (or generic) one
+    cache = {tuning.cpu_key(OTHER): mine}
+    got = tuning.resolve(OTHER, cache)
+    assert got["streams"] == 8 and got["prefetch_bytes"] == 1024
+    assert got["ladder_prefetch_bytes"] == tuning.GENERIC[
+        "ladder_prefetch_bytes"]
+    assert got["source"].startswith("nmt8 tune cache (ladder prefetch: "
+                                    "generic") and "rerun nmt8 tune" in \
+        got["source"]
     # a cached choice that cannot be used falls back
     cache = {tuning.cpu_key(OTHER): {"streams": 3, "prefetch_bytes": 1024}}
     assert tuning.resolve(OTHER, cache)["source"] == "generic"
@@ -103,7 +114,7 @@ def test_cache_round_trip_and_bad_cache(tmp_path, monkeypatch):
 def test_apply_auto_sets_what_resolve_picks(restore, tmp_path, monkeypatch):
     monkeypatch.setenv("NMT8_CACHE", str(tmp_path))
     mine = {"streams": 2, "prefetch_bytes": 1024, "ladder_prefetch_bytes": 128}
-    tuning.write_cache(mine)
+    tuning.write_cache({**mine, "ladder_P": list(tuning.LADDER_P)})
     assert tuning.apply_auto()["source"] == "nmt8 tune cache"
     assert tuning.stream() == mine
 
@@ -129,4 +140,30 @@ def test_tune_command_caches_its_choice(tmp_path, monkeypatch, capsys,
         "prefetch_bytes"] == p
     assert len(out["rows"]) == 2 * len(out["score"])
     assert out["ladder"]["best"] in (0, 16384)
+    assert out["choice"]["ladder_P"] == list(tuning.LADDER_P)
+    # the ladder is judged at P = 1 and at the paper's beam of 5
+    assert {r["P"] for r in out["ladder"]["rows"]} == {1, 5}
+    assert len(out["ladder"]["rows"]) == 2 * 2 * 2  # shapes x P x tries
     assert tuning.resolve()["ladder_prefetch_bytes"] == out["ladder"]["best"]
+
+
+@pytest.mark.parametrize("module", ["fp32", "int16", "kernels"])
+def test_the_first_kernel_module_imported_sets_the_parameters(module, tmp_path):
+    """Was: importing nmt8.native.fp32 alone left the fp32 ladder at the
+    library's compiled-in default, not this CPU's choice."""
+    import subprocess
+    import sys
+
+    code = (f"import nmt8.native.{module}, sys\n"
+            "from nmt8.native.clib import ffi, lib\n"
+            "s = ffi.new('int *'); p = ffi.new('int64_t *')\n"
+            "lib.nmt8_get_stream(s, p)\n"
+            "print(s[0], p[0], lib.nmt8_get_ladder_prefetch())\n"
+            "from nmt8.native import tuning\n"
+            "c = tuning.resolve()\n"
+            "print(c['streams'], c['prefetch_bytes'], "
+            "c['ladder_prefetch_bytes'])\n")
+    env = {**os.environ, "NMT8_CACHE": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, text=True,
+                         capture_output=True, check=True).stdout.split("\n")
+    assert out[0] == out[1]

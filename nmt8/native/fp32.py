@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nmt8.native import tuning as _tuning  # noqa: F401 (its import sets this CPU's parameters)
 from nmt8.native.calls import operands, result
 from nmt8.native.clib import FLOATS, ffi, lib
 from nmt8.native.dispatch import FP32 as _KERNELS

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nmt8.native import tuning as _tuning  # noqa: F401 (its import sets this CPU's parameters)
 from nmt8.native.calls import operands, result, rows_quantized
 from nmt8.native.clib import FLOATS, ffi, lib, raise_error
 from nmt8.native.dispatch import INT16 as _KERNELS

@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nmt8.native import tuning as _tuning  # noqa: F401 (its import sets this CPU's parameters)
 from nmt8.native.calls import handle as _handle
 from nmt8.native.calls import int8_matrix as _int8_matrix
 from nmt8.native.calls import result as _result
@@ -76,7 +77,6 @@ from nmt8.native.clib import lib as _lib
 from nmt8.native.clib import raise_error as _raise
 from nmt8.native.dispatch import INT8 as _INT8
 from nmt8.native.dispatch import current as _current
-from nmt8.native.tuning import apply_auto as _apply_auto
 from nmt8.quant.checks import x_matrix as _x_matrix
 from nmt8.quant.int8 import QuantizedMatrix
 
@@ -84,7 +84,6 @@ __all__ = [
     "AMX_MIN_ROWS",
     "GEMM_AVX2_MIN_ROWS",
     "GEMM_MIN_ROWS",
-    "STREAM",
     "auto_kernel",
     "available_kernels",
     "default_kernel",
@@ -92,10 +91,6 @@ __all__ = [
     "int8_matmul",
     "int8_matmul_q",
 ]
-
-# the decoding kernels' weight stream for this CPU (nmt8 tune's cached
-# choice, else the built-in one of its family), resolved once, at load
-STREAM = _apply_auto()
 
 # "auto" runs gemm rather than vnni from this many rows of X on, and
 # gemm_avx2 rather than avx2 from GEMM_AVX2_MIN_ROWS: the crossovers C

@@ -16,8 +16,12 @@ best values depend on the core (line fill buffers, the L2 streamer), so:
   (``BUILTIN``: measured on Zen 4 and on a Sapphire Rapids-class Xeon; for
   Ice Lake chosen from a reported measurement and Intel's documentation),
   else ``GENERIC``;
-- :func:`apply_auto` sets them (``nmt8.native.kernels`` calls it once, at
-  import); :func:`set_stream` and :func:`stream` set and read them.
+- :func:`apply_auto` sets them; this module calls it once, when it is
+  first imported (``CHOICE``), and every module whose kernels read the
+  parameters imports it (``kernels``: the int8 stream; ``fp32``,
+  ``int16``: the ladder), so whichever is used first, the kernels never
+  run on the library's compiled-in defaults; :func:`set_stream` and
+  :func:`stream` set and read them.
 
 Does not: measure anything (``nmt8 tune``, ``nmt8.lab.kernels.tune``).
 """
@@ -36,6 +40,10 @@ GENERIC = {"streams": lib.NMT8_STREAM_DEFAULT_STREAMS,
            "prefetch_bytes": lib.NMT8_STREAM_DEFAULT_PREFETCH,
            "ladder_prefetch_bytes": lib.NMT8_LADDER_DEFAULT_PREFETCH}
 _KEYS = tuple(GENERIC)
+# the rows of X at which nmt8 tune judges the ladder prefetch: greedy
+# decoding and the paper's beam of 5 (a cached choice without "ladder_P"
+# came from an older nmt8 tune that judged it at P = 1 alone)
+LADDER_P = (1, 5)
 # built-in defaults per CPU family, and where each figure comes from
 BUILTIN = {
     "zen4": {"streams": 1, "prefetch_bytes": 0,
@@ -47,14 +55,16 @@ BUILTIN = {
         "streamed: no prefetch 0.65-0.91x numpy, 4-64 KB ahead flat at "
         "0.9-1.2x")},
     "sapphirerapids": {"streams": 8, "prefetch_bytes": 1024,
-                       "ladder_prefetch_bytes": 0, "source": (
+                       "ladder_prefetch_bytes": 16384, "source": (
         "measured: nmt8 tune on an Intel Xeon with AMX and AVX512_FP16 "
         "(Sapphire Rapids class; a KVM guest, 2 vCPUs, shared, that reports "
         "family 6 model 167), P=1 streamed on 1000x3000, 2000x1000, "
         "500x30000, two runs: 8 streams at 1 KB 15.9 and 15.6 GB/s "
         "(geometric mean; 98% of the 16.3 GB/s read), 4 streams at 1 KB "
-        "15.2, 1 stream without prefetch 11.3 (69%); fp32 at P=1: no ladder "
-        "prefetch 15.5 GB/s, 4-32 KB ahead 14.7-15.1")},
+        "15.2, 1 stream without prefetch 11.3 (69%); fp32 streamed at P=1 "
+        "and P=5, two later runs: 4-32 KB ahead 16.1-16.9 GB/s (geometric "
+        "mean; at P=5 15.1-15.8), no ladder prefetch 14.3-14.6 (at P=5 "
+        "12.0-12.2; P=1 alone had favoured it by 1-5%)")},
     "icelake": {"streams": 4, "prefetch_bytes": 2048,
                 "ladder_prefetch_bytes": 16384, "source": (
         "chosen: an Ice Lake-SP measurement (4 streams each "
@@ -214,17 +224,26 @@ def _valid(choice) -> bool:
 def resolve(cpu: dict | None = None, cache: dict | None = None) -> dict:
     """The parameters for ``cpu`` (default: this one): ``streams``,
     ``prefetch_bytes``, ``ladder_prefetch_bytes`` and ``source`` ("nmt8
-    tune cache", "built-in <family>" or "generic")."""
+    tune cache", "built-in <family>" or "generic"); a cached ladder
+    prefetch not judged at every P of ``LADDER_P`` is replaced by the
+    built-in (or generic) one."""
     cpu = cpu or cpu_id()
     cache = read_cache() if cache is None else cache
     mine = cache.get(cpu_key(cpu))
-    if _valid(mine):
-        return {**{k: mine[k] for k in _KEYS}, "source": "nmt8 tune cache"}
     fam = cpu_family(cpu)
-    if fam in BUILTIN:
-        return {**{k: BUILTIN[fam][k] for k in _KEYS},
-                "source": f"built-in {fam}"}
-    return {**GENERIC, "source": "generic"}
+    base = ({**{k: BUILTIN[fam][k] for k in _KEYS}, "source": f"built-in {fam}"}
+            if fam in BUILTIN else {**GENERIC, "source": "generic"})
+    if not _valid(mine):
+        return base
+    out = {**{k: mine[k] for k in _KEYS}, "source": "nmt8 tune cache"}
+    if set(LADDER_P) - set(mine.get("ladder_P") or ()):
+        # judged at P = 1 alone, where no prefetch can look best and a
+        # beam of 5 then runs up to 1.45x slower: the ladder of ``base``
+        out["ladder_prefetch_bytes"] = base["ladder_prefetch_bytes"]
+        out["source"] += (f" (ladder prefetch: {base['source']}; the "
+                          "cached one was not judged at a beam of 5: rerun "
+                          "nmt8 tune)")
+    return out
 
 
 def apply_auto() -> dict:
@@ -232,3 +251,7 @@ def apply_auto() -> dict:
     choice = resolve()
     set_all(choice)
     return choice
+
+
+# the parameters for this CPU, resolved and set once, at first import
+CHOICE = apply_auto()

@@ -15,7 +15,10 @@ unless ``--dry-run``.  Beside it, the core's read bandwidth
 
 :func:`measure_ladder` does the same for the fp32 kernels' prefetch
 distance (``ladder_prefetch_bytes``, shared with int16): the fastest C
-fp32 kernel at P = 1, weights streamed.
+fp32 kernel, weights streamed, at P = 1 and at the paper's beam of 5
+(``LADDER_P``), the score a geometric mean over shapes and P.  (The two
+can disagree: on a Sapphire Rapids-class Xeon no prefetch was 1-5%
+faster at P = 1 and up to 1.45x slower at P = 5.)
 
 Every setting gives the same bits (``tests/test_kernels.py`` checks each).
 
@@ -34,6 +37,7 @@ import time
 import numpy as np
 
 from nmt8.lab.kernels.interleaved import copies_to_stream, spread
+from nmt8.native.tuning import LADDER_P
 from nmt8.serve.threads import blas_threads
 
 SHAPES = [(1000, 3000), (2000, 1000), (500, 30000)]   # (in, out)
@@ -110,11 +114,13 @@ def measure_stream(shapes=None, tries=None, rounds: int = 7,
 
 
 def measure_ladder(shapes=None, tries=LADDER_PREFETCH, rounds: int = 7,
-                   min_sample: float = 0.01, seed: int = 0) -> dict:
-    """Weight GB/s (4 bytes a weight) of the fastest C fp32 kernel at P =
-    1, weights streamed, per prefetch distance: ``{"rows": [...],
-    "score": {bytes: geometric mean of medians}, "best": bytes,
-    "kernel"}``.  Leaves the distance as it was."""
+                   min_sample: float = 0.01, seed: int = 0,
+                   P_values=LADDER_P) -> dict:
+    """Weight GB/s (4 bytes a weight) of the fastest C fp32 kernel at each
+    P of ``P_values``, weights streamed, per prefetch distance:
+    ``{"rows": [...], "score": {bytes: geometric mean of the medians over
+    shapes and P}, "best": bytes, "kernel"}``.  Leaves the distance as it
+    was."""
     from nmt8.native.fp32 import available_fp32_kernels, fp32_matmul, pack_fp32
     from nmt8.native.tuning import set_ladder_prefetch, stream
 
@@ -131,25 +137,26 @@ def measure_ladder(shapes=None, tries=LADDER_PREFETCH, rounds: int = 7,
             W = (rng.standard_normal((K, N)) / np.sqrt(K)).astype(np.float32)
             pWs = [pack_fp32(W.copy())
                    for _ in range(copies_to_stream(4 * K * N, STREAM_BYTES))]
-            X = rng.standard_normal((1, K)).astype(np.float32)
-            for q in pWs:
-                fp32_matmul(q, X, kernel=kernel)
             n = max(len(pWs), int(min_sample * 20e9 / (4 * K * N)))
-            gbps = {p: [] for p in tries}
-            for r in range(rounds):
-                for i in range(len(tries)):
-                    p = tries[(i + r) % len(tries)]
-                    set_ladder_prefetch(p)
-                    t0 = time.thread_time()
-                    for j in range(n):
-                        fp32_matmul(pWs[j % len(pWs)], X, kernel=kernel)
-                    dt = max(time.thread_time() - t0, 1e-9)
-                    gbps[p].append(4 * K * N * n / dt / 1e9)
-            for p, v in gbps.items():
-                sp = spread(v)
-                rows.append({"in": K, "out": N, "ladder_prefetch_bytes": p,
-                             "gbps": sp})
-                score[p].append(sp["median"])
+            for P in P_values:
+                X = rng.standard_normal((P, K)).astype(np.float32)
+                for q in pWs:
+                    fp32_matmul(q, X, kernel=kernel)
+                gbps = {p: [] for p in tries}
+                for r in range(rounds):
+                    for i in range(len(tries)):
+                        p = tries[(i + r) % len(tries)]
+                        set_ladder_prefetch(p)
+                        t0 = time.thread_time()
+                        for j in range(n):
+                            fp32_matmul(pWs[j % len(pWs)], X, kernel=kernel)
+                        dt = max(time.thread_time() - t0, 1e-9)
+                        gbps[p].append(4 * K * N * n / dt / 1e9)
+                for p, v in gbps.items():
+                    sp = spread(v)
+                    rows.append({"in": K, "out": N, "P": P,
+                                 "ladder_prefetch_bytes": p, "gbps": sp})
+                    score[p].append(sp["median"])
             del pWs
     finally:
         set_ladder_prefetch(before)
@@ -221,6 +228,7 @@ def run(a: argparse.Namespace) -> int:
     s, p = m["best"]
     choice = {"streams": s, "prefetch_bytes": p,
               "ladder_prefetch_bytes": ladder["best"],
+              "ladder_P": list(LADDER_P),
               "score_gbps": m["score"][f"{s}/{p}"],
               "ladder_score_gbps": ladder["score"][ladder["best"]],
               "read_gbps": read["gbps"] if read else None,
@@ -248,13 +256,21 @@ def run(a: argparse.Namespace) -> int:
     print()
     print(format_stream(m, read["gbps"]["median"] if read else None))
     print()
-    print(f"{ladder['kernel']}, P = 1, weights streamed, prefetch of the "
-          "next group of rows (shared with int16):")
+    print(f"{ladder['kernel']}, P = "
+          f"{' and '.join(str(P) for P in LADDER_P)}, weights streamed, "
+          "prefetch of the next group of rows (shared with int16):")
     print()
-    print("| prefetch B | GB/s (geo. mean) |\n|---:|---:|")
+    Ps = sorted({r["P"] for r in ladder["rows"]})
+    print("| prefetch B | GB/s (geo. mean) | "
+          + " | ".join(f"P = {P}" for P in Ps) + " |\n|---:|---:|"
+          + "---:|" * len(Ps))
     for pf, g in ladder["score"].items():
+        by_p = [statistics.geometric_mean(
+            [r["gbps"]["median"] for r in ladder["rows"]
+             if r["P"] == P and r["ladder_prefetch_bytes"] == pf])
+            for P in Ps]
         print(f"| {pf}{' (best)' if pf == ladder['best'] else ''} | "
-              f"{g:.1f} |")
+              f"{g:.1f} | " + " | ".join(f"{x:.1f}" for x in by_p) + " |")
     print()
     print(f"best: streams {s}, prefetch {p} B; fp32/int16 prefetch "
           f"{ladder['best']} B"
