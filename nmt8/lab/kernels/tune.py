@@ -1,6 +1,7 @@
 """``nmt8 tune``: measure the kernels' run-time parameters on this machine
 and cache the choice for its CPU model (Section 3 of Quinn & Ballesteros
-2018, the decoding case: P = 1 with the weights streaming from memory).
+2018, the decoding case: P = 1, and for the fp32 ladder a beam of 5, with
+the weights streaming from memory).
 
 For each (streams, prefetch bytes) of ``nmt8.native.tuning``,
 :func:`measure_stream` times the ``vnni`` kernel (else ``avx2``: the
