@@ -120,6 +120,13 @@ def test_main_prints_every_table(capsys):
     assert cli.main(["bench", "kernels", *args]) == 0
     out = capsys.readouterr().out
     assert out.startswith("CPU: ") and "one thread (while timing: " in out
+    # the kernels' run-time parameters the figures were taken with
+    from nmt8.native import tuning
+
+    t = tuning.stream()
+    assert (f"kernel parameters (nmt8.native.tuning): {t['streams']} streams, "
+            f"prefetch {t['prefetch_bytes']} B") in out
+    assert f"row-group prefetch {t['ladder_prefetch_bytes']} B; from " in out
     # two shapes in the timing table; the decomposition takes C fp32, not
     # numpy; int4 against int8 has a row per shape
     counts = {"numpy-fp32": 2, "fp32-ref": 2 + 2, "int8-ref": 2 + 2 + 2,

@@ -339,10 +339,14 @@ def run(a: argparse.Namespace) -> int:
                              int4_kernels=_names(a.int4_kernels))
         costs = [quantize_cost((np.random.default_rng(0).standard_normal(s)
                                 * 0.1).astype(np.float32)) for s in shapes]
+    from nmt8.native import tuning
+
+    tuned = {**tuning.stream(), "source": tuning.CHOICE["source"]}
     if a.json:
         json.dump({"machine": machine, "blas_threads": how, "peaks": peaks,
                    "weights": "stream" if a.stream else "cached", "rows": rows,
-                   "quantize_cost": costs}, sys.stdout, indent=1)
+                   "quantize_cost": costs, "tuning": tuned}, sys.stdout,
+                  indent=1)
         print()
         return 0
     load = machine["load_average_1min"]
@@ -353,6 +357,10 @@ def run(a: argparse.Namespace) -> int:
                          "another copy)" if a.stream else
                          "cached (a matrix that fits in cache is timed from "
                          "cache; --stream for decoding-like traffic)"))
+    print(f"kernel parameters (nmt8.native.tuning): {tuned['streams']} "
+          f"streams, prefetch {tuned['prefetch_bytes']} B (int8 vnni, P <= "
+          f"2); fp32/int16 row-group prefetch "
+          f"{tuned['ladder_prefetch_bytes']} B; from {tuned['source']}")
     print()
     if peaks:
         from nmt8.native.peak import format_peaks
