@@ -38,12 +38,13 @@
  * them in L2: a tile load per tdpbusd (no blocking of eight tiles does
  * better: 2 x 2 has four accumulators and four loads a step), and tiles
  * are not renamed, so each load waits for the tdpbusd that last read its
- * tile.  The whole kernel runs 1.3-2.4 TOP/s on the paper's shapes at P =
- * 64-256 (more with the weights in L3 than from memory).  Tried and
- * dropped, measured: the pairs of blocks outermost and the row tiles
- * inside (no gain in cache; 2.6x slower on 500x30000, whose rows of
- * output are then written 128 bytes to a page), software prefetch of the
- * next group into L2 and of the next weight tiles into L1 (no gain).
+ * tile.  The whole kernel, as a C call, runs 1.3-2.4 TOP/s on the paper's
+ * shapes at P = 64-256 with the weights in cache, and 0.8-1.7 in nmt8
+ * bench kernels (interleaved with other methods, 500x30000 from memory).
+ * Tried and dropped, measured: the pairs of blocks outermost and the row
+ * tiles inside (no gain in cache; 2.6x slower on 500x30000, whose rows
+ * of output are then written 128 bytes to a page), software prefetch of
+ * the next group into L2 and of the next weight tiles into L1 (no gain).
  * Does not: pack anything beyond X, block over K (the accumulators are
  * tiles, K is read once per tile of 32 x 32 outputs), or run where
  * nmt8_amx_usable() is 0.
@@ -107,12 +108,12 @@ struct amx_config {
 /*
  * The 2 x 2 register tile over all of K: c00 c01 c10 c11 (tmm0-3) +=
  * a0 a1 (tmm4, 5: rows of x0, x1) by b0 b1 (tmm6, 7: lines of w0, w1),
- * the last k tile's weights read from t0, t1.  Each load comes as late as
- * the tile it replaces allows: tiles are not renamed, so a load into a
- * tile waits for the last tdpbusd that reads it.  (Pairs of k steps in
- * opposite orders ran the loop alone at 72% of the register-only loop
- * against 58-68%, on data in L1, but made no difference within the whole
- * kernel: dropped.)  rows2 == 0: one row tile (a1 unused).
+ * the last k tile's weights read from t0, t1.  Tiles are not renamed: a
+ * load into a tile waits for the last tdpbusd that reads it.  (Pairs of
+ * k steps in opposite orders ran the loop alone at 72% of the
+ * register-only loop against 58-68%, on data in L1, but made no
+ * difference within the whole kernel: dropped.)  rows2 == 0: one row
+ * tile (a1 unused).
  */
 #define A0(t) (x0 + (t) * TK)
 #define A1(t) (x1 + (t) * TK)

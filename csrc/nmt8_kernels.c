@@ -372,16 +372,6 @@ static int any_nonfinite(const float *b, int64_t N)
     return bad != 0;
 }
 
-/*
- * Y[p,o].f = (float)Y[p,o].i * (x_step[p] * w_step[o]) + bias[o], in that
- * order, so numpy can reproduce it bit for bit.  Only where the product
- * of the steps is subnormal (0 < x_step * w_step < FLT_MIN: tiny weights
- * or activations), where it would keep few bits, the order is
- * ((float)Y[p,o].i * x_step[p]) * w_step[o] instead.
- * Y (P, N) view, row stride ld; x_step (P,); w_step (N,); bias (N,) or
- * NULL.  Element by element, so a block of Y gets the same bits as the
- * whole (the gemm kernel converts each register tile as it is stored).
- */
 #if defined(__x86_64__)
 /* one row of the epilogue, 16 outputs at a time (AVX-512 path) */
 __attribute__((target("avx512f"))) static void epilogue_row_avx512(
@@ -402,6 +392,18 @@ __attribute__((target("avx512f"))) static void epilogue_row_avx512(
 }
 #endif
 
+/*
+ * Y[p,o].f = (float)Y[p,o].i * (x_step[p] * w_step[o]) + bias[o], in that
+ * order, so numpy can reproduce it bit for bit.  Only where the product
+ * of the steps is subnormal (0 < x_step * w_step < FLT_MIN: tiny weights
+ * or activations), where it would keep few bits, the order is
+ * ((float)Y[p,o].i * x_step[p]) * w_step[o] instead.
+ * Y (P, N) view, row stride ld; x_step (P,); w_step (N,); bias (N,) or
+ * NULL.  Element by element, so a block of Y gets the same bits as the
+ * whole (the gemm and amx kernels convert each register tile as it is
+ * stored), and on either path: SSE, or AVX-512 (nmt8_epilogue16) where
+ * the dispatch's kernels beside the products take it.
+ */
 void nmt8_epilogue(void *Yv, int64_t ld, const float *x_step,
                    const float *w_step, const float *bias, int64_t P,
                    int64_t N)
